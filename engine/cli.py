@@ -1,0 +1,36 @@
+"""The `gradsheet` command line: one subcommand per module, each with register(subparsers)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Modules that add a subcommand; each defines register(subparsers).
+COMMAND_MODULES = [
+    "engine.cli_eval",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gradsheet",
+        description="Backpropagation and CNN-filter worksheet arithmetic.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except ValueError as exc:  # GraphError and geometry errors: a user's mistake, not a crash
+        print(f"gradsheet: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
