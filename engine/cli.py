@@ -12,18 +12,19 @@ COMMAND_MODULES = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extra_modules: tuple[str, ...] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gradsheet",
         description="Backpropagation and CNN-filter worksheet arithmetic.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in [*COMMAND_MODULES, *extra_modules]:
         importlib.import_module(name).register(sub)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: list[str] | None = None, extra_modules: tuple[str, ...] = ()) -> int:
+    """Run the CLI; a layer above the engine (the service) passes its own command modules."""
+    parser = build_parser(extra_modules)
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
