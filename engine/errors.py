@@ -45,9 +45,8 @@ class NonFiniteError(GraphError):
     (None for scalar inputs), `kind` is "value" or "gradient".
     """
 
-    def __init__(self, message: str, *, node: str, index: int | None, kind: str,
-                 path: str | None = None):
-        super().__init__(message, path=path)
+    def __init__(self, message: str, *, node: str, index: int | None, kind: str, **location):
+        super().__init__(message, **location)
         self.node = node
         self.index = index
         self.kind = kind

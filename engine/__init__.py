@@ -1,0 +1,20 @@
+"""gradsheet's engine: graphs lowered to flat programs that Numba kernels evaluate
+forward and in reverse, batched over input sets and over many graphs at once.
+
+    >>> import engine
+    >>> ev = engine.evaluate("(x + y) * z", {"x": -2, "y": 5, "z": -4})
+    >>> ev.value, ev.gradients["x"], ev.gradients["z"]
+    (-12.0, -4.0, 3.0)
+"""
+
+from engine.errors import GraphError, NonFiniteError
+from engine.evaluate import Evaluation, evaluate, evaluate_many
+from engine.graph import Graph, Limits, Node
+from engine.lower import Program, lower
+from engine.ops import OPS, OpDef
+from engine.parse import parse
+
+__all__ = [
+    "GraphError", "NonFiniteError", "Evaluation", "evaluate", "evaluate_many", "Graph", "Limits",
+    "Node", "Program", "lower", "OPS", "OpDef", "parse",
+]

@@ -1,0 +1,660 @@
+"""Strided, padded, dilated 1-D convolution (PyTorch's conv1d: cross-correlation), float64.
+
+Forward and backward are Numba loops straight over the arrays, with no im2col copy.
+Stride is handled by splitting each padded input row into S phases,
+
+    xp[n, ci, r, j] = x_padded[n, ci, j*S + r],
+
+so that tap k of output o reads xp[n, ci, (k*D) % S, o + (k*D) // S]: a contiguous run
+over o for every tap, which LLVM vectorises. The phase copy is the size of x (not F
+times it, as im2col would be) and it zero-fills the padding, so no loop needs a bounds
+test. The backward pass reads the same phases: grad_weight is a dot product of a
+grad_output row with a phase row, and grad_input is gathered per phase from a
+zero-padded copy of grad_output, so every thread writes only its own rows.
+
+Every kernel has a serial driver for small problems and a prange driver for large ones;
+both call the same per-row bodies. Arguments are coerced to C-contiguous float64 and
+int64 before any kernel runs, so each kernel compiles exactly one signature.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+from numba import prange
+
+from engine.geometry import as_size, resolve_geometry
+
+__all__ = ["conv1d", "conv1d_backward", "conv1d_many", "ConvResult"]
+
+# Below this many multiply-adds, waking the thread pool costs more than it saves.
+PARALLEL_MIN_WORK = 1 << 18
+
+# Reassociation lets LLVM vectorise the grad_weight dot products (a float sum is
+# otherwise one long dependency chain); contraction lets it use FMA. NaN and inf are
+# refused before any kernel runs, so these change nothing but rounding.
+_FAST = {"reassoc", "contract"}
+_JIT = dict(cache=True, nogil=True, fastmath=_FAST)
+
+
+# ---------------------------------------------------------------------------
+# Tap groups: the inner loops. Up to four taps per pass over a row, so each pass
+# does up to four multiply-adds per load and store of the accumulator.
+
+@numba.njit(**_JIT)
+def _add4(acc, a0, v0, a1, v1, a2, v2, a3, v3):
+    for j in range(acc.shape[0]):
+        acc[j] += a0 * v0[j] + a1 * v1[j] + a2 * v2[j] + a3 * v3[j]
+
+
+@numba.njit(**_JIT)
+def _add3(acc, a0, v0, a1, v1, a2, v2):
+    for j in range(acc.shape[0]):
+        acc[j] += a0 * v0[j] + a1 * v1[j] + a2 * v2[j]
+
+
+@numba.njit(**_JIT)
+def _add2(acc, a0, v0, a1, v1):
+    for j in range(acc.shape[0]):
+        acc[j] += a0 * v0[j] + a1 * v1[j]
+
+
+@numba.njit(**_JIT)
+def _add1(acc, a0, v0):
+    for j in range(acc.shape[0]):
+        acc[j] += a0 * v0[j]
+
+
+@numba.njit(**_JIT)
+def _gather(acc, src, rows, offs, coef, t0, t1):
+    """acc[j] += sum over t in [t0, t1) of coef[t] * src[rows[t], offs[t] + j].
+
+    acc [M] float64; src [R, >= offs + M] float64; rows, offs [T] int64; coef [T] float64.
+    """
+    M = acc.shape[0]
+    t = t0
+    while t1 - t >= 4:
+        _add4(acc, coef[t], src[rows[t], offs[t]:offs[t] + M],
+              coef[t + 1], src[rows[t + 1], offs[t + 1]:offs[t + 1] + M],
+              coef[t + 2], src[rows[t + 2], offs[t + 2]:offs[t + 2] + M],
+              coef[t + 3], src[rows[t + 3], offs[t + 3]:offs[t + 3] + M])
+        t += 4
+    left = t1 - t
+    if left == 3:
+        _add3(acc, coef[t], src[rows[t], offs[t]:offs[t] + M],
+              coef[t + 1], src[rows[t + 1], offs[t + 1]:offs[t + 1] + M],
+              coef[t + 2], src[rows[t + 2], offs[t + 2]:offs[t + 2] + M])
+    elif left == 2:
+        _add2(acc, coef[t], src[rows[t], offs[t]:offs[t] + M],
+              coef[t + 1], src[rows[t + 1], offs[t + 1]:offs[t + 1] + M])
+    elif left == 1:
+        _add1(acc, coef[t], src[rows[t], offs[t]:offs[t] + M])
+
+
+@numba.njit(**_JIT)
+def _dots(out, g, src, rows, offs):
+    """out[t] += sum over o of g[o] * src[rows[t], offs[t] + o], for every t.
+
+    out [T] float64; g [M] float64; src [R, >= offs + M] float64; rows, offs [T] int64.
+    """
+    M = g.shape[0]
+    T = out.shape[0]
+    t = 0
+    while T - t >= 4:
+        v0 = src[rows[t], offs[t]:offs[t] + M]
+        v1 = src[rows[t + 1], offs[t + 1]:offs[t + 1] + M]
+        v2 = src[rows[t + 2], offs[t + 2]:offs[t + 2] + M]
+        v3 = src[rows[t + 3], offs[t + 3]:offs[t + 3] + M]
+        s0 = s1 = s2 = s3 = 0.0
+        for o in range(M):
+            go = g[o]
+            s0 += go * v0[o]
+            s1 += go * v1[o]
+            s2 += go * v2[o]
+            s3 += go * v3[o]
+        out[t] += s0
+        out[t + 1] += s1
+        out[t + 2] += s2
+        out[t + 3] += s3
+        t += 4
+    while t < T:
+        v0 = src[rows[t], offs[t]:offs[t] + M]
+        s0 = 0.0
+        for o in range(M):
+            s0 += g[o] * v0[o]
+        out[t] += s0
+        t += 1
+
+
+# ---------------------------------------------------------------------------
+# Per-row bodies, shared by the serial and parallel drivers.
+
+@numba.njit(**_JIT)
+def _pack_row(x, xp, n, ci, stride, padding):
+    """xp[n, ci, r, j] = x[n, ci, j*S + r - P], zero outside the input."""
+    W = x.shape[2]
+    L = xp.shape[3]
+    for r in range(stride):
+        dst = xp[n, ci, r]
+        # Padding cells before and after the input, then the input's own units.
+        j_lo = min(L, max(0, (padding - r + stride - 1) // stride))
+        j_hi = max(j_lo, min(L, (W - 1 + padding - r) // stride + 1))
+        for j in range(j_lo):
+            dst[j] = 0.0
+        for j in range(j_hi, L):
+            dst[j] = 0.0
+        src = x[n, ci]
+        base = r - padding
+        for j in range(j_lo, j_hi):
+            dst[j] = src[j * stride + base]
+
+
+@numba.njit(**_JIT)
+def _pad_grad_row(gy, gyp, n, co, margin):
+    """gyp[n, co, margin + o] = gy[n, co, o], zeros around it."""
+    Wo = gy.shape[2]
+    dst = gyp[n, co]
+    for j in range(margin):
+        dst[j] = 0.0
+    for j in range(margin + Wo, dst.shape[0]):
+        dst[j] = 0.0
+    for o in range(Wo):
+        dst[margin + o] = gy[n, co, o]
+
+
+@numba.njit(**_JIT)
+def _forward_row(xp, w, b, y, tap_r, tap_q, n, co):
+    """y[n, co, :] = b[co] + sum over ci, k of w[co, ci, k] * xp[n, ci, r_k, q_k:]."""
+    acc = y[n, co]
+    for o in range(acc.shape[0]):
+        acc[o] = b[co]
+    for ci in range(w.shape[1]):
+        _gather(acc, xp[n, ci], tap_r, tap_q, w[co, ci], 0, w.shape[2])
+
+
+@numba.njit(**_JIT)
+def _backward_rows(xp, gyp, w_by_phase, tap_r, tap_q, gx_rows, gx_offs, phase_start,
+                   margin, stride, padding, gxp, gx, gw_part, Wo, n0, n1, ci):
+    """grad_input rows gx[n0:n1, ci] and this block's grad_weight part gw_part[:, ci, :].
+
+    Tap k of output o reads padded unit o*S + k*D, which is phase r_k at j = o + q_k.
+    Going back, phase r of grad_input gathers, from each output channel, the taps with
+    r_k == r (w_by_phase and gx_offs list them phase by phase), each reading
+    grad_output shifted by q_k; grad_weight[co, ci, k] is the dot product of
+    grad_output's row with tap k's phase row. Both read the same grad_output row while
+    it is in cache.
+    """
+    C_out = w_by_phase.shape[0]
+    for n in range(n0, n1):
+        phases = gxp[n, ci]
+        for r in range(stride):
+            row = phases[r]
+            for j in range(row.shape[0]):
+                row[j] = 0.0
+        xrows = xp[n, ci]
+        for co in range(C_out):
+            g = gyp[n, co:co + 1]
+            coef = w_by_phase[co, ci]
+            for r in range(stride):
+                _gather(phases[r], g, gx_rows, gx_offs, coef, phase_start[r],
+                        phase_start[r + 1])
+            _dots(gw_part[co, ci], gyp[n, co, margin:margin + Wo], xrows, tap_r, tap_q)
+        dst = gx[n, ci]
+        for i in range(dst.shape[0]):
+            p = i + padding
+            dst[i] = phases[p % stride, p // stride]
+
+
+# ---------------------------------------------------------------------------
+# Drivers: the same bodies, in a serial loop or a prange loop.
+
+@numba.njit(**_JIT)
+def _forward_serial(x, w, b, y, xp, tap_r, tap_q, stride, padding, pack):
+    N, C_in, C_out = x.shape[0], x.shape[1], w.shape[0]
+    if pack:
+        for t in range(N * C_in):
+            _pack_row(x, xp, t // C_in, t % C_in, stride, padding)
+    for t in range(N * C_out):
+        _forward_row(xp, w, b, y, tap_r, tap_q, t // C_out, t % C_out)
+
+
+@numba.njit(parallel=True, **_JIT)
+def _forward_parallel(x, w, b, y, xp, tap_r, tap_q, stride, padding, pack):
+    N, C_in, C_out = x.shape[0], x.shape[1], w.shape[0]
+    if pack:
+        for t in prange(N * C_in):
+            _pack_row(x, xp, t // C_in, t % C_in, stride, padding)
+    # Consecutive tasks share n, so x[n] stays in cache across output channels.
+    for t in prange(N * C_out):
+        _forward_row(xp, w, b, y, tap_r, tap_q, t // C_out, t % C_out)
+
+
+@numba.njit(**_JIT)
+def _backward_serial(x, gy, w_by_phase, xp, gyp, gxp, gx, gw_part, tap_r, tap_q,
+                     gx_rows, gx_offs, phase_start, margin, stride, padding, pack):
+    N, C_in, C_out = x.shape[0], x.shape[1], gy.shape[1]
+    if pack:
+        for t in range(N * C_in):
+            _pack_row(x, xp, t // C_in, t % C_in, stride, padding)
+    for t in range(N * C_out):
+        _pad_grad_row(gy, gyp, t // C_out, t % C_out, margin)
+    for ci in range(C_in):
+        _backward_rows(xp, gyp, w_by_phase, tap_r, tap_q, gx_rows, gx_offs, phase_start,
+                       margin, stride, padding, gxp, gx, gw_part[0], gy.shape[2], 0, N, ci)
+
+
+@numba.njit(parallel=True, **_JIT)
+def _backward_parallel(x, gy, w_by_phase, xp, gyp, gxp, gx, gw_part, tap_r, tap_q,
+                       gx_rows, gx_offs, phase_start, margin, stride, padding, pack):
+    N, C_in, C_out = x.shape[0], x.shape[1], gy.shape[1]
+    if pack:
+        for t in prange(N * C_in):
+            _pack_row(x, xp, t // C_in, t % C_in, stride, padding)
+    for t in prange(N * C_out):
+        _pad_grad_row(gy, gyp, t // C_out, t % C_out, margin)
+    # Task (block of n, ci) owns grad_input rows [n, ci] and gw_part[block, :, ci, :],
+    # so no two threads write one place; the blocks' parts are summed afterwards.
+    blocks = gw_part.shape[0]
+    for t in prange(blocks * C_in):
+        blk, ci = t // C_in, t % C_in
+        n0, n1 = blk * N // blocks, (blk + 1) * N // blocks
+        _backward_rows(xp, gyp, w_by_phase, tap_r, tap_q, gx_rows, gx_offs, phase_start,
+                       margin, stride, padding, gxp, gx, gw_part[blk], gy.shape[2], n0, n1,
+                       ci)
+
+
+# ---------------------------------------------------------------------------
+# Many small problems in one call.
+
+# Columns of conv1d_many's per-item table.
+_N, _CI, _W, _CO, _F, _S, _P, _D, _WO, _XOFF, _WOFF, _YOFF, _BOFF, _HASGY = range(14)
+_META_COLS = 14
+
+
+@numba.njit(**_JIT)
+def _many_item(meta, xf, wf, bf, gyf, yf, gxf, gwf, gbf, it):
+    """Forward and backward of item `it`, straight loops over its slice of the buffers."""
+    N, C_in, W = meta[it, _N], meta[it, _CI], meta[it, _W]
+    C_out, F = meta[it, _CO], meta[it, _F]
+    S, P, D, Wo = meta[it, _S], meta[it, _P], meta[it, _D], meta[it, _WO]
+    x0, w0, y0, b0 = meta[it, _XOFF], meta[it, _WOFF], meta[it, _YOFF], meta[it, _BOFF]
+    has_gy = meta[it, _HASGY]
+    for n in range(N):
+        for co in range(C_out):
+            for o in range(Wo):
+                start = o * S - P
+                # Taps that land inside the input: start + k*D in [0, W).
+                k_lo = 0 if start >= 0 else (-start + D - 1) // D
+                k_hi = min(F, (W - 1 - start) // D + 1)
+                s = bf[b0 + co]
+                for ci in range(C_in):
+                    xb = x0 + (n * C_in + ci) * W + start
+                    wb = w0 + (co * C_in + ci) * F
+                    for k in range(k_lo, k_hi):
+                        s += wf[wb + k] * xf[xb + k * D]
+                yi = y0 + (n * C_out + co) * Wo + o
+                yf[yi] = s
+                g = gyf[yi] if has_gy else 1.0
+                gbf[b0 + co] += g
+                for ci in range(C_in):
+                    xb = x0 + (n * C_in + ci) * W + start
+                    wb = w0 + (co * C_in + ci) * F
+                    for k in range(k_lo, k_hi):
+                        gxf[xb + k * D] += wf[wb + k] * g
+                        gwf[wb + k] += xf[xb + k * D] * g
+
+
+@numba.njit(**_JIT)
+def _many_serial(meta, xf, wf, bf, gyf, yf, gxf, gwf, gbf):
+    for it in range(meta.shape[0]):
+        _many_item(meta, xf, wf, bf, gyf, yf, gxf, gwf, gbf, it)
+
+
+@numba.njit(parallel=True, **_JIT)
+def _many_parallel(meta, xf, wf, bf, gyf, yf, gxf, gwf, gbf):
+    for it in prange(meta.shape[0]):
+        _many_item(meta, xf, wf, bf, gyf, yf, gxf, gwf, gbf, it)
+
+
+# ---------------------------------------------------------------------------
+# Python side: validation, shapes, and the choice of driver.
+
+@dataclass(frozen=True, slots=True)
+class ConvResult:
+    """One conv1d_many item's results, shaped like its inputs (float64 arrays).
+
+    output [.., C_out, W_out] like x's rank; grad_input like x; grad_weight like w;
+    grad_bias [C_out] (a float when w is a 1-D filter). The gradients are of
+    sum(output * grad_output), or of sum(output) when the item gave no grad_output.
+    """
+
+    output: np.ndarray
+    grad_input: np.ndarray
+    grad_weight: np.ndarray
+    grad_bias: np.ndarray | float
+
+
+def conv1d(x, w, bias=None, stride=1, padding=0, dilation=1) -> np.ndarray:
+    """y = conv1d(x, w): x [W], [C_in, W] or [N, C_in, W]; w [F] or [C_out, C_in, F].
+
+    Returns float64 y of shape [W_out], [C_out, W_out] or [N, C_out, W_out], following
+    x. `bias` is [C_out] (or one number for a 1-D filter). `padding` is an int, "same"
+    or "valid". Cross-correlation, as PyTorch's conv1d:
+
+        y[n, co, o] = bias[co] + sum_{ci, k} w[co, ci, k] * x[n, ci, o*S - P + k*D]
+
+    with x taken as zero outside 0..W-1.
+    """
+    p = _prepare(x, w, stride, padding, dilation)
+    b = _bias(bias, p.C_out, p.w_rank)
+    y = np.empty((p.N, p.C_out, p.Wo))
+    xp, pack = _phases(p)
+    driver = _forward_parallel if p.work >= PARALLEL_MIN_WORK else _forward_serial
+    driver(p.x, p.w, b, y, xp, p.tap_r, p.tap_q, p.S, p.P, pack)
+    return y.reshape(p.y_shape)
+
+
+def conv1d_backward(x, w, grad_output, stride=1, padding=0, dilation=1):
+    """Gradients of sum(conv1d(x, w, b) * grad_output): (grad_input, grad_weight, grad_bias).
+
+    x [W], [C_in, W] or [N, C_in, W]; w [F] or [C_out, C_in, F]; grad_output shaped
+    like conv1d's output. Returns float64 grad_input shaped like x, grad_weight like w,
+    and grad_bias [C_out] (a float when w is a 1-D filter). The bias itself does not
+    enter any gradient, so it is not an argument.
+    """
+    p = _prepare(x, w, stride, padding, dilation)
+    gy = _array(grad_output, "grad_output")
+    if gy.shape != p.y_shape:
+        raise ValueError(
+            f"grad_output: must have the output's shape {p.y_shape}, got {gy.shape}")
+    gy = gy.reshape(p.N, p.C_out, p.Wo)
+    xp, pack = _phases(p)
+    L = xp.shape[3]
+    margin = int(p.tap_q[-1])
+    # Taps listed phase by phase, so each phase of grad_input gathers only its own.
+    order = np.argsort(p.tap_r, kind="stable")
+    phase_start = np.searchsorted(p.tap_r[order], np.arange(p.S + 1)).astype(np.int64)
+    w_by_phase = np.ascontiguousarray(p.w[:, :, order])
+    gx_offs = (margin - p.tap_q[order]).astype(np.int64)
+    gx_rows = np.zeros(p.F, dtype=np.int64)
+    parallel = p.work >= PARALLEL_MIN_WORK
+    # Blocks of the batch, each with its own grad_weight part: enough for every thread
+    # to have work, few enough that the parts stay small next to x.
+    blocks = min(p.N, 4 * numba.get_num_threads()) if parallel else 1
+    gyp = np.empty((p.N, p.C_out, L + margin))
+    gxp = np.empty((p.N, p.C_in, p.S, L))
+    gx = np.empty((p.N, p.C_in, p.W))
+    gw_part = np.zeros((blocks, p.C_out, p.C_in, p.F))
+    driver = _backward_parallel if parallel else _backward_serial
+    driver(p.x, gy, w_by_phase, xp, gyp, gxp, gx, gw_part, p.tap_r, p.tap_q, gx_rows,
+           gx_offs, phase_start, margin, p.S, p.P, pack)
+    gw = gw_part.sum(axis=0) if blocks > 1 else gw_part[0]
+    gb = gy.sum(axis=(0, 2))
+    gb_out = float(gb[0]) if p.w_rank == 1 else gb
+    return gx.reshape(p.x_shape), gw.reshape(p.w_shape), gb_out
+
+
+@dataclass(frozen=True, slots=True)
+class _Problem:
+    x: np.ndarray          # [N, C_in, W] float64, C-contiguous
+    w: np.ndarray          # [C_out, C_in, F] float64, C-contiguous
+    x_shape: tuple
+    w_shape: tuple
+    y_shape: tuple
+    w_rank: int
+    N: int
+    C_in: int
+    C_out: int
+    W: int
+    F: int
+    S: int
+    P: int
+    D: int
+    Wo: int
+    tap_r: np.ndarray      # [F] int64: phase of tap k, (k*D) % S
+    tap_q: np.ndarray      # [F] int64: offset of tap k within its phase, (k*D) // S
+    work: int              # multiply-adds of one pass
+
+
+def _check_ranks(x: np.ndarray, w: np.ndarray, prefix: str = "") -> None:
+    if x.ndim not in (1, 2, 3):
+        raise ValueError(
+            f"{prefix}x: must be [W], [C_in, W] or [N, C_in, W], got {x.ndim} "
+            f"dimensions (shape {x.shape})")
+    if w.ndim not in (1, 3):
+        raise ValueError(
+            f"{prefix}w: must be [F] or [C_out, C_in, F], got {w.ndim} dimensions "
+            f"(shape {w.shape})")
+    if x.ndim == 1 and w.ndim == 3:
+        raise ValueError(
+            f"{prefix}x: a 1-D input [W] goes with a 1-D filter [F]; for w of shape "
+            f"{w.shape} give x as [C_in, W] or [N, C_in, W] with C_in = {w.shape[1]}")
+
+
+def _check_channels(x: np.ndarray, w: np.ndarray, prefix: str = "") -> None:
+    C_in = 1 if x.ndim == 1 else x.shape[-2]
+    C_in_w = 1 if w.ndim == 1 else w.shape[1]
+    if C_in != C_in_w:
+        raise ValueError(
+            f"{prefix}w: expects {C_in_w} input channel(s) (shape {w.shape}) but x has "
+            f"{C_in} (shape {x.shape})")
+
+
+def _prepare(x, w, stride, padding, dilation) -> _Problem:
+    x = _array(x, "x")
+    w = _array(w, "w")
+    _check_ranks(x, w)
+    _check_channels(x, w)
+    x3 = x.reshape((1,) * (3 - x.ndim) + x.shape)
+    w3 = w.reshape((1, 1) + w.shape) if w.ndim == 1 else w
+    N, C_in, W = x3.shape
+    C_out, _, F = w3.shape
+    _, _, P, S, D, Wo = resolve_geometry(W, F, padding, stride, dilation,
+                                         width_name="x", filter_name="w")
+    y_shape = (Wo,) if x.ndim == 1 else (C_out, Wo) if x.ndim == 2 else (N, C_out, Wo)
+    k = np.arange(F, dtype=np.int64) * D
+    return _Problem(x=x3, w=w3, x_shape=x.shape, w_shape=w.shape, y_shape=y_shape,
+                    w_rank=w.ndim, N=N, C_in=C_in, C_out=C_out, W=W, F=F, S=S, P=P,
+                    D=D, Wo=Wo, tap_r=k % S, tap_q=k // S,
+                    work=N * C_out * C_in * F * Wo)
+
+
+def _phases(p: _Problem) -> tuple[np.ndarray, bool]:
+    """The [N, C_in, S, L] phase array, and whether a kernel must fill it."""
+    if p.S == 1 and p.P == 0:
+        return p.x.reshape(p.N, p.C_in, 1, p.W), False
+    L = -(-(p.W + 2 * p.P) // p.S)
+    return np.empty((p.N, p.C_in, p.S, L)), True
+
+
+def _bias(bias, C_out: int, w_rank: int, name: str = "bias") -> np.ndarray:
+    if bias is None:
+        return np.zeros(C_out)
+    b = _array(bias, name)
+    if b.shape == () and w_rank == 1:
+        b = b.reshape(1)
+    if b.shape != (C_out,):
+        want = "one number" if w_rank == 1 else f"shape ({C_out},), one per output channel"
+        raise ValueError(f"{name}: must be {want}, got shape {b.shape}")
+    return b
+
+
+def _size(shape: tuple) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+_ITEM_KEYS = {"x", "w", "stride", "padding", "dilation", "bias", "grad_output"}
+
+
+def _unpack_item(item, i: int):
+    """(x, w, bias, stride, padding, dilation, grad_output) of conv1d_many's item i."""
+    if type(item) is tuple or type(item) is list:
+        if len(item) == 4:
+            x, w, S, P = item
+            return x, w, None, S, P, 1, None
+        if len(item) == 5:
+            x, w, S, P, gy = item
+            return x, w, None, S, P, 1, gy
+        raise ValueError(
+            f"items[{i}]: must be (x, w, stride, padding) or "
+            f"(x, w, stride, padding, grad_output), got {len(item)} elements")
+    if isinstance(item, dict):
+        unknown = set(item) - _ITEM_KEYS
+        if unknown:
+            raise ValueError(f"items[{i}]: unknown key(s) {sorted(unknown)}; "
+                             f"expected some of {sorted(_ITEM_KEYS)}")
+        for key in ("x", "w"):
+            if key not in item:
+                raise ValueError(f"items[{i}]: missing {key!r}")
+        return (item["x"], item["w"], item.get("bias"), item.get("stride", 1),
+                item.get("padding", 0), item.get("dilation", 1), item.get("grad_output"))
+    raise ValueError(f"items[{i}]: must be a tuple (x, w, stride, padding[, grad_output]) "
+                     f"or a dict, not {type(item).__name__}")
+
+
+def _array(a, name: str) -> np.ndarray:
+    """`a` as a C-contiguous float64 array with at least one element, all finite."""
+    if isinstance(a, np.ndarray) and a.dtype == np.float64:
+        arr = a
+    else:
+        try:
+            arr = np.asarray(a)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{name}: not a rectangular array of numbers ({exc})") from None
+        if arr.dtype.kind not in "iuf":
+            what = "booleans" if arr.dtype.kind == "b" else f"{arr.dtype} values"
+            raise ValueError(f"{name}: must hold real numbers, not {what}")
+    if arr.size == 0:
+        raise ValueError(f"{name}: is empty (shape {arr.shape})")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        where = f"[{', '.join(map(str, bad))}]" if arr.ndim else ""
+        raise ValueError(f"{name}{where}: is {arr[tuple(bad)]}; values must be finite")
+    return arr
+
+
+def conv1d_many(items) -> list[ConvResult]:
+    """Forward and gradients of many small independent convolutions in one kernel call.
+
+    Each item is (x, w, stride, padding) or (x, w, stride, padding, grad_output), or a
+    dict with keys x, w and optionally stride, padding, dilation, bias, grad_output.
+    Shapes are as for conv1d, and may differ from item to item; padding may be "same".
+    Returns one ConvResult per item (output, grad_input, grad_weight, grad_bias), with
+    gradients of sum(output * grad_output), or of sum(output) without grad_output.
+    """
+    items = list(items)
+    if not items:
+        return []
+    count = len(items)
+    meta = np.empty((count, _META_COLS), dtype=np.int64)
+    xs, ws, bs, gys = [], [], [], []
+    shapes = []
+    x_off = w_off = y_off = b_off = work = 0
+    for i, item in enumerate(items):
+        x, w, bias, S, P, D, gy = _unpack_item(item, i)
+        name = f"items[{i}]"
+        # Fast path for what problem generation passes: float64 arrays, int sizes.
+        if not (type(x) is np.ndarray and x.dtype == np.float64 and x.flags.c_contiguous
+                and x.size):
+            x = _array(x, f"{name}.x")
+        if not (type(w) is np.ndarray and w.dtype == np.float64 and w.flags.c_contiguous
+                and w.size):
+            w = _array(w, f"{name}.w")
+        xr, wr = x.ndim, w.ndim
+        xshape, wshape = x.shape, w.shape
+        if wr == 1 and xr == 1:
+            N = C_in = C_out = 1
+            W = xshape[0]
+            F = wshape[0]
+        else:
+            if xr not in (1, 2, 3) or wr not in (1, 3) or xr == 1:
+                _check_ranks(x, w, f"{name}.")
+            x3 = (1,) * (3 - xr) + xshape
+            w3 = (1, 1) + wshape if wr == 1 else wshape
+            N, C_in, W = x3
+            C_out, C_in_w, F = w3
+            if C_in != C_in_w:
+                _check_channels(x, w, f"{name}.")
+        if type(S) is int and type(P) is int and type(D) is int and S > 0 and P >= 0 \
+                and D > 0 and D * (F - 1) < W + 2 * P:
+            Wo = (W + 2 * P - D * (F - 1) - 1) // S + 1
+        else:
+            _, _, P, S, D, Wo = resolve_geometry(
+                W, F, P, S, D, width_name=f"{name}.x", filter_name=f"{name}.w",
+                padding_name=f"{name}.padding", stride_name=f"{name}.stride",
+                dilation_name=f"{name}.dilation")
+        y_size = N * C_out * Wo
+        row = meta[i]
+        row[_N] = N
+        row[_CI] = C_in
+        row[_W] = W
+        row[_CO] = C_out
+        row[_F] = F
+        row[_S] = S
+        row[_P] = P
+        row[_D] = D
+        row[_WO] = Wo
+        row[_XOFF] = x_off
+        row[_WOFF] = w_off
+        row[_YOFF] = y_off
+        row[_BOFF] = b_off
+        y_shape = (Wo,) if xr == 1 else (C_out, Wo) if xr == 2 else (N, C_out, Wo)
+        if gy is None:
+            row[_HASGY] = 0
+        else:
+            gy = _array(gy, f"{name}.grad_output")
+            if gy.shape != y_shape:
+                raise ValueError(f"{name}.grad_output: must have the output's shape "
+                                 f"{y_shape}, got {gy.shape}")
+            row[_HASGY] = 1
+            gys.append((y_off, gy))
+        if bias is not None:
+            b = _bias(bias, C_out, wr, f"{name}.bias")
+            bs.append((b_off, b))
+        xs.append(x)
+        ws.append(w)
+        shapes.append((xshape, wshape, y_shape, wr))
+        x_off += x.size
+        w_off += w.size
+        y_off += y_size
+        b_off += C_out
+        work += y_size * C_in * F
+    xf = np.concatenate(xs, axis=None)
+    wf = np.concatenate(ws, axis=None)
+    # The fast path above skipped the per-array finiteness test: do it once, in bulk.
+    for flat, arrays, key in ((xf, xs, "x"), (wf, ws, "w")):
+        if not np.isfinite(flat).all():
+            bad = next(j for j, a in enumerate(arrays) if not np.isfinite(a).all())
+            _array(arrays[bad], f"items[{bad}].{key}")
+    bf = np.zeros(b_off)
+    for off, b in bs:
+        bf[off:off + b.size] = b
+    gyf = np.zeros(y_off if gys else 1)
+    for off, gy in gys:
+        gyf[off:off + gy.size] = gy.reshape(-1)
+    yf = np.empty(y_off)
+    gxf = np.zeros(x_off)
+    gwf = np.zeros(w_off)
+    gbf = np.zeros(b_off)
+    driver = _many_parallel if work >= PARALLEL_MIN_WORK else _many_serial
+    driver(meta, xf, wf, bf, gyf, yf, gxf, gwf, gbf)
+    results = []
+    x_off = w_off = y_off = b_off = 0
+    for xshape, wshape, y_shape, wr in shapes:
+        xa = x_off + _size(xshape)
+        wa = w_off + _size(wshape)
+        ya = y_off + _size(y_shape)
+        c_out = 1 if wr == 1 else wshape[0]
+        gb = float(gbf[b_off]) if wr == 1 else gbf[b_off:b_off + c_out]
+        results.append(ConvResult(yf[y_off:ya].reshape(y_shape),
+                                  gxf[x_off:xa].reshape(xshape),
+                                  gwf[w_off:wa].reshape(wshape), gb))
+        x_off, w_off, y_off, b_off = xa, wa, ya, b_off + c_out
+    return results

@@ -1,0 +1,494 @@
+"""evaluate / evaluate_many: inputs in, every node's value and gradient out.
+
+Inputs map names to numbers or equal-length 1-D arrays (a batch; numbers broadcast).
+Numbers are strict: booleans and strings are not numbers, NaN and inf are refused.
+A NaN or inf anywhere in the result raises NonFiniteError naming the node where it
+first appears and the batch index, never a silent NaN in an answer key.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numba
+import numpy as np
+
+from engine import vm
+from engine.errors import GraphError, NonFiniteError
+from engine.graph import DEFAULT_LIMITS, Graph, Limits, describe_inputs, suggest
+from engine.lower import Code, Program, lowered
+from engine.ops import OPS
+from engine.parse import parse
+
+# lanes x instructions above which the prange kernels beat the serial ones
+PARALLEL_MIN_WORK = 1 << 17
+# lanes above which one graph uses the batch kernel, which reads inputs in place
+BATCH_MIN_LANES = 2048
+
+
+def as_graph(graph, limits: Limits = DEFAULT_LIMITS) -> Graph:
+    """A Graph from a Graph, an expression string or a spec dict."""
+    if isinstance(graph, Graph):
+        return graph
+    if isinstance(graph, str):
+        return parse(graph, limits=limits)
+    if isinstance(graph, dict):
+        return Graph.from_spec(graph, limits=limits)
+    raise GraphError(f"a graph must be a Graph, an expression or a spec dict, not {type(graph).__name__}",
+                     path="graph")
+
+
+# --- inputs -------------------------------------------------------------------------
+
+def _kind(value) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "a boolean"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return f"the string {value!r}" if len(value) < 40 else "a string"
+    return f"a {type(value).__name__}"
+
+
+def _number(value, path: str) -> float:
+    kind = type(value)
+    if kind is float:
+        if value - value == 0.0:  # false for NaN and +-inf
+            return value
+        raise GraphError(f"{path} is {value}, not a finite number", path=path)
+    if kind is int or isinstance(value, (np.integer, np.floating)) and not isinstance(value, np.bool_):
+        try:
+            v = float(value)
+        except OverflowError:
+            raise GraphError(f"{path} = {value} is too large for float64", path=path) from None
+        if not math.isfinite(v):
+            raise GraphError(f"{path} is {v}, not a finite number", path=path)
+        return v
+    raise GraphError(f"{path} must be a number, not {_kind(value)}", path=path)
+
+
+def _values(value, path: str, limits: Limits):
+    """A number as float, or a batch as a C-contiguous float64 1-D array."""
+    kind = type(value)
+    if kind is float or kind is int:
+        return _number(value, path)
+    if isinstance(value, (list, tuple)):
+        if not set(map(type, value)) <= {int, float}:
+            for i, v in enumerate(value):
+                if type(v) is not int and type(v) is not float:
+                    raise GraphError(f"{path}[{i}] must be a number, not {_kind(v)}", path=f"{path}[{i}]")
+        try:
+            arr = np.array(value, dtype=np.float64)
+        except OverflowError:
+            i = next(i for i, v in enumerate(value) if type(v) is int and abs(v) > 2 ** 1023)
+            raise GraphError(f"{path}[{i}] is too large for float64", path=f"{path}[{i}]") from None
+    elif isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            return _number(value[()], path)
+        if value.ndim != 1:
+            raise GraphError(f"{path} must be a number or a 1-D list, not a {value.ndim}-D array", path=path)
+        if value.dtype.kind not in "iuf":
+            if value.dtype.kind == "O":
+                return _values(value.tolist(), path, limits)
+            raise GraphError(f"{path} must hold numbers, not {value.dtype} values", path=path)
+        arr = np.ascontiguousarray(value, dtype=np.float64)
+    elif isinstance(value, (np.integer, np.floating)) and not isinstance(value, np.bool_):
+        return _number(value, path)
+    else:
+        raise GraphError(f"{path} must be a number or a list of numbers, not {_kind(value)}", path=path)
+    if arr.shape[0] > limits.max_batch:
+        raise GraphError(f"{path} has {arr.shape[0]} values, more than the limit of {limits.max_batch}",
+                         path=path)
+    finite = np.isfinite(arr)
+    if not finite.all():
+        i = int(np.argmin(finite))
+        raise GraphError(f"{path}[{i}] is {arr[i]}, not a finite number", path=f"{path}[{i}]")
+    return arr
+
+
+class Prepared:
+    """One graph with checked inputs, ready for a kernel."""
+
+    __slots__ = ("graph", "code", "values", "n_lanes", "batched", "seed", "given")
+
+    def __init__(self, graph: Graph, inputs, seed, limits: Limits):
+        if not isinstance(inputs, Mapping):
+            raise GraphError(f"inputs must map names to numbers, not {_kind(inputs)}", path="inputs")
+        names = graph.inputs
+        if len(inputs) != len(names) or not all(n in inputs for n in names):
+            missing = [n for n in names if n not in inputs]
+            if missing:
+                s = "s" if len(missing) > 1 else ""
+                raise GraphError(f"missing value{s} for input{s} {', '.join(missing)} (the graph's inputs "
+                                 f"are {describe_inputs(names)})", path=f"inputs.{missing[0]}")
+            extra = next(str(k) for k in inputs if k not in set(names))
+            raise GraphError(f"unknown input {extra!r}: the graph's inputs are {describe_inputs(names)}"
+                             f"{suggest(extra, names)}", path=f"inputs.{extra}")
+        values = []
+        n_lanes = None
+        first = None
+        for name in names:
+            v = _values(inputs[name], f"inputs.{name}", limits)
+            if type(v) is not float:
+                if n_lanes is None:
+                    n_lanes, first = v.shape[0], name
+                elif v.shape[0] != n_lanes:
+                    raise GraphError(f"inputs.{name} has {v.shape[0]} values but inputs.{first} has "
+                                     f"{n_lanes}; every list of inputs must have the same length",
+                                     path=f"inputs.{name}")
+            values.append(v)
+        seed = _values(seed, "output_gradient", limits)
+        if type(seed) is not float:
+            if n_lanes is None:
+                n_lanes, first = seed.shape[0], "output_gradient"
+            elif seed.shape[0] != n_lanes:
+                raise GraphError(f"output_gradient has {seed.shape[0]} values but inputs.{first} has "
+                                 f"{n_lanes}", path="output_gradient")
+        self.graph = graph
+        self.code: Code = lowered(graph)
+        self.values = values
+        self.batched = n_lanes is not None
+        self.n_lanes = n_lanes if self.batched else 1
+        self.seed = seed
+        self.given = dict(zip(names, values))
+
+
+# --- results ------------------------------------------------------------------------
+
+class _Kept(dict):
+    def __missing__(self, key):
+        raise KeyError(f"{key!r}: this evaluation kept only the output value and the input gradients "
+                       "(intermediates=False); evaluate with intermediates=True for every node")
+
+
+class Evaluation:
+    """Values and gradients (d output / d node) of one evaluated graph.
+
+    `value`: the output's value; `values[id]`, `gradients[id]` for every node and input
+    (with intermediates=False: values of the output, gradients of the inputs). Each is a
+    float, or a float64 [n] array when the inputs were a batch (`batched`).
+    """
+
+    __slots__ = ("graph", "batched", "intermediates", "inputs", "output_gradient",
+                 "_value_names", "_V", "_grad_names", "_G", "_values", "_gradients")
+
+    def __init__(self, prepared: Prepared, intermediates: bool, V: np.ndarray, G: np.ndarray):
+        g = prepared.graph
+        self.graph = g
+        self.batched = prepared.batched
+        self.intermediates = intermediates
+        self.inputs = prepared.given
+        self.output_gradient = prepared.seed
+        self._value_names = g.names if intermediates else (g.output,)
+        self._grad_names = g.names if intermediates else g.inputs
+        self._V = V
+        self._G = G
+        self._values = None
+        self._gradients = None
+
+    @property
+    def output(self) -> str:
+        return self.graph.output
+
+    @property
+    def values(self) -> dict:
+        if self._values is None:
+            self._values = self._table(self._value_names, self._V)
+        return self._values
+
+    @property
+    def gradients(self) -> dict:
+        if self._gradients is None:
+            self._gradients = self._table(self._grad_names, self._G)
+        return self._gradients
+
+    def _table(self, names, M):
+        table = dict(zip(names, M if self.batched else M[:, 0].tolist()))
+        return table if self.intermediates else _Kept(table)
+
+    @property
+    def value(self):
+        return self.values[self.graph.output]
+
+    def step(self, learning_rate, wrt=None) -> dict:
+        """One gradient-descent step: {input: x - learning_rate * d output / d x}.
+
+        All inputs, or only those named in `wrt`.
+        """
+        lr = _number(learning_rate, "learning_rate")
+        names = self._wrt(wrt)
+        grads = self.gradients
+        return {n: self.inputs[n] - lr * grads[n] for n in names}
+
+    def trajectory(self, learning_rate, steps: int, wrt=None) -> list["Evaluation"]:
+        """This point and `steps` gradient-descent steps from it, each re-evaluated."""
+        if type(steps) is not int or steps < 0:
+            raise GraphError(f"steps must be a whole number >= 0, not {steps!r}", path="steps")
+        points = [self]
+        current = dict(self.inputs)
+        for _ in range(steps):
+            current.update(points[-1].step(learning_rate, wrt))
+            points.append(evaluate(self.graph, current, output_gradient=self.output_gradient,
+                                   intermediates=self.intermediates))
+        return points
+
+    def _wrt(self, wrt) -> tuple[str, ...]:
+        inputs = self.graph.inputs
+        if wrt is None:
+            return inputs
+        if isinstance(wrt, str) or not isinstance(wrt, (list, tuple)):
+            raise GraphError("wrt must be a list of input names", path="wrt")
+        for i, name in enumerate(wrt):
+            if name not in inputs:
+                raise GraphError(f"wrt names {name!r}, which is not an input of the graph (inputs: "
+                                 f"{describe_inputs(inputs)})", path=f"wrt[{i}]")
+        return tuple(dict.fromkeys(wrt))
+
+    def __repr__(self):
+        return f"<Evaluation {self.graph.output} = {self.value!r}>"
+
+
+# --- running ------------------------------------------------------------------------
+
+def evaluate(graph, inputs, *, output_gradient=1.0, intermediates: bool = True,
+             limits: Limits | None = None) -> Evaluation:
+    """Evaluate one graph forward and in reverse; see the module docstring."""
+    limits = limits or DEFAULT_LIMITS
+    item = Prepared(as_graph(graph, limits), inputs, output_gradient, limits)
+    if item.n_lanes >= BATCH_MIN_LANES:
+        result = _run_batch(item, intermediates)
+    else:
+        result = _run_ragged([item], intermediates)[0]
+    if isinstance(result, GraphError):
+        raise result
+    return result
+
+
+def evaluate_many(items, *, output_gradient=1.0, intermediates: bool = True,
+                  limits: Limits | None = None, errors: str = "raise") -> list:
+    """Evaluate many (graph, inputs[, output_gradient]) items in one kernel call.
+
+    errors="raise" raises the first item's GraphError (its `item` attribute is the
+    index); errors="return" puts each failed item's GraphError in its place.
+    """
+    if errors not in ("raise", "return"):
+        raise ValueError(f"errors must be 'raise' or 'return', not {errors!r}")
+    limits = limits or DEFAULT_LIMITS
+    results: list = [None] * len(items)
+    ready: list[tuple[int, Prepared]] = []
+    for k, entry in enumerate(items):
+        try:
+            if not isinstance(entry, (tuple, list)) or len(entry) not in (2, 3):
+                raise GraphError("each item must be (graph, inputs) or (graph, inputs, output_gradient)",
+                                 path=f"items[{k}]")
+            seed = entry[2] if len(entry) == 3 else output_gradient
+            ready.append((k, Prepared(as_graph(entry[0], limits), entry[1], seed, limits)))
+        except GraphError as exc:
+            results[k] = _in_item(exc, k, errors)
+    for (k, _), result in zip(ready, _run_ragged([p for _, p in ready], intermediates)):
+        results[k] = _in_item(result, k, errors) if isinstance(result, GraphError) else result
+    return results
+
+
+def _in_item(exc: GraphError, k: int, errors: str) -> GraphError:
+    exc.item = k
+    if errors == "raise":
+        exc.add_note(f"in item {k} of evaluate_many")
+        raise exc
+    return exc
+
+
+def _run_batch(item: Prepared, intermediates: bool):
+    low = item.code
+    n = item.n_lanes
+    value_slots = low.all_slots if intermediates else low.output_slots
+    grad_slots = low.all_slots if intermediates else low.input_slots
+    V = np.empty((len(value_slots), n))
+    G = np.empty((len(grad_slots), n))
+    inputs = numba.typed.List([v if type(v) is not float else np.array([v]) for v in item.values]
+                              or [np.zeros(1)])
+    seed = item.seed if type(item.seed) is not float else np.array([item.seed])
+    args = (low.code, low.forward_start, low.n_slots, low.const_slots, low.const_values,
+            low.input_slots, inputs, low.output_slot, seed, value_slots, grad_slots, V, G, n)
+    if n * max(len(low.code), 1) >= PARALLEL_MIN_WORK:
+        status = np.zeros((numba.get_num_threads() * 2, 2), dtype=np.int64)
+        with vm.parallel_lock:
+            vm.run_batch_parallel(*args, status)
+    else:
+        status = np.zeros((1, 2), dtype=np.int64)
+        vm.run_batch(*args, status)
+    bad = status[status[:, 0] != 0]
+    if len(bad):
+        kind, lane = bad[np.argmin(bad[:, 1])]
+        return _nonfinite(item, int(kind), int(lane))
+    return Evaluation(item, intermediates, V, G)
+
+
+def _run_ragged(items: list[Prepared], intermediates: bool, value_slots_of=None, grad_slots_of=None,
+                diagnose: bool = True):
+    """Run items through the ragged kernel; returns an Evaluation or NonFiniteError per item.
+
+    value_slots_of / grad_slots_of override which slots are kept, and diagnose=False
+    returns even non-finite results: the diagnosis itself runs that way.
+    """
+    if not items:
+        return []
+    P = len(items)
+    table = np.empty((P, vm.ITEM_COLUMNS), dtype=np.int64)
+    codes, k_slots, k_values, in_slots, v_slots, g_slots = [], [], [], [], [], []
+    scalars, arrays, in_offsets, in_lengths = [], [], [], []
+    seed_scalars, seed_arrays, seed_ref = [], [], []
+    code_at = const_at = in_at = v_at = g_at = out_at = 0
+    max_slots = max_lanes = work = 0
+    for p, item in enumerate(items):
+        low = item.code
+        n = item.n_lanes
+        vs = value_slots_of(low) if value_slots_of else (low.all_slots if intermediates else low.output_slots)
+        gs = grad_slots_of(low) if grad_slots_of else (low.all_slots if intermediates else low.input_slots)
+        n_instr = len(low.code)
+        n_const = len(low.const_slots)
+        m = low.n_inputs
+        if type(item.seed) is float:
+            seed_ref.append(len(seed_scalars))
+            seed_scalars.append(item.seed)
+        else:
+            seed_ref.append(~len(seed_arrays))
+            seed_arrays.append(item.seed)
+        table[p] = (code_at, code_at + low.forward_start, code_at + n_instr, low.n_slots, n,
+                    const_at, const_at + n_const, in_at, in_at + m, low.output_slot, 0,
+                    1 if type(item.seed) is float else n,
+                    v_at, v_at + len(vs), out_at, g_at, g_at + len(gs), out_at + len(vs) * n)
+        codes.append(low.code)
+        k_slots.append(low.const_slots)
+        k_values.append(low.const_values)
+        in_slots.append(low.input_slots)
+        v_slots.append(vs)
+        g_slots.append(gs)
+        for v in item.values:
+            if type(v) is float:
+                in_offsets.append(len(scalars))
+                scalars.append(v)
+                in_lengths.append(1)
+            else:
+                in_offsets.append(~len(arrays))
+                arrays.append(v)
+                in_lengths.append(len(v))
+        code_at += n_instr
+        const_at += n_const
+        in_at += m
+        v_at += len(vs)
+        g_at += len(gs)
+        out_at += (len(vs) + len(gs)) * n
+        max_slots = max(max_slots, low.n_slots)
+        max_lanes = max(max_lanes, n)
+        work += n * n_instr
+    arena, in_offsets = _arena(scalars, arrays, in_offsets)
+    seeds, seed_offsets = _arena(seed_scalars, seed_arrays, seed_ref)
+    table[:, vm.C_SEED] = seed_offsets
+    out = np.empty(out_at)
+    status = np.zeros((P, 2), dtype=np.int64)
+    args = (np.concatenate(codes), table, _cat(k_slots, np.int32), _cat(k_values, np.float64),
+            _cat(in_slots, np.int32), in_offsets, np.array(in_lengths, dtype=np.int64), arena, seeds,
+            _cat(v_slots, np.int32), _cat(g_slots, np.int32), out, status, max_slots, max_lanes)
+    if work >= PARALLEL_MIN_WORK and P > 1:
+        with vm.parallel_lock:
+            vm.run_ragged_parallel(*args, min(P, numba.get_num_threads() * 4))
+    else:
+        vm.run_ragged(*args)
+    results = []
+    for p, item in enumerate(items):
+        if status[p, 0] and diagnose:
+            results.append(_nonfinite(item, int(status[p, 0]), int(status[p, 1])))
+            continue
+        n = item.n_lanes
+        v0, v1, vo, g0, g1, go = (int(x) for x in table[p, [vm.C_V0, vm.C_V1, vm.C_VOUT,
+                                                           vm.C_G0, vm.C_G1, vm.C_GOUT]])
+        V = out[vo:vo + (v1 - v0) * n].reshape(v1 - v0, n)
+        G = out[go:go + (g1 - g0) * n].reshape(g1 - g0, n)
+        results.append(Evaluation(item, intermediates, V, G))
+    return results
+
+
+def _cat(arrays, dtype):
+    return np.concatenate(arrays) if arrays else np.zeros(0, dtype=dtype)
+
+
+def _arena(scalars: list, arrays: list, refs: list):
+    """One float64 array holding the scalars, then each array; refs >= 0 index scalars,
+    ~j names array j. Returns (arena, int64 offsets)."""
+    refs = np.array(refs, dtype=np.int64)
+    head = np.array(scalars, dtype=np.float64)
+    if not arrays:
+        return head, refs
+    starts = len(scalars) + np.concatenate([[0], np.cumsum([len(a) for a in arrays])[:-1]])
+    neg = refs < 0
+    refs[neg] = starts[~refs[neg]]
+    return np.concatenate([head, *arrays]), refs
+
+
+# --- diagnosing NaN and inf ---------------------------------------------------------
+
+def _lane(item: Prepared, lane: int):
+    """A copy of `item` restricted to one lane, with every slot kept."""
+    one = object.__new__(Prepared)
+    one.graph, one.code, one.batched, one.n_lanes = item.graph, item.code, False, 1
+    one.values = [v if type(v) is float else float(v[lane]) for v in item.values]
+    one.seed = item.seed if type(item.seed) is float else float(item.seed[lane])
+    one.given = dict(zip(item.graph.inputs, one.values))
+    return one
+
+
+def _local(op, a: float, b: float | None, y: float):
+    f = op.derivative.py_func
+    try:
+        return f(a, y) if b is None else f(a, b, y)
+    except (OverflowError, ZeroDivisionError, ValueError):
+        return math.inf if b is None else (math.inf, math.inf)
+
+
+def _nonfinite(item: Prepared, kind: int, lane: int) -> NonFiniteError:
+    """Explain why lane `lane` of `item` produced NaN/inf (kind 1: a value, 2: a gradient)."""
+    low, graph = item.code, item.graph
+    every = np.arange(low.n_slots, dtype=np.int32)
+    one = _lane(item, lane)
+    ev = _run_ragged([one], True, lambda c: every, lambda c: every, diagnose=False)[0]
+    R, G = ev._V[:, 0].tolist(), ev._G[:, 0].tolist()
+    names = [s.split("~")[0] for s in Program(graph, low).slot_names()]
+    at = f" at batch index {lane}" if item.batched else ""
+    index = lane if item.batched else None
+    code = low.code.tolist()
+
+    def located(node_index, message, receiver):
+        loc = graph.error_at(node_index, "").location
+        return NonFiniteError(message, node=receiver, index=index, kind="value" if kind == 1 else "gradient",
+                              **loc)
+
+    def show(slot):
+        return f"{names[slot]} = {R[slot]:.6g}" if not names[slot].startswith("const") else f"{R[slot]:.6g}"
+
+    if kind == 1:
+        for k in range(low.forward_start, len(code)):
+            op, d, a, b = code[k]
+            if not math.isfinite(R[d]):
+                node = graph.nodes[int(low.instr_node[k])]
+                args = show(a) if b < 0 else f"{show(a)} and {show(b)}"
+                return located(int(low.instr_node[k]),
+                               f"the value of node {node.id!r} ({node.label}) is {R[d]}{at}: "
+                               f"{OPS[op].name} of {args} is not a finite number", node.id)
+    else:
+        for k in range(len(code) - 1, -1, -1):
+            op, d, a, b = code[k]
+            if not math.isfinite(G[d]):
+                continue
+            local = _local(OPS[op], R[a], None if b < 0 else R[b], R[d])
+            pairs = [(a, local)] if b < 0 else [(a, local[0]), (b, local[1])]
+            for slot, dv in pairs:
+                if not math.isfinite(G[d] * dv):
+                    node = graph.nodes[int(low.instr_node[k])]
+                    args = show(a) if b < 0 else f"{show(a)} and {show(b)}"
+                    return located(int(low.instr_node[k]),
+                                   f"the gradient of {names[slot]!r} is not finite{at}: node {node.id!r} "
+                                   f"({node.op}) has local derivative {dv} at {args}", names[slot])
+    return NonFiniteError(f"a non-finite {'value' if kind == 1 else 'gradient'} appeared{at}",
+                          node=graph.output, index=index, kind="value" if kind == 1 else "gradient")
