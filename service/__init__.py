@@ -1,0 +1,58 @@
+"""gradsheet over HTTP: a Flask app over the engine.
+
+    from service import create_app
+    app = create_app({"max_nodes": 500})
+
+Routes read like: validate the envelope (marshmallow), call the engine (which
+validates graphs in one pass), shape the response. All errors are problem+json.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from service.config import Settings
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """The Flask app; `config` overrides Settings fields (see service.config) and may
+    hold plain Flask keys too (TESTING, ...)."""
+    from engine import Limits
+    from service import conv, evaluate, health, metrics, problems
+    from service.openapi import ProblemApi
+    from service.orjson_provider import OrjsonProvider
+    from service.runtime import Runtime
+    from service.warmup import warm_up
+
+    class GradsheetFlask(Flask):
+        json_provider_class = OrjsonProvider
+
+    app = GradsheetFlask("gradsheet")
+    settings = Settings.from_mapping(config)
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        API_TITLE="gradsheet",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+    )
+    for key, value in (config or {}).items():
+        if key.isupper() and not key.startswith("GRADSHEET_"):
+            app.config[key] = value
+    rt = Runtime(settings=settings, engine_limits=Limits(
+        max_expr_chars=settings.max_expr_chars, max_depth=settings.max_depth,
+        max_nodes=settings.max_nodes, max_batch=settings.max_array_elements))
+    app.extensions["gradsheet"] = rt
+
+    api = ProblemApi(app)
+    api.DEFAULT_ERROR_RESPONSE_NAME = None
+    for blp in (evaluate.blp, conv.blp, health.blp):
+        api.register_blueprint(blp)
+    problems.register(app)
+    metrics.install(app)
+    if settings.coalesce:
+        from service.coalesce import Coalescer
+        rt.coalescer = Coalescer(settings, rt.engine_limits)
+    rt.readiness.start(settings.warmup, warm_up)
+    return app

@@ -1,0 +1,178 @@
+"""POST /v1/conv1d and POST /v1/conv1d/geometry: validate, call engine.conv and
+engine.geometry, shape the response."""
+
+from __future__ import annotations
+
+import re
+
+from marshmallow import Schema, ValidationError, fields
+
+from engine.conv import conv1d, conv1d_backward
+from engine.geometry import conv_geometry, resolve_geometry
+from service.fields import NestedList, StrictInteger, describe
+from service.openapi import ApiBlueprint, problem_responses
+from service.orjson_provider import json_response
+from service.problems import InvalidContent
+from service.runtime import runtime
+
+blp = ApiBlueprint("conv", __name__, description="1-D convolution and its geometry, "
+                "with PyTorch's conv1d conventions (cross-correlation)")
+
+TENSOR = {"type": "array", "items": {"oneOf": [{"type": "number"}, {"type": "array"}]},
+          "description": "nested lists of numbers"}
+NUMBER_OR_TENSOR = {"oneOf": [{"type": "number"}, TENSOR]}
+
+
+class Padding(fields.Field):
+    """A whole number >= 0, "same" or "valid"."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value in ("same", "valid") and type(value) is str:
+            return value
+        if type(value) is int or (type(value) is float and value.is_integer()):
+            if value < 0:
+                raise ValidationError(f"must be 0 or more, not {value}")
+            return int(value)
+        raise ValidationError(f'must be a whole number >= 0, "same" or "valid", '
+                              f"not {describe(value)}")
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value
+
+
+PADDING_DOC = {"oneOf": [{"type": "integer", "minimum": 0},
+                         {"type": "string", "enum": ["same", "valid"]}]}
+
+
+def _size(minimum: int, description: str, **kwargs):
+    return StrictInteger(metadata={"type": "integer", "minimum": minimum,
+                                   "description": description}, **kwargs)
+
+
+class Conv1dRequestSchema(Schema):
+    input = NestedList(required=True, metadata={
+        **TENSOR, "description": "x: [W], [C_in, W] or [N, C_in, W]"})
+    weight = NestedList(required=True, metadata={
+        **TENSOR, "description": "w: [F] (with x [W] or [C_in=1, W]) or [C_out, C_in, F]"})
+    bias = fields.Raw(metadata={**NUMBER_OR_TENSOR,
+                                "description": "[C_out], or one number for a 1-D filter"})
+    stride = _size(1, "S", load_default=1)
+    padding = Padding(load_default=0, metadata={**PADDING_DOC, "description": "P on each side"})
+    dilation = _size(1, "D", load_default=1)
+    grad_output = NestedList(metadata={
+        **TENSOR, "description": "dL/dy, shaped like the output; asks for the gradients"})
+
+
+class Conv1dResponseSchema(Schema):
+    output = fields.Raw(required=True, metadata={**TENSOR, "description": "y, x's rank"})
+    output_size = fields.Integer(required=True, metadata={"description": "W_out"})
+    grad_input = fields.Raw(metadata={**TENSOR, "description": "dL/dx, shaped like input"})
+    grad_weight = fields.Raw(metadata={**TENSOR, "description": "dL/dw, shaped like weight"})
+    grad_bias = fields.Raw(metadata={**NUMBER_OR_TENSOR, "description": "dL/db"})
+
+
+class GeometryRequestSchema(Schema):
+    width = _size(1, "W, input units", required=True)
+    filter_size = _size(1, "F", required=True)
+    padding = Padding(required=True, metadata={**PADDING_DOC, "description": "P on each side"})
+    stride = _size(1, "S", required=True)
+    dilation = _size(1, "D", load_default=1)
+
+
+class GeometryResponseSchema(Schema):
+    output_size = fields.Integer(required=True)
+    exact = fields.Boolean(required=True, metadata={
+        "description": "whether the filter's last position ends exactly on the padded input"})
+    padding = fields.Integer(required=True, metadata={"description": "P, resolved for 'same'"})
+    padded_width = fields.Integer(required=True)
+    windows = fields.List(fields.List(fields.Integer()), required=True, metadata={
+        "description": "[first, last] input index covered at each output position"})
+    centers = fields.List(fields.Integer(), required=True)
+    formula = fields.String(required=True)
+    width = fields.Integer()
+    filter_size = fields.Integer()
+    stride = fields.Integer()
+    dilation = fields.Integer()
+    effective_filter_size = fields.Integer()
+    unvisited = fields.List(fields.Integer())
+
+
+documented_problems = problem_responses(blp, 400, 413, 415, 503)
+
+
+@blp.post("/v1/conv1d/geometry")
+@blp.arguments(GeometryRequestSchema)
+@blp.response(200, GeometryResponseSchema)
+@documented_problems
+def geometry(req):
+    """Where a filter sits: output size, padding, windows and centres.
+
+    PyTorch's formula: floor((W + 2P - D(F - 1) - 1)/S) + 1.
+    """
+    try:
+        g = conv_geometry(req["width"], req["filter_size"], req["padding"], req["stride"],
+                          req["dilation"])
+    except ValueError as exc:
+        raise problem_from_value_error(exc) from None
+    return json_response(g.to_dict())
+
+
+@blp.post("/v1/conv1d")
+@blp.arguments(Conv1dRequestSchema)
+@blp.response(200, Conv1dResponseSchema)
+@documented_problems
+def convolve(req):
+    """conv1d forward, and with grad_output its gradients (PyTorch's conventions)."""
+    x, w = req["input"], req["weight"]
+    with runtime().admission:
+        try:
+            _check_output_size(req)
+            y = conv1d(x, w, bias=req.get("bias"), stride=req["stride"],
+                       padding=req["padding"], dilation=req["dilation"])
+            body = {"output": y, "output_size": y.shape[-1]}
+            if "grad_output" in req:
+                gx, gw, gb = conv1d_backward(x, w, req["grad_output"], stride=req["stride"],
+                                             padding=req["padding"], dilation=req["dilation"])
+                body.update(grad_input=gx, grad_weight=gw, grad_bias=gb)
+        except ValueError as exc:
+            raise problem_from_value_error(exc) from None
+        return json_response(body)
+
+
+def _check_output_size(req) -> None:
+    """Refuse before any allocation an output past the tensor limit (a short input with
+    many output channels can be far larger than anything the client sent)."""
+    x, w = req["input"], req["weight"]
+    if x.ndim not in (1, 2, 3) or w.ndim not in (1, 3):
+        return  # engine.conv names the rank error
+    width, filter_size = x.shape[-1], w.shape[-1]
+    _, _, _, _, _, out = resolve_geometry(width, filter_size, req["padding"], req["stride"],
+                                          req["dilation"], width_name="x", filter_name="w")
+    n = x.shape[0] if x.ndim == 3 else 1
+    c_out = w.shape[0] if w.ndim == 3 else 1
+    limit = runtime().settings.max_conv_elements
+    if n * c_out * out > limit:
+        raise InvalidContent(
+            f"output: would hold {n * c_out * out} numbers; the limit is {limit}",
+            errors={"output": [f"would hold {n}*{c_out}*{out} = {n * c_out * out} numbers; "
+                               f"the limit is {limit}"]})
+
+
+# engine.conv and engine.geometry name their arguments x and w; the API says input
+# and weight, so the path is renamed (the message keeps the engine's words).
+# "x[0, 3]: ..." locates an element.
+_FIELD_NAMES = {"x": "input", "w": "weight"}
+_MESSAGE = re.compile(r"^(?P<name>[a-z_]+)(?:\[(?P<index>[\d, ]+)\])?: (?P<message>.*)$", re.S)
+
+
+def problem_from_value_error(exc: ValueError) -> InvalidContent:
+    text = str(exc)
+    m = _MESSAGE.match(text)
+    if m is None:
+        return InvalidContent(text, errors={"body": [text]})
+    path = _FIELD_NAMES.get(m["name"], m["name"])
+    if m["index"]:
+        path += "".join(f"[{i.strip()}]" for i in m["index"].split(","))
+    message = m["message"]
+    return InvalidContent(f"{path}: {message}", errors={path: [message]})
+

@@ -1,0 +1,217 @@
+"""POST /v1/evaluate and POST /v1/evaluate/batch: every node's value and gradient.
+
+marshmallow checks the envelope (inputs are strict numbers, learning_rate a number,
+...); `Graph.from_spec` is the one pass over the graph itself, and its error paths are
+prefixed with where the graph sits in the body (`graph.`, `items[4].graph.`).
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validates_schema
+
+import engine
+from service import metrics
+from service.fields import Inputs, JSONObject, StrictNumber, describe, settings
+from service.openapi import ApiBlueprint, problem_responses
+from service.orjson_provider import json_response
+from service.problems import Problem, from_graph_error, from_validation_error
+from service.runtime import runtime
+
+blp = ApiBlueprint("evaluate", __name__, description="Forward values and reverse-mode "
+                "gradients of computational graphs")
+
+NUMBER_OR_LIST = {"oneOf": [{"type": "number"},
+                            {"type": "array", "items": {"type": "number"}}]}
+REF = {"oneOf": [{"type": "string"}, {"type": "number"}]}
+GRAPH_DOC = {
+    "description": 'An expression {"expr": "(x + y) * z"} or a node list {"nodes": '
+                   '[{"id", "op", "inputs", "label"?}], "output": id}; an input of a node '
+                   "is a node id, a graph input's name or a number.",
+    "oneOf": [
+        {"type": "object", "required": ["expr"], "additionalProperties": False,
+         "properties": {"expr": {"type": "string"}}},
+        {"type": "object", "required": ["nodes", "output"], "additionalProperties": False,
+         "properties": {
+             "output": {"type": "string"},
+             "nodes": {"type": "array", "items": {
+                 "type": "object", "required": ["id", "op", "inputs"],
+                 "properties": {"id": {"type": "string"}, "op": {"type": "string"},
+                                "inputs": {"type": "array", "items": REF},
+                                "label": {"type": "string"}}}}}},
+    ],
+}
+
+
+class EvaluateRequestSchema(Schema):
+    graph = JSONObject(required=True, metadata=GRAPH_DOC)
+    inputs = Inputs(load_default=dict, metadata={
+        "type": "object", "additionalProperties": NUMBER_OR_LIST,
+        "description": "name -> number, or a list of numbers to evaluate a batch "
+                       "(numbers broadcast against lists)"})
+    learning_rate = StrictNumber(metadata={"type": "number", "description":
+                                           "asks for one gradient-descent step"})
+    wrt = fields.List(fields.String(), metadata={
+        "description": "the inputs the step moves (default: all)"})
+    output_gradient = StrictNumber(load_default=1.0, metadata={
+        "type": "number", "description": "upstream gradient dL/d(output)"})
+
+    @validates_schema
+    def _wrt_needs_a_step(self, data, **kwargs):
+        if "wrt" in data and "learning_rate" not in data:
+            raise ValidationError({"wrt": ["names the inputs a step moves; give "
+                                           "learning_rate too"]})
+
+
+class NodeResultSchema(Schema):
+    id = fields.String(required=True)
+    op = fields.String(required=True)
+    inputs = fields.List(fields.Raw(metadata=REF), required=True)
+    label = fields.String(required=True)
+    value = fields.Raw(required=True, metadata=NUMBER_OR_LIST)
+    gradient = fields.Raw(required=True, metadata=NUMBER_OR_LIST)
+
+
+class StepSchema(Schema):
+    learning_rate = fields.Float(required=True)
+    inputs = fields.Dict(keys=fields.String(), values=fields.Raw(metadata=NUMBER_OR_LIST),
+                         required=True, metadata={"description": "x - learning_rate * df/dx"})
+
+
+class EvaluateResponseSchema(Schema):
+    output = fields.String(required=True, metadata={"description": "the output node's id"})
+    value = fields.Raw(required=True, metadata=NUMBER_OR_LIST)
+    values = fields.Dict(keys=fields.String(), values=fields.Raw(metadata=NUMBER_OR_LIST),
+                         required=True)
+    gradients = fields.Dict(keys=fields.String(), values=fields.Raw(metadata=NUMBER_OR_LIST),
+                            required=True, metadata={"description": "d output / d node"})
+    nodes = fields.List(fields.Nested(NodeResultSchema), required=True,
+                        metadata={"description": "in topological order"})
+    step = fields.Nested(StepSchema)
+
+
+class Items(fields.List):
+    """The batch's items, checked only as a list here: each item is loaded on its own,
+    so that one bad item answers its own error and the others still run."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is not list:
+            raise ValidationError(f"must be a list of evaluate requests, not {describe(value)}")
+        if not value:
+            raise ValidationError("must hold at least one item")
+        limit = settings().max_batch_items
+        if len(value) > limit:
+            raise ValidationError(f"holds {len(value)} items; the limit is {limit}")
+        return value
+
+
+class BatchRequestSchema(Schema):
+    items = Items(fields.Nested(EvaluateRequestSchema), required=True)
+
+
+class BatchResponseSchema(Schema):
+    results = fields.List(fields.Raw(metadata={"oneOf": [
+        {"$ref": "#/components/schemas/EvaluateResponse"},
+        {"type": "object", "required": ["error"],
+         "properties": {"error": {"$ref": "#/components/schemas/Problem"}}},
+    ]}), required=True, metadata={"description": "one per item, in request order"})
+
+
+documented_problems = problem_responses(blp, 400, 413, 415, 503)
+_item_schema = EvaluateRequestSchema()
+
+
+@blp.post("/v1/evaluate")
+@blp.arguments(EvaluateRequestSchema)
+@blp.response(200, EvaluateResponseSchema)
+@documented_problems
+def evaluate_one(req):
+    """Every node's value and gradient; with learning_rate, one descent step."""
+    rt = runtime()
+    with rt.admission:
+        graph = load_graph(req["graph"], rt.engine_limits, "graph")
+        try:
+            if rt.coalescer is not None:
+                ev = rt.coalescer.evaluate(graph, req["inputs"], req["output_gradient"])
+            else:
+                ev = engine.evaluate(graph, req["inputs"], output_gradient=req["output_gradient"],
+                                     limits=rt.engine_limits)
+            body = evaluation_body(ev, req)
+        except engine.GraphError as exc:
+            raise from_graph_error(exc) from None
+    metrics.GRAPHS.inc()
+    return json_response(body)
+
+
+@blp.post("/v1/evaluate/batch")
+@blp.arguments(BatchRequestSchema)
+@blp.response(200, BatchResponseSchema)
+@documented_problems
+def evaluate_batch(req):
+    """Many evaluate requests; all good items go to the engine in one evaluate_many call.
+
+    A bad item answers {"error": problem} in its place, with field paths starting at
+    items[i]; the other items are unaffected.
+    """
+    rt = runtime()
+    raw_items = req["items"]
+    results: list = [None] * len(raw_items)
+    work, loaded = [], []
+    with rt.admission:
+        for i, raw in enumerate(raw_items):
+            try:
+                item = _item_schema.load(raw) if type(raw) is dict else _not_an_object(raw)
+                graph = load_graph(item["graph"], rt.engine_limits, f"items[{i}].graph")
+            except ValidationError as exc:
+                results[i] = _item_error(from_validation_error(exc, f"items[{i}]", item=i))
+                continue
+            except Problem as problem:
+                problem.extensions["item"] = i
+                results[i] = _item_error(problem)
+                continue
+            work.append((graph, item["inputs"], item["output_gradient"]))
+            loaded.append((i, item))
+        evaluations = engine.evaluate_many(work, limits=rt.engine_limits, errors="return")
+        for (i, item), ev in zip(loaded, evaluations):
+            try:
+                if isinstance(ev, engine.GraphError):
+                    raise ev
+                results[i] = evaluation_body(ev, item)
+            except engine.GraphError as exc:
+                results[i] = _item_error(from_graph_error(exc, f"items[{i}]", item=i))
+    metrics.GRAPHS.inc(len(work))
+    metrics.BATCH_ITEMS.observe(len(raw_items))
+    return json_response({"results": results})
+
+
+def load_graph(spec: dict, limits, where: str):
+    try:
+        return engine.Graph.from_spec(spec, limits=limits)
+    except engine.GraphError as exc:
+        raise from_graph_error(exc, where) from None
+
+
+def evaluation_body(ev, req: dict) -> dict:
+    """An Evaluation as the response: values and gradients by id and node by node."""
+    values, gradients = ev.values, ev.gradients
+    body = {
+        "output": ev.output,
+        "value": ev.value,
+        "values": values,
+        "gradients": gradients,
+        "nodes": [{"id": n.id, "op": n.op, "inputs": n.inputs, "label": n.label,
+                   "value": values[n.id], "gradient": gradients[n.id]}
+                  for n in ev.graph.nodes],
+    }
+    rate = req.get("learning_rate")
+    if rate is not None:
+        body["step"] = {"learning_rate": rate, "inputs": ev.step(rate, req.get("wrt"))}
+    return body
+
+
+def _not_an_object(raw):
+    raise ValidationError(f"must be an object, not {describe(raw)}")
+
+
+def _item_error(problem: Problem) -> dict:
+    return {"error": problem.to_dict()}
+

@@ -1,0 +1,75 @@
+"""gunicorn settings for gradsheet: `gunicorn -c python:service.gunicorn_conf`.
+
+Fork order, so that no Numba thread pool ever exists in a process that forks:
+the master never imports the engine (no preload_app); before forking it fills
+Numba's on-disk cache in a child process (`gradsheet warmup`), and each worker,
+after fork, loads the kernels from that cache and runs them once in a thread while
+/readyz answers 503.
+
+Threading: gthread workers run several requests per process, and Numba's default
+`workqueue` layer aborts the process when two threads launch parallel kernels at
+once. GNU OpenMP (`omp`, libgomp ships with the system's GCC runtime) is thread-safe;
+it is not fork-safe, which the order above makes moot. Each worker gets
+cores / workers Numba threads, so that workers do not oversubscribe the cores.
+Environment variables set here are inherited by the workers.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+_cores = os.cpu_count() or 1
+
+bind = os.environ.get("GRADSHEET_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("GRADSHEET_WORKERS", _cores))
+worker_class = os.environ.get("GRADSHEET_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GRADSHEET_THREADS", "4"))
+wsgi_app = "service.wsgi:app"
+preload_app = False
+timeout = int(os.environ.get("GRADSHEET_TIMEOUT", "120"))
+graceful_timeout = 10
+keepalive = 5
+backlog = 2048
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("GRADSHEET_LOG_LEVEL", "info")
+
+os.environ.setdefault("NUMBA_THREADING_LAYER", "omp")
+os.environ.setdefault("NUMBA_NUM_THREADS", str(max(1, _cores // max(1, workers))))
+os.environ.setdefault("OMP_NUM_THREADS", os.environ["NUMBA_NUM_THREADS"])
+
+_created_metrics_dir: str | None = None
+
+
+def on_starting(server):
+    """In the master, before any fork: the metrics directory, then the Numba cache."""
+    global _created_metrics_dir
+    metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if metrics_dir:
+        # Samples of an earlier run would be summed into this one's.
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        os.makedirs(metrics_dir, exist_ok=True)
+    else:
+        _created_metrics_dir = tempfile.mkdtemp(prefix="gradsheet-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_metrics_dir
+    if os.environ.get("GRADSHEET_CACHE_WARMUP", "1") != "0":
+        # A child process compiles and caches the kernels, so the master never runs
+        # one and the workers load them instead of each compiling its own.
+        result = subprocess.run([sys.executable, "-m", "service.warmup"], check=False)
+        if result.returncode != 0:
+            server.log.warning("Numba cache warm-up failed (exit %s); workers will "
+                               "compile on their own", result.returncode)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _created_metrics_dir:
+        shutil.rmtree(_created_metrics_dir, ignore_errors=True)

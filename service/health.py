@@ -1,0 +1,54 @@
+"""GET /healthz, /readyz and /metrics: liveness, readiness, Prometheus."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+from service import metrics
+from service.openapi import ApiBlueprint, problem_responses
+from service.orjson_provider import json_response
+from service.problems import NotReady
+from service.runtime import runtime
+
+blp = ApiBlueprint("health", __name__, description="Liveness, readiness and metrics")
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True)
+
+
+class ReadySchema(Schema):
+    status = fields.String(required=True)
+    warmup_seconds = fields.Float(required=True)
+    pending = fields.Integer(required=True)
+
+
+@blp.get("/healthz")
+@blp.response(200, HealthSchema)
+def healthz():
+    """Alive: the process answers HTTP."""
+    return json_response({"status": "alive"})
+
+
+@blp.get("/readyz")
+@blp.response(200, ReadySchema)
+@problem_responses(blp, 503)
+def readyz():
+    """Ready: kernels compiled (or loaded from cache) and warmed, and not overloaded."""
+    rt = runtime()
+    retry = {"Retry-After": str(rt.settings.retry_after_seconds)}
+    if rt.readiness.error is not None:
+        raise NotReady(f"warm-up failed: {rt.readiness.error}", headers=retry)
+    if not rt.readiness.ready:
+        raise NotReady("the kernels are still compiling or warming up", headers=retry)
+    if rt.admission.overloaded:
+        raise NotReady(f"overloaded: {rt.admission.pending} requests pending", headers=retry)
+    return json_response({"status": "ready", "warmup_seconds": rt.readiness.seconds,
+                          "pending": rt.admission.pending})
+
+
+@blp.get("/metrics")
+@blp.response(200, content_type="text/plain", description="Prometheus text exposition")
+def prometheus_metrics():
+    """Prometheus metrics, summed over every gunicorn worker."""
+    return metrics.exposition()

@@ -1,0 +1,58 @@
+"""Prometheus metrics, correct under several gunicorn workers.
+
+With PROMETHEUS_MULTIPROC_DIR set (the `serve` command creates it before gunicorn
+forks), every worker writes its samples to files there and /metrics, answered by any
+one worker, sums them all; gunicorn's child_exit hook marks dead workers so their
+live gauges drop out. Without it (tests, the Flask dev server) the process's own
+registry is used.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from flask import Flask, Response, g, request
+from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter,
+                               Gauge, Histogram, generate_latest, multiprocess)
+
+REQUESTS = Counter("gradsheet_http_requests_total", "HTTP requests answered",
+                   ["endpoint", "method", "status"])
+LATENCY = Histogram("gradsheet_http_request_duration_seconds",
+                    "Time from the app receiving a request to its response",
+                    ["endpoint"],
+                    buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10))
+GRAPHS = Counter("gradsheet_graphs_evaluated_total", "Graphs evaluated (batch items count one each)")
+BATCH_ITEMS = Histogram("gradsheet_batch_items", "Items per /v1/evaluate/batch request",
+                        buckets=(1, 10, 100, 1000, 10_000))
+COALESCED = Histogram("gradsheet_coalesced_items", "Requests per coalesced evaluate_many call",
+                      buckets=(1, 2, 4, 8, 16, 32, 64, 128, 1024))
+SHED = Counter("gradsheet_overload_rejections_total", "Requests answered 503 because a worker was full")
+PENDING = Gauge("gradsheet_pending_requests", "Compute requests being handled, all workers",
+                multiprocess_mode="livesum")
+READY = Gauge("gradsheet_workers_ready", "Workers whose kernels are warm", multiprocess_mode="livesum")
+
+
+def install(app: Flask) -> None:
+    @app.before_request
+    def _start_clock():
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _count(response: Response):
+        rule = request.url_rule
+        endpoint = rule.rule if rule is not None else "unmatched"
+        REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+        started = g.get("started")
+        if started is not None:
+            LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+        return response
+
+
+def exposition() -> Response:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

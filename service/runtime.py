@@ -1,0 +1,112 @@
+"""What one worker's app holds besides its routes: settings, the engine's limits,
+warm-up state and the count of pending work that decides when to shed load."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from flask import current_app
+
+from service import metrics
+from service.config import Settings
+from service.problems import Overloaded
+
+log = logging.getLogger("gradsheet.service")
+
+
+class Readiness:
+    """Warm-up of the kernels: compiled or loaded from Numba's cache, then run once.
+
+    Runs after gunicorn has forked this worker, never in the master, so no parallel
+    kernel's thread pool exists before a fork.
+    """
+
+    def __init__(self):
+        self._done = threading.Event()
+        self.error: BaseException | None = None
+        self.seconds: float | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self._done.is_set() and self.error is None
+
+    def start(self, mode: str, warm_up: Callable[[], None]) -> None:
+        if mode == "off":
+            self._finish(0.0)
+        elif mode == "sync":
+            self._run(warm_up)
+        else:
+            threading.Thread(target=self._run, args=(warm_up,), name="gradsheet-warmup",
+                             daemon=True).start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    def _run(self, warm_up: Callable[[], None]) -> None:
+        started = time.perf_counter()
+        try:
+            warm_up()
+        except BaseException as exc:  # a broken engine keeps /readyz at 503, loudly
+            log.exception("warm-up failed")
+            self.error = exc
+        self._finish(time.perf_counter() - started)
+
+    def _finish(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._done.set()
+        if self.error is None:
+            metrics.READY.inc()
+
+
+class Admission:
+    """Counts compute requests in this worker; past `limit` it answers 503 at once
+    rather than letting every queued request's latency grow."""
+
+    def __init__(self, limit: int, retry_after: int):
+        self.limit = limit
+        self.retry_after = retry_after
+        self.pending = 0
+        self._lock = threading.Lock()
+
+    @property
+    def overloaded(self) -> bool:
+        return self.pending >= self.limit
+
+    def __enter__(self):
+        with self._lock:
+            if self.pending >= self.limit:
+                metrics.SHED.inc()
+                raise Overloaded(f"this worker already holds {self.pending} requests; "
+                                 f"retry in {self.retry_after} s",
+                                 headers={"Retry-After": str(self.retry_after)})
+            self.pending += 1
+        metrics.PENDING.inc()
+        return self
+
+    def __exit__(self, *exc_info):
+        with self._lock:
+            self.pending -= 1
+        metrics.PENDING.dec()
+        return False
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine_limits: object
+    readiness: Readiness = field(default_factory=Readiness)
+    admission: Admission | None = None
+    coalescer: object | None = None
+
+    def __post_init__(self):
+        if self.admission is None:
+            self.admission = Admission(self.settings.max_pending,
+                                       self.settings.retry_after_seconds)
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["gradsheet"]
