@@ -19,7 +19,7 @@ int64 before any kernel runs, so each kernel compiles exactly one signature.
 
 from __future__ import annotations
 
-import numbers
+import operator
 from dataclasses import dataclass
 
 import numba
@@ -270,18 +270,16 @@ def _backward_parallel(x, gy, w_by_phase, xp, gyp, gxp, gx, gw_part, tap_r, tap_
 # Many small problems in one call.
 
 # Columns of conv1d_many's per-item table.
-_N, _CI, _W, _CO, _F, _S, _P, _D, _WO, _XOFF, _WOFF, _YOFF, _BOFF, _HASGY = range(14)
-_META_COLS = 14
+_N, _CI, _W, _CO, _F, _S, _P, _D, _WO, _XOFF, _WOFF, _YOFF, _BOFF = range(13)
 
 
 @numba.njit(**_JIT)
-def _many_item(meta, xf, wf, bf, gyf, yf, gxf, gwf, gbf, it):
+def _many_item(meta, xf, wf, bf, gyf, has_gy, yf, gxf, gwf, gbf, it):
     """Forward and backward of item `it`, straight loops over its slice of the buffers."""
     N, C_in, W = meta[it, _N], meta[it, _CI], meta[it, _W]
     C_out, F = meta[it, _CO], meta[it, _F]
     S, P, D, Wo = meta[it, _S], meta[it, _P], meta[it, _D], meta[it, _WO]
     x0, w0, y0, b0 = meta[it, _XOFF], meta[it, _WOFF], meta[it, _YOFF], meta[it, _BOFF]
-    has_gy = meta[it, _HASGY]
     for n in range(N):
         for co in range(C_out):
             for o in range(Wo):
@@ -308,21 +306,22 @@ def _many_item(meta, xf, wf, bf, gyf, yf, gxf, gwf, gbf, it):
 
 
 @numba.njit(**_JIT)
-def _many_serial(meta, xf, wf, bf, gyf, yf, gxf, gwf, gbf):
+def _many_serial(meta, xf, wf, bf, gyf, has_gy, yf, gxf, gwf, gbf):
     for it in range(meta.shape[0]):
-        _many_item(meta, xf, wf, bf, gyf, yf, gxf, gwf, gbf, it)
+        _many_item(meta, xf, wf, bf, gyf, has_gy, yf, gxf, gwf, gbf, it)
 
 
 @numba.njit(parallel=True, **_JIT)
-def _many_parallel(meta, xf, wf, bf, gyf, yf, gxf, gwf, gbf):
+def _many_parallel(meta, xf, wf, bf, gyf, has_gy, yf, gxf, gwf, gbf):
+    # Items write disjoint slices of the output buffers, so any split is race-free.
     for it in prange(meta.shape[0]):
-        _many_item(meta, xf, wf, bf, gyf, yf, gxf, gwf, gbf, it)
+        _many_item(meta, xf, wf, bf, gyf, has_gy, yf, gxf, gwf, gbf, it)
 
 
 # ---------------------------------------------------------------------------
 # Python side: validation, shapes, and the choice of driver.
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ConvResult:
     """One conv1d_many item's results, shaped like its inputs (float64 arrays).
 
@@ -482,13 +481,6 @@ def _bias(bias, C_out: int, w_rank: int, name: str = "bias") -> np.ndarray:
     return b
 
 
-def _size(shape: tuple) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
-
-
 _ITEM_KEYS = {"x", "w", "stride", "padding", "dilation", "bias", "grad_output"}
 
 
@@ -540,121 +532,192 @@ def _array(a, name: str) -> np.ndarray:
     return arr
 
 
+_F64 = np.dtype(np.float64)
+_ndim = operator.attrgetter("ndim")
+_dtype = operator.attrgetter("dtype")
+
+
 def conv1d_many(items) -> list[ConvResult]:
     """Forward and gradients of many small independent convolutions in one kernel call.
 
     Each item is (x, w, stride, padding) or (x, w, stride, padding, grad_output), or a
     dict with keys x, w and optionally stride, padding, dilation, bias, grad_output.
-    Shapes are as for conv1d, and may differ from item to item; padding may be "same".
+    Shapes are as for conv1d and may differ from item to item; padding may be "same".
     Returns one ConvResult per item (output, grad_input, grad_weight, grad_bias), with
     gradients of sum(output * grad_output), or of sum(output) without grad_output.
+    Errors name the item: "items[12].w: ...".
     """
-    items = list(items)
-    if not items:
-        return []
+    # Thousands of worksheet-sized items cost more in Python than in the kernel, so
+    # the items are handled column by column (one C-level pass per field), and only
+    # an unusual column (dicts, lists, "same", multi-channel shapes) takes a per-item
+    # Python loop.
+    items = items if isinstance(items, list) else list(items)
     count = len(items)
-    meta = np.empty((count, _META_COLS), dtype=np.int64)
-    xs, ws, bs, gys = [], [], [], []
-    shapes = []
-    x_off = w_off = y_off = b_off = work = 0
-    for i, item in enumerate(items):
-        x, w, bias, S, P, D, gy = _unpack_item(item, i)
-        name = f"items[{i}]"
-        # Fast path for what problem generation passes: float64 arrays, int sizes.
-        if not (type(x) is np.ndarray and x.dtype == np.float64 and x.flags.c_contiguous
-                and x.size):
-            x = _array(x, f"{name}.x")
-        if not (type(w) is np.ndarray and w.dtype == np.float64 and w.flags.c_contiguous
-                and w.size):
-            w = _array(w, f"{name}.w")
-        xr, wr = x.ndim, w.ndim
-        xshape, wshape = x.shape, w.shape
-        if wr == 1 and xr == 1:
-            N = C_in = C_out = 1
-            W = xshape[0]
-            F = wshape[0]
-        else:
-            if xr not in (1, 2, 3) or wr not in (1, 3) or xr == 1:
-                _check_ranks(x, w, f"{name}.")
-            x3 = (1,) * (3 - xr) + xshape
-            w3 = (1, 1) + wshape if wr == 1 else wshape
-            N, C_in, W = x3
-            C_out, C_in_w, F = w3
-            if C_in != C_in_w:
-                _check_channels(x, w, f"{name}.")
-        if type(S) is int and type(P) is int and type(D) is int and S > 0 and P >= 0 \
-                and D > 0 and D * (F - 1) < W + 2 * P:
-            Wo = (W + 2 * P - D * (F - 1) - 1) // S + 1
-        else:
-            _, _, P, S, D, Wo = resolve_geometry(
-                W, F, P, S, D, width_name=f"{name}.x", filter_name=f"{name}.w",
-                padding_name=f"{name}.padding", stride_name=f"{name}.stride",
-                dilation_name=f"{name}.dilation")
-        y_size = N * C_out * Wo
-        row = meta[i]
-        row[_N] = N
-        row[_CI] = C_in
-        row[_W] = W
-        row[_CO] = C_out
-        row[_F] = F
-        row[_S] = S
-        row[_P] = P
-        row[_D] = D
-        row[_WO] = Wo
-        row[_XOFF] = x_off
-        row[_WOFF] = w_off
-        row[_YOFF] = y_off
-        row[_BOFF] = b_off
-        y_shape = (Wo,) if xr == 1 else (C_out, Wo) if xr == 2 else (N, C_out, Wo)
-        if gy is None:
-            row[_HASGY] = 0
-        else:
-            gy = _array(gy, f"{name}.grad_output")
-            if gy.shape != y_shape:
-                raise ValueError(f"{name}.grad_output: must have the output's shape "
-                                 f"{y_shape}, got {gy.shape}")
-            row[_HASGY] = 1
-            gys.append((y_off, gy))
-        if bias is not None:
-            b = _bias(bias, C_out, wr, f"{name}.bias")
-            bs.append((b_off, b))
-        xs.append(x)
-        ws.append(w)
-        shapes.append((xshape, wshape, y_shape, wr))
-        x_off += x.size
-        w_off += w.size
-        y_off += y_size
-        b_off += C_out
-        work += y_size * C_in * F
+    if count == 0:
+        return []
+    xs, ws, ss, ps, ds, bs, gys = _item_columns(items)
+    _coerce_arrays(xs, "x")
+    _coerce_arrays(ws, "w")
+    if set(map(_ndim, xs)) == {1} and set(map(_ndim, ws)) == {1}:
+        W = np.fromiter(map(len, xs), np.int64, count)
+        F = np.fromiter(map(len, ws), np.int64, count)
+        N = C_in = C_out = np.ones(count, dtype=np.int64)
+        ranks = None
+    else:
+        N, C_in, W, C_out, F, ranks = _item_shapes(xs, ws)
+    empty = (N * C_in * W == 0) | (C_out * F == 0)
+    if empty.any():
+        i = int(np.argmax(empty))
+        _array(xs[i], f"items[{i}].x")
+        _array(ws[i], f"items[{i}].w")
+    S = _int_column(ss, "stride", 1)
+    D = np.ones(count, dtype=np.int64) if ds is None else _int_column(ds, "dilation", 1)
+    P = _padding_column(ps, W, F, S, D)
+    span = D * (F - 1) + 1
+    too_wide = span > W + 2 * P
+    if too_wide.any():
+        i = int(np.argmax(too_wide))
+        _item_geometry(i, W[i], F[i], P[i], S[i], D[i])
+    Wo = (W + 2 * P - span) // S + 1
+    x_size, w_size, y_size = N * C_in * W, C_out * C_in * F, N * C_out * Wo
+    x_end, w_end, y_end, b_end = (np.cumsum(a) for a in (x_size, w_size, y_size, C_out))
+    x_off, w_off, y_off, b_off = x_end - x_size, w_end - w_size, y_end - y_size, b_end - C_out
+    meta = np.stack([N, C_in, W, C_out, F, S, P, D, Wo, x_off, w_off, y_off, b_off], axis=1)
+
     xf = np.concatenate(xs, axis=None)
     wf = np.concatenate(ws, axis=None)
-    # The fast path above skipped the per-array finiteness test: do it once, in bulk.
+    # The column checks skipped the per-array finiteness test: do it once, in bulk.
     for flat, arrays, key in ((xf, xs, "x"), (wf, ws, "w")):
         if not np.isfinite(flat).all():
             bad = next(j for j, a in enumerate(arrays) if not np.isfinite(a).all())
             _array(arrays[bad], f"items[{bad}].{key}")
-    bf = np.zeros(b_off)
-    for off, b in bs:
-        bf[off:off + b.size] = b
-    gyf = np.zeros(y_off if gys else 1)
-    for off, gy in gys:
-        gyf[off:off + gy.size] = gy.reshape(-1)
-    yf = np.empty(y_off)
-    gxf = np.zeros(x_off)
-    gwf = np.zeros(w_off)
-    gbf = np.zeros(b_off)
+    y_shapes = None if ranks is None else [
+        (wo,) if xr == 1 else (co, wo) if xr == 2 else (n, co, wo)
+        for (xr, _), n, co, wo in zip(ranks, N.tolist(), C_out.tolist(), Wo.tolist())]
+    has_gy = gys is not None and any(g is not None for g in gys)
+    gyf = _grad_output_column(gys, Wo, y_size, y_shapes) if has_gy else np.zeros(1)
+    bf = np.zeros(int(b_end[-1]))
+    if bs is not None:
+        for i, b in enumerate(bs):
+            if b is not None:
+                wr = 1 if ranks is None else ranks[i][1]
+                bf[b_off[i]:b_end[i]] = _bias(b, int(C_out[i]), wr, f"items[{i}].bias")
+
+    yf = np.empty(int(y_end[-1]))
+    gxf = np.zeros(xf.size)
+    gwf = np.zeros(wf.size)
+    gbf = np.zeros(bf.size)
+    work = int((y_size * C_in * F).sum())
     driver = _many_parallel if work >= PARALLEL_MIN_WORK else _many_serial
-    driver(meta, xf, wf, bf, gyf, yf, gxf, gwf, gbf)
-    results = []
-    x_off = w_off = y_off = b_off = 0
-    for xshape, wshape, y_shape, wr in shapes:
-        xa = x_off + _size(xshape)
-        wa = w_off + _size(wshape)
-        ya = y_off + _size(y_shape)
-        c_out = 1 if wr == 1 else wshape[0]
-        gb = float(gbf[b_off]) if wr == 1 else gbf[b_off:b_off + c_out]
-        results.append(ConvResult(yf[y_off:ya].reshape(y_shape),
-                                  gxf[x_off:xa].reshape(xshape),
-                                  gwf[w_off:wa].reshape(wshape), gb))
-        x_off, w_off, y_off, b_off = xa, wa, ya, b_off + c_out
-    return results
+    driver(meta, xf, wf, bf, gyf, int(has_gy), yf, gxf, gwf, gbf)
+
+    ys = [yf[a:b] for a, b in zip(y_off.tolist(), y_end.tolist())]
+    gxs = [gxf[a:b] for a, b in zip(x_off.tolist(), x_end.tolist())]
+    gws = [gwf[a:b] for a, b in zip(w_off.tolist(), w_end.tolist())]
+    if ranks is None:
+        gbs = gbf.tolist()
+    else:
+        gbs = [float(gbf[a]) if wr == 1 else gbf[a:b]
+               for (_, wr), a, b in zip(ranks, b_off.tolist(), b_end.tolist())]
+        for i, (xr, wr) in enumerate(ranks):
+            if xr != 1:
+                ys[i] = ys[i].reshape(y_shapes[i])
+                gxs[i] = gxs[i].reshape(xs[i].shape)
+            if wr != 1:
+                gws[i] = gws[i].reshape(ws[i].shape)
+    return list(map(ConvResult, ys, gxs, gws, gbs))
+
+
+def _item_columns(items: list):
+    """conv1d_many's items as columns: xs, ws, strides, paddings, and dilations, biases
+    and grad_outputs (each None when no item gives one)."""
+    if set(map(type, items)) == {tuple}:
+        lengths = set(map(len, items))
+        if lengths == {4}:
+            xs, ws, ss, ps = map(list, zip(*items))
+            return xs, ws, ss, ps, None, None, None
+        if lengths == {5}:
+            xs, ws, ss, ps, gys = map(list, zip(*items))
+            return xs, ws, ss, ps, None, None, gys
+    columns = [_unpack_item(item, i) for i, item in enumerate(items)]
+    xs, ws, bs, ss, ps, ds, gys = map(list, zip(*columns))
+    return xs, ws, ss, ps, ds, bs, gys
+
+
+def _coerce_arrays(arrays: list, key: str) -> None:
+    """Make every entry a float64 ndarray in place, checking only those that are not."""
+    if set(map(type, arrays)) == {np.ndarray} and set(map(_dtype, arrays)) == {_F64}:
+        return
+    for i, a in enumerate(arrays):
+        if type(a) is not np.ndarray or a.dtype != _F64:
+            arrays[i] = _array(a, f"items[{i}].{key}")
+
+
+def _item_shapes(xs: list, ws: list):
+    """Per-item (N, C_in, W, C_out, F) as int64 arrays, and each item's (x rank, w rank)."""
+    rows, ranks = [], []
+    for i, (x, w) in enumerate(zip(xs, ws)):
+        _check_ranks(x, w, f"items[{i}].")
+        _check_channels(x, w, f"items[{i}].")
+        x3 = (1,) * (3 - x.ndim) + x.shape
+        w3 = (1, 1) + w.shape if w.ndim == 1 else w.shape
+        rows.append((*x3, w3[0], w3[2]))
+        ranks.append((x.ndim, w.ndim))
+    N, C_in, W, C_out, F = np.array(rows, dtype=np.int64).reshape(-1, 5).T
+    return N, C_in, W, C_out, F, ranks
+
+
+def _int_column(values: list, key: str, minimum: int) -> np.ndarray:
+    if set(map(type, values)) == {int}:
+        try:
+            column = np.array(values, dtype=np.int64)
+        except OverflowError:
+            column = None
+        if column is not None and (column >= minimum).all():
+            return column
+    return np.array([as_size(v, f"items[{i}].{key}", minimum)
+                     for i, v in enumerate(values)], dtype=np.int64)
+
+
+def _padding_column(ps: list, W, F, S, D) -> np.ndarray:
+    """Each item's padding as int64, solving "same" per item."""
+    if set(map(type, ps)) == {int}:
+        column = _int_column(ps, "padding", 0)
+        return column
+    column = np.empty(len(ps), dtype=np.int64)
+    for i, p in enumerate(ps):
+        if isinstance(p, str):
+            column[i] = _item_geometry(i, W[i], F[i], p, S[i], D[i])[2]
+        else:
+            column[i] = as_size(p, f"items[{i}].padding", 0)
+    return column
+
+
+def _item_geometry(i: int, W, F, P, S, D):
+    """resolve_geometry for item i, with errors that name it."""
+    return resolve_geometry(int(W), int(F), P if isinstance(P, str) else int(P), int(S),
+                            int(D), width_name=f"items[{i}].x", filter_name=f"items[{i}].w",
+                            padding_name=f"items[{i}].padding",
+                            stride_name=f"items[{i}].stride",
+                            dilation_name=f"items[{i}].dilation")
+
+
+def _grad_output_column(gys: list, Wo, y_size, y_shapes) -> np.ndarray:
+    """The items' grad_outputs end to end; ones for items that give none (d sum / d y)."""
+    parts = []
+    for i, gy in enumerate(gys):
+        shape = (int(Wo[i]),) if y_shapes is None else y_shapes[i]
+        if gy is None:
+            parts.append(np.ones(int(y_size[i])))
+            continue
+        if not (type(gy) is np.ndarray and gy.dtype == _F64):
+            gy = _array(gy, f"items[{i}].grad_output")
+        if gy.shape != shape:
+            raise ValueError(f"items[{i}].grad_output: must have the output's shape "
+                             f"{shape}, got {gy.shape}")
+        parts.append(gy)
+    gyf = np.concatenate(parts, axis=None)
+    if not np.isfinite(gyf).all():
+        bad = next(j for j, g in enumerate(parts) if not np.isfinite(g).all())
+        _array(parts[bad], f"items[{bad}].grad_output")
+    return gyf
