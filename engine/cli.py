@@ -9,6 +9,7 @@ import sys
 # Modules that add a subcommand; each defines register(subparsers).
 COMMAND_MODULES = [
     "engine.cli_eval",
+    "engine.cli_conv",
 ]
 
 
