@@ -1,0 +1,247 @@
+"""conv1d benchmarks against PyTorch's CPU conv1d in float64, side by side in one process (issue 3).
+
+L: x [32, 16, 4096], w [32, 16, 7], stride 2, padding 3: forward + backward.
+   Goal: engine / torch <= 0.67.
+S: 20,000 worksheet-sized problems (W 5-32, F in {1, 3, 5, 7}, P 0-3, S 1-3), forward +
+   gradients of the sum of outputs, through one conv1d_many call; vs PyTorch called per
+   problem (and a NumPy im2col per problem, for scale). Goal: >= 100x faster per problem.
+Also: first-call time with an empty Numba cache (every conv kernel compiled) and with a
+warm one. Timings are medians of --repeats runs after a warm-up, engine and torch
+alternating so that a noisy neighbour slows both.
+
+Run: .venv/bin/python bench/bench_conv.py [--repeats 7] [--quick]
+Needs PyTorch CPU in the venv: .venv/bin/pip install torch==2.13.0
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numba
+import numpy as np
+
+try:
+    import torch
+    import torch.nn.functional as torch_f
+except ImportError:
+    sys.exit("bench_conv: PyTorch is not installed; it is the baseline this benchmark "
+             "compares against.\nInstall the CPU build into the venv with:\n"
+             "  .venv/bin/pip install torch==2.13.0")
+
+from engine.conv import conv1d, conv1d_backward, conv1d_many
+
+L_SHAPE = dict(N=32, C_in=16, C_out=32, W=4096, F=7, S=2, P=3)
+
+
+def timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def alternate(fns: dict, repeats: int) -> dict:
+    """Median seconds of each function, run in turn `repeats` times after one warm-up."""
+    for fn in fns.values():
+        fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            times[name].append(timed(fn))
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+# --- L ----------------------------------------------------------------------------
+
+def bench_large(repeats: int) -> dict:
+    s = L_SHAPE
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(s["N"], s["C_in"], s["W"]))
+    w = rng.normal(size=(s["C_out"], s["C_in"], s["F"]))
+    b = rng.normal(size=s["C_out"])
+    Wo = (s["W"] + 2 * s["P"] - s["F"]) // s["S"] + 1
+    gy = rng.normal(size=(s["N"], s["C_out"], Wo))
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    gyt = torch.tensor(gy)
+    out = {}
+
+    def engine_step():
+        out["y"] = conv1d(x, w, b, stride=s["S"], padding=s["P"])
+        out["grads"] = conv1d_backward(x, w, gy, stride=s["S"], padding=s["P"])
+
+    def engine_forward():
+        conv1d(x, w, b, stride=s["S"], padding=s["P"])
+
+    def torch_step():
+        xt.grad = wt.grad = bt.grad = None
+        yt = torch_f.conv1d(xt, wt, bt, stride=s["S"], padding=s["P"])
+        yt.backward(gyt)
+        out["yt"] = yt
+
+    def torch_forward():
+        with torch.no_grad():
+            torch_f.conv1d(xt, wt, bt, stride=s["S"], padding=s["P"])
+
+    t = alternate({"engine": engine_step, "torch": torch_step,
+                   "engine_fwd": engine_forward, "torch_fwd": torch_forward}, repeats)
+    gx, gw, gb = out["grads"]
+    err = max(np.abs(out["y"] - out["yt"].detach().numpy()).max(),
+              np.abs(gx - xt.grad.numpy()).max(), np.abs(gw - wt.grad.numpy()).max(),
+              np.abs(gb - bt.grad.numpy()).max())
+    flops = 3 * 2 * s["N"] * s["C_out"] * s["C_in"] * s["F"] * Wo
+    return dict(t, err=err, gflops=flops / t["engine"] / 1e9,
+                torch_gflops=flops / t["torch"] / 1e9)
+
+
+# --- S ----------------------------------------------------------------------------
+
+def worksheet_problems(count: int, seed: int = 0) -> list:
+    rng = np.random.default_rng(seed)
+    items = []
+    while len(items) < count:
+        W = int(rng.integers(5, 33))
+        F = int(rng.choice([1, 3, 5, 7]))
+        P = int(rng.integers(0, 4))
+        S = int(rng.integers(1, 4))
+        if F <= W + 2 * P:
+            items.append((rng.normal(size=W), rng.normal(size=F), S, P))
+    return items
+
+
+def torch_one_by_one(items) -> list:
+    results = []
+    for x, w, S, P in items:
+        xt = torch.from_numpy(x).view(1, 1, -1).requires_grad_()
+        wt = torch.from_numpy(w).view(1, 1, -1).requires_grad_()
+        y = torch_f.conv1d(xt, wt, stride=S, padding=P)
+        y.sum().backward()
+        results.append((y.detach()[0, 0], xt.grad[0, 0], wt.grad[0, 0]))
+    return results
+
+
+def im2col_one_by_one(items) -> list:
+    results = []
+    for x, w, S, P in items:
+        F = w.size
+        xp = np.pad(x, P)
+        Wo = (xp.size - F) // S + 1
+        idx = np.arange(Wo)[:, None] * S + np.arange(F)[None, :]
+        cols = xp[idx]
+        y = cols @ w
+        gxp = np.zeros_like(xp)
+        np.add.at(gxp, idx, np.broadcast_to(w, cols.shape))
+        results.append((y, gxp[P:P + x.size], cols.sum(axis=0)))
+    return results
+
+
+def bench_small(count: int, baseline_count: int, repeats: int) -> dict:
+    items = worksheet_problems(count)
+    sample = items[:baseline_count]
+    out = {}
+
+    def engine_all():
+        out["engine"] = conv1d_many(items)
+
+    def torch_sample():
+        out["torch"] = torch_one_by_one(sample)
+
+    def numpy_sample():
+        im2col_one_by_one(sample)
+
+    t = alternate({"engine": engine_all, "torch": torch_sample, "numpy": numpy_sample},
+                  repeats)
+    err = 0.0
+    for r, (y, gx, gw) in zip(out["engine"], out["torch"]):
+        err = max(err, np.abs(r.output - y.numpy()).max(),
+                  np.abs(r.grad_input - gx.numpy()).max(),
+                  np.abs(r.grad_weight - gw.numpy()).max())
+    return dict(engine_us=t["engine"] / count * 1e6, torch_us=t["torch"] / baseline_count * 1e6,
+                numpy_us=t["numpy"] / baseline_count * 1e6, err=err, count=count,
+                baseline_count=baseline_count)
+
+
+# --- first call ---------------------------------------------------------------------
+
+FIRST_CALL = """
+import time
+t0 = time.perf_counter()
+import numpy as np
+from engine.conv import conv1d, conv1d_backward, conv1d_many
+t1 = time.perf_counter()
+x, w = np.ones((2, 3, 20)), np.ones((4, 3, 3))
+y = conv1d(x, w, None, 2, 1)
+conv1d_backward(x, w, y, 2, 1)
+conv1d_many([(np.ones(9), np.ones(3), 1, 1)])
+t2 = time.perf_counter()
+x, w = np.ones((8, 16, 2048)), np.ones((16, 16, 7))
+y = conv1d(x, w, None, 2, 3)
+conv1d_backward(x, w, y, 2, 3)
+conv1d_many([(np.ones(30), np.ones(7), 1, 3)] * 20000)
+t3 = time.perf_counter()
+print(t1 - t0, t2 - t1, t3 - t2)
+"""
+
+
+def first_call() -> dict:
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    runs = {}
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache, PYTHONPATH=root)
+        for name in ("cold", "warm"):
+            done = subprocess.run([sys.executable, "-c", FIRST_CALL], env=env, cwd=root,
+                                  capture_output=True, text=True, check=True)
+            runs[name] = [float(v) for v in done.stdout.split()]
+    return runs
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7, help="timed runs per case (>= 5)")
+    parser.add_argument("--quick", action="store_true",
+                        help="2,000 small problems and 5 repeats, for a smoke run")
+    args = parser.parse_args(argv)
+    repeats = 5 if args.quick else max(5, args.repeats)
+    count = 2000 if args.quick else 20000
+
+    print(f"conv1d benchmark: numba {numba.__version__} ({numba.get_num_threads()} threads), "
+          f"torch {torch.__version__} ({torch.get_num_threads()} threads), float64, "
+          f"medians of {repeats} runs")
+
+    s = first_call()
+    print("\nfirst call (own process; import / small problems / large problems):")
+    print(f"  empty Numba cache, every kernel compiled: import {s['cold'][0]:.2f} s, "
+          f"small {s['cold'][1]:.2f} s, large {s['cold'][2]:.2f} s")
+    print(f"  warm Numba cache, kernels loaded:         import {s['warm'][0]:.2f} s, "
+          f"small {s['warm'][1]:.2f} s, large {s['warm'][2]:.2f} s")
+
+    L = bench_large(repeats)
+    ratio = L["engine"] / L["torch"]
+    print(f"\nL: x [32, 16, 4096], w [32, 16, 7], stride 2, padding 3, forward + backward")
+    print(f"  engine  {L['engine'] * 1e3:8.1f} ms  ({L['gflops']:.1f} GFLOP/s; forward alone "
+          f"{L['engine_fwd'] * 1e3:.1f} ms)")
+    print(f"  torch   {L['torch'] * 1e3:8.1f} ms  ({L['torch_gflops']:.1f} GFLOP/s; forward alone "
+          f"{L['torch_fwd'] * 1e3:.1f} ms)")
+    print(f"  ratio engine/torch {ratio:.2f}  (goal <= 0.67: "
+          f"{'met' if ratio <= 0.67 else 'NOT met'}); max |engine - torch| {L['err']:.1e}")
+
+    S = bench_small(count, min(count, 2000), repeats)
+    speedup = S["torch_us"] / S["engine_us"]
+    print(f"\nS: {S['count']:,} worksheet-sized problems, forward + gradients")
+    print(f"  engine conv1d_many   {S['engine_us']:8.2f} us per problem (one call)")
+    print(f"  torch per problem    {S['torch_us']:8.2f} us per problem "
+          f"(timed on {S['baseline_count']:,})")
+    print(f"  numpy im2col         {S['numpy_us']:8.2f} us per problem "
+          f"(timed on {S['baseline_count']:,})")
+    print(f"  ratio engine/torch {S['engine_us'] / S['torch_us']:.4f}, "
+          f"{speedup:.0f}x faster (goal >= 100x: {'met' if speedup >= 100 else 'NOT met'}); "
+          f"max |engine - torch| {S['err']:.1e}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
