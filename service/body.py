@@ -1,18 +1,14 @@
-"""Reading a request's JSON body: content type, size, syntax, then the envelope schema.
-
-flask-smorest's `@blp.arguments` drives this parser, so each view's schema is both
-its OpenAPI request body and its validation. Syntax errors become 400, envelope
-errors 422 with flattened field paths; graph specs are left to the engine.
+"""Reading a request's JSON body: content type, size and syntax, before the envelope
+schema sees it. Syntax errors are 400, a wrong content type 415, a body past the
+limit 413 (Werkzeug raises it while reading); graph specs are left to the engine.
 """
 
 from __future__ import annotations
 
 import orjson
 from flask import Request
-from webargs.flaskparser import FlaskParser
 
-from service.problems import (InvalidContent, MalformedJSON, UnsupportedMediaType,
-                              from_validation_error)
+from service.problems import InvalidContent, MalformedJSON, UnsupportedMediaType
 
 
 def read_json_object(req: Request) -> dict:
@@ -32,15 +28,3 @@ def read_json_object(req: Request) -> dict:
         raise InvalidContent(f"body: must be a JSON object, not {kind}",
                              errors={"body": [f"must be a JSON object, not {kind}"]})
     return body
-
-
-class JSONBodyParser(FlaskParser):
-    def _raw_load_json(self, req: Request):
-        return read_json_object(req)
-
-    def handle_error(self, error, req, schema, *, error_status_code, error_headers):
-        messages = error.messages
-        if isinstance(messages, dict) and set(messages) == {"json"}:
-            messages = messages["json"]
-        error.messages = messages
-        raise from_validation_error(error)

@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields
 from engine.conv import conv1d, conv1d_backward
 from engine.geometry import conv_geometry, resolve_geometry
 from service.fields import NestedList, StrictInteger, describe
-from service.openapi import ApiBlueprint, problem_responses
+from service.openapi import ApiBlueprint
 from service.orjson_provider import json_response
 from service.problems import InvalidContent
 from service.runtime import runtime
@@ -97,13 +97,8 @@ class GeometryResponseSchema(Schema):
     unvisited = fields.List(fields.Integer())
 
 
-documented_problems = problem_responses(blp, 400, 413, 415, 503)
-
-
-@blp.post("/v1/conv1d/geometry")
-@blp.arguments(GeometryRequestSchema)
-@blp.response(200, GeometryResponseSchema)
-@documented_problems
+@blp.endpoint("/v1/conv1d/geometry", body=GeometryRequestSchema,
+              response=GeometryResponseSchema)
 def geometry(req):
     """Where a filter sits: output size, padding, windows and centres.
 
@@ -117,10 +112,8 @@ def geometry(req):
     return json_response(g.to_dict())
 
 
-@blp.post("/v1/conv1d")
-@blp.arguments(Conv1dRequestSchema)
-@blp.response(200, Conv1dResponseSchema)
-@documented_problems
+@blp.endpoint("/v1/conv1d", body=Conv1dRequestSchema, response=Conv1dResponseSchema,
+              problems=(503,))
 def convolve(req):
     """conv1d forward, and with grad_output its gradients (PyTorch's conventions)."""
     x, w = req["input"], req["weight"]

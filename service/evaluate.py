@@ -7,12 +7,12 @@ prefixed with where the graph sits in the body (`graph.`, `items[4].graph.`).
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validates_schema
+from marshmallow import Schema, ValidationError, fields
 
 import engine
 from service import metrics
-from service.fields import Inputs, JSONObject, StrictNumber, describe, settings
-from service.openapi import ApiBlueprint, problem_responses
+from service.fields import FlatLoader, Inputs, JSONObject, StrictNumber, describe, settings
+from service.openapi import ApiBlueprint
 from service.orjson_provider import json_response
 from service.problems import Problem, from_graph_error, from_validation_error
 from service.runtime import runtime
@@ -55,11 +55,10 @@ class EvaluateRequestSchema(Schema):
     output_gradient = StrictNumber(load_default=1.0, metadata={
         "type": "number", "description": "upstream gradient dL/d(output)"})
 
-    @validates_schema
-    def _wrt_needs_a_step(self, data, **kwargs):
-        if "wrt" in data and "learning_rate" not in data:
-            raise ValidationError({"wrt": ["names the inputs a step moves; give "
-                                           "learning_rate too"]})
+
+def wrt_needs_a_step(data: dict) -> None:
+    if "wrt" in data and "learning_rate" not in data:
+        raise ValidationError({"wrt": ["names the inputs a step moves; give learning_rate too"]})
 
 
 class NodeResultSchema(Schema):
@@ -116,14 +115,11 @@ class BatchResponseSchema(Schema):
     ]}), required=True, metadata={"description": "one per item, in request order"})
 
 
-documented_problems = problem_responses(blp, 400, 413, 415, 503)
-_item_schema = EvaluateRequestSchema()
+_request_loader = FlatLoader(EvaluateRequestSchema(), wrt_needs_a_step)
 
 
-@blp.post("/v1/evaluate")
-@blp.arguments(EvaluateRequestSchema)
-@blp.response(200, EvaluateResponseSchema)
-@documented_problems
+@blp.endpoint("/v1/evaluate", body=EvaluateRequestSchema, response=EvaluateResponseSchema,
+              problems=(503,), loader=_request_loader)
 def evaluate_one(req):
     """Every node's value and gradient; with learning_rate, one descent step."""
     rt = runtime()
@@ -142,10 +138,8 @@ def evaluate_one(req):
     return json_response(body)
 
 
-@blp.post("/v1/evaluate/batch")
-@blp.arguments(BatchRequestSchema)
-@blp.response(200, BatchResponseSchema)
-@documented_problems
+@blp.endpoint("/v1/evaluate/batch", body=BatchRequestSchema, response=BatchResponseSchema,
+              problems=(503,))
 def evaluate_batch(req):
     """Many evaluate requests; all good items go to the engine in one evaluate_many call.
 
@@ -159,7 +153,7 @@ def evaluate_batch(req):
     with rt.admission:
         for i, raw in enumerate(raw_items):
             try:
-                item = _item_schema.load(raw) if type(raw) is dict else _not_an_object(raw)
+                item = _request_loader.load(raw)
                 graph = load_graph(item["graph"], rt.engine_limits, f"items[{i}].graph")
             except ValidationError as exc:
                 results[i] = _item_error(from_validation_error(exc, f"items[{i}]", item=i))
@@ -206,10 +200,6 @@ def evaluation_body(ev, req: dict) -> dict:
     if rate is not None:
         body["step"] = {"learning_rate": rate, "inputs": ev.step(rate, req.get("wrt"))}
     return body
-
-
-def _not_an_object(raw):
-    raise ValidationError(f"must be an object, not {describe(raw)}")
 
 
 def _item_error(problem: Problem) -> dict:

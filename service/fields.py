@@ -13,6 +13,7 @@ import math
 import numpy as np
 from flask import current_app
 from marshmallow import ValidationError, fields
+from marshmallow.utils import missing as missing_
 
 _NUMBER_TYPES = frozenset((int, float))
 
@@ -189,3 +190,42 @@ def _index_path(flat_index: int, shape: list) -> str:
         flat_index, r = divmod(flat_index, dim)
         parts.append(r)
     return "".join(f"[{i}]" for i in reversed(parts))
+
+
+class FlatLoader:
+    """Loads a flat schema's data by calling its fields directly.
+
+    Same fields, same messages and the same unknown-field policy (raise) as
+    `schema.load`, without the per-call machinery that makes Schema.load cost ~30 us:
+    a batch loads up to 10,000 envelopes per request. Schema-level checks are plain
+    functions `check(data) -> None` raising ValidationError.
+    """
+
+    def __init__(self, schema, *checks):
+        self.fields = [(name, f, f.required, f.load_default) for name, f in schema.fields.items()]
+        self.known = frozenset(schema.fields)
+        self.checks = checks
+
+    def load(self, data) -> dict:
+        if type(data) is not dict:
+            raise ValidationError(f"must be an object, not {describe(data)}")
+        errors: dict = {}
+        if not data.keys() <= self.known:
+            for key in data.keys() - self.known:
+                errors[key] = ["Unknown field."]
+        loaded = {}
+        for name, field, required, default in self.fields:
+            if name in data:
+                try:
+                    loaded[name] = field.deserialize(data[name], name, data)
+                except ValidationError as exc:
+                    errors[name] = exc.messages
+            elif required:
+                errors[name] = [field.error_messages["required"]]
+            elif default is not missing_:
+                loaded[name] = default() if callable(default) else default
+        if errors:
+            raise ValidationError(errors)
+        for check in self.checks:
+            check(loaded)
+        return loaded

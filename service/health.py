@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 from service import metrics
-from service.openapi import ApiBlueprint, problem_responses
+from service.openapi import ApiBlueprint
 from service.orjson_provider import json_response
 from service.problems import NotReady
 from service.runtime import runtime
@@ -23,16 +23,13 @@ class ReadySchema(Schema):
     pending = fields.Integer(required=True)
 
 
-@blp.get("/healthz")
-@blp.response(200, HealthSchema)
+@blp.endpoint("/healthz", method="GET", response=HealthSchema)
 def healthz():
     """Alive: the process answers HTTP."""
     return json_response({"status": "alive"})
 
 
-@blp.get("/readyz")
-@blp.response(200, ReadySchema)
-@problem_responses(blp, 503)
+@blp.endpoint("/readyz", method="GET", response=ReadySchema, problems=(503,))
 def readyz():
     """Ready: kernels compiled (or loaded from cache) and warmed, and not overloaded."""
     rt = runtime()
@@ -47,8 +44,7 @@ def readyz():
                           "pending": rt.admission.pending})
 
 
-@blp.get("/metrics")
-@blp.response(200, content_type="text/plain", description="Prometheus text exposition")
+@blp.endpoint("/metrics", method="GET", content_type="text/plain")
 def prometheus_metrics():
     """Prometheus metrics, summed over every gunicorn worker."""
     return metrics.exposition()

@@ -1,0 +1,281 @@
+"""Benchmark the REST service under gunicorn with wrk, on 127.0.0.1 only.
+
+    python bench/bench_service.py [--duration 8] [--repeats 3] [--workers 2]
+
+Needs wrk (`apt-get install wrk`); says so and exits 2 when it is missing. Runs, in
+one session so that the ratios share the machine's load:
+
+1. time from `gradsheet serve` to the first 200 of /readyz and of /v1/evaluate;
+2. POST /v1/evaluate with a small graph against a bare Flask endpoint that parses
+   and returns JSON under the same gunicorn settings (goal: >= 70 % of its req/s,
+   p99 <= 25 ms), runs interleaved, medians reported;
+3. POST /v1/evaluate/batch with 1000 distinct 5-node graphs (goal: >= 20,000 graphs/s);
+4. the same single-request load with server-side coalescing on (GRADSHEET_COALESCE=1),
+   to decide whether the coalescer stays off.
+
+Every server is started here, on a free loopback port, and stopped here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+SMALL = {"graph": {"expr": "(x + y) * z"}, "inputs": {"x": -2, "y": 5, "z": -4}}
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
+wrk.body = f:read("*a")
+f:close()
+done = function(summary, latency, requests)
+  io.write(string.format(
+    'RESULT {"requests": %d, "seconds": %f, "non2xx": %d, "socket_errors": %d, '
+    .. '"p50_ms": %f, "p99_ms": %f}\\n',
+    summary.requests, summary.duration / 1e6, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.timeout, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
+"""
+
+
+def baseline_app():
+    """A bare Flask endpoint that parses the JSON body and returns JSON: the floor."""
+    from flask import Flask, jsonify, request
+    app = Flask("baseline")
+
+    @app.post("/v1/evaluate")
+    def echo():
+        body = request.get_json()
+        return jsonify({"output": "f", "inputs": body.get("inputs")})
+
+    @app.get("/readyz")
+    def ready():
+        return jsonify({"status": "ready"})
+
+    return app
+
+
+def batch_body(count: int, seed: int = 7) -> dict:
+    """`count` distinct 5-node graphs (their constants differ) with random inputs."""
+    rng = random.Random(seed)
+    items = []
+    for _ in range(count):
+        c1, c2 = round(rng.uniform(-2, 2), 6), round(rng.uniform(-2, 2), 6)
+        graph = {"nodes": [
+            {"id": "a", "op": "mul", "inputs": ["x", c1]},
+            {"id": "b", "op": "add", "inputs": ["a", "y"]},
+            {"id": "c", "op": "sigmoid", "inputs": ["b"]},
+            {"id": "d", "op": "mul", "inputs": ["c", c2]},
+            {"id": "f", "op": "sub", "inputs": ["d", "z"]}], "output": "f"}
+        items.append({"graph": graph, "inputs": {k: round(rng.uniform(-1, 1), 6) for k in "xyz"}})
+    return {"items": items}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, argv: list[str], port: int, env: dict | None = None):
+        self.port = port
+        self.log = tempfile.TemporaryFile()
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **(env or {})},
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+
+    def url(self, path: str) -> str:
+        return f"http://{HOST}:{self.port}{path}"
+
+    def wait_for(self, path: str, body: dict | None = None, timeout: float = 300) -> float:
+        """Seconds from start until `path` first answers 200."""
+        data = json.dumps(body).encode() if body is not None else None
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            if self.proc.poll() is not None:
+                self.log.seek(0)
+                sys.exit(f"server exited with {self.proc.returncode}:\n{self.log.read().decode()}")
+            req = urllib.request.Request(self.url(path), data=data,
+                                         headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=5) as resp:
+                    if resp.status == 200:
+                        return time.perf_counter() - self.started
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.05)
+        raise TimeoutError(f"{path} not 200 after {timeout} s")
+
+    def wait_all_workers_ready(self, workers: int, timeout: float = 300) -> None:
+        """Until /metrics shows every worker warm (readiness is per worker)."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            try:
+                with urllib.request.urlopen(self.url("/metrics"), timeout=5) as resp:
+                    for line in resp.read().decode().splitlines():
+                        if line.startswith("gradsheet_workers_ready "):
+                            if float(line.split()[1]) >= workers:
+                                return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.2)
+        raise TimeoutError("workers not all ready")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+
+def gunicorn_argv(app: str, port: int, workers: int) -> list[str]:
+    return [sys.executable, "-m", "gunicorn", "--config", "python:service.gunicorn_conf",
+            "--pythonpath", str(ROOT / "bench"), "--bind", f"{HOST}:{port}",
+            "--workers", str(workers), app]
+
+
+def serve_argv(port: int, workers: int) -> list[str]:
+    return [sys.executable, "-m", "service.cli", "serve", "--host", HOST, "--port", str(port),
+            "--workers", str(workers)]
+
+
+def wrk(url: str, body_file: str, script: str, duration: float, connections: int) -> dict:
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{int(duration)}s", "--timeout", "10s", "-s", script,
+         url], capture_output=True, text=True, env={**os.environ, "BENCH_BODY": body_file},
+        timeout=duration + 60, check=True).stdout
+    line = next(l for l in out.splitlines() if l.startswith("RESULT "))
+    result = json.loads(line[len("RESULT "):])
+    result["rps"] = result["requests"] / result["seconds"]
+    return result
+
+
+def median(runs: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--batch-connections", type=int, default=4)
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("bench_service: wrk is required (apt-get install wrk)", file=sys.stderr)
+        return 2
+
+    work = Path(tempfile.mkdtemp(prefix="gradsheet-bench-"))
+    script = work / "post.lua"
+    script.write_text(WRK_SCRIPT)
+    small_file, batch_file = work / "small.json", work / "batch.json"
+    small_file.write_text(json.dumps(SMALL))
+    batch_file.write_text(json.dumps(batch_body(1000)))
+    servers: list[Server] = []
+    report: dict = {"workers": args.workers, "connections": args.connections,
+                    "duration_s": args.duration, "repeats": args.repeats,
+                    "cores": os.cpu_count()}
+    try:
+        # 1. Cold start: the serve command as an operator runs it.
+        port = free_port()
+        svc = Server(serve_argv(port, args.workers), port)
+        servers.append(svc)
+        report["serve_to_first_readyz_200_s"] = round(svc.wait_for("/readyz"), 2)
+        report["serve_to_first_evaluate_200_s"] = round(svc.wait_for("/v1/evaluate", SMALL), 2)
+        svc.wait_all_workers_ready(args.workers)
+
+        base_port = free_port()
+        base = Server(gunicorn_argv("bench_service:baseline_app()", base_port, args.workers),
+                      base_port, env={"GRADSHEET_CACHE_WARMUP": "0"})
+        servers.append(base)
+        base.wait_for("/readyz")
+
+        def run(server, path, body, connections):
+            return wrk(server.url(path), str(body), str(script), args.duration, connections)
+
+        # 2. Small graph vs the bare endpoint, interleaved.
+        base_runs, small_runs = [], []
+        for _ in range(args.repeats):
+            base_runs.append(run(base, "/v1/evaluate", small_file, args.connections))
+            small_runs.append(run(svc, "/v1/evaluate", small_file, args.connections))
+        # 3. Batches of 1000 distinct graphs.
+        batch_runs = [run(svc, "/v1/evaluate/batch", batch_file, args.batch_connections)
+                      for _ in range(args.repeats)]
+        svc.stop()
+
+        # 4. The coalescer, against the same baseline again.
+        port = free_port()
+        co = Server(serve_argv(port, args.workers), port, env={"GRADSHEET_COALESCE": "1"})
+        servers.append(co)
+        co.wait_for("/readyz")
+        co.wait_all_workers_ready(args.workers)
+        base_runs_2, co_runs = [], []
+        for _ in range(args.repeats):
+            base_runs_2.append(run(base, "/v1/evaluate", small_file, args.connections))
+            co_runs.append(run(co, "/v1/evaluate", small_file, args.connections))
+    finally:
+        for server in servers:
+            server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    def summary(runs):
+        return {"rps_median": round(median(runs, "rps")),
+                "rps_runs": [round(r["rps"]) for r in runs],
+                "p50_ms_median": round(median(runs, "p50_ms"), 2),
+                "p99_ms_median": round(median(runs, "p99_ms"), 2),
+                "non2xx": sum(r["non2xx"] for r in runs),
+                "socket_errors": sum(r["socket_errors"] for r in runs)}
+
+    ratio = [s["rps"] / b["rps"] for s, b in zip(small_runs, base_runs)]
+    ratio_co = [c["rps"] / b["rps"] for c, b in zip(co_runs, base_runs_2)]
+    report["bare_flask"] = summary(base_runs)
+    report["evaluate_small"] = summary(small_runs)
+    report["evaluate_small"]["ratio_to_bare_median"] = round(statistics.median(ratio), 3)
+    report["batch_1000"] = summary(batch_runs)
+    report["batch_1000"]["graphs_per_s_median"] = round(median(batch_runs, "rps") * 1000)
+    report["bare_flask_again"] = summary(base_runs_2)
+    report["evaluate_small_coalesced"] = summary(co_runs)
+    report["evaluate_small_coalesced"]["ratio_to_bare_median"] = round(
+        statistics.median(ratio_co), 3)
+    print(json.dumps(report, indent=2))
+    goals = {
+        "evaluate_small >= 70% of bare Flask": report["evaluate_small"]["ratio_to_bare_median"] >= 0.70,
+        "evaluate_small p99 <= 25 ms": report["evaluate_small"]["p99_ms_median"] <= 25,
+        "batch >= 20,000 graphs/s": report["batch_1000"]["graphs_per_s_median"] >= 20_000,
+        "coalescing raises req/s at equal or better p99": (
+            report["evaluate_small_coalesced"]["ratio_to_bare_median"]
+            > report["evaluate_small"]["ratio_to_bare_median"]
+            and report["evaluate_small_coalesced"]["p99_ms_median"]
+            <= report["evaluate_small"]["p99_ms_median"]),
+    }
+    for goal, met in goals.items():
+        print(f"{'met' if met else 'NOT met'}: {goal}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
