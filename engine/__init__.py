@@ -8,11 +8,11 @@ forward and in reverse, batched over input sets and over many graphs at once.
 """
 
 from engine.errors import GraphError, NonFiniteError
-from engine.evaluate import Evaluation, evaluate, evaluate_many
+from engine.evaluation import Evaluation, evaluate, evaluate_many
 from engine.graph import Graph, Limits, Node
-from engine.lower import Program, lower
+from engine.lowering import Program, lower
 from engine.ops import OPS, OpDef
-from engine.parse import parse
+from engine.parser import parse
 
 __all__ = [
     "GraphError", "NonFiniteError", "Evaluation", "evaluate", "evaluate_many", "Graph", "Limits",

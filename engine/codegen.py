@@ -31,25 +31,31 @@ from engine.ops import (  # noqa: F401
 {imports}
 )
 
-_kernel = numba.njit(cache=True, nogil=True)
+_kernel = numba.njit(cache=True, nogil=True, error_model="numpy")
 '''
 
 
 def _case(op, first: bool, reverse: bool) -> str:
+    # Row views taken once per instruction: indexing R[d, i] with a runtime row index
+    # would redo Numba's negative-index wraparound per lane and defeat vectorisation.
     keyword = "if" if first else "elif"
     lines = [f"        {keyword} op == {op.opcode}:  # {op.name}"]
+    unary = op.arity == 1
     if not reverse:
-        args = "R[a, i]" if op.arity == 1 else "R[a, i], R[b, i]"
+        lines.append("            y, x = R[d], R[a]" if unary else "            y, x, z = R[d], R[a], R[b]")
+        args = "x[i]" if unary else "x[i], z[i]"
         lines.append("            for i in range(n):")
-        lines.append(f"                R[d, i] = {op.name}_forward({args})")
-    elif op.arity == 1:
+        lines.append(f"                y[i] = {op.name}_forward({args})")
+    elif unary:
+        lines.append("            y, x, gy, gx = R[d], R[a], G[d], G[a]")
         lines.append("            for i in range(n):")
-        lines.append(f"                G[a, i] += G[d, i] * {op.name}_derivative(R[a, i], R[d, i])")
+        lines.append(f"                gx[i] += gy[i] * {op.name}_derivative(x[i], y[i])")
     else:
+        lines.append("            y, x, z, gy, gx, gz = R[d], R[a], R[b], G[d], G[a], G[b]")
         lines.append("            for i in range(n):")
-        lines.append(f"                da, db = {op.name}_derivative(R[a, i], R[b, i], R[d, i])")
-        lines.append("                G[a, i] += G[d, i] * da")
-        lines.append("                G[b, i] += G[d, i] * db")
+        lines.append(f"                dx, dz = {op.name}_derivative(x[i], z[i], y[i])")
+        lines.append("                gx[i] += gy[i] * dx")
+        lines.append("                gz[i] += gy[i] * dz")
     return "\n".join(lines)
 
 

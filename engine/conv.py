@@ -9,8 +9,8 @@ so that tap k of output o reads xp[n, ci, (k*D) % S, o + (k*D) // S]: a contiguo
 over o for every tap, which LLVM vectorises. The phase copy is the size of x (not F
 times it, as im2col would be) and it zero-fills the padding, so no loop needs a bounds
 test. The backward pass reads the same phases: grad_weight is a dot product of a
-grad_output row with a phase row, and grad_input is gathered per phase from a
-zero-padded copy of grad_output, so every thread writes only its own rows.
+grad_output row with a phase row, and grad_input is gathered phase by phase from
+shifted grad_output rows, so every thread writes only its own rows.
 
 Every kernel has a serial driver for small problems and a prange driver for large ones;
 both call the same per-row bodies. Arguments are coerced to C-contiguous float64 and
@@ -95,38 +95,80 @@ def _gather(acc, src, rows, offs, coef, t0, t1):
 
 
 @numba.njit(**_JIT)
+def _dot4(g, v0, v1, v2, v3):
+    s0 = s1 = s2 = s3 = 0.0
+    for o in range(g.shape[0]):
+        go = g[o]
+        s0 += go * v0[o]
+        s1 += go * v1[o]
+        s2 += go * v2[o]
+        s3 += go * v3[o]
+    return s0, s1, s2, s3
+
+
+@numba.njit(**_JIT)
+def _dot3(g, v0, v1, v2):
+    s0 = s1 = s2 = 0.0
+    for o in range(g.shape[0]):
+        go = g[o]
+        s0 += go * v0[o]
+        s1 += go * v1[o]
+        s2 += go * v2[o]
+    return s0, s1, s2
+
+
+@numba.njit(**_JIT)
+def _dot2(g, v0, v1):
+    s0 = s1 = 0.0
+    for o in range(g.shape[0]):
+        s0 += g[o] * v0[o]
+        s1 += g[o] * v1[o]
+    return s0, s1
+
+
+@numba.njit(**_JIT)
+def _dot1(g, v0):
+    s0 = 0.0
+    for o in range(g.shape[0]):
+        s0 += g[o] * v0[o]
+    return s0
+
+
+@numba.njit(**_JIT)
 def _dots(out, g, src, rows, offs):
     """out[t] += sum over o of g[o] * src[rows[t], offs[t] + o], for every t.
 
     out [T] float64; g [M] float64; src [R, >= offs + M] float64; rows, offs [T] int64.
+    Up to four taps per pass, so g is loaded once for up to four products.
     """
     M = g.shape[0]
     T = out.shape[0]
     t = 0
     while T - t >= 4:
-        v0 = src[rows[t], offs[t]:offs[t] + M]
-        v1 = src[rows[t + 1], offs[t + 1]:offs[t + 1] + M]
-        v2 = src[rows[t + 2], offs[t + 2]:offs[t + 2] + M]
-        v3 = src[rows[t + 3], offs[t + 3]:offs[t + 3] + M]
-        s0 = s1 = s2 = s3 = 0.0
-        for o in range(M):
-            go = g[o]
-            s0 += go * v0[o]
-            s1 += go * v1[o]
-            s2 += go * v2[o]
-            s3 += go * v3[o]
+        s0, s1, s2, s3 = _dot4(g, src[rows[t], offs[t]:offs[t] + M],
+                               src[rows[t + 1], offs[t + 1]:offs[t + 1] + M],
+                               src[rows[t + 2], offs[t + 2]:offs[t + 2] + M],
+                               src[rows[t + 3], offs[t + 3]:offs[t + 3] + M])
         out[t] += s0
         out[t + 1] += s1
         out[t + 2] += s2
         out[t + 3] += s3
         t += 4
-    while t < T:
-        v0 = src[rows[t], offs[t]:offs[t] + M]
-        s0 = 0.0
-        for o in range(M):
-            s0 += g[o] * v0[o]
+    left = T - t
+    if left == 3:
+        s0, s1, s2 = _dot3(g, src[rows[t], offs[t]:offs[t] + M],
+                           src[rows[t + 1], offs[t + 1]:offs[t + 1] + M],
+                           src[rows[t + 2], offs[t + 2]:offs[t + 2] + M])
         out[t] += s0
-        t += 1
+        out[t + 1] += s1
+        out[t + 2] += s2
+    elif left == 2:
+        s0, s1 = _dot2(g, src[rows[t], offs[t]:offs[t] + M],
+                       src[rows[t + 1], offs[t + 1]:offs[t + 1] + M])
+        out[t] += s0
+        out[t + 1] += s1
+    elif left == 1:
+        out[t] += _dot1(g, src[rows[t], offs[t]:offs[t] + M])
 
 
 # ---------------------------------------------------------------------------
@@ -153,16 +195,48 @@ def _pack_row(x, xp, n, ci, stride, padding):
 
 
 @numba.njit(**_JIT)
-def _pad_grad_row(gy, gyp, n, co, margin):
-    """gyp[n, co, margin + o] = gy[n, co, o], zeros around it."""
-    Wo = gy.shape[2]
-    dst = gyp[n, co]
-    for j in range(margin):
-        dst[j] = 0.0
-    for j in range(margin + Wo, dst.shape[0]):
-        dst[j] = 0.0
-    for o in range(Wo):
-        dst[margin + o] = gy[n, co, o]
+def _gather_shifted(acc, g, shift, coef, t0, t1):
+    """acc[j] += sum over t in [t0, t1) of coef[t] * g[j - shift[t]], g zero outside.
+
+    acc [M] float64; g [Wo] float64; shift, coef [T]. The span where every tap of a
+    group lands inside g goes through the vectorised tap groups; the few units at
+    either end, where some tap falls off g, are added one tap at a time. This spares
+    grad_input a zero-padded copy of grad_output.
+    """
+    M, Wo = acc.shape[0], g.shape[0]
+    t = t0
+    while t < t1:
+        k = min(4, t1 - t)
+        lo, hi = 0, M
+        for u in range(t, t + k):
+            lo = max(lo, shift[u])
+            hi = min(hi, shift[u] + Wo)
+        if lo < hi:
+            mid = acc[lo:hi]
+            n = hi - lo
+            v0 = g[lo - shift[t]:lo - shift[t] + n]
+            if k == 4:
+                _add4(mid, coef[t], v0,
+                      coef[t + 1], g[lo - shift[t + 1]:lo - shift[t + 1] + n],
+                      coef[t + 2], g[lo - shift[t + 2]:lo - shift[t + 2] + n],
+                      coef[t + 3], g[lo - shift[t + 3]:lo - shift[t + 3] + n])
+            elif k == 3:
+                _add3(mid, coef[t], v0,
+                      coef[t + 1], g[lo - shift[t + 1]:lo - shift[t + 1] + n],
+                      coef[t + 2], g[lo - shift[t + 2]:lo - shift[t + 2] + n])
+            elif k == 2:
+                _add2(mid, coef[t], v0,
+                      coef[t + 1], g[lo - shift[t + 1]:lo - shift[t + 1] + n])
+            else:
+                _add1(mid, coef[t], v0)
+        else:
+            lo, hi = 0, 0
+        for u in range(t, t + k):
+            a, s = coef[u], shift[u]
+            for j in range(max(0, s), min(M, s + Wo)):
+                if j < lo or j >= hi:
+                    acc[j] += a * g[j - s]
+        t += k
 
 
 @numba.njit(**_JIT)
@@ -176,32 +250,30 @@ def _forward_row(xp, w, b, y, tap_r, tap_q, n, co):
 
 
 @numba.njit(**_JIT)
-def _backward_rows(xp, gyp, w_by_phase, tap_r, tap_q, gx_rows, gx_offs, phase_start,
-                   margin, stride, padding, gxp, gx, gw_part, Wo, n0, n1, ci):
+def _backward_rows(xp, gy, w_by_phase, tap_r, tap_q, shift, phase_start, stride, padding,
+                   gx, gw_part, n0, n1, ci):
     """grad_input rows gx[n0:n1, ci] and this block's grad_weight part gw_part[:, ci, :].
 
     Tap k of output o reads padded unit o*S + k*D, which is phase r_k at j = o + q_k.
     Going back, phase r of grad_input gathers, from each output channel, the taps with
-    r_k == r (w_by_phase and gx_offs list them phase by phase), each reading
-    grad_output shifted by q_k; grad_weight[co, ci, k] is the dot product of
-    grad_output's row with tap k's phase row. Both read the same grad_output row while
-    it is in cache.
+    r_k == r (w_by_phase and shift list them phase by phase), each reading grad_output
+    shifted by q_k; grad_weight[co, ci, k] is the dot product of grad_output's row with
+    tap k's phase row. Both read the same grad_output row while it is in cache.
     """
     C_out = w_by_phase.shape[0]
+    phases = np.empty((stride, xp.shape[3]))  # this task's own scratch, reused per n
     for n in range(n0, n1):
-        phases = gxp[n, ci]
         for r in range(stride):
             row = phases[r]
             for j in range(row.shape[0]):
                 row[j] = 0.0
         xrows = xp[n, ci]
         for co in range(C_out):
-            g = gyp[n, co:co + 1]
+            g = gy[n, co]
             coef = w_by_phase[co, ci]
             for r in range(stride):
-                _gather(phases[r], g, gx_rows, gx_offs, coef, phase_start[r],
-                        phase_start[r + 1])
-            _dots(gw_part[co, ci], gyp[n, co, margin:margin + Wo], xrows, tap_r, tap_q)
+                _gather_shifted(phases[r], g, shift, coef, phase_start[r], phase_start[r + 1])
+            _dots(gw_part[co, ci], g, xrows, tap_r, tap_q)
         dst = gx[n, ci]
         for i in range(dst.shape[0]):
             p = i + padding
@@ -233,37 +305,32 @@ def _forward_parallel(x, w, b, y, xp, tap_r, tap_q, stride, padding, pack):
 
 
 @numba.njit(**_JIT)
-def _backward_serial(x, gy, w_by_phase, xp, gyp, gxp, gx, gw_part, tap_r, tap_q,
-                     gx_rows, gx_offs, phase_start, margin, stride, padding, pack):
-    N, C_in, C_out = x.shape[0], x.shape[1], gy.shape[1]
+def _backward_serial(x, gy, w_by_phase, xp, gx, gw_part, tap_r, tap_q, shift, phase_start,
+                     stride, padding, pack):
+    N, C_in = x.shape[0], x.shape[1]
     if pack:
         for t in range(N * C_in):
             _pack_row(x, xp, t // C_in, t % C_in, stride, padding)
-    for t in range(N * C_out):
-        _pad_grad_row(gy, gyp, t // C_out, t % C_out, margin)
     for ci in range(C_in):
-        _backward_rows(xp, gyp, w_by_phase, tap_r, tap_q, gx_rows, gx_offs, phase_start,
-                       margin, stride, padding, gxp, gx, gw_part[0], gy.shape[2], 0, N, ci)
+        _backward_rows(xp, gy, w_by_phase, tap_r, tap_q, shift, phase_start, stride, padding,
+                       gx, gw_part[0], 0, N, ci)
 
 
 @numba.njit(parallel=True, **_JIT)
-def _backward_parallel(x, gy, w_by_phase, xp, gyp, gxp, gx, gw_part, tap_r, tap_q,
-                       gx_rows, gx_offs, phase_start, margin, stride, padding, pack):
-    N, C_in, C_out = x.shape[0], x.shape[1], gy.shape[1]
+def _backward_parallel(x, gy, w_by_phase, xp, gx, gw_part, tap_r, tap_q, shift, phase_start,
+                       stride, padding, pack):
+    N, C_in = x.shape[0], x.shape[1]
     if pack:
         for t in prange(N * C_in):
             _pack_row(x, xp, t // C_in, t % C_in, stride, padding)
-    for t in prange(N * C_out):
-        _pad_grad_row(gy, gyp, t // C_out, t % C_out, margin)
     # Task (block of n, ci) owns grad_input rows [n, ci] and gw_part[block, :, ci, :],
     # so no two threads write one place; the blocks' parts are summed afterwards.
+    # Consecutive tasks share a block, so its grad_output rows stay in cache.
     blocks = gw_part.shape[0]
     for t in prange(blocks * C_in):
         blk, ci = t // C_in, t % C_in
-        n0, n1 = blk * N // blocks, (blk + 1) * N // blocks
-        _backward_rows(xp, gyp, w_by_phase, tap_r, tap_q, gx_rows, gx_offs, phase_start,
-                       margin, stride, padding, gxp, gx, gw_part[blk], gy.shape[2], n0, n1,
-                       ci)
+        _backward_rows(xp, gy, w_by_phase, tap_r, tap_q, shift, phase_start, stride, padding,
+                       gx, gw_part[blk], blk * N // blocks, (blk + 1) * N // blocks, ci)
 
 
 # ---------------------------------------------------------------------------
@@ -377,25 +444,20 @@ def conv1d_backward(x, w, grad_output, stride=1, padding=0, dilation=1):
             f"grad_output: must have the output's shape {p.y_shape}, got {gy.shape}")
     gy = gy.reshape(p.N, p.C_out, p.Wo)
     xp, pack = _phases(p)
-    L = xp.shape[3]
-    margin = int(p.tap_q[-1])
     # Taps listed phase by phase, so each phase of grad_input gathers only its own.
     order = np.argsort(p.tap_r, kind="stable")
     phase_start = np.searchsorted(p.tap_r[order], np.arange(p.S + 1)).astype(np.int64)
     w_by_phase = np.ascontiguousarray(p.w[:, :, order])
-    gx_offs = (margin - p.tap_q[order]).astype(np.int64)
-    gx_rows = np.zeros(p.F, dtype=np.int64)
+    shift = np.ascontiguousarray(p.tap_q[order])
     parallel = p.work >= PARALLEL_MIN_WORK
     # Blocks of the batch, each with its own grad_weight part: enough for every thread
     # to have work, few enough that the parts stay small next to x.
     blocks = min(p.N, 4 * numba.get_num_threads()) if parallel else 1
-    gyp = np.empty((p.N, p.C_out, L + margin))
-    gxp = np.empty((p.N, p.C_in, p.S, L))
     gx = np.empty((p.N, p.C_in, p.W))
     gw_part = np.zeros((blocks, p.C_out, p.C_in, p.F))
     driver = _backward_parallel if parallel else _backward_serial
-    driver(p.x, gy, w_by_phase, xp, gyp, gxp, gx, gw_part, p.tap_r, p.tap_q, gx_rows,
-           gx_offs, phase_start, margin, p.S, p.P, pack)
+    driver(p.x, gy, w_by_phase, xp, gx, gw_part, p.tap_r, p.tap_q, shift, phase_start,
+           p.S, p.P, pack)
     gw = gw_part.sum(axis=0) if blocks > 1 else gw_part[0]
     gb = gy.sum(axis=(0, 2))
     gb_out = float(gb[0]) if p.w_rank == 1 else gb

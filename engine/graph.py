@@ -41,12 +41,20 @@ DEFAULT_LIMITS = Limits()
 
 
 class Node(NamedTuple):
-    """One operation: `inputs` holds node ids, graph-input names (str) and constants (float)."""
+    """One operation: `inputs` holds node ids, graph-input names (str) and constants (float).
+
+    `text` is the label given (an expression's source text, or a spec's "label"), or None;
+    `label` is that or, when none was given, one written from the op and inputs.
+    """
 
     id: str
     op: str
     inputs: tuple
-    label: str
+    text: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.text if self.text is not None else default_label(OPS_BY_NAME[self.op], self.inputs)
 
 
 def describe_inputs(names) -> str:
@@ -98,15 +106,17 @@ class Graph:
     `where[i]` locates node i in its source: a spec path ("nodes[3]") or (line, column).
     """
 
-    __slots__ = ("nodes", "inputs", "output", "where", "_index", "_lowered", "__weakref__")
+    __slots__ = ("nodes", "inputs", "output", "where", "structure", "_index", "_lowered", "__weakref__")
 
-    def __init__(self, nodes, inputs, output, where):
+    def __init__(self, nodes, inputs, output, where, structure=None):
         self.nodes: tuple[Node, ...] = tuple(nodes)
         self.inputs: tuple[str, ...] = tuple(inputs)
         self.output: str = output
         self.where: tuple = tuple(where)
+        # the lowering cache's key, when the builder had it for free (see lowering.structure)
+        self.structure = structure
         self._index = None
-        self._lowered = None  # set by engine.lower, keyed by structure
+        self._lowered = None  # set by lowering.lowered
 
     # -- reading ---------------------------------------------------------------------
     @property
@@ -131,12 +141,14 @@ class Graph:
             return GraphError(message, line=where[0], column=where[1])
         return GraphError(message, path=f"{where}{field}")
 
+    def _identity(self):
+        return [(n.id, n.op, n.inputs, n.label) for n in self.nodes], self.inputs, self.output
+
     def __eq__(self, other):
-        return (isinstance(other, Graph) and self.nodes == other.nodes
-                and self.inputs == other.inputs and self.output == other.output)
+        return isinstance(other, Graph) and self._identity() == other._identity()
 
     def __hash__(self):
-        return hash((self.nodes, self.output))
+        return hash((tuple(n.id for n in self.nodes), self.output))
 
     def __repr__(self):
         body = "; ".join(f"{n.id} = {n.op}({', '.join(map(_fmt_ref, n.inputs))})" for n in self.nodes)
@@ -185,7 +197,7 @@ def graph_from_spec(spec, limits: Limits) -> Graph:
         extra = set(spec) - {"expr"}
         if extra:
             raise GraphError(f"unexpected field {sorted(extra)[0]!r} beside 'expr'", path=sorted(extra)[0])
-        from engine.parse import parse  # parse imports graph: import here, not at module top
+        from engine.parser import parse  # parse imports graph: import here, not at module top
         return parse(spec["expr"], limits=limits, path="expr")
     extra = spec.keys() - _SPEC_KEYS
     if extra:
@@ -204,11 +216,14 @@ def graph_from_spec(spec, limits: Limits) -> Graph:
     if output is None:
         raise GraphError("the graph has no 'output' (the id of the node to differentiate)",
                          path="output")
-    check_name(output, "output", "output")
 
     ids: dict[str, int] = {}
     parsed: list[Node] = []
-    forward_refs = False
+    unseen: set[str] = set()  # names used before any node defined them: inputs, or forward refs
+    # lowering's structural key, built in the same pass: inputs are -1, -2, ... in order of
+    # first use, nodes their index, constants 1-tuples (see lowering.structure)
+    positions: dict[str, int] = {}
+    shape = []
     for i, raw in enumerate(nodes):
         if type(raw) is not dict:
             raise GraphError(f"a node must be an object with id, op and inputs, not "
@@ -234,39 +249,50 @@ def graph_from_spec(spec, limits: Limits) -> Graph:
         if len(ins) != op.arity and (op.arity is not None or len(ins) < 2):
             raise arity_error(op, len(ins), path=f"nodes[{i}].inputs")
         refs = []
+        key = []
         for j, ref in enumerate(ins):
             kind = type(ref)
             if kind is str:
                 check_name(ref, f"nodes[{i}].inputs[{j}]", "an input")
-                if ref not in ids:
-                    forward_refs = True
+                at = positions.get(ref)
+                if at is None:
+                    unseen.add(ref)
+                    at = positions[ref] = -len(unseen)
                 refs.append(ref)
+                key.append(at)
             elif kind is float or kind is int:
-                refs.append(constant(ref, f"nodes[{i}].inputs[{j}]"))
+                value = constant(ref, f"nodes[{i}].inputs[{j}]")
+                refs.append(value)
+                key.append((value,))
             else:
                 raise GraphError(f"an input must be a node id, an input name or a number, not "
                                  f"{_type_name(ref)}", path=f"nodes[{i}].inputs[{j}]")
         label = raw.get("label")
-        if label is None:
-            label = default_label(op, refs)
-        elif type(label) is not str:
+        if label is not None and type(label) is not str:
             raise GraphError("'label' must be a string", path=f"nodes[{i}].label")
         ids[nid] = i
+        positions[nid] = i
         parsed.append(Node(nid, opname, tuple(refs), label))
+        shape.append((opname, tuple(key)))
 
-    if forward_refs:
+    check_name(output, "output", "output")
+    if unseen.isdisjoint(ids):
+        inputs = [name for name, at in positions.items() if at < 0]
+        where = [f"nodes[{i}]" for i in range(len(parsed))]
+        structure = None
+        if output in positions:
+            structure = (len(inputs), positions[output], tuple(shape))
+    else:  # a node used before its definition: sort
         order = _topological_order(parsed, ids)
         parsed = [parsed[i] for i in order]
         where = [f"nodes[{i}]" for i in order]
-    else:
-        where = [f"nodes[{i}]" for i in range(len(parsed))]
-
-    inputs = _graph_inputs(parsed, ids)
+        inputs = _graph_inputs(parsed, ids)
+        structure = None
     if output not in ids and output not in inputs:
         raise GraphError(f"unknown output {output!r}: no node has that id (node ids: "
                          f"{describe_inputs(ids) if len(ids) <= 20 else str(len(ids)) + ' nodes'})"
                          f"{suggest(output, ids)}", path="output")
-    return Graph(parsed, inputs, output, where)
+    return Graph(parsed, inputs, output, where, structure)
 
 
 def _type_name(value) -> str:

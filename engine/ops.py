@@ -29,7 +29,8 @@ from typing import Callable
 
 import numba
 
-_scalar = numba.njit(cache=True, nogil=True, inline="always")
+# error_model="numpy": 1/0 is inf (IEEE), which the kernels report, not a ZeroDivisionError
+_scalar = numba.njit(cache=True, nogil=True, inline="always", error_model="numpy")
 
 
 # --- forward and local derivative, op by op ------------------------------------------

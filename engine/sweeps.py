@@ -47,7 +47,7 @@ from engine.ops import (  # noqa: F401
     min_derivative,
 )
 
-_kernel = numba.njit(cache=True, nogil=True)
+_kernel = numba.njit(cache=True, nogil=True, error_model="numpy")
 
 
 @_kernel
@@ -58,59 +58,77 @@ def forward_sweep(code, start, stop, R, n):
         a = code[k, 2]
         b = code[k, 3]
         if op == 0:  # add
+            y, x, z = R[d], R[a], R[b]
             for i in range(n):
-                R[d, i] = add_forward(R[a, i], R[b, i])
+                y[i] = add_forward(x[i], z[i])
         elif op == 1:  # mul
+            y, x, z = R[d], R[a], R[b]
             for i in range(n):
-                R[d, i] = mul_forward(R[a, i], R[b, i])
+                y[i] = mul_forward(x[i], z[i])
         elif op == 2:  # sub
+            y, x, z = R[d], R[a], R[b]
             for i in range(n):
-                R[d, i] = sub_forward(R[a, i], R[b, i])
+                y[i] = sub_forward(x[i], z[i])
         elif op == 3:  # div
+            y, x, z = R[d], R[a], R[b]
             for i in range(n):
-                R[d, i] = div_forward(R[a, i], R[b, i])
+                y[i] = div_forward(x[i], z[i])
         elif op == 4:  # neg
+            y, x = R[d], R[a]
             for i in range(n):
-                R[d, i] = neg_forward(R[a, i])
+                y[i] = neg_forward(x[i])
         elif op == 5:  # square
+            y, x = R[d], R[a]
             for i in range(n):
-                R[d, i] = square_forward(R[a, i])
+                y[i] = square_forward(x[i])
         elif op == 6:  # pow
+            y, x, z = R[d], R[a], R[b]
             for i in range(n):
-                R[d, i] = pow_forward(R[a, i], R[b, i])
+                y[i] = pow_forward(x[i], z[i])
         elif op == 7:  # exp
+            y, x = R[d], R[a]
             for i in range(n):
-                R[d, i] = exp_forward(R[a, i])
+                y[i] = exp_forward(x[i])
         elif op == 8:  # log
+            y, x = R[d], R[a]
             for i in range(n):
-                R[d, i] = log_forward(R[a, i])
+                y[i] = log_forward(x[i])
         elif op == 9:  # sqrt
+            y, x = R[d], R[a]
             for i in range(n):
-                R[d, i] = sqrt_forward(R[a, i])
+                y[i] = sqrt_forward(x[i])
         elif op == 10:  # abs
+            y, x = R[d], R[a]
             for i in range(n):
-                R[d, i] = abs_forward(R[a, i])
+                y[i] = abs_forward(x[i])
         elif op == 11:  # sigmoid
+            y, x = R[d], R[a]
             for i in range(n):
-                R[d, i] = sigmoid_forward(R[a, i])
+                y[i] = sigmoid_forward(x[i])
         elif op == 12:  # tanh
+            y, x = R[d], R[a]
             for i in range(n):
-                R[d, i] = tanh_forward(R[a, i])
+                y[i] = tanh_forward(x[i])
         elif op == 13:  # relu
+            y, x = R[d], R[a]
             for i in range(n):
-                R[d, i] = relu_forward(R[a, i])
+                y[i] = relu_forward(x[i])
         elif op == 14:  # softplus
+            y, x = R[d], R[a]
             for i in range(n):
-                R[d, i] = softplus_forward(R[a, i])
+                y[i] = softplus_forward(x[i])
         elif op == 15:  # logsigmoid
+            y, x = R[d], R[a]
             for i in range(n):
-                R[d, i] = logsigmoid_forward(R[a, i])
+                y[i] = logsigmoid_forward(x[i])
         elif op == 16:  # max
+            y, x, z = R[d], R[a], R[b]
             for i in range(n):
-                R[d, i] = max_forward(R[a, i], R[b, i])
+                y[i] = max_forward(x[i], z[i])
         elif op == 17:  # min
+            y, x, z = R[d], R[a], R[b]
             for i in range(n):
-                R[d, i] = min_forward(R[a, i], R[b, i])
+                y[i] = min_forward(x[i], z[i])
         else:
             raise ValueError("unknown opcode in program")
 
@@ -123,72 +141,90 @@ def reverse_sweep(code, start, stop, R, G, n):
         a = code[k, 2]
         b = code[k, 3]
         if op == 0:  # add
+            y, x, z, gy, gx, gz = R[d], R[a], R[b], G[d], G[a], G[b]
             for i in range(n):
-                da, db = add_derivative(R[a, i], R[b, i], R[d, i])
-                G[a, i] += G[d, i] * da
-                G[b, i] += G[d, i] * db
+                dx, dz = add_derivative(x[i], z[i], y[i])
+                gx[i] += gy[i] * dx
+                gz[i] += gy[i] * dz
         elif op == 1:  # mul
+            y, x, z, gy, gx, gz = R[d], R[a], R[b], G[d], G[a], G[b]
             for i in range(n):
-                da, db = mul_derivative(R[a, i], R[b, i], R[d, i])
-                G[a, i] += G[d, i] * da
-                G[b, i] += G[d, i] * db
+                dx, dz = mul_derivative(x[i], z[i], y[i])
+                gx[i] += gy[i] * dx
+                gz[i] += gy[i] * dz
         elif op == 2:  # sub
+            y, x, z, gy, gx, gz = R[d], R[a], R[b], G[d], G[a], G[b]
             for i in range(n):
-                da, db = sub_derivative(R[a, i], R[b, i], R[d, i])
-                G[a, i] += G[d, i] * da
-                G[b, i] += G[d, i] * db
+                dx, dz = sub_derivative(x[i], z[i], y[i])
+                gx[i] += gy[i] * dx
+                gz[i] += gy[i] * dz
         elif op == 3:  # div
+            y, x, z, gy, gx, gz = R[d], R[a], R[b], G[d], G[a], G[b]
             for i in range(n):
-                da, db = div_derivative(R[a, i], R[b, i], R[d, i])
-                G[a, i] += G[d, i] * da
-                G[b, i] += G[d, i] * db
+                dx, dz = div_derivative(x[i], z[i], y[i])
+                gx[i] += gy[i] * dx
+                gz[i] += gy[i] * dz
         elif op == 4:  # neg
+            y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                G[a, i] += G[d, i] * neg_derivative(R[a, i], R[d, i])
+                gx[i] += gy[i] * neg_derivative(x[i], y[i])
         elif op == 5:  # square
+            y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                G[a, i] += G[d, i] * square_derivative(R[a, i], R[d, i])
+                gx[i] += gy[i] * square_derivative(x[i], y[i])
         elif op == 6:  # pow
+            y, x, z, gy, gx, gz = R[d], R[a], R[b], G[d], G[a], G[b]
             for i in range(n):
-                da, db = pow_derivative(R[a, i], R[b, i], R[d, i])
-                G[a, i] += G[d, i] * da
-                G[b, i] += G[d, i] * db
+                dx, dz = pow_derivative(x[i], z[i], y[i])
+                gx[i] += gy[i] * dx
+                gz[i] += gy[i] * dz
         elif op == 7:  # exp
+            y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                G[a, i] += G[d, i] * exp_derivative(R[a, i], R[d, i])
+                gx[i] += gy[i] * exp_derivative(x[i], y[i])
         elif op == 8:  # log
+            y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                G[a, i] += G[d, i] * log_derivative(R[a, i], R[d, i])
+                gx[i] += gy[i] * log_derivative(x[i], y[i])
         elif op == 9:  # sqrt
+            y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                G[a, i] += G[d, i] * sqrt_derivative(R[a, i], R[d, i])
+                gx[i] += gy[i] * sqrt_derivative(x[i], y[i])
         elif op == 10:  # abs
+            y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                G[a, i] += G[d, i] * abs_derivative(R[a, i], R[d, i])
+                gx[i] += gy[i] * abs_derivative(x[i], y[i])
         elif op == 11:  # sigmoid
+            y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                G[a, i] += G[d, i] * sigmoid_derivative(R[a, i], R[d, i])
+                gx[i] += gy[i] * sigmoid_derivative(x[i], y[i])
         elif op == 12:  # tanh
+            y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                G[a, i] += G[d, i] * tanh_derivative(R[a, i], R[d, i])
+                gx[i] += gy[i] * tanh_derivative(x[i], y[i])
         elif op == 13:  # relu
+            y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                G[a, i] += G[d, i] * relu_derivative(R[a, i], R[d, i])
+                gx[i] += gy[i] * relu_derivative(x[i], y[i])
         elif op == 14:  # softplus
+            y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                G[a, i] += G[d, i] * softplus_derivative(R[a, i], R[d, i])
+                gx[i] += gy[i] * softplus_derivative(x[i], y[i])
         elif op == 15:  # logsigmoid
+            y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                G[a, i] += G[d, i] * logsigmoid_derivative(R[a, i], R[d, i])
+                gx[i] += gy[i] * logsigmoid_derivative(x[i], y[i])
         elif op == 16:  # max
+            y, x, z, gy, gx, gz = R[d], R[a], R[b], G[d], G[a], G[b]
             for i in range(n):
-                da, db = max_derivative(R[a, i], R[b, i], R[d, i])
-                G[a, i] += G[d, i] * da
-                G[b, i] += G[d, i] * db
+                dx, dz = max_derivative(x[i], z[i], y[i])
+                gx[i] += gy[i] * dx
+                gz[i] += gy[i] * dz
         elif op == 17:  # min
+            y, x, z, gy, gx, gz = R[d], R[a], R[b], G[d], G[a], G[b]
             for i in range(n):
-                da, db = min_derivative(R[a, i], R[b, i], R[d, i])
-                G[a, i] += G[d, i] * da
-                G[b, i] += G[d, i] * db
+                dx, dz = min_derivative(x[i], z[i], y[i])
+                gx[i] += gy[i] * dx
+                gz[i] += gy[i] * dz
         else:
             raise ValueError("unknown opcode in program")

@@ -30,8 +30,8 @@ from engine.sweeps import forward_sweep, reverse_sweep
 
 BLOCK = 256
 
-_kernel = numba.njit(cache=True, nogil=True)
-_parallel_kernel = numba.njit(cache=True, nogil=True, parallel=True)
+_kernel = numba.njit(cache=True, nogil=True, error_model="numpy")
+_parallel_kernel = numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 
 # Numba's default workqueue threading layer aborts the process when two threads enter
 # parallel kernels at once; the service runs several threads per worker.
@@ -46,11 +46,14 @@ ITEM_COLUMNS = 18
 @_kernel
 def _first_nonfinite(M, n_slots, n):
     """Lane of the first NaN/inf in M[:n_slots, :n], or -1."""
-    acc = 0.0
+    # x - x is 0 for finite x and NaN otherwise; an integer OR-reduction vectorises,
+    # where a float sum would be a serial chain without fast-math reassociation.
+    bad = False
     for s in range(n_slots):
+        row = M[s]
         for i in range(n):
-            acc += M[s, i] * 0.0  # stays 0 unless some entry is inf or NaN; vectorises
-    if acc == 0.0:
+            bad |= row[i] - row[i] != 0.0
+    if not bad:
         return -1
     for i in range(n):
         for s in range(n_slots):
@@ -79,8 +82,7 @@ def _forward_and_clear(code, forward_start, code_stop, R, G, n_slots, n):
     """Forward sweep, then zero the adjoints the reverse sweep accumulates into."""
     forward_sweep(code, forward_start, code_stop, R, n)
     for s in range(n_slots):
-        for i in range(n):
-            G[s, i] = 0.0
+        G[s, :n] = 0.0
 
 
 @_kernel
@@ -95,38 +97,24 @@ def _batch_blocks(code, forward_start, n_slots, const_slots, const_values, input
         lo = blk * BLOCK
         n = min(BLOCK, n_lanes - lo)
         for j in range(const_slots.shape[0]):
-            s = const_slots[j]
-            v = const_values[j]
-            for i in range(n):
-                R[s, i] = v
+            R[const_slots[j], :n] = const_values[j]
         for j in range(input_slots.shape[0]):
             x = inputs[j]
-            s = input_slots[j]
             if x.shape[0] == 1:
-                v = x[0]
-                for i in range(n):
-                    R[s, i] = v
+                R[input_slots[j], :n] = x[0]
             else:
-                for i in range(n):
-                    R[s, i] = x[lo + i]
+                R[input_slots[j], :n] = x[lo:lo + n]
         _forward_and_clear(code, forward_start, n_instr, R, G, n_slots, n)
         if seed.shape[0] == 1:
-            v = seed[0]
-            for i in range(n):
-                G[output_slot, i] = v
+            G[output_slot, :n] = seed[0]
         else:
-            for i in range(n):
-                G[output_slot, i] = seed[lo + i]
+            G[output_slot, :n] = seed[lo:lo + n]
         reverse_sweep(code, 0, n_instr, R, G, n)
         _check_block(R, G, n_slots, n, lo, status)
         for j in range(value_slots.shape[0]):
-            s = value_slots[j]
-            for i in range(n):
-                values_out[j, lo + i] = R[s, i]
+            values_out[j, lo:lo + n] = R[value_slots[j], :n]
         for j in range(grad_slots.shape[0]):
-            s = grad_slots[j]
-            for i in range(n):
-                grads_out[j, lo + i] = G[s, i]
+            grads_out[j, lo:lo + n] = G[grad_slots[j], :n]
 
 
 @_kernel
@@ -167,43 +155,29 @@ def _ragged_items(code, items, const_slots, const_values, input_slots, input_off
         for lo in range(0, n_lanes, width):
             n = min(width, n_lanes - lo)
             for j in range(it[C_K0], it[C_K1]):
-                s = const_slots[j]
-                v = const_values[j]
-                for i in range(n):
-                    R[s, i] = v
+                R[const_slots[j], :n] = const_values[j]
             for j in range(it[C_I0], it[C_I1]):
-                s = input_slots[j]
                 off = input_offsets[j]
                 if input_lengths[j] == 1:
-                    v = arena[off]
-                    for i in range(n):
-                        R[s, i] = v
+                    R[input_slots[j], :n] = arena[off]
                 else:
-                    for i in range(n):
-                        R[s, i] = arena[off + lo + i]
+                    R[input_slots[j], :n] = arena[off + lo:off + lo + n]
             _forward_and_clear(code, it[C_FWD], it[C_STOP], R, G, n_slots, n)
-            out_slot = it[C_OUT]
+            seed_at = it[C_SEED]
             if it[C_SEEDLEN] == 1:
-                v = seeds[it[C_SEED]]
-                for i in range(n):
-                    G[out_slot, i] = v
+                G[it[C_OUT], :n] = seeds[seed_at]
             else:
-                for i in range(n):
-                    G[out_slot, i] = seeds[it[C_SEED] + lo + i]
+                G[it[C_OUT], :n] = seeds[seed_at + lo:seed_at + lo + n]
             reverse_sweep(code, it[C_CODE], it[C_STOP], R, G, n)
             _check_block(R, G, n_slots, n, lo, status[p])
-            base = it[C_VOUT]
+            base = it[C_VOUT] + lo
             for j in range(it[C_V0], it[C_V1]):
-                s = value_slots[j]
-                row = base + (j - it[C_V0]) * n_lanes + lo
-                for i in range(n):
-                    out[row + i] = R[s, i]
-            base = it[C_GOUT]
+                row = base + (j - it[C_V0]) * n_lanes
+                out[row:row + n] = R[value_slots[j], :n]
+            base = it[C_GOUT] + lo
             for j in range(it[C_G0], it[C_G1]):
-                s = grad_slots[j]
-                row = base + (j - it[C_G0]) * n_lanes + lo
-                for i in range(n):
-                    out[row + i] = G[s, i]
+                row = base + (j - it[C_G0]) * n_lanes
+                out[row:row + n] = G[grad_slots[j], :n]
 
 
 @_kernel
@@ -229,3 +203,36 @@ def run_ragged_parallel(code, items, const_slots, const_values, input_slots, inp
 
 
 KERNELS = (run_batch, run_batch_parallel, run_ragged, run_ragged_parallel)
+
+
+def _invalidate_stale_cache() -> None:
+    """Drop cached kernels built from other sources than the ones on disk now.
+
+    Numba keys a cached function by its own file's timestamp only, not by the files of
+    the functions it calls: after an edit to engine/ops.py (or sweeps.py), the kernels
+    here would load from cache with the old ops compiled in. A stamp of all three
+    sources beside the cache decides, once per import, whether to flush them.
+    """
+    import hashlib
+    import pathlib
+
+    from engine import ops, sweeps
+
+    digest = hashlib.sha256()
+    for source in (ops.__file__, sweeps.__file__, __file__):
+        digest.update(pathlib.Path(source).read_bytes())
+    stamp = digest.hexdigest()
+    dispatchers = [f for f in globals().values() if isinstance(f, numba.core.dispatcher.Dispatcher)]
+    dispatchers += [sweeps.forward_sweep, sweeps.reverse_sweep]
+    try:
+        stamp_file = pathlib.Path(run_batch._cache.cache_path) / "gradsheet-kernels.stamp"
+        if stamp_file.exists() and stamp_file.read_text() == stamp:
+            return
+        for dispatcher in dispatchers:
+            dispatcher._cache.flush()
+        stamp_file.write_text(stamp)
+    except OSError:  # a read-only cache: Numba itself then compiles in memory
+        pass
+
+
+_invalidate_stale_cache()

@@ -17,9 +17,9 @@ import numpy as np
 from engine import vm
 from engine.errors import GraphError, NonFiniteError
 from engine.graph import DEFAULT_LIMITS, Graph, Limits, describe_inputs, suggest
-from engine.lower import Code, Program, lowered
+from engine.lowering import Code, Program, lowered
 from engine.ops import OPS
-from engine.parse import parse
+from engine.parser import parse
 
 # lanes x instructions above which the prange kernels beat the serial ones
 PARALLEL_MIN_WORK = 1 << 17
@@ -100,11 +100,7 @@ def _values(value, path: str, limits: Limits):
     if arr.shape[0] > limits.max_batch:
         raise GraphError(f"{path} has {arr.shape[0]} values, more than the limit of {limits.max_batch}",
                          path=path)
-    finite = np.isfinite(arr)
-    if not finite.all():
-        i = int(np.argmin(finite))
-        raise GraphError(f"{path}[{i}] is {arr[i]}, not a finite number", path=f"{path}[{i}]")
-    return arr
+    return arr  # NaN and inf in a batch are caught by the kernel's scan (see _nonfinite)
 
 
 class Prepared:
@@ -204,7 +200,8 @@ class Evaluation:
         return self._gradients
 
     def _table(self, names, M):
-        table = dict(zip(names, M if self.batched else M[:, 0].tolist()))
+        # M: float64 [len(names), n] when batched, else a list of floats
+        table = dict(zip(names, M))
         return table if self.intermediates else _Kept(table)
 
     @property
@@ -300,18 +297,20 @@ def _in_item(exc: GraphError, k: int, errors: str) -> GraphError:
 
 
 def _run_batch(item: Prepared, intermediates: bool):
+    """One program over many lanes; inputs are read in place, not copied into an arena."""
     low = item.code
+    arr = low.arrays()
     n = item.n_lanes
-    value_slots = low.all_slots if intermediates else low.output_slots
-    grad_slots = low.all_slots if intermediates else low.input_slots
+    value_slots = arr.value_slots if intermediates else arr.output_slots
+    grad_slots = arr.value_slots if intermediates else arr.input_slots
     V = np.empty((len(value_slots), n))
     G = np.empty((len(grad_slots), n))
     inputs = numba.typed.List([v if type(v) is not float else np.array([v]) for v in item.values]
                               or [np.zeros(1)])
     seed = item.seed if type(item.seed) is not float else np.array([item.seed])
-    args = (low.code, low.forward_start, low.n_slots, low.const_slots, low.const_values,
-            low.input_slots, inputs, low.output_slot, seed, value_slots, grad_slots, V, G, n)
-    if n * max(len(low.code), 1) >= PARALLEL_MIN_WORK:
+    args = (arr.code, low.forward_start, low.n_slots, arr.const_slots, arr.const_values,
+            arr.input_slots, inputs, low.output_slot, seed, value_slots, grad_slots, V, G, n)
+    if n * max(low.n_instr, 1) >= PARALLEL_MIN_WORK:
         status = np.zeros((numba.get_num_threads() * 2, 2), dtype=np.int64)
         with vm.parallel_lock:
             vm.run_batch_parallel(*args, status)
@@ -325,93 +324,117 @@ def _run_batch(item: Prepared, intermediates: bool):
     return Evaluation(item, intermediates, V, G)
 
 
-def _run_ragged(items: list[Prepared], intermediates: bool, value_slots_of=None, grad_slots_of=None,
-                diagnose: bool = True):
-    """Run items through the ragged kernel; returns an Evaluation or NonFiniteError per item.
+def _run_ragged(items: list[Prepared], intermediates: bool, keep_every_slot: bool = False):
+    """Run items through the ragged kernel; returns an Evaluation or GraphError per item.
 
-    value_slots_of / grad_slots_of override which slots are kept, and diagnose=False
-    returns even non-finite results: the diagnosis itself runs that way.
+    keep_every_slot keeps the value and adjoint of every slot and returns even
+    non-finite results: the diagnosis of a NaN runs that way.
     """
     if not items:
         return []
-    P = len(items)
-    table = np.empty((P, vm.ITEM_COLUMNS), dtype=np.int64)
-    codes, k_slots, k_values, in_slots, v_slots, g_slots = [], [], [], [], [], []
-    scalars, arrays, in_offsets, in_lengths = [], [], [], []
-    seed_scalars, seed_arrays, seed_ref = [], [], []
+    table: list[int] = []
+    code: list[int] = []
+    k_slots: list[int] = []
+    k_values: list[float] = []
+    in_slots: list[int] = []
+    v_slots: list[int] = []
+    g_slots: list[int] = []
+    scalars: list[float] = []
+    arrays: list[np.ndarray] = []
+    in_refs: list[int] = []
+    in_lengths: list[int] = []
+    seed_scalars: list[float] = []
+    seed_arrays: list[np.ndarray] = []
+    seed_refs: list[int] = []
     code_at = const_at = in_at = v_at = g_at = out_at = 0
     max_slots = max_lanes = work = 0
-    for p, item in enumerate(items):
+    for item in items:
         low = item.code
         n = item.n_lanes
-        vs = value_slots_of(low) if value_slots_of else (low.all_slots if intermediates else low.output_slots)
-        gs = grad_slots_of(low) if grad_slots_of else (low.all_slots if intermediates else low.input_slots)
-        n_instr = len(low.code)
+        if keep_every_slot:
+            vs = gs = list(range(low.n_slots))
+        elif intermediates:
+            vs = gs = low.value_slots
+        else:
+            vs, gs = [low.output_slot], low.input_slots
+        n_instr = low.n_instr
         n_const = len(low.const_slots)
         m = low.n_inputs
-        if type(item.seed) is float:
-            seed_ref.append(len(seed_scalars))
-            seed_scalars.append(item.seed)
+        seed = item.seed
+        if type(seed) is float:
+            seed_refs.append(len(seed_scalars))
+            seed_scalars.append(seed)
+            seed_len = 1
         else:
-            seed_ref.append(~len(seed_arrays))
-            seed_arrays.append(item.seed)
-        table[p] = (code_at, code_at + low.forward_start, code_at + n_instr, low.n_slots, n,
-                    const_at, const_at + n_const, in_at, in_at + m, low.output_slot, 0,
-                    1 if type(item.seed) is float else n,
-                    v_at, v_at + len(vs), out_at, g_at, g_at + len(gs), out_at + len(vs) * n)
-        codes.append(low.code)
-        k_slots.append(low.const_slots)
-        k_values.append(low.const_values)
-        in_slots.append(low.input_slots)
-        v_slots.append(vs)
-        g_slots.append(gs)
+            seed_refs.append(~len(seed_arrays))
+            seed_arrays.append(seed)
+            seed_len = n
+        kv, kg = len(vs), len(gs)
+        table += (code_at, code_at + low.forward_start, code_at + n_instr, low.n_slots, n,
+                  const_at, const_at + n_const, in_at, in_at + m, low.output_slot, 0, seed_len,
+                  v_at, v_at + kv, out_at, g_at, g_at + kg, out_at + kv * n)
+        code += low.code
+        k_slots += low.const_slots
+        k_values += low.const_values
+        in_slots += low.input_slots
+        v_slots += vs
+        g_slots += gs
         for v in item.values:
             if type(v) is float:
-                in_offsets.append(len(scalars))
+                in_refs.append(len(scalars))
                 scalars.append(v)
                 in_lengths.append(1)
             else:
-                in_offsets.append(~len(arrays))
+                in_refs.append(~len(arrays))
                 arrays.append(v)
                 in_lengths.append(len(v))
         code_at += n_instr
         const_at += n_const
         in_at += m
-        v_at += len(vs)
-        g_at += len(gs)
-        out_at += (len(vs) + len(gs)) * n
-        max_slots = max(max_slots, low.n_slots)
-        max_lanes = max(max_lanes, n)
+        v_at += kv
+        g_at += kg
+        out_at += (kv + kg) * n
+        if low.n_slots > max_slots:
+            max_slots = low.n_slots
+        if n > max_lanes:
+            max_lanes = n
         work += n * n_instr
-    arena, in_offsets = _arena(scalars, arrays, in_offsets)
-    seeds, seed_offsets = _arena(seed_scalars, seed_arrays, seed_ref)
+    P = len(items)
+    table = np.array(table, dtype=np.int64).reshape(P, vm.ITEM_COLUMNS)
+    arena, in_offsets = _arena(scalars, arrays, in_refs)
+    seeds, seed_offsets = _arena(seed_scalars, seed_arrays, seed_refs)
     table[:, vm.C_SEED] = seed_offsets
     out = np.empty(out_at)
     status = np.zeros((P, 2), dtype=np.int64)
-    args = (np.concatenate(codes), table, _cat(k_slots, np.int32), _cat(k_values, np.float64),
-            _cat(in_slots, np.int32), in_offsets, np.array(in_lengths, dtype=np.int64), arena, seeds,
-            _cat(v_slots, np.int32), _cat(g_slots, np.int32), out, status, max_slots, max_lanes)
+    i32 = np.int32
+    args = (np.array(code, dtype=i32).reshape(-1, 4), table, np.array(k_slots, dtype=i32),
+            np.array(k_values, dtype=np.float64), np.array(in_slots, dtype=i32), in_offsets,
+            np.array(in_lengths, dtype=np.int64), arena, seeds, np.array(v_slots, dtype=i32),
+            np.array(g_slots, dtype=i32), out, status, max_slots, max_lanes)
     if work >= PARALLEL_MIN_WORK and P > 1:
         with vm.parallel_lock:
             vm.run_ragged_parallel(*args, min(P, numba.get_num_threads() * 4))
     else:
         vm.run_ragged(*args)
+    flagged = status[:, 0].tolist()
+    # one conversion for every unbatched item: their results are Python floats
+    flat = out.tolist() if any(not it.batched for it in items) else None
+    rows = table[:, [vm.C_V0, vm.C_V1, vm.C_VOUT, vm.C_G0, vm.C_G1, vm.C_GOUT]].tolist()
     results = []
     for p, item in enumerate(items):
-        if status[p, 0] and diagnose:
-            results.append(_nonfinite(item, int(status[p, 0]), int(status[p, 1])))
+        if flagged[p] and not keep_every_slot:
+            results.append(_nonfinite(item, flagged[p], int(status[p, 1])))
             continue
+        v0, v1, vo, g0, g1, go = rows[p]
         n = item.n_lanes
-        v0, v1, vo, g0, g1, go = (int(x) for x in table[p, [vm.C_V0, vm.C_V1, vm.C_VOUT,
-                                                           vm.C_G0, vm.C_G1, vm.C_GOUT]])
-        V = out[vo:vo + (v1 - v0) * n].reshape(v1 - v0, n)
-        G = out[go:go + (g1 - g0) * n].reshape(g1 - g0, n)
+        if item.batched:
+            V = out[vo:vo + (v1 - v0) * n].reshape(v1 - v0, n)
+            G = out[go:go + (g1 - g0) * n].reshape(g1 - g0, n)
+        else:
+            V = flat[vo:vo + v1 - v0]
+            G = flat[go:go + g1 - g0]
         results.append(Evaluation(item, intermediates, V, G))
     return results
-
-
-def _cat(arrays, dtype):
-    return np.concatenate(arrays) if arrays else np.zeros(0, dtype=dtype)
 
 
 def _arena(scalars: list, arrays: list, refs: list):
@@ -429,8 +452,8 @@ def _arena(scalars: list, arrays: list, refs: list):
 
 # --- diagnosing NaN and inf ---------------------------------------------------------
 
-def _lane(item: Prepared, lane: int):
-    """A copy of `item` restricted to one lane, with every slot kept."""
+def _lane(item: Prepared, lane: int) -> Prepared:
+    """A copy of `item` restricted to one lane."""
     one = object.__new__(Prepared)
     one.graph, one.code, one.batched, one.n_lanes = item.graph, item.code, False, 1
     one.values = [v if type(v) is float else float(v[lane]) for v in item.values]
@@ -447,48 +470,56 @@ def _local(op, a: float, b: float | None, y: float):
         return math.inf if b is None else (math.inf, math.inf)
 
 
-def _nonfinite(item: Prepared, kind: int, lane: int) -> NonFiniteError:
-    """Explain why lane `lane` of `item` produced NaN/inf (kind 1: a value, 2: a gradient)."""
-    low, graph = item.code, item.graph
-    every = np.arange(low.n_slots, dtype=np.int32)
-    one = _lane(item, lane)
-    ev = _run_ragged([one], True, lambda c: every, lambda c: every, diagnose=False)[0]
-    R, G = ev._V[:, 0].tolist(), ev._G[:, 0].tolist()
-    names = [s.split("~")[0] for s in Program(graph, low).slot_names()]
+def _nonfinite(item: Prepared, kind: int, lane: int) -> GraphError:
+    """Explain why lane `lane` of `item` produced NaN/inf (kind 1: a value, 2: a gradient).
+
+    Batched inputs are checked here rather than before the kernel: the kernel scans
+    every slot anyway, inputs included, so a clean batch pays nothing for the check.
+    """
+    graph = item.graph
     at = f" at batch index {lane}" if item.batched else ""
     index = lane if item.batched else None
-    code = low.code.tolist()
+    one = _lane(item, lane)
+    for name, v in zip(graph.inputs, one.values):
+        if not math.isfinite(v):
+            path = f"inputs.{name}[{lane}]" if item.batched else f"inputs.{name}"
+            return GraphError(f"{path} is {v}, not a finite number", path=path)
+    if not math.isfinite(one.seed):
+        path = f"output_gradient[{lane}]" if item.batched else "output_gradient"
+        return GraphError(f"{path} is {one.seed}, not a finite number", path=path)
 
-    def located(node_index, message, receiver):
-        loc = graph.error_at(node_index, "").location
-        return NonFiniteError(message, node=receiver, index=index, kind="value" if kind == 1 else "gradient",
-                              **loc)
+    low = item.code
+    ev = _run_ragged([one], True, keep_every_slot=True)[0]
+    R, G = ev._V, ev._G
+    names = [s.split("~")[0] for s in Program(graph, low).slot_names()]
+    code = low.code
+    what = "value" if kind == 1 else "gradient"
 
     def show(slot):
-        return f"{names[slot]} = {R[slot]:.6g}" if not names[slot].startswith("const") else f"{R[slot]:.6g}"
+        return f"{R[slot]:.6g}" if names[slot].startswith("const") else f"{names[slot]} = {R[slot]:.6g}"
+
+    def found(k, message, receiver):
+        loc = graph.error_at(low.instr_node[k], "").location
+        return NonFiniteError(message, node=receiver, index=index, kind=what, **loc)
 
     if kind == 1:
-        for k in range(low.forward_start, len(code)):
-            op, d, a, b = code[k]
+        for k in range(low.forward_start, low.n_instr):
+            op, d, a, b = code[4 * k:4 * k + 4]
             if not math.isfinite(R[d]):
-                node = graph.nodes[int(low.instr_node[k])]
+                node = graph.nodes[low.instr_node[k]]
                 args = show(a) if b < 0 else f"{show(a)} and {show(b)}"
-                return located(int(low.instr_node[k]),
-                               f"the value of node {node.id!r} ({node.label}) is {R[d]}{at}: "
-                               f"{OPS[op].name} of {args} is not a finite number", node.id)
+                return found(k, f"the value of node {node.id!r} ({node.label}) is {R[d]}{at}: "
+                                f"{OPS[op].name} of {args} is not a finite number", node.id)
     else:
-        for k in range(len(code) - 1, -1, -1):
-            op, d, a, b = code[k]
+        for k in range(low.n_instr - 1, -1, -1):
+            op, d, a, b = code[4 * k:4 * k + 4]
             if not math.isfinite(G[d]):
                 continue
             local = _local(OPS[op], R[a], None if b < 0 else R[b], R[d])
-            pairs = [(a, local)] if b < 0 else [(a, local[0]), (b, local[1])]
-            for slot, dv in pairs:
+            for slot, dv in ([(a, local)] if b < 0 else [(a, local[0]), (b, local[1])]):
                 if not math.isfinite(G[d] * dv):
-                    node = graph.nodes[int(low.instr_node[k])]
+                    node = graph.nodes[low.instr_node[k]]
                     args = show(a) if b < 0 else f"{show(a)} and {show(b)}"
-                    return located(int(low.instr_node[k]),
-                                   f"the gradient of {names[slot]!r} is not finite{at}: node {node.id!r} "
-                                   f"({node.op}) has local derivative {dv} at {args}", names[slot])
-    return NonFiniteError(f"a non-finite {'value' if kind == 1 else 'gradient'} appeared{at}",
-                          node=graph.output, index=index, kind="value" if kind == 1 else "gradient")
+                    return found(k, f"the gradient of {names[slot]!r} is not finite{at}: node {node.id!r} "
+                                    f"({node.op}) has local derivative {dv} at {args}", names[slot])
+    return NonFiniteError(f"a non-finite {what} appeared{at}", node=graph.output, index=index, kind=what)

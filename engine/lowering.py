@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -30,30 +31,59 @@ _POW = OPS_BY_NAME["pow"].opcode
 _CACHE_SIZE = 4096
 
 
-@dataclass(frozen=True, eq=False)
 class Code:
     """The structural, shareable part of a lowered graph.
 
-    code: int32 [n_instr, 4]; instructions [0, forward_start) are folded (reverse only).
-    const_slots: int32 [k], const_values: float64 [k].
-    node_slots: int32 [n_nodes], the slot of each node's value.
-    instr_node: int32 [n_instr], the node each instruction belongs to.
-    output_slot: slot of the output (an input slot when the output is an input).
+    Held as flat Python lists, because evaluate_many concatenates thousands of small
+    programs and list.extend is far cheaper than NumPy calls per program; `arrays()`
+    gives the NumPy form once, for the batch kernel and for readers.
+
+    code: [opcode, dst, a, b] * n_instr; instructions [0, forward_start) are folded
+    (reverse sweep only). const_slots / const_values: the pre-filled slots.
+    node_slots: slot of each node's value; instr_node: the node of each instruction.
+    value_slots: inputs then nodes (what an evaluation reports); input_slots; output_slot.
     """
 
+    __slots__ = ("code", "forward_start", "n_instr", "n_slots", "n_inputs", "const_slots",
+                 "const_values", "node_slots", "instr_node", "output_slot", "value_slots",
+                 "input_slots", "_arrays")
+
+    def __init__(self, code, forward_start, n_slots, n_inputs, const_slots, const_values,
+                 node_slots, instr_node, output_slot):
+        self.code = code
+        self.forward_start = forward_start
+        self.n_instr = len(code) // 4
+        self.n_slots = n_slots
+        self.n_inputs = n_inputs
+        self.const_slots = const_slots
+        self.const_values = const_values
+        self.node_slots = node_slots
+        self.instr_node = instr_node
+        self.output_slot = output_slot
+        self.input_slots = list(range(n_inputs))
+        self.value_slots = self.input_slots + node_slots
+        self._arrays = None
+
+    def arrays(self) -> "CodeArrays":
+        if self._arrays is None:
+            i32 = np.int32
+            self._arrays = CodeArrays(
+                np.array(self.code, dtype=i32).reshape(-1, 4),
+                np.array(self.const_slots, dtype=i32), np.array(self.const_values, dtype=np.float64),
+                np.array(self.value_slots, dtype=i32), np.array(self.input_slots, dtype=i32),
+                np.array([self.output_slot], dtype=i32))
+        return self._arrays
+
+
+class CodeArrays(NamedTuple):
+    """Code as NumPy arrays. code: int32 [n_instr, 4]; slot lists int32; const_values float64."""
+
     code: np.ndarray
-    forward_start: int
-    n_slots: int
-    n_inputs: int
     const_slots: np.ndarray
     const_values: np.ndarray
-    node_slots: np.ndarray
-    instr_node: np.ndarray
-    output_slot: int
-    # slots whose values/gradients an evaluation materialises: inputs then nodes
-    all_slots: np.ndarray = field(repr=False)
-    input_slots: np.ndarray = field(repr=False)
-    output_slots: np.ndarray = field(repr=False)
+    value_slots: np.ndarray
+    input_slots: np.ndarray
+    output_slots: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,11 +95,17 @@ class Program:
 
     @property
     def code(self) -> np.ndarray:
-        return self.lowered.code
+        """int32 [n_instr, 4]: (opcode, dst, a, b) per instruction."""
+        return self.lowered.arrays().code
 
     @property
     def constants(self) -> np.ndarray:
-        return self.lowered.const_values
+        """float64 [k]: the constant pool (literals and folded nodes)."""
+        return self.lowered.arrays().const_values
+
+    @property
+    def const_slots(self) -> np.ndarray:
+        return self.lowered.arrays().const_slots
 
     @property
     def n_slots(self) -> int:
@@ -78,21 +114,20 @@ class Program:
     @property
     def slots(self) -> dict[str, int]:
         """Input name or node id -> slot."""
-        names = self.graph.names
-        return dict(zip(names, self.lowered.all_slots.tolist()))
+        return dict(zip(self.graph.names, self.lowered.value_slots))
 
     def slot_names(self) -> list[str]:
         """A readable name for every slot: the input or node it holds, `const`, or `node~k`
         for the k-th temporary of an n-ary node's chain."""
         low, g = self.lowered, self.graph
         names = [""] * low.n_slots
-        for slot, value in zip(low.const_slots.tolist(), low.const_values.tolist()):
+        for slot, value in zip(low.const_slots, low.const_values):
             names[slot] = f"const {value:g}"
         temps: dict[int, int] = {}
-        for (_, dst, _, _), node in zip(low.code.tolist(), low.instr_node.tolist()):
+        for k, node in enumerate(low.instr_node):
             temps[node] = temps.get(node, 0) + 1
-            names[dst] = f"{g.nodes[node].id}~{temps[node]}"
-        for name, slot in zip(g.names, low.all_slots.tolist()):
+            names[low.code[4 * k + 1]] = f"{g.nodes[node].id}~{temps[node]}"
+        for name, slot in zip(g.names, low.value_slots):
             names[slot] = name
         return names
 
@@ -100,12 +135,12 @@ class Program:
         """Disassembly: one line per instruction, with the node each belongs to."""
         low = self.lowered
         names = self.slot_names()
-        lines = [f"Program: {len(low.code)} instructions, {low.n_slots} slots, "
+        lines = [f"Program: {low.n_instr} instructions, {low.n_slots} slots, "
                  f"inputs {', '.join(self.graph.inputs) or '(none)'}, output {self.graph.output} "
                  f"(slot {low.output_slot})"]
-        for slot, value in zip(low.const_slots.tolist(), low.const_values.tolist()):
+        for slot, value in zip(low.const_slots, low.const_values):
             lines.append(f"  s{slot:<4} = {value!r:<24} # {names[slot]}")
-        for k, ((op, dst, a, b), node) in enumerate(zip(low.code.tolist(), low.instr_node.tolist())):
+        for k, ((op, dst, a, b), node) in enumerate(zip(self.code.tolist(), low.instr_node)):
             args = f"s{a}" if b < 0 else f"s{a}, s{b}"
             folded = "  (folded: reverse only)" if k < low.forward_start else ""
             lines.append(f"  {k:>3}: s{dst:<4} = {OPS[op].name}({args}){' ' * max(1, 14 - len(args))}"
@@ -124,7 +159,7 @@ def lower(graph: Graph) -> Program:
 def lowered(graph: Graph) -> Code:
     code = graph._lowered
     if code is None:
-        key = _structure(graph)
+        key = graph.structure or structure(graph)
         code = _cache.get(key)
         if code is None:
             code = _build(graph)
@@ -139,8 +174,12 @@ def cache_clear() -> None:
     _cache.clear()
 
 
-def _structure(graph: Graph) -> tuple:
-    """A hashable description of the graph without its names."""
+def structure(graph: Graph) -> tuple:
+    """A hashable description of the graph without its names: the lowering cache's key.
+
+    Inputs are -1, -2, ... in order, nodes their index, constants 1-tuples (never equal
+    to a position). Graph.from_spec builds the same key during its pass.
+    """
     pos = {name: -1 - j for j, name in enumerate(graph.inputs)}
     for i, node in enumerate(graph.nodes):
         pos[node.id] = i
@@ -216,21 +255,15 @@ def _build(graph: Graph) -> Code:
             acc = dst
         node_slot[node.id] = acc
 
-    code = np.array(folded + live, dtype=np.int32).reshape(-1, 4)
-    node_slots = np.array([node_slot[n.id] for n in graph.nodes], dtype=np.int32)
-    input_slots = np.arange(m, dtype=np.int32)
     output_slot = node_slot.get(graph.output, input_slot.get(graph.output))
     return Code(
-        code=code,
+        code=[x for instr in folded + live for x in instr],
         forward_start=len(folded),
         n_slots=next_slot,
         n_inputs=m,
-        const_slots=np.array(const_slots, dtype=np.int32),
-        const_values=np.array([known[s] for s in const_slots], dtype=np.float64),
-        node_slots=node_slots,
-        instr_node=np.array(folded_node + live_node, dtype=np.int32),
+        const_slots=const_slots,
+        const_values=[known[s] for s in const_slots],
+        node_slots=[node_slot[n.id] for n in graph.nodes],
+        instr_node=folded_node + live_node,
         output_slot=output_slot,
-        all_slots=np.concatenate([input_slots, node_slots]),
-        input_slots=input_slots,
-        output_slots=np.array([output_slot], dtype=np.int32),
     )

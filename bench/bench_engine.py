@@ -1,0 +1,267 @@
+"""Engine benchmarks, side by side in one process, printing ratios (issue 2).
+
+A: f = (3ab)^2 + cd over 1,000,000 input sets, value + input gradients:
+   engine vs a hand-specialised Numba kernel for that one function (goal: <= 1.5x).
+B: 1,500 distinct random depth-5 graphs (~7 ops) from node specs, parsing and lowering
+   included, through evaluate_many; vs micrograd on the same graphs
+   (goal: <= 10 us per graph and <= 1/4 of micrograd's time).
+Also: first-call compile time (empty Numba cache) and warm-cache import-to-first-result.
+
+Run: make bench   (or .venv/bin/python bench/bench_engine.py [--quick])
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numba
+import numpy as np
+from numba import prange
+
+import engine
+from engine import lowering
+
+
+def median_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+# --- A ------------------------------------------------------------------------------
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def specialised(a, b, c, d):
+    """f = (3ab)^2 + cd and its four input gradients, derived by hand, fused, parallel."""
+    n = a.shape[0]
+    f, ga, gb, gc, gd = np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    for i in prange(n):
+        u = 3.0 * a[i] * b[i]
+        f[i] = u * u + c[i] * d[i]
+        g = 2.0 * u * 3.0
+        ga[i] = g * b[i]
+        gb[i] = g * a[i]
+        gc[i] = d[i]
+        gd[i] = c[i]
+    return f, ga, gb, gc, gd
+
+
+def numpy_hand(a, b, c, d):
+    u = 3.0 * a * b
+    g = 6.0 * u
+    return u * u + c * d, g * b, g * a, d.copy(), c.copy()
+
+
+def micrograd_one(a, b, c, d):
+    from micrograd.engine import Value
+    va, vb, vc, vd = Value(a), Value(b), Value(c), Value(d)
+    f = (3 * va * vb) ** 2 + vc * vd
+    f.backward()
+    return f.data, va.grad, vb.grad, vc.grad, vd.grad
+
+
+def bench_a(n: int, repeats: int) -> dict:
+    rng = np.random.default_rng(0)
+    a, b, c, d = (rng.uniform(-2, 2, n) for _ in range(4))
+    graph = engine.parse("(3*a*b)^2 + c*d")
+    inputs = {"a": a, "b": b, "c": c, "d": d}
+
+    def run_engine():
+        ev = engine.evaluate(graph, inputs, intermediates=False)
+        return ev.value, ev.gradients["a"], ev.gradients["b"], ev.gradients["c"], ev.gradients["d"]
+
+    ref = specialised(a, b, c, d)
+    got = run_engine()
+    for r, e in zip(ref, got):
+        np.testing.assert_allclose(e, r, rtol=1e-12, atol=1e-12)
+    numpy_hand(a, b, c, d)
+    t_engine = median_time(run_engine, repeats)
+    t_spec = median_time(lambda: specialised(a, b, c, d), repeats)
+    t_numpy = median_time(lambda: numpy_hand(a, b, c, d), repeats)
+    out = {"n": n, "engine": t_engine, "specialised": t_spec, "numpy": t_numpy}
+    try:
+        import micrograd  # noqa: F401
+        k = 2000
+        t0 = time.perf_counter()
+        for i in range(k):
+            micrograd_one(a[i], b[i], c[i], d[i])
+        out["micrograd_extrapolated"] = (time.perf_counter() - t0) / k * n
+    except ImportError:
+        pass
+    return out
+
+
+# --- B ------------------------------------------------------------------------------
+
+B_OPS = ("add", "mul", "sub", "relu", "neg", "square")
+
+
+def random_spec(rng: random.Random, depth: int = 5, n_ops: int = 7) -> dict:
+    """A random node spec of `n_ops` ops whose longest path has `depth` ops, over inputs x0..x3."""
+    inputs = ["x0", "x1", "x2", "x3"]
+    nodes: list[dict] = []
+    level: dict[str, int] = {name: 0 for name in inputs}
+    for k in range(n_ops):
+        op = rng.choice(B_OPS)
+        arity = 1 if op in ("relu", "neg", "square") else 2
+        if k < depth:  # a spine that makes the depth exactly `depth`
+            spine = nodes[-1]["id"] if nodes else rng.choice(inputs)
+            args = [spine] + [rng.choice(list(level)) for _ in range(arity - 1)]
+        else:
+            args = [rng.choice(list(level)) for _ in range(arity)]
+        if arity == 2 and rng.random() < 0.2:
+            args[1] = round(rng.uniform(-3, 3), 1)
+        node_id = f"n{k}"
+        nodes.append({"id": node_id, "op": op, "inputs": args})
+        level[node_id] = 1 + max(level.get(a, 0) if isinstance(a, str) else 0 for a in args)
+    # the output sums every node no one uses, so all of them matter
+    used = {a for n in nodes for a in n["inputs"] if isinstance(a, str)}
+    loose = [n["id"] for n in nodes if n["id"] not in used]
+    if len(loose) > 1:
+        nodes.append({"id": "out", "op": "add", "inputs": loose})
+        return {"nodes": nodes, "output": "out"}
+    return {"nodes": nodes, "output": loose[0]}
+
+
+def distinct_specs(count: int, seed: int = 1) -> list[dict]:
+    rng = random.Random(seed)
+    specs, keys = [], set()
+    while len(specs) < count:
+        spec = random_spec(rng)
+        key = lowering.structure(engine.Graph.from_spec(spec))
+        if key not in keys:
+            keys.add(key)
+            specs.append(spec)
+    return specs
+
+
+def micrograd_spec(spec: dict, inputs: dict) -> dict:
+    from micrograd.engine import Value
+    env = {name: Value(v) for name, v in inputs.items()}
+    for node in spec["nodes"]:
+        args = [env[a] if isinstance(a, str) else a for a in node["inputs"]]
+        op = node["op"]
+        if op == "add":
+            out = args[0]
+            for a in args[1:]:
+                out = out + a
+        elif op == "mul":
+            out = args[0]
+            for a in args[1:]:
+                out = out * a
+        elif op == "sub":
+            out = args[0] - args[1]
+        elif op == "relu":
+            out = args[0].relu()
+        elif op == "neg":
+            out = -args[0]
+        else:  # square
+            out = args[0] ** 2
+        env[node["id"]] = out
+    out = env[spec["output"]]
+    out.backward()
+    return {name: env[name].grad for name in inputs}
+
+
+def bench_b(count: int, repeats: int) -> dict:
+    specs = distinct_specs(count)
+    rng = random.Random(2)
+    inputs = [{f"x{j}": round(rng.uniform(-2, 2), 1) for j in range(4)} for _ in specs]
+
+    def run_engine():
+        lowering.cache_clear()  # lowering is part of the measured work
+        graphs = [engine.Graph.from_spec(s) for s in specs]
+        return engine.evaluate_many([(g, {n: x[n] for n in g.inputs}) for g, x in zip(graphs, inputs)])
+
+    def run_micrograd():
+        return [micrograd_spec(s, x) for s, x in zip(specs, inputs)]
+
+    results = run_engine()
+    out = {"count": count, "engine": median_time(run_engine, repeats)}
+    try:
+        ref = run_micrograd()
+    except ImportError:
+        return out
+    for ev, r in zip(results, ref):
+        for name, g in ev.gradients.items():
+            if name in r:
+                assert abs(g - r[name]) <= 1e-9 * max(1.0, abs(r[name])), (name, g, r[name])
+    out["micrograd"] = median_time(run_micrograd, repeats)
+    return out
+
+
+# --- start-up -----------------------------------------------------------------------
+
+STARTUP = """
+import time, numpy as np
+t0 = time.perf_counter()
+import engine
+ev = engine.evaluate("(x + y) * z", {"x": -2, "y": 5, "z": -4})
+t1 = time.perf_counter()
+engine.evaluate("(3*a*b)^2 + c*d", {k: np.ones(5000) for k in "abcd"})
+engine.evaluate("(3*a*b)^2 + c*d", {k: np.ones(500000) for k in "abcd"})
+t2 = time.perf_counter()
+print(t1 - t0, t2 - t0)
+"""
+
+
+def bench_startup() -> dict:
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        cold = subprocess.run([sys.executable, "-c", STARTUP], env=env, capture_output=True, text=True,
+                              check=True).stdout.split()
+        warm = subprocess.run([sys.executable, "-c", STARTUP], env=env, capture_output=True, text=True,
+                              check=True).stdout.split()
+    return {"cold_first": float(cold[0]), "cold_all": float(cold[1]),
+            "warm_first": float(warm[0]), "warm_all": float(warm[1])}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    args = parser.parse_args()
+    n = 100_000 if args.quick else 1_000_000
+    repeats = 3 if args.quick else 9
+    print(f"machine: {os.cpu_count()} cpus, numba {numba.__version__} "
+          f"({numba.config.THREADING_LAYER} layer, {numba.get_num_threads()} threads), numpy {np.__version__}")
+
+    a = bench_a(n, repeats)
+    print(f"\nA: f = (3ab)^2 + cd, value + input gradients, {a['n']:,} input sets (median of {repeats})")
+    print(f"  engine.evaluate           {a['engine'] * 1e3:9.2f} ms")
+    print(f"  specialised Numba kernel  {a['specialised'] * 1e3:9.2f} ms")
+    print(f"  NumPy, hand-derived       {a['numpy'] * 1e3:9.2f} ms")
+    if "micrograd_extrapolated" in a:
+        print(f"  micrograd (extrapolated)  {a['micrograd_extrapolated'] * 1e3:9.0f} ms")
+    ratio_a = a["engine"] / a["specialised"]
+    print(f"  ratio engine / specialised = {ratio_a:.2f}  (goal <= 1.5)")
+
+    b = bench_b(150 if args.quick else 1500, repeats)
+    per = b["engine"] / b["count"] * 1e6
+    print(f"\nB: {b['count']:,} distinct random depth-5 graphs from node specs, lowering included "
+          f"(median of {repeats})")
+    print(f"  engine.evaluate_many      {b['engine'] * 1e3:9.2f} ms  = {per:6.2f} us per graph  (goal <= 10)")
+    if "micrograd" in b:
+        per_mg = b["micrograd"] / b["count"] * 1e6
+        print(f"  micrograd                 {b['micrograd'] * 1e3:9.2f} ms  = {per_mg:6.2f} us per graph")
+        print(f"  ratio engine / micrograd = {b['engine'] / b['micrograd']:.3f}  (goal <= 0.25)")
+
+    s = bench_startup()
+    print("\nstart-up (fresh processes)")
+    print(f"  empty Numba cache: first result {s['cold_first']:.2f} s, every kernel compiled {s['cold_all']:.2f} s")
+    print(f"  warm cache:        import-to-first-result {s['warm_first']:.3f} s, every kernel loaded "
+          f"{s['warm_all']:.3f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

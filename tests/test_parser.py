@@ -1,0 +1,155 @@
+"""Expression programs: structure, ids, labels, and every error with its line and column."""
+
+import pytest
+
+import engine
+from engine import GraphError, Limits
+
+
+def ops_of(graph):
+    return [(n.id, n.op, n.inputs) for n in graph.nodes]
+
+
+def test_3ab_squared_plus_cd_is_one_three_input_mul_gate_a_square_and_a_sum():
+    g = engine.parse("(3*a*b)^2 + c*d")
+    assert ops_of(g) == [("mul1", "mul", (3.0, "a", "b")), ("pow1", "pow", ("mul1", 2.0)),
+                         ("mul2", "mul", ("c", "d")), ("f", "add", ("pow1", "mul2"))]
+    assert g.inputs == ("a", "b", "c", "d")
+    assert g.output == "f"
+    assert [n.label for n in g.nodes] == ["3*a*b", "(3*a*b)^2", "c*d", "(3*a*b)^2 + c*d"]
+
+
+def test_statements_name_their_nodes_and_the_last_one_is_the_output():
+    g = engine.parse("q = x + y; f = q * z")
+    assert ops_of(g) == [("q", "add", ("x", "y")), ("f", "mul", ("q", "z"))]
+    g2 = engine.parse("q = x + y\n\nout = q * z\n")
+    assert g2.output == "out"
+
+
+def test_precedence_unary_minus_binds_looser_than_power_and_power_groups_right():
+    assert engine.evaluate("-x^2", {"x": 3}).value == -9.0
+    assert engine.evaluate("x^3^2", {"x": 2}).value == 512.0
+    assert engine.evaluate("a - b - c", {"a": 10, "b": 3, "c": 2}).value == 5.0
+    assert engine.evaluate("a / b / c", {"a": 12, "b": 3, "c": 2}).value == 2.0
+    assert engine.evaluate("a + b * c", {"a": 1, "b": 2, "c": 3}).value == 7.0
+    assert engine.evaluate("x ** 2", {"x": 3}).value == 9.0
+    assert engine.evaluate("x^-1", {"x": 4}).value == 0.25
+
+
+def test_parentheses_keep_separate_gates():
+    g = engine.parse("(a + b) + c")
+    assert [n.op for n in g.nodes] == ["add", "add"]
+    assert len(engine.parse("a + b + c").nodes) == 1
+
+
+def test_numbers_in_every_form():
+    g = engine.parse("x*1 + x*2.5 + x*.5 + x*1e-3 + x*2.5E+2")
+    assert engine.evaluate(g, {"x": 1.0}).value == pytest.approx(1 + 2.5 + 0.5 + 1e-3 + 250)
+
+
+def test_negative_literal_is_a_number_not_a_gate():
+    g = engine.parse("x * -3")
+    assert ops_of(g) == [("f", "mul", ("x", -3.0))]
+
+
+def test_calls_of_ops_by_name():
+    g = engine.parse("h = sigmoid(w*x + b); L = max(h, 0.5)")
+    assert [n.op for n in g.nodes] == ["mul", "add", "sigmoid", "max"]
+
+
+def test_auto_ids_skip_names_the_program_uses():
+    g = engine.parse("add1 + mul1*x")
+    assert "add1" in g.inputs and all(n.id not in ("add1", "mul1") for n in g.nodes)
+
+
+def test_bare_output_is_named_out_when_f_is_an_input():
+    assert engine.parse("f * 2").output == "out"
+
+
+def test_newlines_inside_parentheses_continue_the_expression_and_comments_are_ignored():
+    g = engine.parse("f = (x +\n y) * z  # the worksheet's circuit\n")
+    assert engine.evaluate(g, {"x": -2, "y": 5, "z": -4}).value == -12.0
+
+
+def test_a_long_chain_of_terms_parses_without_recursion():
+    text = " - ".join(f"x{i}" for i in range(3000))
+    g = engine.parse(text)
+    assert len(g.nodes) == 2999 and len(g.inputs) == 3000
+
+
+def test_a_graph_of_constants_is_folded_and_still_reports_its_node_gradients():
+    ev = engine.evaluate("c = 3 + 4; f = c * 2", {})
+    assert ev.value == 14.0 and ev.values["c"] == 7.0 and ev.gradients["c"] == 2.0
+
+
+def test_the_output_may_be_an_input_itself():
+    ev = engine.evaluate("x", {"x": 4.0})
+    assert ev.value == 4.0 and ev.gradients["x"] == 1.0
+
+
+def _error(text, **kw):
+    with pytest.raises(GraphError) as err:
+        engine.parse(text, **kw)
+    return err.value
+
+
+@pytest.mark.parametrize("text, fragment, line, column", [
+    ("x + * y", "unexpected '*'", 1, 5),
+    ("(x + y", "expected ')'", 1, 7),
+    ("x + y)", "unmatched ')'", 1, 6),
+    ("x +", "ends too early", 1, 4),
+    ("q = x\nf = q $ z", "unexpected character '$'", 2, 7),
+    ("3ab", "multiplication must be written with '*'", 1, 2),
+    ("2(x + 1)", "missing operator", 1, 2),
+    ("sigmod(x)", "did you mean 'sigmoid'", 1, 1),
+    ("max(x)", "max takes exactly 2 inputs, but 1 were given", 1, 1),
+    ("add(x)", "at least 2 inputs", 1, 1),
+    ("q = x + y; q = x * y; q", "defined twice", 1, 12),
+    ("f = q * z\nq = x + y", "used on line 1, column 5 before it is defined", 2, 1),
+    ("x + y = 3", "'=' must follow a single name", 1, 7),
+    ("x + 1; y + 2", "only the last statement may be a bare expression", 1, 1),
+    ("g = x", "only makes g another name for 'x'", 1, 1),
+    ("w = 2; w * x", "another name for", 1, 1),
+    ("(3)", "constant number", 1, 1),
+    ("", "empty", 1, 1),
+    ("   # nothing\n", "empty", 1, 1),
+    ("+x", "unary plus", 1, 1),
+    ("x * 1e999", "too large", 1, 5),
+])
+def test_syntax_errors_say_what_and_where(text, fragment, line, column):
+    err = _error(text)
+    assert fragment in err.message
+    assert (err.line, err.column) == (line, column)
+
+
+def test_an_expression_longer_than_the_limit_is_refused_before_parsing():
+    err = _error("x + " * 30 + "x", limits=Limits(max_expr_chars=100))
+    assert "limit of 100" in err.message
+
+
+def test_nesting_deeper_than_the_limit_is_a_graph_error_not_a_recursion_error():
+    err = _error("(" * 201 + "x" + ")" * 201)
+    assert "deeper than 200" in err.message
+    deep = "(" * 200 + "x" + ")" * 200
+    assert engine.evaluate(deep, {"x": 2.0}).value == 2.0
+
+
+def test_deep_unary_minus_chains_are_limited_too():
+    err = _error("-" * 500 + "x")
+    assert "deeper than 200" in err.message
+
+
+def test_more_nodes_than_the_limit_is_an_error():
+    err = _error(" - ".join(["x"] * 50), limits=Limits(max_nodes=10))
+    assert "more than 10 nodes" in err.message
+
+
+def test_pow_with_an_input_exponent_is_refused_with_a_hint():
+    with pytest.raises(GraphError) as err:
+        engine.lower(engine.parse("x ^ y"))
+    assert "constant exponent" in err.value.message and err.value.line == 1
+
+
+def test_an_expression_must_be_a_string():
+    with pytest.raises(GraphError):
+        engine.parse(42)

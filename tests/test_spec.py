@@ -1,0 +1,139 @@
+"""Node specs: round trips, ordering, and every error with its path."""
+
+import pytest
+
+import engine
+from engine import Graph, GraphError, Limits
+
+CIRCUIT = {"nodes": [{"id": "q", "op": "add", "inputs": ["x", "y"]},
+                     {"id": "f", "op": "mul", "inputs": ["q", "z"]}], "output": "f"}
+
+
+def test_the_spec_and_the_expression_give_the_same_numbers():
+    a = engine.evaluate(CIRCUIT, {"x": -2, "y": 5, "z": -4})
+    b = engine.evaluate("q = x + y; f = q * z", {"x": -2, "y": 5, "z": -4})
+    assert a.values == b.values and a.gradients == b.gradients
+
+
+@pytest.mark.parametrize("text", [
+    "(3*a*b)^2 + c*d",
+    "z = w1*x1 + w2*x2 + b; h = sigmoid(z); L = -(y*log(h) + (1 - y)*log(1 - h))",
+    "max(a, b) - min(a, 2.5) / abs(c) + relu(-d)",
+])
+def test_to_spec_and_from_spec_are_inverse(text):
+    g = engine.parse(text)
+    spec = g.to_spec()
+    assert Graph.from_spec(spec) == g
+    assert Graph.from_spec(spec).to_spec() == spec
+
+
+def test_expr_spec_is_parsed_and_its_errors_point_into_expr():
+    assert Graph.from_spec({"expr": "x * y"}).inputs == ("x", "y")
+    with pytest.raises(GraphError) as err:
+        Graph.from_spec({"expr": "x * * y"})
+    assert err.value.path == "expr" and err.value.column == 5
+
+
+def test_nodes_may_come_in_any_order_and_are_sorted_topologically():
+    spec = {"nodes": list(reversed(CIRCUIT["nodes"])), "output": "f"}
+    g = Graph.from_spec(spec)
+    assert [n.id for n in g.nodes] == ["q", "f"]
+    assert engine.evaluate(g, {"x": -2, "y": 5, "z": -4}).value == -12.0
+
+
+def test_identical_structures_share_one_program():
+    other = {"nodes": [{"id": "s", "op": "add", "inputs": ["a", "b"]},
+                       {"id": "t", "op": "mul", "inputs": ["s", "c"]}], "output": "t"}
+    assert engine.lower(Graph.from_spec(CIRCUIT)).lowered is engine.lower(Graph.from_spec(other)).lowered
+    assert engine.lower(Graph.from_spec(CIRCUIT)).lowered is engine.lower(engine.parse("(x + y) * z")).lowered
+
+
+def test_different_constants_do_not_share_a_program():
+    a = engine.lower(engine.parse("x * 2"))
+    b = engine.lower(engine.parse("x * 3"))
+    assert a.lowered is not b.lowered
+
+
+def _error(spec, **kw):
+    with pytest.raises(GraphError) as err:
+        Graph.from_spec(spec, **kw)
+    return err.value
+
+
+def node(i, **fields):
+    base = {"id": f"n{i}", "op": "add", "inputs": ["x", "y"]}
+    base.update(fields)
+    return base
+
+
+@pytest.mark.parametrize("spec, path, fragment", [
+    ([], "", "must be an object"),
+    ({"nodes": []}, "output", "no 'output'"),
+    ({"output": "f"}, "nodes", "no 'nodes'"),
+    ({"nodes": {}, "output": "f"}, "nodes", "must be a list"),
+    ({"nodes": [node(0)], "output": "f", "extra": 1}, "extra", "unexpected field"),
+    ({"nodes": [node(0), 5], "output": "n0"}, "nodes[1]", "must be an object"),
+    ({"nodes": [{"id": "a", "op": "add"}], "output": "a"}, "nodes[0].inputs", "no 'inputs'"),
+    ({"nodes": [node(0, inptus=[])], "output": "n0"}, "nodes[0].inptus", "unexpected field"),
+    ({"nodes": [node(0, op="sigmod")], "output": "n0"}, "nodes[0].op", "did you mean 'sigmoid'"),
+    ({"nodes": [node(0, op=7)], "output": "n0"}, "nodes[0].op", "unknown op"),
+    ({"nodes": [node(0), node(1, op="relu")], "output": "n1"}, "nodes[1].inputs", "exactly 1 input"),
+    ({"nodes": [node(0, inputs=["x"])], "output": "n0"}, "nodes[0].inputs", "at least 2"),
+    ({"nodes": [node(0), node(0)], "output": "n0"}, "nodes[1].id", "duplicate id 'n0'"),
+    ({"nodes": [node(0, id="1x")], "output": "1x"}, "nodes[0].id", "not a valid name"),
+    ({"nodes": [node(0, id=3)], "output": "n0"}, "nodes[0].id", "must be a string"),
+    ({"nodes": [node(0, inputs=["x", True])], "output": "n0"}, "nodes[0].inputs[1]", "a boolean"),
+    ({"nodes": [node(0, inputs=["x", None])], "output": "n0"}, "nodes[0].inputs[1]", "null"),
+    ({"nodes": [node(0, inputs=["x", "a b"])], "output": "n0"}, "nodes[0].inputs[1]", "not a valid name"),
+    ({"nodes": [node(0, inputs=["x", float("nan")])], "output": "n0"}, "nodes[0].inputs[1]", "not finite"),
+    ({"nodes": [node(0, inputs=["x", 10 ** 400])], "output": "n0"}, "nodes[0].inputs[1]", "too large"),
+    ({"nodes": [node(0, label=5)], "output": "n0"}, "nodes[0].label", "must be a string"),
+    ({"nodes": [node(0)], "output": "g"}, "output", "unknown output 'g'"),
+    ({"nodes": [node(0)], "output": ["n0"]}, "output", "must be a string"),
+])
+def test_bad_specs_say_what_and_where(spec, path, fragment):
+    err = _error(spec)
+    assert err.path == path
+    assert fragment in err.message
+
+
+def test_a_cycle_is_named_node_by_node():
+    spec = {"nodes": [{"id": "a", "op": "add", "inputs": ["x", "c"]},
+                      {"id": "b", "op": "mul", "inputs": ["a", 2]},
+                      {"id": "c", "op": "relu", "inputs": ["b"]},
+                      {"id": "f", "op": "neg", "inputs": ["c"]}], "output": "f"}
+    err = _error(spec)
+    assert "cycle: a -> b -> c -> a" in err.message
+    assert err.path == "nodes[0]"
+
+
+def test_a_node_feeding_itself_is_a_cycle():
+    err = _error({"nodes": [{"id": "a", "op": "add", "inputs": ["a", 1]}], "output": "a"})
+    assert "cycle: a -> a" in err.message
+
+
+def test_more_nodes_than_the_limit_is_an_error():
+    spec = {"nodes": [node(i) for i in range(11)], "output": "n0"}
+    assert "limit of 10" in _error(spec, limits=Limits(max_nodes=10)).message
+
+
+def test_a_long_chain_spec_in_reverse_order_sorts_without_recursion():
+    n = 5000
+    nodes = [{"id": f"n{i}", "op": "add", "inputs": [f"n{i - 1}" if i else "x", 1]} for i in range(n)]
+    g = Graph.from_spec({"nodes": nodes[::-1], "output": f"n{n - 1}"})
+    ev = engine.evaluate(g, {"x": 0.5})
+    assert ev.value == n + 0.5 and ev.gradients["x"] == 1.0
+
+
+def test_pow_exponent_that_is_an_input_is_refused_with_its_spec_path():
+    spec = {"nodes": [{"id": "p", "op": "pow", "inputs": ["x", "k"]}], "output": "p"}
+    with pytest.raises(GraphError) as err:
+        engine.evaluate(spec, {"x": 2.0, "k": 3.0})
+    assert err.value.path == "nodes[0].inputs[1]"
+
+
+def test_pow_exponent_may_be_a_folded_constant_node():
+    spec = {"nodes": [{"id": "k", "op": "add", "inputs": [1, 2]},
+                      {"id": "p", "op": "pow", "inputs": ["x", "k"]}], "output": "p"}
+    ev = engine.evaluate(spec, {"x": 2.0})
+    assert ev.value == 8.0 and ev.gradients["x"] == 12.0
