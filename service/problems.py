@@ -144,7 +144,7 @@ def from_graph_error(exc: GraphError, prefix: str = "", **extensions) -> Problem
     NonFiniteError from evaluate locates a node, which lives in the graph spec.
     """
     exc_path = exc.path
-    if isinstance(exc, NonFiniteError):
+    if isinstance(exc, NonFiniteError) and exc.kind in ("value", "gradient"):
         prefix = join_path(prefix, "graph") if prefix else "graph"
         if exc_path is None and exc.line is not None:
             exc_path = "expr"  # a node of an expression graph is located by line/column
