@@ -24,7 +24,9 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/bench_engine.py
+	$(BIN)/python bench/bench_conv.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
