@@ -211,7 +211,9 @@ def _gather_shifted(acc, g, shift, coef, t0, t1):
         for u in range(t, t + k):
             lo = max(lo, shift[u])
             hi = min(hi, shift[u] + Wo)
-        if lo < hi:
+        if lo >= hi:  # no span where every tap of the group lands: all one by one
+            lo = hi = M
+        else:
             mid = acc[lo:hi]
             n = hi - lo
             v0 = g[lo - shift[t]:lo - shift[t] + n]
@@ -229,13 +231,13 @@ def _gather_shifted(acc, g, shift, coef, t0, t1):
                       coef[t + 1], g[lo - shift[t + 1]:lo - shift[t + 1] + n])
             else:
                 _add1(mid, coef[t], v0)
-        else:
-            lo, hi = 0, 0
         for u in range(t, t + k):
             a, s = coef[u], shift[u]
-            for j in range(max(0, s), min(M, s + Wo)):
-                if j < lo or j >= hi:
-                    acc[j] += a * g[j - s]
+            j_lo, j_hi = max(0, s), min(M, s + Wo)
+            for j in range(j_lo, min(lo, j_hi)):
+                acc[j] += a * g[j - s]
+            for j in range(max(hi, j_lo), j_hi):
+                acc[j] += a * g[j - s]
         t += k
 
 
