@@ -23,6 +23,8 @@ class Settings:
     max_batch_items: int = 10_000
     max_array_elements: int = 1_000_000
     max_conv_elements: int = 10_000_000
+    # /v1/conv1d/geometry lists every window: its padded width is bounded too.
+    max_geometry_width: int = 100_000
     # Load shedding: compute requests one worker holds at once before answering 503.
     max_pending: int = 64
     retry_after_seconds: int = 1

@@ -105,6 +105,14 @@ def geometry(req):
     PyTorch's formula: floor((W + 2P - D(F - 1) - 1)/S) + 1.
     """
     try:
+        _, _, padding, _, _, _ = resolve_geometry(req["width"], req["filter_size"],
+                                                  req["padding"], req["stride"], req["dilation"])
+        limit = runtime().settings.max_geometry_width
+        padded = req["width"] + 2 * padding
+        if padded > limit:
+            raise InvalidContent(
+                f"width: padded to {padded} units; the limit is {limit}",
+                errors={"width": [f"width + 2*padding = {padded}; the limit is {limit}"]})
         g = conv_geometry(req["width"], req["filter_size"], req["padding"], req["stride"],
                           req["dilation"])
     except ValueError as exc:
