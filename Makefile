@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench install clean
+.PHONY: run test bench bench-service loadtest loadtest-smoke install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# The REST API under gunicorn on http://127.0.0.1:8000 (Ctrl-C stops it).
 run: $(STAMP)
-	$(BIN)/gradsheet eval "(x + y) * z" x=-2 y=5 z=-4
+	$(BIN)/gradsheet serve --host 127.0.0.1 --port 8000
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -27,6 +28,18 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/bench_engine.py
 	$(BIN)/python bench/bench_conv.py
+
+# Service throughput and latency under gunicorn, measured with wrk (apt-get install wrk).
+bench-service: $(STAMP)
+	$(BIN)/python bench/bench_service.py
+
+# Locust against a local `gradsheet serve`: the full mix for a minute, then a short
+# smoke that CI runs; both fail on any failed request or a p95 over the threshold.
+loadtest: $(STAMP)
+	$(BIN)/python loadtests/run.py --users 40 --spawn-rate 20 --time 60 --p95-ms 1000
+
+loadtest-smoke: $(STAMP)
+	$(BIN)/python loadtests/run.py --users 10 --spawn-rate 10 --time 25 --p95-ms 2000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
