@@ -1,0 +1,33 @@
+# gradsheet's REST API: gunicorn serving service.wsgi:app on port 8000.
+# The Numba kernels are compiled at build time into NUMBA_CACHE_DIR, so a container
+# loads them from disk (about a second) instead of compiling (tens of seconds).
+FROM python:3.11-slim
+
+# libgomp1: GNU OpenMP, the Numba threading layer the service uses (see
+# service/gunicorn_conf.py for why omp and not the default workqueue).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libgomp1 \
+    && rm -rf /var/lib/apt/lists/*
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    NUMBA_CACHE_DIR=/var/cache/gradsheet/numba \
+    NUMBA_THREADING_LAYER=omp \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/gradsheet-metrics \
+    GRADSHEET_PORT=8000
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY engine ./engine
+COPY service ./service
+RUN pip install --no-cache-dir . \
+    && useradd --system --no-create-home gradsheet \
+    && mkdir -p "$NUMBA_CACHE_DIR" \
+    && gradsheet warmup \
+    && chown -R gradsheet "$NUMBA_CACHE_DIR"
+
+USER gradsheet
+EXPOSE 8000
+# Bind all interfaces inside the container; nginx reaches the replicas on the
+# compose network. The healthcheck in docker-compose.yml polls /readyz.
+CMD ["sh", "-c", "exec gradsheet serve --host 0.0.0.0 --port \"$GRADSHEET_PORT\""]
