@@ -4,7 +4,8 @@ L: x [32, 16, 4096], w [32, 16, 7], stride 2, padding 3: forward + backward.
    Goal: engine / torch <= 0.67.
 S: 20,000 worksheet-sized problems (W 5-32, F in {1, 3, 5, 7}, P 0-3, S 1-3), forward +
    gradients of the sum of outputs, through one conv1d_many call; vs PyTorch called per
-   problem (and a NumPy im2col per problem, for scale). Goal: >= 100x faster per problem.
+   problem, NumPy in and out (and a NumPy im2col per problem, for scale).
+   Goal: >= 100x faster per problem.
 Also: first-call time with an empty Numba cache (every conv kernel compiled) and with a
 warm one. Timings are medians of --repeats runs after a warm-up, engine and torch
 alternating so that a noisy neighbour slows both.
@@ -114,13 +115,15 @@ def worksheet_problems(count: int, seed: int = 0) -> list:
 
 
 def torch_one_by_one(items) -> list:
+    """What a caller without conv1d_many writes: NumPy in, autograd, NumPy out."""
     results = []
     for x, w, S, P in items:
         xt = torch.from_numpy(x).view(1, 1, -1).requires_grad_()
         wt = torch.from_numpy(w).view(1, 1, -1).requires_grad_()
         y = torch_f.conv1d(xt, wt, stride=S, padding=P)
         y.sum().backward()
-        results.append((y.detach()[0, 0], xt.grad[0, 0], wt.grad[0, 0]))
+        results.append((y.detach().numpy()[0, 0], xt.grad.numpy()[0, 0],
+                        wt.grad.numpy()[0, 0]))
     return results
 
 
@@ -157,9 +160,8 @@ def bench_small(count: int, baseline_count: int, repeats: int) -> dict:
                   repeats)
     err = 0.0
     for r, (y, gx, gw) in zip(out["engine"], out["torch"]):
-        err = max(err, np.abs(r.output - y.numpy()).max(),
-                  np.abs(r.grad_input - gx.numpy()).max(),
-                  np.abs(r.grad_weight - gw.numpy()).max())
+        err = max(err, np.abs(r.output - y).max(), np.abs(r.grad_input - gx).max(),
+                  np.abs(r.grad_weight - gw).max())
     return dict(engine_us=t["engine"] / count * 1e6, torch_us=t["torch"] / baseline_count * 1e6,
                 numpy_us=t["numpy"] / baseline_count * 1e6, err=err, count=count,
                 baseline_count=baseline_count)
@@ -181,7 +183,7 @@ t2 = time.perf_counter()
 x, w = np.ones((8, 16, 2048)), np.ones((16, 16, 7))
 y = conv1d(x, w, None, 2, 3)
 conv1d_backward(x, w, y, 2, 3)
-conv1d_many([(np.ones(30), np.ones(7), 1, 3)] * 20000)
+conv1d_many([(np.ones((4, 8, 512)), np.ones((8, 8, 7)), 2, 3)] * 8)
 t3 = time.perf_counter()
 print(t1 - t0, t2 - t1, t3 - t2)
 """
