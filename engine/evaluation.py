@@ -8,6 +8,7 @@ first appears and the batch index, never a silent NaN in an answer key.
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Mapping
 
@@ -271,7 +272,21 @@ def evaluate_many(items, *, output_gradient=1.0, intermediates: bool = True,
     """
     if errors not in ("raise", "return"):
         raise ValueError(f"errors must be 'raise' or 'return', not {errors!r}")
-    limits = limits or DEFAULT_LIMITS
+    # A batch allocates hundreds of thousands of small acyclic objects (nodes, tuples,
+    # dicts); each crossing of the collector's threshold would walk all of them. Pausing
+    # the cyclic collector for the call halves the time per graph; reference counting
+    # still frees everything as usual.
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        return _evaluate_many(items, output_gradient, intermediates, limits or DEFAULT_LIMITS, errors)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _evaluate_many(items, output_gradient, intermediates, limits, errors) -> list:
     results: list = [None] * len(items)
     ready: list[tuple[int, Prepared]] = []
     for k, entry in enumerate(items):

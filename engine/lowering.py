@@ -1,16 +1,18 @@
 """Graph -> Program: flat int32 instructions over numbered slots, and a constant pool.
 
-Slots: inputs first (0..m-1), then, in node order, constants and instruction results.
-An instruction is (opcode, dst, a, b), b = -1 for unary ops. n-ary add/mul become
-chains of binary instructions through temporary slots.
+Slots are numbered in node order as things are met: a graph input on its first use, each
+number literal where it stands, then the node's instruction results. (engine.spec emits
+the same numbering while it reads a spec.) An instruction is (opcode, dst, a, b), b = -1
+for unary ops. n-ary add/mul become chains of binary instructions through temporaries.
 
 Constant folding: a node whose inputs are all constants is computed here, once, and
 its slot is pre-filled like a constant. Its instructions are kept at the front of the
 program (`forward_start` skips them) because the reverse sweep still needs them: the
 gradient of a folded node must flow on to the folded nodes that feed it.
 
-Programs are cached by structure (ops, wiring, constants; not names), so graphs that
-differ only in their ids share one set of arrays.
+Programs are cached by structure: the program itself (instructions, constants, which
+slots are inputs) is the key, names play no part, so graphs that differ only in their
+ids share one Code.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ from engine.errors import NonFiniteError
 from engine.graph import Graph
 from engine.ops import OPS, OPS_BY_NAME
 
-_SQUARE = OPS_BY_NAME["square"].opcode
-_POW = OPS_BY_NAME["pow"].opcode
+SQUARE = OPS_BY_NAME["square"].opcode
+POW = OPS_BY_NAME["pow"].opcode
 _CACHE_SIZE = 4096
 
 
@@ -41,28 +43,34 @@ class Code:
     code: [opcode, dst, a, b] * n_instr; instructions [0, forward_start) are folded
     (reverse sweep only). const_slots / const_values: the pre-filled slots.
     node_slots: slot of each node's value; instr_node: the node of each instruction.
-    value_slots: inputs then nodes (what an evaluation reports); input_slots; output_slot.
+    input_slots: the slot of each graph input, in the graph's input order.
+    value_slots: inputs then nodes (what an evaluation reports); output_slot.
     """
 
     __slots__ = ("code", "forward_start", "n_instr", "n_slots", "n_inputs", "const_slots",
                  "const_values", "node_slots", "instr_node", "output_slot", "value_slots",
                  "input_slots", "_arrays")
 
-    def __init__(self, code, forward_start, n_slots, n_inputs, const_slots, const_values,
+    def __init__(self, code, forward_start, n_slots, input_slots, const_slots, const_values,
                  node_slots, instr_node, output_slot):
         self.code = code
         self.forward_start = forward_start
         self.n_instr = len(code) // 4
         self.n_slots = n_slots
-        self.n_inputs = n_inputs
+        self.n_inputs = len(input_slots)
+        self.input_slots = input_slots
         self.const_slots = const_slots
         self.const_values = const_values
         self.node_slots = node_slots
         self.instr_node = instr_node
         self.output_slot = output_slot
-        self.input_slots = list(range(n_inputs))
-        self.value_slots = self.input_slots + node_slots
+        self.value_slots = input_slots + node_slots
         self._arrays = None
+
+    def key(self) -> tuple:
+        """The structure, without names: the lowering cache's key."""
+        return (self.forward_start, self.n_slots, self.output_slot, tuple(self.code),
+                tuple(self.const_slots), tuple(self.const_values), tuple(self.input_slots))
 
     def arrays(self) -> "CodeArrays":
         if self._arrays is None:
@@ -157,16 +165,18 @@ def lower(graph: Graph) -> Program:
 
 
 def lowered(graph: Graph) -> Code:
+    """The graph's Code, shared through the cache with every graph of the same structure."""
     code = graph._lowered
     if code is None:
-        key = graph.structure or structure(graph)
+        built = graph.prebuilt or _build(graph)
+        key = built.key()
         code = _cache.get(key)
         if code is None:
-            code = _build(graph)
-            _cache[key] = code
+            code = _cache[key] = built
             if len(_cache) > _CACHE_SIZE:
                 _cache.popitem(last=False)
         graph._lowered = code
+        graph.prebuilt = None
     return code
 
 
@@ -175,18 +185,8 @@ def cache_clear() -> None:
 
 
 def structure(graph: Graph) -> tuple:
-    """A hashable description of the graph without its names: the lowering cache's key.
-
-    Inputs are -1, -2, ... in order, nodes their index, constants 1-tuples (never equal
-    to a position). Graph.from_spec builds the same key during its pass.
-    """
-    pos = {name: -1 - j for j, name in enumerate(graph.inputs)}
-    for i, node in enumerate(graph.nodes):
-        pos[node.id] = i
-    # a constant is a 1-tuple so that it never equals a position
-    return (len(graph.inputs), pos[graph.output],
-            tuple((n.op, tuple(pos[r] if type(r) is str else (r,) for r in n.inputs))
-                  for n in graph.nodes))
+    """The graph's structure without its names (what the lowering cache is keyed by)."""
+    return lowered(graph).key()
 
 
 def _fold(op, a: float, b: float | None) -> float:
@@ -200,48 +200,50 @@ def _fold(op, a: float, b: float | None) -> float:
 
 
 def _build(graph: Graph) -> Code:
-    m = len(graph.inputs)
-    input_slot = {name: j for j, name in enumerate(graph.inputs)}
-    node_slot: dict[str, int] = {}
+    slot_of: dict[str, int] = {}  # graph inputs and nodes
     known: dict[int, float] = {}  # slot -> value, for constants and folded results
+    input_slots: list[int] = []
     const_slots: list[int] = []
-    folded: list[tuple] = []
-    live: list[tuple] = []
+    folded: list[int] = []  # flat (opcode, dst, a, b) of folded instructions
+    live: list[int] = []
     folded_node: list[int] = []
     live_node: list[int] = []
-    next_slot = m
-
-    def new_const(value: float) -> int:
-        nonlocal next_slot
-        slot = next_slot
-        next_slot += 1
-        const_slots.append(slot)
-        known[slot] = value
-        return slot
-
+    node_slots: list[int] = []
+    next_slot = 0
     for i, node in enumerate(graph.nodes):
         op = OPS_BY_NAME[node.op]
+        opcode = op.opcode
         operands = []
+        is_folded = True
         for ref in node.inputs:
             if type(ref) is str:
-                operands.append(node_slot[ref] if ref in node_slot else input_slot[ref])
+                slot = slot_of.get(ref)
+                if slot is None:  # a graph input, met for the first time
+                    slot = slot_of[ref] = next_slot
+                    next_slot += 1
+                    input_slots.append(slot)
+                if is_folded and slot not in known:
+                    is_folded = False
             else:
-                operands.append(new_const(ref))
-        is_folded = all(s in known for s in operands)
-        if op.opcode == _POW and operands[1] not in known:
-            raise graph.error_at(i, f"pow needs a constant exponent: {node.inputs[1]!r} is not a "
-                                    "number (write x^2, or use exp and log for a variable exponent)",
-                                 ".inputs[1]")
-        opcode = op.opcode
-        if opcode == _POW and known[operands[1]] == 2.0:  # x^2: same value and derivative, no libm pow
-            opcode, operands = _SQUARE, operands[:1]
-        target, owners = (folded, folded_node) if is_folded else (live, live_node)
+                slot = next_slot
+                next_slot += 1
+                const_slots.append(slot)
+                known[slot] = ref
+            operands.append(slot)
+        if opcode == POW:
+            exponent = known.get(operands[1])
+            if exponent is None:
+                raise graph.error_at(i, f"pow needs a constant exponent: {node.inputs[1]!r} is not a "
+                                        "number (write x^2, or use exp and log for a variable exponent)",
+                                     ".inputs[1]")
+            if exponent == 2.0:  # x^2: same value and derivative, without libm's pow
+                opcode, operands = SQUARE, operands[:1]
+        code, owners = (folded, folded_node) if is_folded else (live, live_node)
         acc = operands[0]
-        rest = operands[1:] if len(operands) > 1 else [-1]
-        for b in rest:
+        for b in (operands[1:] if len(operands) > 1 else (-1,)):
             dst = next_slot
             next_slot += 1
-            target.append((opcode, dst, acc, b))
+            code += (opcode, dst, acc, b)
             owners.append(i)
             if is_folded:
                 value = _fold(OPS[opcode], known[acc], None if b < 0 else known[b])
@@ -253,17 +255,21 @@ def _build(graph: Graph) -> Code:
                 known[dst] = value
                 const_slots.append(dst)
             acc = dst
-        node_slot[node.id] = acc
-
-    output_slot = node_slot.get(graph.output, input_slot.get(graph.output))
+        slot_of[node.id] = acc
+        node_slots.append(acc)
+    for name in graph.inputs:  # only an output that is an input and feeds no node is left
+        if name not in slot_of:
+            slot_of[name] = next_slot
+            input_slots.append(next_slot)
+            next_slot += 1
     return Code(
-        code=[x for instr in folded + live for x in instr],
-        forward_start=len(folded),
+        code=folded + live,
+        forward_start=len(folded) // 4,
         n_slots=next_slot,
-        n_inputs=m,
+        input_slots=input_slots,
         const_slots=const_slots,
         const_values=[known[s] for s in const_slots],
-        node_slots=[node_slot[n.id] for n in graph.nodes],
+        node_slots=node_slots,
         instr_node=folded_node + live_node,
-        output_slot=output_slot,
+        output_slot=slot_of[graph.output],
     )

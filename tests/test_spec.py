@@ -137,3 +137,26 @@ def test_pow_exponent_may_be_a_folded_constant_node():
                       {"id": "p", "op": "pow", "inputs": ["x", "k"]}], "output": "p"}
     ev = engine.evaluate(spec, {"x": 2.0})
     assert ev.value == 8.0 and ev.gradients["x"] == 12.0
+
+
+from hypothesis import given, settings  # noqa: E402
+
+from engine import lowering  # noqa: E402
+from tests.test_evaluate import random_graphs  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(random_graphs())
+def test_lowering_while_reading_a_spec_equals_lowering_the_finished_graph(case):
+    # Graph.from_spec emits the program during its pass when it can; engine.lowering
+    # builds it from the Graph otherwise. The cache shares programs across both routes,
+    # so they must agree instruction for instruction.
+    spec, _ = case
+    graph = Graph.from_spec(spec)
+    if graph.prebuilt is not None:
+        assert graph.prebuilt.key() == lowering._build(graph).key()
+    # reversed, the spec is lowered by the general path; where sorting restores the
+    # original order, both must give the same structure
+    reordered = Graph.from_spec({"nodes": spec["nodes"][::-1], "output": spec["output"]})
+    if [n.id for n in reordered.nodes] == [n.id for n in graph.nodes]:
+        assert lowering.structure(reordered) == lowering.structure(graph)
