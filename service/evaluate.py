@@ -127,7 +127,7 @@ def evaluate_one(req):
     """Every node's value and gradient; with learning_rate, one descent step."""
     rt = runtime()
     with rt.admission:
-        graph = load_graph(req["graph"], rt.engine_limits, "graph")
+        graph = load_graph(req["graph"], rt.graphs, "graph")
         try:
             if rt.coalescer is not None:
                 ev = rt.coalescer.evaluate(graph, req["inputs"], req["output_gradient"])
@@ -157,7 +157,7 @@ def evaluate_batch(req):
         for i, raw in enumerate(raw_items):
             try:
                 item = _request_loader.load(raw)
-                graph = load_graph(item["graph"], rt.engine_limits, f"items[{i}].graph")
+                graph = load_graph(item["graph"], rt.graphs, f"items[{i}].graph")
             except ValidationError as exc:
                 results[i] = _item_error(from_validation_error(exc, f"items[{i}]", item=i))
                 continue
@@ -180,9 +180,9 @@ def evaluate_batch(req):
     return json_response({"results": results})
 
 
-def load_graph(spec: dict, limits, where: str):
+def load_graph(spec: dict, graphs, where: str):
     try:
-        return engine.Graph.from_spec(spec, limits=limits)
+        return graphs.graph(spec)
     except engine.GraphError as exc:
         raise from_graph_error(exc, where) from None
 

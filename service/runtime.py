@@ -14,6 +14,7 @@ from flask import current_app
 
 from service import metrics
 from service.config import Settings
+from service.graph_cache import GraphCache
 from service.problems import Overloaded
 
 log = logging.getLogger("gradsheet.service")
@@ -107,8 +108,11 @@ class Runtime:
     readiness: Readiness = field(default_factory=Readiness)
     admission: Admission | None = None
     coalescer: object | None = None
+    graphs: GraphCache | None = None
 
     def __post_init__(self):
+        if self.graphs is None:
+            self.graphs = GraphCache(self.engine_limits)
         if self.admission is None:
             self.admission = Admission(self.settings.max_pending,
                                        self.settings.retry_after_seconds)

@@ -109,6 +109,16 @@ def test_constants_in_node_inputs_come_back_as_numbers(client):
     assert (body["value"], body["gradients"]["x"]) == (10, 2.5)
 
 
+def test_a_repeated_graph_answers_each_request_with_its_own_inputs(client):
+    first = post(client, "/v1/evaluate", FXYZ).get_json()
+    again = post(client, "/v1/evaluate", {"graph": {"expr": "(x + y) * z"},
+                                          "inputs": {"x": 1, "y": 2, "z": 3}}).get_json()
+    assert first["value"] == -12
+    assert again["value"] == 9 and again["gradients"] == {**again["gradients"], "x": 3, "z": 3}
+    for _ in range(2):  # a graph that failed to parse is not remembered as good
+        assert post(client, "/v1/evaluate", {"graph": {"expr": "(x +"}}).status_code == 422
+
+
 # --- POST /v1/evaluate/batch -----------------------------------------------------------
 
 def test_batch_answers_in_request_order_and_a_bad_item_fails_only_itself(client):
