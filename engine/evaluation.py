@@ -107,7 +107,7 @@ def _values(value, path: str, limits: Limits):
 class Prepared:
     """One graph with checked inputs, ready for a kernel."""
 
-    __slots__ = ("graph", "code", "values", "n_lanes", "batched", "seed", "given")
+    __slots__ = ("graph", "code", "values", "n_lanes", "batched", "seed")
 
     def __init__(self, graph: Graph, inputs, seed, limits: Limits):
         if not isinstance(inputs, Mapping):
@@ -126,7 +126,11 @@ class Prepared:
         n_lanes = None
         first = None
         for name in names:
-            v = _values(inputs[name], f"inputs.{name}", limits)
+            v = inputs[name]
+            if type(v) is float and v - v == 0.0:  # the common case, checked inline
+                values.append(v)
+                continue
+            v = _values(v, "inputs." + name, limits)
             if type(v) is not float:
                 if n_lanes is None:
                     n_lanes, first = v.shape[0], name
@@ -135,20 +139,25 @@ class Prepared:
                                      f"{n_lanes}; every list of inputs must have the same length",
                                      path=f"inputs.{name}")
             values.append(v)
-        seed = _values(seed, "output_gradient", limits)
-        if type(seed) is not float:
-            if n_lanes is None:
-                n_lanes, first = seed.shape[0], "output_gradient"
-            elif seed.shape[0] != n_lanes:
-                raise GraphError(f"output_gradient has {seed.shape[0]} values but inputs.{first} has "
-                                 f"{n_lanes}", path="output_gradient")
+        if type(seed) is not float or seed - seed != 0.0:
+            seed = _values(seed, "output_gradient", limits)
+            if type(seed) is not float:
+                if n_lanes is None:
+                    n_lanes, first = seed.shape[0], "output_gradient"
+                elif seed.shape[0] != n_lanes:
+                    raise GraphError(f"output_gradient has {seed.shape[0]} values but inputs.{first} has "
+                                     f"{n_lanes}", path="output_gradient")
         self.graph = graph
         self.code: Code = lowered(graph)
         self.values = values
         self.batched = n_lanes is not None
         self.n_lanes = n_lanes if self.batched else 1
         self.seed = seed
-        self.given = dict(zip(names, values))
+
+    @property
+    def given(self) -> dict:
+        """The inputs as checked: name -> float or float64 array."""
+        return dict(zip(self.graph.inputs, self.values))
 
 
 # --- results ------------------------------------------------------------------------
@@ -167,7 +176,7 @@ class Evaluation:
     float, or a float64 [n] array when the inputs were a batch (`batched`).
     """
 
-    __slots__ = ("graph", "batched", "intermediates", "inputs", "output_gradient",
+    __slots__ = ("graph", "batched", "intermediates", "output_gradient", "_input_values",
                  "_value_names", "_V", "_grad_names", "_G", "_values", "_gradients")
 
     def __init__(self, prepared: Prepared, intermediates: bool, V: np.ndarray, G: np.ndarray):
@@ -175,7 +184,7 @@ class Evaluation:
         self.graph = g
         self.batched = prepared.batched
         self.intermediates = intermediates
-        self.inputs = prepared.given
+        self._input_values = prepared.values
         self.output_gradient = prepared.seed
         self._value_names = g.names if intermediates else (g.output,)
         self._grad_names = g.names if intermediates else g.inputs
@@ -187,6 +196,11 @@ class Evaluation:
     @property
     def output(self) -> str:
         return self.graph.output
+
+    @property
+    def inputs(self) -> dict:
+        """The inputs evaluated at: name -> float, or float64 array for a batch."""
+        return dict(zip(self.graph.inputs, self._input_values))
 
     @property
     def values(self) -> dict:
@@ -217,7 +231,8 @@ class Evaluation:
         lr = _number(learning_rate, "learning_rate")
         names = self._wrt(wrt)
         grads = self.gradients
-        return {n: self.inputs[n] - lr * grads[n] for n in names}
+        given = self.inputs
+        return {n: given[n] - lr * grads[n] for n in names}
 
     def trajectory(self, learning_rate, steps: int, wrt=None) -> list["Evaluation"]:
         """This point and `steps` gradient-descent steps from it, each re-evaluated."""
@@ -473,7 +488,6 @@ def _lane(item: Prepared, lane: int) -> Prepared:
     one.graph, one.code, one.batched, one.n_lanes = item.graph, item.code, False, 1
     one.values = [v if type(v) is float else float(v[lane]) for v in item.values]
     one.seed = item.seed if type(item.seed) is float else float(item.seed[lane])
-    one.given = dict(zip(item.graph.inputs, one.values))
     return one
 
 

@@ -99,7 +99,8 @@ class Graph:
     an expression.
     """
 
-    __slots__ = ("nodes", "inputs", "output", "where", "prebuilt", "_index", "_lowered", "__weakref__")
+    __slots__ = ("nodes", "inputs", "output", "where", "prebuilt", "_index", "_names", "_lowered",
+                 "__weakref__")
 
     def __init__(self, nodes, inputs, output, where, prebuilt=None):
         self.nodes: tuple[Node, ...] = tuple(nodes)
@@ -109,6 +110,7 @@ class Graph:
         # lowering.Code emitted while the graph was read, when that was possible
         self.prebuilt = prebuilt
         self._index = None
+        self._names = None
         self._lowered = None  # set by lowering.lowered
 
     # -- reading ---------------------------------------------------------------------
@@ -122,7 +124,9 @@ class Graph:
     @property
     def names(self) -> tuple[str, ...]:
         """Every name that gets a value and a gradient: inputs, then nodes in order."""
-        return self.inputs + tuple(n.id for n in self.nodes)
+        if self._names is None:
+            self._names = self.inputs + tuple(n.id for n in self.nodes)
+        return self._names
 
     def node(self, node_id: str) -> Node:
         return self.nodes[self.index[node_id]]

@@ -147,12 +147,11 @@ class Program:
                  f"inputs {', '.join(self.graph.inputs) or '(none)'}, output {self.graph.output} "
                  f"(slot {low.output_slot})"]
         for slot, value in zip(low.const_slots, low.const_values):
-            lines.append(f"  s{slot:<4} = {value!r:<24} # {names[slot]}")
+            lines.append(f"        s{slot:<4} = {value!r:<20} # {names[slot]}")
         for k, ((op, dst, a, b), node) in enumerate(zip(self.code.tolist(), low.instr_node)):
-            args = f"s{a}" if b < 0 else f"s{a}, s{b}"
+            call = f"{OPS[op].name}(s{a})" if b < 0 else f"{OPS[op].name}(s{a}, s{b})"
             folded = "  (folded: reverse only)" if k < low.forward_start else ""
-            lines.append(f"  {k:>3}: s{dst:<4} = {OPS[op].name}({args}){' ' * max(1, 14 - len(args))}"
-                         f"# {self.graph.nodes[node].id}{folded}")
+            lines.append(f"  {k:>4}: s{dst:<4} = {call:<20} # {self.graph.nodes[node].id}{folded}")
         return "\n".join(lines)
 
 
