@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numba
 from marshmallow import Schema, fields
 
 from service import metrics
@@ -21,6 +22,9 @@ class ReadySchema(Schema):
     status = fields.String(required=True)
     warmup_seconds = fields.Float(required=True)
     pending = fields.Integer(required=True)
+    threading_layer = fields.String(allow_none=True, required=True, metadata={
+        "description": "Numba's threading layer in this worker (omp under gunicorn)"})
+    numba_threads = fields.Integer(required=True)
 
 
 @blp.endpoint("/healthz", method="GET", response=HealthSchema)
@@ -41,7 +45,9 @@ def readyz():
     if rt.admission.overloaded:
         raise NotReady(f"overloaded: {rt.admission.pending} requests pending", headers=retry)
     return json_response({"status": "ready", "warmup_seconds": rt.readiness.seconds,
-                          "pending": rt.admission.pending})
+                          "pending": rt.admission.pending,
+                          "threading_layer": rt.readiness.threading_layer,
+                          "numba_threads": numba.get_num_threads()})
 
 
 @blp.endpoint("/metrics", method="GET", content_type="text/plain")

@@ -31,6 +31,7 @@ class Readiness:
         self._done = threading.Event()
         self.error: BaseException | None = None
         self.seconds: float | None = None
+        self.threading_layer: str | None = None
 
     @property
     def ready(self) -> bool:
@@ -57,6 +58,7 @@ class Readiness:
             # trigger several, which doubled its time. Frozen, the collector skips them.
             gc.collect()
             gc.freeze()
+            self.threading_layer = _threading_layer()
         except BaseException as exc:  # a broken engine keeps /readyz at 503, loudly
             log.exception("warm-up failed")
             self.error = exc
@@ -67,6 +69,15 @@ class Readiness:
         self._done.set()
         if self.error is None:
             metrics.READY.inc()
+
+
+def _threading_layer() -> str | None:
+    """The Numba threading layer the warm-up's parallel kernels ran on."""
+    import numba
+    try:
+        return numba.threading_layer()
+    except ValueError:  # no parallel kernel has run
+        return None
 
 
 class Admission:

@@ -153,7 +153,12 @@ def test_metrics_sum_over_both_workers(served):
     assert len(list(metrics_dir.glob("counter_*.db"))) == WORKERS
 
 
-def test_readyz_after_warm_up(served):
+def test_workers_run_numba_on_omp_with_the_cores_shared_out(served):
     base, _ = served
     status, _, body = call(base, "/readyz")
-    assert status == 200 and json.loads(body)["status"] == "ready"
+    ready = json.loads(body)
+    assert status == 200 and ready["status"] == "ready"
+    # The warm-up ran parallel kernels after fork, on the thread-safe layer, and each
+    # worker has its share of the cores rather than all of them.
+    assert ready["threading_layer"] == "omp"
+    assert ready["numba_threads"] == max(1, (os.cpu_count() or 1) // WORKERS)
