@@ -57,43 +57,36 @@ class ProblemApi(Api):
 
 
 class ApiBlueprint(Blueprint):
-    """A flask-smorest Blueprint whose views are documented from their schemas but
-    wrapped only once: flask-smorest's own decorators stack a wrapper per response
-    and re-parse through webargs, which cost more per request than the engine does."""
+    """flask-smorest's Blueprint, with views documented from their schemas but wrapped
+    once: its own decorators add a wrapper per documented response and parse through
+    webargs, and together they cost more per request than the engine does."""
 
     def endpoint(self, rule: str, *, method: str = "POST", body: type[Schema] | None = None,
                  response: type[Schema] | None = None, content_type: str = "application/json",
                  problems: tuple[int, ...] = (), loader=None):
-        """Route `view`; with `body`, call it with the envelope loaded by `loader`
-        (default: the schema itself) as a dict."""
-        if loader is None and body is not None:
-            loader = body()
+        """Route the view; with `body`, call it with the request's envelope as loaded by
+        `loader` (default: an instance of `body`), a dict. `problems` lists the
+        statuses, besides those of reading a body, that the view can answer."""
+        if body is not None:
+            loader = loader or body()
+            problems = (400, 413, 415, 422, *problems)
+        ok = {"description": "OK",
+              "content": {content_type: {"schema": response or {"type": "string"}}}}
+        responses = {"200": ok} | {str(s): http.HTTPStatus(s).name for s in sorted(set(problems))}
+        doc: dict = {"responses": responses}
+        if body is not None:
+            doc["requestBody"] = {"required": True,
+                                  "content": {"application/json": {"schema": body}}}
 
         def decorate(view):
-            responses: dict = {"200": {"description": "OK"}}
-            if response is not None:
-                responses["200"]["content"] = {content_type: {"schema": response}}
-            else:
-                responses["200"]["content"] = {content_type: {"schema": {"type": "string"}}}
-            if loader is not None:
-                problems_ = (400, 413, 415, 422, *problems)
-            else:
-                problems_ = problems
-            for status in sorted(set(problems_)):
-                responses[str(status)] = http.HTTPStatus(status).name
-            doc: dict = {"responses": responses}
-            if loader is not None:
-                doc["requestBody"] = {"required": True,
-                                      "content": {"application/json": {"schema": body}}}
-
-            if loader is None:
+            if body is None:
                 wrapper = view
             else:
                 @functools.wraps(view)
                 def wrapper():
                     return view(load_body(loader))
-            # flask-smorest reads _apidoc["manual_doc"] into the path's operation, where
-            # apispec turns the schema classes into component references.
+            # flask-smorest copies _apidoc["manual_doc"] into the operation, where
+            # apispec turns schema classes into component references.
             wrapper._apidoc = {"manual_doc": doc}
             self.route(rule, methods=[method])(wrapper)
             return wrapper
