@@ -115,16 +115,26 @@ def worksheet_problems(count: int, seed: int = 0) -> list:
 
 
 def torch_one_by_one(items) -> list:
-    """What a caller without conv1d_many writes: NumPy in, autograd, NumPy out."""
-    results = []
-    for x, w, S, P in items:
-        xt = torch.from_numpy(x).view(1, 1, -1).requires_grad_()
-        wt = torch.from_numpy(w).view(1, 1, -1).requires_grad_()
-        y = torch_f.conv1d(xt, wt, stride=S, padding=P)
-        y.sum().backward()
-        results.append((y.detach().numpy()[0, 0], xt.grad.numpy()[0, 0],
-                        wt.grad.numpy()[0, 0]))
-    return results
+    """What a caller without conv1d_many writes: NumPy in, autograd, NumPy out.
+
+    On one thread: a worksheet-sized op never runs in parallel, and on a busy machine
+    two OpenMP threads made each problem several times slower (about 1 ms instead of
+    0.15 ms), which would flatter the engine.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return [_torch_one(*item) for item in items]
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _torch_one(x, w, S, P):
+    xt = torch.from_numpy(x).view(1, 1, -1).requires_grad_()
+    wt = torch.from_numpy(w).view(1, 1, -1).requires_grad_()
+    y = torch_f.conv1d(xt, wt, stride=S, padding=P)
+    y.sum().backward()
+    return y.detach().numpy()[0, 0], xt.grad.numpy()[0, 0], wt.grad.numpy()[0, 0]
 
 
 def im2col_one_by_one(items) -> list:
@@ -143,28 +153,33 @@ def im2col_one_by_one(items) -> list:
 
 
 def bench_small(count: int, baseline_count: int, repeats: int) -> dict:
-    items = worksheet_problems(count)
-    sample = items[:baseline_count]
-    out = {}
-
-    def engine_all():
-        out["engine"] = conv1d_many(items)
-
-    def torch_sample():
-        out["torch"] = torch_one_by_one(sample)
-
-    def numpy_sample():
-        im2col_one_by_one(sample)
-
-    t = alternate({"engine": engine_all, "torch": torch_sample, "numpy": numpy_sample},
-                  repeats)
+    """Per-problem times. Each run gets problems generated just before it, untimed, as
+    problem generation would hand them over; engine and baselines take turns."""
+    conv1d_many(worksheet_problems(count, seed=10**6))
+    torch_one_by_one(worksheet_problems(50, seed=10**6))
+    times = {"engine": [], "torch": [], "numpy": []}
     err = 0.0
-    for r, (y, gx, gw) in zip(out["engine"], out["torch"]):
+    for rep in range(repeats):
+        items = worksheet_problems(count, seed=rep)
+        t0 = time.perf_counter()
+        results = conv1d_many(items)
+        times["engine"].append((time.perf_counter() - t0) / count)
+        sample = worksheet_problems(baseline_count, seed=10**3 + rep)
+        t0 = time.perf_counter()
+        reference = torch_one_by_one(sample)
+        times["torch"].append((time.perf_counter() - t0) / baseline_count)
+        sample = worksheet_problems(baseline_count, seed=10**3 + rep)
+        t0 = time.perf_counter()
+        im2col_one_by_one(sample)
+        times["numpy"].append((time.perf_counter() - t0) / baseline_count)
+        del results, reference
+    check = worksheet_problems(500, seed=7)
+    for r, (y, gx, gw) in zip(conv1d_many(check), torch_one_by_one(check)):
         err = max(err, np.abs(r.output - y).max(), np.abs(r.grad_input - gx).max(),
                   np.abs(r.grad_weight - gw).max())
-    return dict(engine_us=t["engine"] / count * 1e6, torch_us=t["torch"] / baseline_count * 1e6,
-                numpy_us=t["numpy"] / baseline_count * 1e6, err=err, count=count,
-                baseline_count=baseline_count)
+    med = {k: statistics.median(v) * 1e6 for k, v in times.items()}
+    return dict(engine_us=med["engine"], torch_us=med["torch"], numpy_us=med["numpy"],
+                err=err, count=count, baseline_count=baseline_count)
 
 
 # --- first call ---------------------------------------------------------------------
@@ -236,7 +251,7 @@ def main(argv=None) -> int:
     print(f"\nS: {S['count']:,} worksheet-sized problems, forward + gradients")
     print(f"  engine conv1d_many   {S['engine_us']:8.2f} us per problem (one call)")
     print(f"  torch per problem    {S['torch_us']:8.2f} us per problem "
-          f"(timed on {S['baseline_count']:,})")
+          f"(timed on {S['baseline_count']:,}; one thread)")
     print(f"  numpy im2col         {S['numpy_us']:8.2f} us per problem "
           f"(timed on {S['baseline_count']:,})")
     print(f"  ratio engine/torch {S['engine_us'] / S['torch_us']:.4f}, "
