@@ -672,8 +672,8 @@ def _many_chunk(items: list, base: int) -> list[ConvResult]:
     xf = np.concatenate(xs, axis=0 if flat else None)
     wf = np.concatenate(ws, axis=0 if flat else None)
     # The column checks skipped the per-array finiteness test: do it once, in bulk.
-    for flat, arrays, key in ((xf, xs, "x"), (wf, ws, "w")):
-        if not np.isfinite(flat).all():
+    for buffer, arrays, key in ((xf, xs, "x"), (wf, ws, "w")):
+        if not np.isfinite(buffer).all():
             bad = next(j for j, a in enumerate(arrays) if not np.isfinite(a).all())
             _array(arrays[bad], f"items[{base + bad}].{key}")
     y_shapes = None if ranks is None else [

@@ -321,6 +321,13 @@ def test_conv1d_many_takes_thousands_of_worksheet_problems_in_one_call():
         np.testing.assert_allclose(results[i].grad_weight, gw, rtol=1e-13, atol=1e-13)
 
 
+def test_conv1d_many_names_a_bad_item_by_its_place_in_the_whole_list():
+    items = [(np.ones(8), np.ones(3), 1, 0)] * (conv.MANY_CHUNK + 500)
+    items[conv.MANY_CHUNK + 17] = (np.ones(8), np.ones(3), 1, -1)
+    with pytest.raises(ValueError, match=rf"^items\[{conv.MANY_CHUNK + 17}\]\.padding: "):
+        conv1d_many(items)
+
+
 def test_conv1d_many_of_nothing_is_nothing():
     assert conv1d_many([]) == []
     assert conv1d_many(iter([])) == []
