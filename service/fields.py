@@ -134,25 +134,31 @@ class JSONObject(fields.Field):
 
 
 class NestedList(fields.Field):
-    """A list, nested to any depth, of numbers: a conv tensor in the caller's rank
-    convention. Loaded as a float64 array; errors name the element's index path."""
+    """A list of numbers nested up to `max_rank` deep: a conv tensor in the caller's
+    rank convention. Loaded as a float64 array; errors name the element's index path."""
+
+    def __init__(self, *, max_rank: int = 3, **kwargs):
+        super().__init__(**kwargs)
+        self.max_rank = max_rank
 
     def _deserialize(self, value, attr, data, **kwargs):
         if type(value) is not list:
             raise ValidationError(f"must be a list of numbers, not {describe(value)}")
-        return nested_number_array(value, settings().max_conv_elements)
+        return nested_number_array(value, settings().max_conv_elements, self.max_rank)
 
     def _serialize(self, value, attr, obj, **kwargs):
         return value
 
 
-def nested_number_array(value: list, limit: int) -> np.ndarray:
-    """A rectangular nested list of numbers as a float64 array (any rank >= 1)."""
+def nested_number_array(value: list, limit: int, max_rank: int) -> np.ndarray:
+    """A rectangular nested list of numbers as a float64 array of rank 1..max_rank."""
     shape = []
     probe = value
     while type(probe) is list:
         if not probe:
             raise ValidationError("must not hold empty lists")
+        if len(shape) == max_rank:
+            raise ValidationError(f"is nested more than {max_rank} lists deep")
         shape.append(len(probe))
         probe = probe[0]
     size = math.prod(shape)

@@ -414,6 +414,14 @@ def test_batch_items_must_be_a_non_empty_list(client, items):
     assert list(body["errors"]) == ["items"]
 
 
+def test_conv_tensors_nested_deeper_than_three_lists_are_refused(client):
+    deep = 1.0
+    for _ in range(100):
+        deep = [deep]
+    body = problem(post(client, "/v1/conv1d", {"input": deep, "weight": [1]}), 422)
+    assert list(body["errors"]) == ["input"] and "3 lists deep" in body["errors"]["input"][0]
+
+
 def test_conv_tensor_limits_cover_inputs_and_outputs():
     client = make_client(max_conv_elements=8)
     body = problem(post(client, "/v1/conv1d", {"input": list(range(9)), "weight": [1]}), 422)
