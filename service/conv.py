@@ -9,7 +9,7 @@ from marshmallow import Schema, ValidationError, fields
 
 from engine.conv import conv1d, conv1d_backward
 from engine.geometry import conv_geometry, resolve_geometry
-from service.fields import NestedList, StrictInteger, describe
+from service.fields import MAX_SAFE_INTEGER, NestedList, StrictInteger, describe
 from service.openapi import ApiBlueprint
 from service.orjson_provider import json_response
 from service.problems import InvalidContent
@@ -32,6 +32,8 @@ class Padding(fields.Field):
         if type(value) is int or (type(value) is float and value.is_integer()):
             if value < 0:
                 raise ValidationError(f"must be 0 or more, not {value}")
+            if value > MAX_SAFE_INTEGER:
+                raise ValidationError(f"must be at most {MAX_SAFE_INTEGER}")
             return int(value)
         raise ValidationError(f'must be a whole number >= 0, "same" or "valid", '
                               f"not {describe(value)}")

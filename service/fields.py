@@ -69,15 +69,22 @@ class StrictNumber(fields.Field):
         return value
 
 
+# The largest whole number every JSON reader holds exactly (a float64's 53 bits).
+MAX_SAFE_INTEGER = 2 ** 53
+
+
 class StrictInteger(fields.Field):
-    """A JSON whole number, never a bool, a string or 2.5; 3.0 is taken as 3."""
+    """A JSON whole number up to 2**53 in size, never a bool, a string or 2.5; 3.0 is
+    taken as 3."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if type(value) is int:
-            return value
         if type(value) is float and value.is_integer():
-            return int(value)
-        raise ValidationError(f"must be a whole number, not {describe(value)}")
+            value = int(value)
+        if type(value) is not int:
+            raise ValidationError(f"must be a whole number, not {describe(value)}")
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise ValidationError(f"must be at most {MAX_SAFE_INTEGER} in size")
+        return value
 
     def _serialize(self, value, attr, obj, **kwargs):
         return value

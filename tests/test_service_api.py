@@ -226,6 +226,13 @@ def test_geometry_errors_name_the_argument(client):
     assert set(body["errors"]) == {"width", "filter_size", "padding", "stride"}
 
 
+def test_geometry_refuses_integers_past_two_to_the_53(client):
+    raw = '{"width": 10, "filter_size": 3, "padding": 0, "stride": %d}' % 2 ** 70
+    body = problem(client.post("/v1/conv1d/geometry", data=raw,
+                               content_type="application/json"), 422)
+    assert list(body["errors"]) == ["stride"]
+
+
 def test_conv1d_errors_use_the_api_names_and_element_paths(client):
     ragged = problem(post(client, "/v1/conv1d", {"input": [[1, 2, 3], [1]], "weight": [1]}), 422)
     assert list(ragged["errors"]) == ["input[1]"]
