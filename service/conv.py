@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 from marshmallow import Schema, ValidationError, fields
 
 from engine.conv import conv1d, conv1d_backward
@@ -12,7 +13,7 @@ from engine.geometry import conv_geometry, resolve_geometry
 from service.fields import MAX_SAFE_INTEGER, NestedList, StrictInteger, describe
 from service.openapi import ApiBlueprint
 from service.orjson_provider import json_response
-from service.problems import InvalidContent
+from service.problems import InvalidContent, NonFiniteResult
 from service.runtime import runtime
 
 blp = ApiBlueprint("conv", __name__, description="1-D convolution and its geometry, "
@@ -139,7 +140,24 @@ def convolve(req):
                 body.update(grad_input=gx, grad_weight=gw, grad_bias=gb)
         except ValueError as exc:
             raise problem_from_value_error(exc) from None
+        for name in ("output", "grad_input", "grad_weight", "grad_bias"):
+            if name in body:
+                _require_finite(name, body[name])
         return json_response(body)
+
+
+def _require_finite(name: str, values) -> None:
+    """Finite inputs can still overflow (1e200 * 1e200); JSON has no inf to carry it."""
+    array = np.asarray(values)
+    finite = np.isfinite(array)
+    if finite.all():
+        return
+    position = [int(i) for i in np.argwhere(~finite)[0]]
+    where = "".join(f"[{i}]" for i in position)
+    message = f"{name}{where} is {array[tuple(position)]}: the numbers are too large for float64"
+    raise NonFiniteResult(message, errors={name: [message]}, node=name,
+                          kind="value" if name == "output" else "gradient", index=None,
+                          position=position)
 
 
 def _check_output_size(req) -> None:

@@ -33,6 +33,8 @@ class ProblemSchema(Schema):
     kind = fields.String(metadata={"description": "non-finite results: value or gradient"})
     index = fields.Integer(allow_none=True, metadata={
         "description": "non-finite results: index in the batched inputs, or null"})
+    position = fields.List(fields.Integer(), metadata={
+        "description": "non-finite conv results: the element's index in the tensor"})
     item = fields.Integer(metadata={"description": "batch: the item's index"})
     limit = fields.Integer(metadata={"description": "body too large: the limit in bytes"})
 

@@ -421,6 +421,13 @@ def test_batch_items_must_be_a_non_empty_list(client, items):
     assert list(body["errors"]) == ["items"]
 
 
+def test_a_conv_output_that_overflows_is_422_naming_the_element(client):
+    body = problem(post(client, "/v1/conv1d", {"input": [1.0, 1e200, 2.0], "weight": [1e200],
+                                               "grad_output": [1, 1, 1]}), 422)
+    assert body["type"] == "/problems/non-finite-result"
+    assert (body["node"], body["position"]) == ("output", [1])
+
+
 def test_conv_tensors_nested_deeper_than_three_lists_are_refused(client):
     deep = 1.0
     for _ in range(100):
