@@ -10,6 +10,7 @@ import sys
 COMMAND_MODULES = [
     "engine.cli_eval",
     "engine.cli_conv",
+    "engine.cli_problems",
 ]
 
 

@@ -1,0 +1,226 @@
+"""GET /v1/problem-types, POST /v1/problem-sets, POST /v1/grade and
+POST /v1/problem-sets/trace: engine.problemsets over HTTP.
+
+marshmallow checks the envelope's types; engine.problemsets checks the rest (problem
+types, options, student ids, tokens, answer shapes) and names the field of every fault,
+which becomes the problem's `errors` key. Tokens are signed with $GRADSHEET_SECRET, the
+same on every replica, so any worker grades any token.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields
+
+from engine import problemsets
+from engine.problemsets.sheets import MAX_SEED, Generator, read_request
+from service.fields import JSONObject, StrictInteger, describe, settings
+from service.openapi import ApiBlueprint
+from service.orjson_provider import json_response
+from service.problems import InvalidContent
+from service.runtime import runtime
+
+blp = ApiBlueprint("problemsets", __name__, description="Randomized per-student problem "
+                   "sets of the worksheet, with answer keys, worked solutions and grading")
+
+STUDENTS_DOC = {"description": "a number of students (named student-01, ...) or a list of "
+                               "student ids",
+                "oneOf": [{"type": "integer", "minimum": 1},
+                          {"type": "array", "minItems": 1,
+                           "items": {"oneOf": [{"type": "string"}, {"type": "integer"}]}}]}
+PROBLEMS_DOC = {"description": 'problem type ids or {"type": id, ...options} (see GET '
+                               "/v1/problem-types); default: the whole worksheet, one problem "
+                               "of each type",
+                "type": "array", "minItems": 1,
+                "items": {"oneOf": [{"type": "string"}, {"type": "object",
+                                                         "required": ["type"]}]}}
+
+
+class StrictBoolean(fields.Field):
+    """JSON true or false, never "true" or 1."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is not bool:
+            raise ValidationError(f"must be true or false, not {describe(value)}")
+        return value
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value
+
+
+class Students(fields.Field):
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is int:
+            return value
+        if type(value) is list:
+            return value
+        raise ValidationError(f"must be a number of students or a list of ids, not "
+                              f"{describe(value)}")
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value
+
+
+class ProblemList(fields.Field):
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is not list:
+            raise ValidationError(f"must be a list of problems, not {describe(value)}")
+        return value
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value
+
+
+def _seed(**kwargs):
+    return StrictInteger(metadata={"type": "integer", "minimum": 0,
+                                   "maximum": MAX_SEED,
+                                   "description": "the set's seed"}, **kwargs)
+
+
+class ProblemSetRequestSchema(Schema):
+    seed = _seed(required=True)
+    students = Students(required=True, metadata=STUDENTS_DOC)
+    problems = ProblemList(metadata=PROBLEMS_DOC)
+    include_answers = StrictBoolean(load_default=False, metadata={
+        "type": "boolean", "description": "add each problem's answers and worked solution"})
+
+
+class SolutionStepSchema(Schema):
+    title = fields.String(required=True)
+    text = fields.String(required=True, metadata={"description": "Markdown with LaTeX math"})
+
+
+class SheetProblemSchema(Schema):
+    id = fields.String(required=True, metadata={"description": "<variant>-<position on the sheet>"})
+    type = fields.String(required=True)
+    statement = fields.String(required=True, metadata={"description": "Markdown with LaTeX math"})
+    parameters = fields.Dict(required=True, metadata={"description": "the problem's numbers"})
+    tolerance = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True, metadata={
+        "description": "answer part -> {abs, rel}: right when |got - want| <= "
+                       "max(abs, rel * |want|)"})
+    token = fields.String(required=True, metadata={"description": "send it back to /v1/grade"})
+    answers = fields.Dict(metadata={"description": "part -> expected number, list or map, in "
+                                                   "the shape a student submits"})
+    solution = fields.List(fields.Nested(SolutionStepSchema), metadata={"description": "worked steps, in order"})
+
+
+class SheetSchema(Schema):
+    student = fields.Raw(required=True, metadata={"oneOf": [{"type": "string"},
+                                                            {"type": "integer"}]})
+    variant = fields.String(required=True, metadata={
+        "description": "keyed hash of seed and student; POST /v1/problem-sets/trace finds "
+                       "the student of a leaked sheet"})
+    problems = fields.List(fields.Nested(SheetProblemSchema), required=True)
+
+
+class ProblemSetResponseSchema(Schema):
+    seed = fields.Integer(required=True)
+    version = fields.String(required=True, metadata={"description": "the generator's version"})
+    sheets = fields.List(fields.Nested(SheetSchema), required=True)
+
+
+class ProblemTypeSchema(Schema):
+    id = fields.String(required=True)
+    title = fields.String(required=True)
+    description = fields.String(required=True)
+    options = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True, metadata={
+        "description": "option name -> its JSON schema, default and description"})
+
+
+class ProblemTypesResponseSchema(Schema):
+    types = fields.List(fields.Nested(ProblemTypeSchema), required=True)
+
+
+class GradeRequestSchema(Schema):
+    token = fields.String(required=True, metadata={"description": "the problem's token"})
+    answers = JSONObject(required=True, metadata={
+        "type": "object", "description": "part -> number, list or map, shaped like the "
+                                         "problem's answers"})
+
+
+class GradedPartSchema(Schema):
+    part = fields.String(required=True, metadata={"description": "values.q, gradients.x, ..."})
+    correct = fields.Boolean(required=True)
+    credit = fields.Float(required=True, metadata={"description": "0 to 1"})
+    feedback = fields.String(required=True)
+    expected = fields.Raw(metadata={"description": "the key's answer, when the set was made "
+                                                   "with answers"})
+
+
+class GradeResponseSchema(Schema):
+    problem = fields.String(required=True)
+    type = fields.String(required=True)
+    score = fields.Float(required=True)
+    max_score = fields.Float(required=True)
+    parts = fields.List(fields.Nested(GradedPartSchema), required=True)
+
+
+class TraceRequestSchema(Schema):
+    seed = _seed(required=True)
+    students = Students(required=True, metadata=STUDENTS_DOC)
+    variant = fields.String(metadata={"description": "the leaked sheet's variant code"})
+    token = fields.String(metadata={"description": "or one of its tokens"})
+
+
+class TraceResponseSchema(Schema):
+    students = fields.List(fields.Raw(metadata={"oneOf": [{"type": "string"},
+                                                          {"type": "integer"}]}),
+                           required=True, metadata={"description": "the roster's students "
+                                                                   "with that sheet"})
+
+
+def _problem(exc: problemsets.ProblemSetError) -> InvalidContent:
+    return InvalidContent(str(exc), errors={exc.path: [exc.message]})
+
+
+def _check_size(students, per_sheet: int) -> None:
+    """Refuse a set past the batch limit before any of it is built."""
+    count = students if type(students) is int else len(students)
+    limit = settings().max_batch_items
+    if count * per_sheet > limit:
+        message = f"{count} students x {per_sheet} problems is more than the limit of {limit}"
+        raise InvalidContent(f"students: {message}", errors={"students": [message]})
+
+
+@blp.endpoint("/v1/problem-types", method="GET", response=ProblemTypesResponseSchema)
+def problem_types():
+    """The problem types and their options."""
+    return json_response({"types": problemsets.problem_types()})
+
+
+@blp.endpoint("/v1/problem-sets", body=ProblemSetRequestSchema,
+              response=ProblemSetResponseSchema, problems=(503,))
+def problem_sets(req):
+    """One sheet per student, with answers and worked solutions when include_answers."""
+    problems = req.get("problems")
+    _check_size(req["students"], len(problemsets.WORKSHEET) if problems is None else len(problems))
+    with runtime().admission:
+        try:
+            request = read_request(req["seed"], req["students"], problems)
+            body = Generator().build(request, include_answers=req["include_answers"])
+        except problemsets.ProblemSetError as exc:
+            raise _problem(exc) from None
+    return json_response(body)
+
+
+@blp.endpoint("/v1/grade", body=GradeRequestSchema, response=GradeResponseSchema,
+              problems=(503,))
+def grade(req):
+    """Marks for a student's answers to the problem a token names, part by part."""
+    with runtime().admission:
+        try:
+            body = Generator().grade(req["token"], req["answers"])
+        except problemsets.ProblemSetError as exc:
+            raise _problem(exc) from None
+    return json_response(body)
+
+
+@blp.endpoint("/v1/problem-sets/trace", body=TraceRequestSchema, response=TraceResponseSchema)
+def trace(req):
+    """The students of a roster whose sheet has this variant or token (a leaked sheet)."""
+    _check_size(req["students"], 1)
+    try:
+        found = Generator().trace(req["seed"], req["students"], variant=req.get("variant"),
+                                  token=req.get("token"))
+    except problemsets.ProblemSetError as exc:
+        raise _problem(exc) from None
+    return json_response({"students": found})
