@@ -36,8 +36,11 @@ _kernel = numba.njit(cache=True, nogil=True, error_model="numpy")
 
 
 def _case(op, first: bool, reverse: bool) -> str:
-    # Row views taken once per instruction: indexing R[d, i] with a runtime row index
-    # would redo Numba's negative-index wraparound per lane and defeat vectorisation.
+    # Row views are taken once per instruction: R[d, i] with a runtime row index would
+    # redo Numba's negative-index wraparound per lane and defeat vectorisation.
+    # `bad` collects "some result is NaN or inf" while the result is still in a register
+    # (x - x is 0 only for finite x), so no separate pass over the registers is needed;
+    # non-finite adjoints are sticky under +=, so checking each update is exact.
     keyword = "if" if first else "elif"
     lines = [f"        {keyword} op == {op.opcode}:  # {op.name}"]
     unary = op.arity == 1
@@ -45,17 +48,24 @@ def _case(op, first: bool, reverse: bool) -> str:
         lines.append("            y, x = R[d], R[a]" if unary else "            y, x, z = R[d], R[a], R[b]")
         args = "x[i]" if unary else "x[i], z[i]"
         lines.append("            for i in range(n):")
-        lines.append(f"                y[i] = {op.name}_forward({args})")
+        lines.append(f"                v = {op.name}_forward({args})")
+        lines.append("                y[i] = v")
+        lines.append("                bad |= v - v != 0.0")
     elif unary:
         lines.append("            y, x, gy, gx = R[d], R[a], G[d], G[a]")
         lines.append("            for i in range(n):")
-        lines.append(f"                gx[i] += gy[i] * {op.name}_derivative(x[i], y[i])")
+        lines.append(f"                u = gx[i] + gy[i] * {op.name}_derivative(x[i], y[i])")
+        lines.append("                gx[i] = u")
+        lines.append("                bad |= u - u != 0.0")
     else:
         lines.append("            y, x, z, gy, gx, gz = R[d], R[a], R[b], G[d], G[a], G[b]")
         lines.append("            for i in range(n):")
         lines.append(f"                dx, dz = {op.name}_derivative(x[i], z[i], y[i])")
-        lines.append("                gx[i] += gy[i] * dx")
-        lines.append("                gz[i] += gy[i] * dz")
+        lines.append("                u = gx[i] + gy[i] * dx")
+        lines.append("                gx[i] = u")
+        lines.append("                w = gz[i] + gy[i] * dz")
+        lines.append("                gz[i] = w")
+        lines.append("                bad |= (u - u != 0.0) | (w - w != 0.0)")
     return "\n".join(lines)
 
 
@@ -67,6 +77,8 @@ def generate() -> str:
 
 @_kernel
 def forward_sweep(code, start, stop, R, n):
+    """Returns True when some result is NaN or inf."""
+    bad = False
     for k in range(start, stop):
         op = code[k, 0]
         d = code[k, 1]
@@ -75,10 +87,13 @@ def forward_sweep(code, start, stop, R, n):
 {forward_cases}
         else:
             raise ValueError("unknown opcode in program")
+    return bad
 
 
 @_kernel
 def reverse_sweep(code, start, stop, R, G, n):
+    """Returns True when some adjoint is NaN or inf."""
+    bad = False
     for k in range(stop - 1, start - 1, -1):
         op = code[k, 0]
         d = code[k, 1]
@@ -87,6 +102,7 @@ def reverse_sweep(code, start, stop, R, G, n):
 {reverse_cases}
         else:
             raise ValueError("unknown opcode in program")
+    return bad
 '''
 
 

@@ -52,6 +52,8 @@ _kernel = numba.njit(cache=True, nogil=True, error_model="numpy")
 
 @_kernel
 def forward_sweep(code, start, stop, R, n):
+    """Returns True when some result is NaN or inf."""
+    bad = False
     for k in range(start, stop):
         op = code[k, 0]
         d = code[k, 1]
@@ -60,81 +62,120 @@ def forward_sweep(code, start, stop, R, n):
         if op == 0:  # add
             y, x, z = R[d], R[a], R[b]
             for i in range(n):
-                y[i] = add_forward(x[i], z[i])
+                v = add_forward(x[i], z[i])
+                y[i] = v
+                bad |= v - v != 0.0
         elif op == 1:  # mul
             y, x, z = R[d], R[a], R[b]
             for i in range(n):
-                y[i] = mul_forward(x[i], z[i])
+                v = mul_forward(x[i], z[i])
+                y[i] = v
+                bad |= v - v != 0.0
         elif op == 2:  # sub
             y, x, z = R[d], R[a], R[b]
             for i in range(n):
-                y[i] = sub_forward(x[i], z[i])
+                v = sub_forward(x[i], z[i])
+                y[i] = v
+                bad |= v - v != 0.0
         elif op == 3:  # div
             y, x, z = R[d], R[a], R[b]
             for i in range(n):
-                y[i] = div_forward(x[i], z[i])
+                v = div_forward(x[i], z[i])
+                y[i] = v
+                bad |= v - v != 0.0
         elif op == 4:  # neg
             y, x = R[d], R[a]
             for i in range(n):
-                y[i] = neg_forward(x[i])
+                v = neg_forward(x[i])
+                y[i] = v
+                bad |= v - v != 0.0
         elif op == 5:  # square
             y, x = R[d], R[a]
             for i in range(n):
-                y[i] = square_forward(x[i])
+                v = square_forward(x[i])
+                y[i] = v
+                bad |= v - v != 0.0
         elif op == 6:  # pow
             y, x, z = R[d], R[a], R[b]
             for i in range(n):
-                y[i] = pow_forward(x[i], z[i])
+                v = pow_forward(x[i], z[i])
+                y[i] = v
+                bad |= v - v != 0.0
         elif op == 7:  # exp
             y, x = R[d], R[a]
             for i in range(n):
-                y[i] = exp_forward(x[i])
+                v = exp_forward(x[i])
+                y[i] = v
+                bad |= v - v != 0.0
         elif op == 8:  # log
             y, x = R[d], R[a]
             for i in range(n):
-                y[i] = log_forward(x[i])
+                v = log_forward(x[i])
+                y[i] = v
+                bad |= v - v != 0.0
         elif op == 9:  # sqrt
             y, x = R[d], R[a]
             for i in range(n):
-                y[i] = sqrt_forward(x[i])
+                v = sqrt_forward(x[i])
+                y[i] = v
+                bad |= v - v != 0.0
         elif op == 10:  # abs
             y, x = R[d], R[a]
             for i in range(n):
-                y[i] = abs_forward(x[i])
+                v = abs_forward(x[i])
+                y[i] = v
+                bad |= v - v != 0.0
         elif op == 11:  # sigmoid
             y, x = R[d], R[a]
             for i in range(n):
-                y[i] = sigmoid_forward(x[i])
+                v = sigmoid_forward(x[i])
+                y[i] = v
+                bad |= v - v != 0.0
         elif op == 12:  # tanh
             y, x = R[d], R[a]
             for i in range(n):
-                y[i] = tanh_forward(x[i])
+                v = tanh_forward(x[i])
+                y[i] = v
+                bad |= v - v != 0.0
         elif op == 13:  # relu
             y, x = R[d], R[a]
             for i in range(n):
-                y[i] = relu_forward(x[i])
+                v = relu_forward(x[i])
+                y[i] = v
+                bad |= v - v != 0.0
         elif op == 14:  # softplus
             y, x = R[d], R[a]
             for i in range(n):
-                y[i] = softplus_forward(x[i])
+                v = softplus_forward(x[i])
+                y[i] = v
+                bad |= v - v != 0.0
         elif op == 15:  # logsigmoid
             y, x = R[d], R[a]
             for i in range(n):
-                y[i] = logsigmoid_forward(x[i])
+                v = logsigmoid_forward(x[i])
+                y[i] = v
+                bad |= v - v != 0.0
         elif op == 16:  # max
             y, x, z = R[d], R[a], R[b]
             for i in range(n):
-                y[i] = max_forward(x[i], z[i])
+                v = max_forward(x[i], z[i])
+                y[i] = v
+                bad |= v - v != 0.0
         elif op == 17:  # min
             y, x, z = R[d], R[a], R[b]
             for i in range(n):
-                y[i] = min_forward(x[i], z[i])
+                v = min_forward(x[i], z[i])
+                y[i] = v
+                bad |= v - v != 0.0
         else:
             raise ValueError("unknown opcode in program")
+    return bad
 
 
 @_kernel
 def reverse_sweep(code, start, stop, R, G, n):
+    """Returns True when some adjoint is NaN or inf."""
+    bad = False
     for k in range(stop - 1, start - 1, -1):
         op = code[k, 0]
         d = code[k, 1]
@@ -144,87 +185,131 @@ def reverse_sweep(code, start, stop, R, G, n):
             y, x, z, gy, gx, gz = R[d], R[a], R[b], G[d], G[a], G[b]
             for i in range(n):
                 dx, dz = add_derivative(x[i], z[i], y[i])
-                gx[i] += gy[i] * dx
-                gz[i] += gy[i] * dz
+                u = gx[i] + gy[i] * dx
+                gx[i] = u
+                w = gz[i] + gy[i] * dz
+                gz[i] = w
+                bad |= (u - u != 0.0) | (w - w != 0.0)
         elif op == 1:  # mul
             y, x, z, gy, gx, gz = R[d], R[a], R[b], G[d], G[a], G[b]
             for i in range(n):
                 dx, dz = mul_derivative(x[i], z[i], y[i])
-                gx[i] += gy[i] * dx
-                gz[i] += gy[i] * dz
+                u = gx[i] + gy[i] * dx
+                gx[i] = u
+                w = gz[i] + gy[i] * dz
+                gz[i] = w
+                bad |= (u - u != 0.0) | (w - w != 0.0)
         elif op == 2:  # sub
             y, x, z, gy, gx, gz = R[d], R[a], R[b], G[d], G[a], G[b]
             for i in range(n):
                 dx, dz = sub_derivative(x[i], z[i], y[i])
-                gx[i] += gy[i] * dx
-                gz[i] += gy[i] * dz
+                u = gx[i] + gy[i] * dx
+                gx[i] = u
+                w = gz[i] + gy[i] * dz
+                gz[i] = w
+                bad |= (u - u != 0.0) | (w - w != 0.0)
         elif op == 3:  # div
             y, x, z, gy, gx, gz = R[d], R[a], R[b], G[d], G[a], G[b]
             for i in range(n):
                 dx, dz = div_derivative(x[i], z[i], y[i])
-                gx[i] += gy[i] * dx
-                gz[i] += gy[i] * dz
+                u = gx[i] + gy[i] * dx
+                gx[i] = u
+                w = gz[i] + gy[i] * dz
+                gz[i] = w
+                bad |= (u - u != 0.0) | (w - w != 0.0)
         elif op == 4:  # neg
             y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                gx[i] += gy[i] * neg_derivative(x[i], y[i])
+                u = gx[i] + gy[i] * neg_derivative(x[i], y[i])
+                gx[i] = u
+                bad |= u - u != 0.0
         elif op == 5:  # square
             y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                gx[i] += gy[i] * square_derivative(x[i], y[i])
+                u = gx[i] + gy[i] * square_derivative(x[i], y[i])
+                gx[i] = u
+                bad |= u - u != 0.0
         elif op == 6:  # pow
             y, x, z, gy, gx, gz = R[d], R[a], R[b], G[d], G[a], G[b]
             for i in range(n):
                 dx, dz = pow_derivative(x[i], z[i], y[i])
-                gx[i] += gy[i] * dx
-                gz[i] += gy[i] * dz
+                u = gx[i] + gy[i] * dx
+                gx[i] = u
+                w = gz[i] + gy[i] * dz
+                gz[i] = w
+                bad |= (u - u != 0.0) | (w - w != 0.0)
         elif op == 7:  # exp
             y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                gx[i] += gy[i] * exp_derivative(x[i], y[i])
+                u = gx[i] + gy[i] * exp_derivative(x[i], y[i])
+                gx[i] = u
+                bad |= u - u != 0.0
         elif op == 8:  # log
             y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                gx[i] += gy[i] * log_derivative(x[i], y[i])
+                u = gx[i] + gy[i] * log_derivative(x[i], y[i])
+                gx[i] = u
+                bad |= u - u != 0.0
         elif op == 9:  # sqrt
             y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                gx[i] += gy[i] * sqrt_derivative(x[i], y[i])
+                u = gx[i] + gy[i] * sqrt_derivative(x[i], y[i])
+                gx[i] = u
+                bad |= u - u != 0.0
         elif op == 10:  # abs
             y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                gx[i] += gy[i] * abs_derivative(x[i], y[i])
+                u = gx[i] + gy[i] * abs_derivative(x[i], y[i])
+                gx[i] = u
+                bad |= u - u != 0.0
         elif op == 11:  # sigmoid
             y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                gx[i] += gy[i] * sigmoid_derivative(x[i], y[i])
+                u = gx[i] + gy[i] * sigmoid_derivative(x[i], y[i])
+                gx[i] = u
+                bad |= u - u != 0.0
         elif op == 12:  # tanh
             y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                gx[i] += gy[i] * tanh_derivative(x[i], y[i])
+                u = gx[i] + gy[i] * tanh_derivative(x[i], y[i])
+                gx[i] = u
+                bad |= u - u != 0.0
         elif op == 13:  # relu
             y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                gx[i] += gy[i] * relu_derivative(x[i], y[i])
+                u = gx[i] + gy[i] * relu_derivative(x[i], y[i])
+                gx[i] = u
+                bad |= u - u != 0.0
         elif op == 14:  # softplus
             y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                gx[i] += gy[i] * softplus_derivative(x[i], y[i])
+                u = gx[i] + gy[i] * softplus_derivative(x[i], y[i])
+                gx[i] = u
+                bad |= u - u != 0.0
         elif op == 15:  # logsigmoid
             y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                gx[i] += gy[i] * logsigmoid_derivative(x[i], y[i])
+                u = gx[i] + gy[i] * logsigmoid_derivative(x[i], y[i])
+                gx[i] = u
+                bad |= u - u != 0.0
         elif op == 16:  # max
             y, x, z, gy, gx, gz = R[d], R[a], R[b], G[d], G[a], G[b]
             for i in range(n):
                 dx, dz = max_derivative(x[i], z[i], y[i])
-                gx[i] += gy[i] * dx
-                gz[i] += gy[i] * dz
+                u = gx[i] + gy[i] * dx
+                gx[i] = u
+                w = gz[i] + gy[i] * dz
+                gz[i] = w
+                bad |= (u - u != 0.0) | (w - w != 0.0)
         elif op == 17:  # min
             y, x, z, gy, gx, gz = R[d], R[a], R[b], G[d], G[a], G[b]
             for i in range(n):
                 dx, dz = min_derivative(x[i], z[i], y[i])
-                gx[i] += gy[i] * dx
-                gz[i] += gy[i] * dz
+                u = gx[i] + gy[i] * dx
+                gx[i] = u
+                w = gz[i] + gy[i] * dz
+                gz[i] = w
+                bad |= (u - u != 0.0) | (w - w != 0.0)
         else:
             raise ValueError("unknown opcode in program")
+    return bad

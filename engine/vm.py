@@ -14,8 +14,10 @@ Two drivers share that block step:
 Each has a serial kernel and a `prange` kernel over chunks of blocks or items; callers
 choose by work size. Every kernel takes fixed dtypes, so each compiles exactly once.
 
-Non-finite results are flagged, not raised: status[...] = (1 value | 2 gradient, lane)
-for the first bad lane; the Python side then diagnoses that lane in detail.
+Non-finite results are flagged, not raised: the sweeps and loads report whether any
+result was NaN or inf while it was still in a register; only a flagged block is scanned
+for its first bad lane, status[...] = (1 value | 2 gradient, lane), and the Python side
+then diagnoses that lane in detail.
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ def _first_nonfinite(M, n_slots, n):
 
 
 @_kernel
-def _check_block(R, G, n_slots, n, lo, status):
+def _locate(R, G, n_slots, n, lo, status):
+    """A flagged block: record the first lane with a NaN/inf value (1) or adjoint (2)."""
     if status[0] != 0:
         return
     bad = _first_nonfinite(R, n_slots, n)
@@ -78,11 +81,29 @@ def _check_block(R, G, n_slots, n, lo, status):
 
 
 @_kernel
+def _load(row, src, lo, n):
+    """row[:n] = src[lo:lo+n], or src[0] everywhere when src has one value; True if any
+    value is NaN or inf (batched inputs are checked here, not before the kernel)."""
+    bad = False
+    if src.shape[0] == 1:
+        v = src[0]
+        for i in range(n):
+            row[i] = v
+        return v - v != 0.0
+    for i in range(n):
+        v = src[lo + i]
+        row[i] = v
+        bad |= v - v != 0.0
+    return bad
+
+
+@_kernel
 def _forward_and_clear(code, forward_start, code_stop, R, G, n_slots, n):
     """Forward sweep, then zero the adjoints the reverse sweep accumulates into."""
-    forward_sweep(code, forward_start, code_stop, R, n)
+    bad = forward_sweep(code, forward_start, code_stop, R, n)
     for s in range(n_slots):
         G[s, :n] = 0.0
+    return bad
 
 
 @_kernel
@@ -98,19 +119,14 @@ def _batch_blocks(code, forward_start, n_slots, const_slots, const_values, input
         n = min(BLOCK, n_lanes - lo)
         for j in range(const_slots.shape[0]):
             R[const_slots[j], :n] = const_values[j]
+        bad = False
         for j in range(input_slots.shape[0]):
-            x = inputs[j]
-            if x.shape[0] == 1:
-                R[input_slots[j], :n] = x[0]
-            else:
-                R[input_slots[j], :n] = x[lo:lo + n]
-        _forward_and_clear(code, forward_start, n_instr, R, G, n_slots, n)
-        if seed.shape[0] == 1:
-            G[output_slot, :n] = seed[0]
-        else:
-            G[output_slot, :n] = seed[lo:lo + n]
-        reverse_sweep(code, 0, n_instr, R, G, n)
-        _check_block(R, G, n_slots, n, lo, status)
+            bad |= _load(R[input_slots[j]], inputs[j], lo, n)
+        bad |= _forward_and_clear(code, forward_start, n_instr, R, G, n_slots, n)
+        bad |= _load(G[output_slot], seed, lo, n)
+        bad |= reverse_sweep(code, 0, n_instr, R, G, n)
+        if bad:
+            _locate(R, G, n_slots, n, lo, status)
         for j in range(value_slots.shape[0]):
             values_out[j, lo:lo + n] = R[value_slots[j], :n]
         for j in range(grad_slots.shape[0]):
@@ -156,20 +172,16 @@ def _ragged_items(code, items, const_slots, const_values, input_slots, input_off
             n = min(width, n_lanes - lo)
             for j in range(it[C_K0], it[C_K1]):
                 R[const_slots[j], :n] = const_values[j]
+            bad = False
             for j in range(it[C_I0], it[C_I1]):
                 off = input_offsets[j]
-                if input_lengths[j] == 1:
-                    R[input_slots[j], :n] = arena[off]
-                else:
-                    R[input_slots[j], :n] = arena[off + lo:off + lo + n]
-            _forward_and_clear(code, it[C_FWD], it[C_STOP], R, G, n_slots, n)
+                bad |= _load(R[input_slots[j]], arena[off:off + input_lengths[j]], lo, n)
+            bad |= _forward_and_clear(code, it[C_FWD], it[C_STOP], R, G, n_slots, n)
             seed_at = it[C_SEED]
-            if it[C_SEEDLEN] == 1:
-                G[it[C_OUT], :n] = seeds[seed_at]
-            else:
-                G[it[C_OUT], :n] = seeds[seed_at + lo:seed_at + lo + n]
-            reverse_sweep(code, it[C_CODE], it[C_STOP], R, G, n)
-            _check_block(R, G, n_slots, n, lo, status[p])
+            bad |= _load(G[it[C_OUT]], seeds[seed_at:seed_at + it[C_SEEDLEN]], lo, n)
+            bad |= reverse_sweep(code, it[C_CODE], it[C_STOP], R, G, n)
+            if bad:
+                _locate(R, G, n_slots, n, lo, status[p])
             base = it[C_VOUT] + lo
             for j in range(it[C_V0], it[C_V1]):
                 row = base + (j - it[C_V0]) * n_lanes
