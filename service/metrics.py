@@ -34,6 +34,10 @@ READY = Gauge("gradsheet_workers_ready", "Workers whose kernels are warm", multi
 
 
 def install(app: Flask) -> None:
+    # Labelled children by (endpoint, method, status): `labels()` validates and locks
+    # on every call, which costs as much as the rest of the bookkeeping.
+    children: dict = {}
+
     @app.before_request
     def _start_clock():
         g.started = time.perf_counter()
@@ -41,11 +45,16 @@ def install(app: Flask) -> None:
     @app.after_request
     def _count(response: Response):
         rule = request.url_rule
-        endpoint = rule.rule if rule is not None else "unmatched"
-        REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+        key = (rule.rule if rule is not None else "unmatched", request.method,
+               response.status_code)
+        pair = children.get(key)
+        if pair is None:
+            pair = children[key] = (REQUESTS.labels(key[0], key[1], str(key[2])),
+                                    LATENCY.labels(key[0]))
+        pair[0].inc()
         started = g.get("started")
         if started is not None:
-            LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+            pair[1].observe(time.perf_counter() - started)
         return response
 
 
