@@ -30,7 +30,10 @@ BATCH_MIN_LANES = 2048
 
 def as_graph(graph, limits: Limits = DEFAULT_LIMITS) -> Graph:
     """A Graph from a Graph, an expression string or a spec dict."""
-    if isinstance(graph, Graph):
+    kind = type(graph)
+    if kind is dict:
+        return Graph.from_spec(graph, limits=limits)
+    if kind is Graph:
         return graph
     if isinstance(graph, str):
         return parse(graph, limits=limits)

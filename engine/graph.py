@@ -163,5 +163,17 @@ class Graph:
     @classmethod
     def from_spec(cls, spec, *, limits: Limits | None = None) -> "Graph":
         """Validate a node spec (or {"expr": text}) and build the Graph."""
-        from engine.spec import graph_from_spec  # spec builds on graph and lowering
-        return graph_from_spec(spec, limits or DEFAULT_LIMITS)
+        return _spec_reader()(spec, limits or DEFAULT_LIMITS)
+
+
+def _spec_reader():
+    # engine.spec builds on this module and on engine.lowering, so it is imported on
+    # first use; the global keeps the import statement off the per-spec path
+    global _read_spec
+    if _read_spec is None:
+        from engine.spec import graph_from_spec
+        _read_spec = graph_from_spec
+    return _read_spec
+
+
+_read_spec = None

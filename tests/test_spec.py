@@ -160,3 +160,13 @@ def test_lowering_while_reading_a_spec_equals_lowering_the_finished_graph(case):
     reordered = Graph.from_spec({"nodes": spec["nodes"][::-1], "output": spec["output"]})
     if [n.id for n in reordered.nodes] == [n.id for n in graph.nodes]:
         assert lowering.structure(reordered) == lowering.structure(graph)
+
+
+def test_specs_with_labels_int_constants_and_negative_zero():
+    spec = {"nodes": [{"id": "a", "op": "mul", "inputs": ["x", 2]},
+                      {"id": "b", "op": "add", "inputs": ["a", -0.0], "label": "a plus nothing"}],
+            "output": "b"}
+    g = Graph.from_spec(spec)
+    assert g.nodes[0].inputs == ("x", 2.0) and type(g.nodes[0].inputs[1]) is float
+    assert g.nodes[1].label == "a plus nothing" and str(g.nodes[1].inputs[1]) == "0.0"
+    assert engine.evaluate(g, {"x": 3.0}).value == 6.0
