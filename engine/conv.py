@@ -43,8 +43,15 @@ _JIT = dict(cache=True, nogil=True, fastmath=_FAST)
 
 
 # ---------------------------------------------------------------------------
-# Tap groups: the inner loops. Up to four taps per pass over a row, so each pass
-# does up to four multiply-adds per load and store of the accumulator.
+# Tap groups: the inner loops. Up to eight taps per pass over a row, so each pass
+# does up to eight multiply-adds per load and store of the accumulator.
+
+@numba.njit(**_JIT)
+def _add8(acc, a0, v0, a1, v1, a2, v2, a3, v3, a4, v4, a5, v5, a6, v6, a7, v7):
+    for j in range(acc.shape[0]):
+        acc[j] += (a0 * v0[j] + a1 * v1[j] + a2 * v2[j] + a3 * v3[j]
+                   + a4 * v4[j] + a5 * v5[j] + a6 * v6[j] + a7 * v7[j])
+
 
 @numba.njit(**_JIT)
 def _add4(acc, a0, v0, a1, v1, a2, v2, a3, v3):
@@ -78,6 +85,16 @@ def _gather(acc, src, rows, offs, coef, t0, t1):
     """
     M = acc.shape[0]
     t = t0
+    while t1 - t >= 8:
+        _add8(acc, coef[t], src[rows[t], offs[t]:offs[t] + M],
+              coef[t + 1], src[rows[t + 1], offs[t + 1]:offs[t + 1] + M],
+              coef[t + 2], src[rows[t + 2], offs[t + 2]:offs[t + 2] + M],
+              coef[t + 3], src[rows[t + 3], offs[t + 3]:offs[t + 3] + M],
+              coef[t + 4], src[rows[t + 4], offs[t + 4]:offs[t + 4] + M],
+              coef[t + 5], src[rows[t + 5], offs[t + 5]:offs[t + 5] + M],
+              coef[t + 6], src[rows[t + 6], offs[t + 6]:offs[t + 6] + M],
+              coef[t + 7], src[rows[t + 7], offs[t + 7]:offs[t + 7] + M])
+        t += 8
     while t1 - t >= 4:
         _add4(acc, coef[t], src[rows[t], offs[t]:offs[t] + M],
               coef[t + 1], src[rows[t + 1], offs[t + 1]:offs[t + 1] + M],
@@ -197,18 +214,19 @@ def _pack_row(x, xp, n, ci, stride, padding):
 
 
 @numba.njit(**_JIT)
-def _gather_shifted(acc, g, shift, coef, t0, t1):
-    """acc[j] += sum over t in [t0, t1) of coef[t] * g[j - shift[t]], g zero outside.
+def _gather_shifted(acc, src, rows, shift, coef, t0, t1):
+    """acc[j] += sum over t in [t0, t1) of coef[t] * src[rows[t], j - shift[t]], src
+    taken as zero outside its rows.
 
-    acc [M] float64; g [Wo] float64; shift, coef [T]. The span where every tap of a
-    group lands inside g goes through the vectorised tap groups; the few units at
-    either end, where some tap falls off g, are added one tap at a time. This spares
-    grad_input a zero-padded copy of grad_output.
+    acc [M] float64; src [R, Wo] float64; rows, shift [T] int64; coef [T] float64. The
+    span where every tap of a group lands inside src goes through the vectorised tap
+    groups; the few units at either end, where some tap falls off, are added one tap
+    at a time. This spares grad_input a zero-padded copy of grad_output.
     """
-    M, Wo = acc.shape[0], g.shape[0]
+    M, Wo = acc.shape[0], src.shape[1]
     t = t0
     while t < t1:
-        k = min(4, t1 - t)
+        k = 8 if t1 - t >= 8 else min(4, t1 - t)
         lo, hi = 0, M
         for u in range(t, t + k):
             lo = max(lo, shift[u])
@@ -216,25 +234,31 @@ def _gather_shifted(acc, g, shift, coef, t0, t1):
         if lo >= hi:  # no span where every tap of the group lands: all one by one
             lo = hi = M
         else:
-            mid = acc[lo:hi]
             n = hi - lo
-            v0 = g[lo - shift[t]:lo - shift[t] + n]
-            if k == 4:
-                _add4(mid, coef[t], v0,
-                      coef[t + 1], g[lo - shift[t + 1]:lo - shift[t + 1] + n],
-                      coef[t + 2], g[lo - shift[t + 2]:lo - shift[t + 2] + n],
-                      coef[t + 3], g[lo - shift[t + 3]:lo - shift[t + 3] + n])
+            mid = acc[lo:hi]
+            v0 = src[rows[t], lo - shift[t]:lo - shift[t] + n]
+            if k >= 2:
+                v1 = src[rows[t + 1], lo - shift[t + 1]:lo - shift[t + 1] + n]
+            if k >= 3:
+                v2 = src[rows[t + 2], lo - shift[t + 2]:lo - shift[t + 2] + n]
+            if k >= 4:
+                v3 = src[rows[t + 3], lo - shift[t + 3]:lo - shift[t + 3] + n]
+            if k == 8:
+                _add8(mid, coef[t], v0, coef[t + 1], v1, coef[t + 2], v2, coef[t + 3], v3,
+                      coef[t + 4], src[rows[t + 4], lo - shift[t + 4]:lo - shift[t + 4] + n],
+                      coef[t + 5], src[rows[t + 5], lo - shift[t + 5]:lo - shift[t + 5] + n],
+                      coef[t + 6], src[rows[t + 6], lo - shift[t + 6]:lo - shift[t + 6] + n],
+                      coef[t + 7], src[rows[t + 7], lo - shift[t + 7]:lo - shift[t + 7] + n])
+            elif k == 4:
+                _add4(mid, coef[t], v0, coef[t + 1], v1, coef[t + 2], v2, coef[t + 3], v3)
             elif k == 3:
-                _add3(mid, coef[t], v0,
-                      coef[t + 1], g[lo - shift[t + 1]:lo - shift[t + 1] + n],
-                      coef[t + 2], g[lo - shift[t + 2]:lo - shift[t + 2] + n])
+                _add3(mid, coef[t], v0, coef[t + 1], v1, coef[t + 2], v2)
             elif k == 2:
-                _add2(mid, coef[t], v0,
-                      coef[t + 1], g[lo - shift[t + 1]:lo - shift[t + 1] + n])
+                _add2(mid, coef[t], v0, coef[t + 1], v1)
             else:
                 _add1(mid, coef[t], v0)
         for u in range(t, t + k):
-            a, s = coef[u], shift[u]
+            a, s, g = coef[u], shift[u], src[rows[u]]
             j_lo, j_hi = max(0, s), min(M, s + Wo)
             for j in range(j_lo, min(lo, j_hi)):
                 acc[j] += a * g[j - s]
@@ -244,85 +268,91 @@ def _gather_shifted(acc, g, shift, coef, t0, t1):
 
 
 @numba.njit(**_JIT)
-def _forward_row(xp, w, b, y, tap_r, tap_q, n, co):
-    """y[n, co, :] = b[co] + sum over ci, k of w[co, ci, k] * xp[n, ci, r_k, q_k:]."""
+def _forward_row(xp, w_flat, b, y, rows, offs, n, co):
+    """y[n, co, :] = b[co] + sum over ci, k of w[co, ci, k] * xp[n, ci, r_k, q_k:].
+
+    The taps of all input channels form one list (w_flat[co] in (ci, k) order, reading
+    phase row rows[t] = ci*S + r_k of xp[n] at offset offs[t] = q_k), so the groups of
+    eight run across channel boundaries.
+    """
     acc = y[n, co]
     for o in range(acc.shape[0]):
         acc[o] = b[co]
-    for ci in range(w.shape[1]):
-        _gather(acc, xp[n, ci], tap_r, tap_q, w[co, ci], 0, w.shape[2])
+    src = xp[n].reshape((xp.shape[1] * xp.shape[2], xp.shape[3]))
+    _gather(acc, src, rows, offs, w_flat[co], 0, w_flat.shape[1])
 
 
 @numba.njit(**_JIT)
-def _backward_rows(xp, gy, w_by_phase, tap_r, tap_q, shift, phase_start, stride, padding,
-                   gx, gw_part, n0, n1, ci):
+def _backward_rows(xp, gy, coef_by_phase, rows, shift, phase_start, tap_r, tap_q, stride,
+                   padding, gx, gw_part, n0, n1, ci):
     """grad_input rows gx[n0:n1, ci] and this block's grad_weight part gw_part[:, ci, :].
 
     Tap k of output o reads padded unit o*S + k*D, which is phase r_k at j = o + q_k.
-    Going back, phase r of grad_input gathers, from each output channel, the taps with
-    r_k == r (w_by_phase and shift list them phase by phase), each reading grad_output
-    shifted by q_k; grad_weight[co, ci, k] is the dot product of grad_output's row with
-    tap k's phase row. Both read the same grad_output row while it is in cache.
+    Going back, phase r of grad_input gathers every (output channel co, tap k) pair
+    with r_k == r: grad_output row co shifted by q_k, times w[co, ci, k]. The pairs
+    are listed phase by phase in rows, shift and coef_by_phase[ci] (from
+    phase_start[r] to phase_start[r + 1]), so the groups of eight run across output
+    channels. grad_weight[co, ci, k] is the dot product of grad_output's row with tap
+    k's phase row.
     """
-    C_out = w_by_phase.shape[0]
+    C_out = gy.shape[1]
     phases = np.empty((stride, xp.shape[3]))  # this task's own scratch, reused per n
+    coef = coef_by_phase[ci]
     for n in range(n0, n1):
+        g = gy[n]
         for r in range(stride):
             row = phases[r]
             for j in range(row.shape[0]):
                 row[j] = 0.0
-        xrows = xp[n, ci]
-        for co in range(C_out):
-            g = gy[n, co]
-            coef = w_by_phase[co, ci]
-            for r in range(stride):
-                _gather_shifted(phases[r], g, shift, coef, phase_start[r], phase_start[r + 1])
-            _dots(gw_part[co, ci], g, xrows, tap_r, tap_q)
+            _gather_shifted(row, g, rows, shift, coef, phase_start[r], phase_start[r + 1])
         dst = gx[n, ci]
         for i in range(dst.shape[0]):
             p = i + padding
             dst[i] = phases[p % stride, p // stride]
+        xrows = xp[n, ci]
+        for co in range(C_out):
+            _dots(gw_part[co, ci], g[co], xrows, tap_r, tap_q)
 
 
 # ---------------------------------------------------------------------------
 # Drivers: the same bodies, in a serial loop or a prange loop.
 
 @numba.njit(**_JIT)
-def _forward_serial(x, w, b, y, xp, tap_r, tap_q, stride, padding, pack):
-    N, C_in, C_out = x.shape[0], x.shape[1], w.shape[0]
+def _forward_serial(x, w_flat, b, y, xp, rows, offs, stride, padding, pack):
+    N, C_in, C_out = x.shape[0], x.shape[1], w_flat.shape[0]
     if pack:
         for t in range(N * C_in):
             _pack_row(x, xp, t // C_in, t % C_in, stride, padding)
     for t in range(N * C_out):
-        _forward_row(xp, w, b, y, tap_r, tap_q, t // C_out, t % C_out)
+        _forward_row(xp, w_flat, b, y, rows, offs, t // C_out, t % C_out)
 
 
 @numba.njit(parallel=True, **_JIT)
-def _forward_parallel(x, w, b, y, xp, tap_r, tap_q, stride, padding, pack):
-    N, C_in, C_out = x.shape[0], x.shape[1], w.shape[0]
+def _forward_parallel(x, w_flat, b, y, xp, rows, offs, stride, padding, pack):
+    N, C_in, C_out = x.shape[0], x.shape[1], w_flat.shape[0]
     if pack:
         for t in prange(N * C_in):
             _pack_row(x, xp, t // C_in, t % C_in, stride, padding)
     # Consecutive tasks share n, so x[n] stays in cache across output channels.
     for t in prange(N * C_out):
-        _forward_row(xp, w, b, y, tap_r, tap_q, t // C_out, t % C_out)
+        _forward_row(xp, w_flat, b, y, rows, offs, t // C_out, t % C_out)
 
 
 @numba.njit(**_JIT)
-def _backward_serial(x, gy, w_by_phase, xp, gx, gw_part, tap_r, tap_q, shift, phase_start,
-                     stride, padding, pack):
+def _backward_serial(x, gy, coef_by_phase, xp, gx, gw_part, tap_r, tap_q, rows, shift,
+                     phase_start, stride, padding, pack):
     N, C_in = x.shape[0], x.shape[1]
     if pack:
         for t in range(N * C_in):
             _pack_row(x, xp, t // C_in, t % C_in, stride, padding)
     for ci in range(C_in):
-        _backward_rows(xp, gy, w_by_phase, tap_r, tap_q, shift, phase_start, stride, padding,
-                       gx, gw_part[0], 0, N, ci)
+        _backward_rows(xp, gy, coef_by_phase, rows, shift, phase_start, tap_r, tap_q, stride,
+                       padding, gx, gw_part[0], 0, N, ci)
 
 
 @numba.njit(parallel=True, **_JIT)
-def _backward_parallel(x, gy, w_by_phase, xp, gx, gw_part, tap_r, tap_q, shift, phase_start,
-                       stride, padding, pack):
+def _backward_parallel(x, gy, coef_by_phase, xp, gx, gw_part, tap_r, tap_q, rows, shift,
+                       phase_start, stride, padding, pack):
     N, C_in = x.shape[0], x.shape[1]
     if pack:
         for t in prange(N * C_in):
@@ -333,8 +363,9 @@ def _backward_parallel(x, gy, w_by_phase, xp, gx, gw_part, tap_r, tap_q, shift, 
     blocks = gw_part.shape[0]
     for t in prange(blocks * C_in):
         blk, ci = t // C_in, t % C_in
-        _backward_rows(xp, gy, w_by_phase, tap_r, tap_q, shift, phase_start, stride, padding,
-                       gx, gw_part[blk], blk * N // blocks, (blk + 1) * N // blocks, ci)
+        _backward_rows(xp, gy, coef_by_phase, rows, shift, phase_start, tap_r, tap_q, stride,
+                       padding, gx, gw_part[blk], blk * N // blocks, (blk + 1) * N // blocks,
+                       ci)
 
 
 # ---------------------------------------------------------------------------
@@ -430,8 +461,10 @@ def conv1d(x, w, bias=None, stride=1, padding=0, dilation=1) -> np.ndarray:
     b = _bias(bias, p.C_out, p.w_rank)
     y = np.empty((p.N, p.C_out, p.Wo))
     xp, pack = _phases(p)
+    rows = (np.arange(p.C_in, dtype=np.int64)[:, None] * p.S + p.tap_r).ravel()
+    offs = np.tile(p.tap_q, p.C_in)
     driver = _forward_parallel if p.work >= PARALLEL_MIN_WORK else _forward_serial
-    driver(p.x, p.w, b, y, xp, p.tap_r, p.tap_q, p.S, p.P, pack)
+    driver(p.x, p.w.reshape(p.C_out, p.C_in * p.F), b, y, xp, rows, offs, p.S, p.P, pack)
     return y.reshape(p.y_shape)
 
 
@@ -450,11 +483,7 @@ def conv1d_backward(x, w, grad_output, stride=1, padding=0, dilation=1):
             f"grad_output: must have the output's shape {p.y_shape}, got {gy.shape}")
     gy = gy.reshape(p.N, p.C_out, p.Wo)
     xp, pack = _phases(p)
-    # Taps listed phase by phase, so each phase of grad_input gathers only its own.
-    order = np.argsort(p.tap_r, kind="stable")
-    phase_start = np.searchsorted(p.tap_r[order], np.arange(p.S + 1)).astype(np.int64)
-    w_by_phase = np.ascontiguousarray(p.w[:, :, order])
-    shift = np.ascontiguousarray(p.tap_q[order])
+    rows, shift, coef_by_phase, phase_start = _pairs_by_phase(p)
     parallel = p.work >= PARALLEL_MIN_WORK
     # Blocks of the batch, each with its own grad_weight part: enough for every thread
     # to have work, few enough that the parts stay small next to x.
@@ -462,12 +491,35 @@ def conv1d_backward(x, w, grad_output, stride=1, padding=0, dilation=1):
     gx = np.empty((p.N, p.C_in, p.W))
     gw_part = np.zeros((blocks, p.C_out, p.C_in, p.F))
     driver = _backward_parallel if parallel else _backward_serial
-    driver(p.x, gy, w_by_phase, xp, gx, gw_part, p.tap_r, p.tap_q, shift, phase_start,
-           p.S, p.P, pack)
+    driver(p.x, gy, coef_by_phase, xp, gx, gw_part, p.tap_r, p.tap_q, rows, shift,
+           phase_start, p.S, p.P, pack)
     gw = gw_part.sum(axis=0) if blocks > 1 else gw_part[0]
     gb = gy.sum(axis=(0, 2))
     gb_out = float(gb[0]) if p.w_rank == 1 else gb
     return gx.reshape(p.x_shape), gw.reshape(p.w_shape), gb_out
+
+
+def _pairs_by_phase(p: "_Problem"):
+    """The (output channel, tap) pairs grad_input gathers, listed phase by phase.
+
+    Returns rows [C_out*F] (the pair's output channel), shift [C_out*F] (its tap's
+    q_k), coef [C_in, C_out*F] (w[co, ci, k] for each input channel) and
+    phase_start [S + 1], all int64 / float64 and C-contiguous.
+    """
+    order = np.argsort(p.tap_r, kind="stable")       # taps, phase by phase
+    counts = np.bincount(p.tap_r, minlength=p.S)
+    phase_start = np.concatenate([[0], np.cumsum(counts * p.C_out)]).astype(np.int64)
+    rows, shift, coef = [], [], []
+    start = 0
+    for count in counts:
+        taps = order[start:start + count]
+        start += count
+        rows.append(np.repeat(np.arange(p.C_out, dtype=np.int64), count))
+        shift.append(np.tile(p.tap_q[taps], p.C_out))
+        # w[co, ci, taps] for each ci, in (co, tap) order.
+        coef.append(p.w[:, :, taps].transpose(1, 0, 2).reshape(p.C_in, -1))
+    return (np.concatenate(rows), np.concatenate(shift),
+            np.ascontiguousarray(np.concatenate(coef, axis=1)), phase_start)
 
 
 @dataclass(frozen=True, slots=True)
