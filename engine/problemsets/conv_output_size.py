@@ -3,11 +3,33 @@ give, which input units does each window cover, and which unit is each window's 
 
 from __future__ import annotations
 
+import functools
+
 from engine.geometry import conv_geometry
+from engine.problemsets.errors import ProblemSetError
 from engine.problemsets.grading import mark_list, mark_number
 from engine.problemsets.problem import EXACT, Option, ProblemType, Tolerance, Variant, step
 
-FILTER_SIZES = (1, 3, 5, 7, 9)
+FILTER_SIZES = (3, 5, 7, 9)
+OUTPUTS = (2, 12)
+
+
+@functools.lru_cache(maxsize=64)
+def geometries(exact: bool, max_width: int, strides: tuple) -> tuple:
+    """Every (W, F, P, S) a problem may ask about, so a draw is uniform over all of them:
+    odd F (every window has a middle unit), P up to (F - 1)/2, 2 to 12 outputs, and a
+    division that is exact, or not, as asked."""
+    if not exact:
+        strides = tuple(s for s in strides if s > 1) or (2,)
+    out = []
+    for F in FILTER_SIZES:
+        for P in range((F - 1) // 2 + 1):
+            for S in strides:
+                for W in range(max(4, F), max_width + 1):
+                    top = W - F + 2 * P
+                    if (top % S == 0) == exact and OUTPUTS[0] <= top // S + 1 <= OUTPUTS[1]:
+                        out.append((W, F, P, S))
+    return tuple(out)
 
 
 class ConvOutputSize(ProblemType):
@@ -28,21 +50,14 @@ class ConvOutputSize(ProblemType):
     )
     tolerances = {"output_size": EXACT, "windows": EXACT, "centers": EXACT}
 
+    def check_options(self, options: dict, path: str) -> None:
+        if not geometries(options["exact"], options["max_width"], tuple(options["strides"])):
+            raise ProblemSetError(f"no width up to {options['max_width']} fits strides "
+                                  f"{options['strides']} with 2 to 12 outputs", path=path)
+
     def sample(self, rng, options) -> Variant:
-        exact, max_width = options["exact"], options["max_width"]
-        strides = options["strides"]
-        if not exact:
-            strides = [s for s in strides if s > 1] or [2]
-        while True:
-            S = rng.choice(strides)
-            F = rng.choice(FILTER_SIZES[1:]) if rng.chance(0.95) else 1
-            P = rng.integer(0, (F - 1) // 2)
-            out = rng.integer(2, 8)
-            extra = 0 if exact else rng.integer(1, S - 1)
-            W = (out - 1) * S + F - 2 * P + extra
-            # W >= F - 2P + 1 would allow a single-unit input; keep it a real input
-            if max(4, F) <= W <= max_width:
-                break
+        W, F, P, S = rng.choice(geometries(options["exact"], options["max_width"],
+                                           tuple(options["strides"])))
         return Variant({"width": W, "filter_size": F, "padding": P, "stride": S})
 
     def solve(self, variant, options, evaluations, convs, worked=True):

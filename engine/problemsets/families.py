@@ -41,15 +41,15 @@ def _square_plus_product(rng) -> dict:
 def _sum_times(rng) -> dict:
     # the worksheet's question 6: f = (x + y)z; x + y = 0 would zero z's gradient
     while True:
-        x, y = rng.nonzero(-5, 5), rng.nonzero(-5, 5)
+        x, y = rng.nonzero(-9, 9), rng.nonzero(-9, 9)
         if x + y:
-            return {"x": float(x), "y": float(y), "z": float(rng.nonzero(-5, 5))}
+            return {"x": float(x), "y": float(y), "z": float(rng.nonzero(-9, 9))}
 
 
 def _neuron(rng) -> dict:
     # |z| <= 2 keeps sigma'(z) >= 0.1, so every gradient is worth working out
     while True:
-        w, x = rng.choice(HALVES), float(rng.nonzero(-3, 3))
+        w, x = rng.choice(HALVES), rng.choice(HALVES)
         b = rng.decimal(-1.0, 1.0, 0.1, nonzero=False)
         if abs(w * x + b) <= 2.0:
             return {"w": w, "x": x, "b": b}
@@ -58,7 +58,7 @@ def _neuron(rng) -> dict:
 def _shared_input(rng) -> dict:
     # x feeds two products: its gradient is y + z, which must not vanish
     while True:
-        x, y, z = rng.nonzero(-4, 4), rng.nonzero(-4, 4), rng.nonzero(-4, 4)
+        x, y, z = rng.nonzero(-6, 6), rng.nonzero(-6, 6), rng.nonzero(-6, 6)
         if y + z:
             return {"x": float(x), "y": float(y), "z": float(z)}
 
@@ -66,7 +66,7 @@ def _shared_input(rng) -> dict:
 def _product_of_sums(rng) -> dict:
     # b feeds both sums: its gradient is q + p
     while True:
-        a, b, c = rng.nonzero(-4, 4), rng.nonzero(-4, 4), rng.nonzero(-4, 4)
+        a, b, c = rng.nonzero(-6, 6), rng.nonzero(-6, 6), rng.nonzero(-6, 6)
         p, q = a + b, b + c
         if p and q and p + q:
             return {"a": float(a), "b": float(b), "c": float(c)}
@@ -84,16 +84,16 @@ def _squared_error(rng) -> dict:
 def _relu_unit(rng) -> dict:
     # a live ReLU: a dead one would zero every gradient but c's
     while True:
-        w, x, b = rng.nonzero(-3, 3), rng.nonzero(-3, 3), rng.integer(-2, 2)
+        w, x, b = rng.nonzero(-3, 3), rng.nonzero(-3, 3), rng.integer(-3, 3)
         if w * x + b > 0:
-            return {"w": float(w), "x": float(x), "b": float(b), "c": float(rng.nonzero(-3, 3))}
+            return {"w": float(w), "x": float(x), "b": float(b), "c": float(rng.nonzero(-5, 5))}
 
 
 def _max_gate(rng) -> dict:
     # y wins the max (by at least 1), so x's gradient comes only through s = x + z
     while True:
-        x, z = rng.nonzero(-4, 4), rng.nonzero(-4, 4)
-        y = x + rng.integer(1, 3)
+        x, z = rng.nonzero(-6, 6), rng.nonzero(-6, 6)
+        y = x + rng.integer(1, 4)
         if y and x + z:
             return {"x": float(x), "y": float(y), "z": float(z)}
 

@@ -38,8 +38,7 @@ class GateGradient(ProblemType):
         gate = rng.choice(options["gates"])
         r = INPUT_RANGE[gate]
         x = rng.decimal(-r, r, 0.1, nonzero=gate == "relu")
-        upstream = float(rng.nonzero(-3, 3)) if rng.chance(0.5) else \
-            rng.choice((-1, 1)) * rng.decimal(1.1, 2.9, 0.1, nonzero=False)
+        upstream = rng.choice((-1, 1)) * rng.decimal(1.0, 3.0, 0.1, nonzero=False)
         return Variant({"gate": gate, "input": x, "upstream_gradient": upstream})
 
     def graph_items(self, variant):

@@ -36,7 +36,10 @@ class GraphText:
         for node in self.graph.nodes:
             args = [signed(values[r]) if r.__class__ is str else signed(r) for r in node.inputs]
             op = "square" if node.op == "pow" and node.inputs[1] == 2.0 else node.op
-            numeric = op_tex(op, args[:1] if op == "square" else args, numeric=True)
+            if op == "neg":
+                numeric = f"-\\left({args[0]}\\right)"
+            else:
+                numeric = op_tex(op, args[:1] if op == "square" else args, numeric=True)
             out.append(step(f"Forward: {node.id}",
                             f"${tex_name(node.id)} = {self.forward_sym[node.id]} = {numeric} "
                             f"= {num(values[node.id])}$"))

@@ -194,6 +194,9 @@ class ProblemType:
     def with_defaults(self, given: dict) -> dict:
         return {**self.defaults, **given}
 
+    def check_options(self, options: dict, path: str) -> None:
+        """Refuse options that are each valid but together leave nothing to draw."""
+
     def describe(self) -> dict:
         return {"id": self.id, "title": self.title, "description": self.description,
                 "options": {o.name: o.doc() for o in self.options}}

@@ -70,7 +70,9 @@ def op_tex(op: str, args: list[str], args_prec: list[int] | None = None,
         return f"\\left({args[i]}\\right)" if p[i] < below else args[i]
 
     if op == "add":
-        return " + ".join(args)
+        # a + (-b) reads as a - b when the term is a negation
+        return "".join((f" - {a[1:]}" if a.startswith("-") else f" + {a}") if i else a
+                       for i, a in enumerate(args))
     if op == "sub":
         return f"{args[0]} - {wrap(1, 2)}"
     if op == "mul":

@@ -90,7 +90,9 @@ def read_problems(problems) -> list:
             raise ProblemSetError(f"needs a type (one of {', '.join(TYPES)})", path=f"{path}.type")
         t = problem_type(spec["type"], f"{path}.type")
         given = t.read_options(spec, path)
-        out.append((t, given, t.with_defaults(given)))
+        options = t.with_defaults(given)
+        t.check_options(options, path)
+        out.append((t, given, options))
     return out
 
 
