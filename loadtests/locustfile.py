@@ -4,7 +4,9 @@
 
 Students (most users) evaluate small worksheet graphs, take descent steps and ask
 for conv geometry; API clients (course sites, autograders) send batches and conv
-requests with gradients. Payloads come from a seeded pool, and each has its answer
+requests with gradients. Instructors make a class's problem set with answers and trace
+a leaked sheet; practising students fetch their own sheet, work it and have it graded.
+Payloads come from a seeded pool, and each has its answer
 worked out here in plain Python (not by gradsheet), so a wrong number is a failure
 just like a 500. The run exits non-zero on any failure or when the p95 response
 time exceeds --p95-threshold-ms.
@@ -223,3 +225,204 @@ class ApiClient(HttpUser):
         body, expected = self.rng.choice(POOL["conv"])
         with self.client.post("/v1/conv1d", json=body, catch_response=True) as resp:
             check(resp, expected)
+
+
+# --- problem sets: instructors make them, students practise on them ----------------------
+# Answers are worked here in plain Python from each problem's parameters, as a student
+# would, and graded through /v1/grade: a right answer must score full marks, a wrong one
+# less, and a set's keys must agree with the same plain-Python work.
+
+CLASS_SIZE = 30
+WORKSHEET = ("conv_output_size", "conv_same_padding", "graph_backprop", "logistic_regression",
+             "gate_gradient", "conv1d_backprop")
+_FORWARD = {
+    "add": lambda *a: sum(a), "sub": lambda a, b: a - b, "neg": lambda a: -a,
+    "mul": lambda *a: math.prod(a), "div": lambda a, b: a / b, "square": lambda a: a * a,
+    "pow": lambda a, p: a ** p, "exp": math.exp, "tanh": math.tanh, "sigmoid": sigmoid,
+    "relu": lambda a: max(a, 0.0), "max": max, "min": min,
+}
+
+
+def _local(op: str, args: list, y: float, k: int) -> float:
+    a = args[0]
+    if op in ("add",):
+        return 1.0
+    if op == "sub":
+        return 1.0 if k == 0 else -1.0
+    if op == "neg":
+        return -1.0
+    if op == "mul":
+        return math.prod(v for i, v in enumerate(args) if i != k)
+    if op == "div":
+        return 1 / args[1] if k == 0 else -a / args[1] ** 2
+    if op == "square":
+        return 2 * a
+    if op == "pow":
+        return args[1] * a ** (args[1] - 1) if k == 0 else 0.0
+    if op == "exp":
+        return y
+    if op == "tanh":
+        return 1 - y * y
+    if op == "sigmoid":
+        return y * (1 - y)
+    if op == "relu":
+        return 1.0 if a > 0 else 0.0
+    if op in ("max", "min"):
+        won = (args[0] >= args[1]) if op == "max" else (args[0] <= args[1])
+        return float(won) if k == 0 else float(not won)
+    raise ValueError(op)
+
+
+def graph_by_hand(q: dict) -> dict:
+    """values, gradients and step of a graph_backprop problem, node by node."""
+    env = dict(q["inputs"])
+    nodes = q["graph"]["nodes"]
+    for n in nodes:
+        env[n["id"]] = _FORWARD[n["op"]](*[env[r] if isinstance(r, str) else r for r in n["inputs"]])
+    grads = dict.fromkeys(env, 0.0)
+    grads[q["graph"]["output"]] = 1.0
+    for n in reversed(nodes):
+        args = [env[r] if isinstance(r, str) else r for r in n["inputs"]]
+        for k, r in enumerate(n["inputs"]):
+            if isinstance(r, str):
+                grads[r] += grads[n["id"]] * _local(n["op"], args, env[n["id"]], k)
+    return {"values": env, "gradients": grads}
+
+
+def answers_by_hand(p: dict) -> dict:
+    q = p["parameters"]
+    kind = p["type"]
+    if kind == "conv_output_size":
+        W, F, P, S = q["width"], q["filter_size"], q["padding"], q["stride"]
+        starts = list(range(-P, W + P - F + 1, S))
+        return {"output_size": len(starts), "windows": [[s, s + F - 1] for s in starts],
+                "centers": [s + F // 2 for s in starts]}
+    if kind == "conv_same_padding":
+        return {"padding": q.get("dilation", 1) * (q["filter_size"] - 1) // 2}
+    if kind == "graph_backprop":
+        work = graph_by_hand(q)
+        g, lr = work["gradients"], q["learning_rate"]
+        return {"values": {n["id"]: work["values"][n["id"]] for n in q["graph"]["nodes"]},
+                "gradients": {k: v for k, v in g.items() if k != q["graph"]["output"]},
+                "step": {k: q["inputs"][k] - lr * g[k] for k in q["wrt"]}}
+    if kind == "logistic_regression":
+        w, x, y, lr = q["weights"], q["inputs"], q["label"], q["learning_rate"]
+        z = w["w1"] * x["x1"] + w["w2"] * x["x2"] + w["b"]
+        h = sigmoid(z)
+        g = {"w1": (h - y) * x["x1"], "w2": (h - y) * x["x2"], "b": h - y}
+        return {"z": z, "h": h, "loss": -(y * math.log(h) + (1 - y) * math.log(1 - h)),
+                "gradients": g, "updated": {k: w[k] - lr * v for k, v in g.items()}}
+    if kind == "gate_gradient":
+        x, up = q["input"], q["upstream_gradient"]
+        y = {"sigmoid": sigmoid, "tanh": math.tanh, "relu": lambda v: max(v, 0.0)}[q["gate"]](x)
+        local = {"sigmoid": y * (1 - y), "tanh": 1 - y * y, "relu": float(x > 0)}[q["gate"]]
+        return {"output": y, "gradient": up * local}
+    x, w, g, S, P = q["input"], q["weight"], q["grad_output"], q["stride"], q["padding"]
+    xp = [0] * P + x + [0] * P
+    out = (len(xp) - len(w)) // S + 1
+    y = [sum(w[k] * xp[o * S + k] for k in range(len(w))) for o in range(out)]
+    gw = [sum(g[o] * xp[o * S + k] for o in range(out)) for k in range(len(w))]
+    gxp = [0.0] * len(xp)
+    for o in range(out):
+        for k in range(len(w)):
+            gxp[o * S + k] += g[o] * w[k]
+    return {"output": y, "grad_input": gxp[P:len(xp) - P], "grad_weight": gw}
+
+
+class Instructor(HttpUser):
+    """Makes a class's problem set with answers, checks every key by hand, and traces a
+    leaked sheet back to its student."""
+
+    weight = 1
+    wait_time = between(1.0, 3.0)
+
+    def on_start(self):
+        self.rng = random.Random(SEED + 104729 + id(self) % 997)
+        self.client.get("/v1/problem-types")
+
+    @task(3)
+    def make_a_set(self):
+        roster = [f"student{i:02d}@example.edu" for i in range(CLASS_SIZE)]
+        body = {"seed": self.rng.randrange(1 << 30), "students": roster, "include_answers": True}
+        with self.client.post("/v1/problem-sets", json=body, name="/v1/problem-sets (class)",
+                              catch_response=True) as resp:
+            if resp.status_code != 200:
+                resp.failure(f"HTTP {resp.status_code}: {resp.text[:200]}")
+                return
+            sheets = resp.json().get("sheets", [])
+            if [s.get("student") for s in sheets] != roster:
+                resp.failure("the sheets do not follow the roster")
+                return
+            for s in sheets:
+                for p in s["problems"]:
+                    if not close(p.get("answers"), answers_by_hand(p)):
+                        resp.failure(f"wrong key for {p['type']} {p['id']}")
+                        return
+            resp.success()
+            self.leaked = (body["seed"], roster, sheets[self.rng.randrange(CLASS_SIZE)])
+
+    @task(1)
+    def trace_a_leak(self):
+        if not getattr(self, "leaked", None):
+            return
+        seed, roster, sheet = self.leaked
+        body = {"seed": seed, "students": roster, "token": sheet["problems"][0]["token"]}
+        with self.client.post("/v1/problem-sets/trace", json=body, catch_response=True) as resp:
+            if resp.status_code == 200 and resp.json().get("students") == [sheet["student"]]:
+                resp.success()
+            else:
+                resp.failure(f"HTTP {resp.status_code}: {resp.text[:200]}")
+
+
+class PracticeStudent(HttpUser):
+    """Fetches their own sheet (no answers), works each problem by hand and has it graded;
+    now and then submits a slip on purpose and expects to lose marks for it."""
+
+    weight = 3
+    wait_time = between(0.1, 0.5)
+
+    def on_start(self):
+        self.rng = random.Random(SEED + 15485863 + id(self) % 997)
+        self.me = f"practice{id(self) % 100000}"
+        self.problems = []
+
+    def fetch_sheet(self):
+        body = {"seed": 2024, "students": [self.me], "problems": list(WORKSHEET)}
+        with self.client.post("/v1/problem-sets", json=body, name="/v1/problem-sets (own sheet)",
+                              catch_response=True) as resp:
+            if resp.status_code != 200:
+                resp.failure(f"HTTP {resp.status_code}: {resp.text[:200]}")
+                return
+            problems = resp.json()["sheets"][0]["problems"]
+            if any("answers" in p for p in problems):
+                resp.failure("a student's sheet carries answers")
+                return
+            resp.success()
+            self.problems = problems
+
+    @task
+    def answer_a_problem(self):
+        if not self.problems:
+            self.fetch_sheet()
+            return
+        p = self.rng.choice(self.problems)
+        answers = answers_by_hand(p)
+        slip = self.rng.random() < 0.3
+        if slip:
+            part = next(iter(answers))
+            value = answers[part]
+            answers[part] = {k: v + 1 for k, v in value.items()} if isinstance(value, dict) else \
+                [v + 1 for v in value] if isinstance(value, list) else value + 1
+        with self.client.post("/v1/grade", json={"token": p["token"], "answers": answers},
+                              name=f"/v1/grade ({'slip' if slip else 'right'})",
+                              catch_response=True) as resp:
+            if resp.status_code != 200:
+                resp.failure(f"HTTP {resp.status_code}: {resp.text[:200]}")
+                return
+            result = resp.json()
+            full = result.get("score") == result.get("max_score")
+            if full == slip:
+                resp.failure(f"{p['type']}: {result.get('score')} of {result.get('max_score')} "
+                             f"for a {'slip' if slip else 'right answer'}")
+            else:
+                resp.success()

@@ -33,8 +33,9 @@ class GraphBackprop(ProblemType):
                    "a sigmoid neuron, values feeding two nodes, a squared error, a ReLU "
                    "unit, a max gate) or, with family \"random\", from a generator whose "
                    "difficulty (1-5) sets the depth, the fan-out and the mix of ops. "
-                   "parameters.graph is a spec /v1/evaluate accepts; the answers are its "
-                   "values, gradients and step.inputs.")
+                   "parameters.graph, inputs, learning_rate and wrt are a request "
+                   "/v1/evaluate accepts; the answers are its values, gradients and "
+                   "step.inputs.")
     options = (
         Option("families", "subset", list(CURATED), "graph families to draw from; "
                "\"random\" draws from the random-graph generator",
@@ -52,12 +53,13 @@ class GraphBackprop(ProblemType):
             graph = r.graph
             state = GraphState(graph, GraphText(graph), graph.inputs)
             params = {"family": "random", "graph": graph.to_spec(), "inputs": r.inputs,
-                      "learning_rate": r.learning_rate}
+                      "learning_rate": r.learning_rate, "wrt": list(graph.inputs)}
             return Variant(params, state)
         c = families.compiled(family)
         inputs = c.family.sample(rng)
         lr = c.family.learning_rate(inputs)
-        params = {"family": family, "graph": c.spec, "inputs": inputs, "learning_rate": lr}
+        params = {"family": family, "graph": c.spec, "inputs": inputs, "learning_rate": lr,
+                  "wrt": list(c.wrt)}
         return Variant(params, GraphState(c.graph, c.text, c.wrt))
 
     def variant_of(self, family: str, inputs: dict, learning_rate: float | None = None) -> Variant:
@@ -65,7 +67,8 @@ class GraphBackprop(ProblemType):
         or a test's)."""
         c = families.compiled(family)
         lr = c.family.learning_rate(inputs) if learning_rate is None else learning_rate
-        params = {"family": family, "graph": c.spec, "inputs": dict(inputs), "learning_rate": lr}
+        params = {"family": family, "graph": c.spec, "inputs": dict(inputs), "learning_rate": lr,
+                  "wrt": list(c.wrt)}
         return Variant(params, GraphState(c.graph, c.text, c.wrt))
 
     def graph_items(self, variant):
