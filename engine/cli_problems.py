@@ -156,7 +156,8 @@ def generate(args) -> int:
     for sheet in sheets:
         student_copy = {"seed": request.seed, "version": key["version"],
                         "student": sheet["student"], "variant": sheet["variant"],
-                        "problems": [{k: v for k, v in p.items() if k not in ("answers", "solution")}
+                        "problems": [{k: v for k, v in p.items()
+                                      if k not in ("answers", "solution")}
                                      for p in sheet["problems"]]}
         path = out / (file_name(sheet["student"], taken) + suffix)
         text = (json.dumps(student_copy, indent=1, ensure_ascii=False) if args.format == "json"
@@ -261,7 +262,8 @@ def grade(args) -> int:
         print(f"{r['problem']} ({r['type']}): {_fmt(r['score'])} / {_fmt(r['max_score'])}")
         for part in r["parts"]:
             mark = "ok " if part["correct"] else "-- "
-            extra = f" (expected {part['expected']})" if "expected" in part and not part["correct"] else ""
+            shown = "expected" in part and not part["correct"]
+            extra = f" (expected {part['expected']})" if shown else ""
             print(f"  {mark}{part['part']}: {part['feedback']}{extra}")
     print(f"total: {_fmt(score)} / {_fmt(max_score)}")
     return 0

@@ -100,7 +100,8 @@ class SheetProblemSchema(Schema):
     token = fields.String(required=True, metadata={"description": "send it back to /v1/grade"})
     answers = fields.Dict(metadata={"description": "part -> expected number, list or map, in "
                                                    "the shape a student submits"})
-    solution = fields.List(fields.Nested(SolutionStepSchema), metadata={"description": "worked steps, in order"})
+    solution = fields.List(fields.Nested(SolutionStepSchema),
+                           metadata={"description": "worked steps, in order"})
 
 
 class SheetSchema(Schema):

@@ -154,7 +154,8 @@ def mistaken_locals(node, env, k: int) -> list[tuple[float, str]]:
         true = local(node, env, k)
         if true in (0.0, 1.0):
             which = "larger" if op == "max" else "smaller"
-            out.append((1.0 - true, f"{op} passes the gradient only to its {which} input ({where})"))
+            out.append((1.0 - true,
+                        f"{op} passes the gradient only to its {which} input ({where})"))
     elif op == "exp":
         out.append((1.0, f"d(e^u)/du = e^u, not 1 ({where})"))
     elif op == "log":

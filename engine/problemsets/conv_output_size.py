@@ -69,7 +69,8 @@ class ConvOutputSize(ProblemType):
         W, F, P, S = p["width"], p["filter_size"], p["padding"], p["stride"]
         top = W - F + 2 * P
         steps = [step("Output size",
-                      f"$\\dfrac{{W - F + 2P}}{{S}} + 1 = \\dfrac{{{W} - {F} + 2 \\cdot {P}}}{{{S}}} + 1"
+                      f"$\\dfrac{{W - F + 2P}}{{S}} + 1 = "
+                      f"\\dfrac{{{W} - {F} + 2 \\cdot {P}}}{{{S}}} + 1"
                       f" = \\dfrac{{{top}}}{{{S}}} + 1"
                       + (f" = {top // S} + 1 = {g.output_size}$" if g.exact else
                          f" = \\left\\lfloor {top / S:.4g} \\right\\rfloor + 1 = {g.output_size}$: "

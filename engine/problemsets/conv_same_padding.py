@@ -70,7 +70,8 @@ class ConvSamePadding(ProblemType):
         each = "(F - 1)/2" if D == 1 else "D(F - 1)/2"
         mistakes = [(2 * P, f"2P where P belongs: {'F - 1' if D == 1 else 'D(F - 1)'} is the "
                             f"padding of both sides together; each side gets {each}"),
-                    ((F + 1) // 2 * D, "one unit too many: P = (F - 1)/2, not (F + 1)/2"),
-                    ((F - 1) // 2 if D != 1 else -1,
-                     "the dilation stretches the filter: it spans D(F - 1) + 1 units")]
+                    ((F + 1) // 2 * D, "one unit too many: P = (F - 1)/2, not (F + 1)/2")]
+        if D != 1:
+            mistakes.append(((F - 1) // 2, "the dilation stretches the filter: it spans "
+                                           "D(F - 1) + 1 units"))
         return [mark_number("padding", submitted.get("padding"), P, EXACT, mistakes)]

@@ -13,9 +13,8 @@ GATES = ("sigmoid", "relu", "tanh")
 # 1 - tanh(1.5)^2 = 0.18), and upstream gradients of at least 1 in size: every
 # non-zero answer is then at least 0.07, far above the tolerance.
 INPUT_RANGE = {"sigmoid": 2.5, "relu": 3.0, "tanh": 1.5}
-LOCAL = {"sigmoid": ("\\sigma(x)(1 - \\sigma(x))", "y(1 - y)"),
-         "tanh": ("1 - \\tanh^2(x)", "1 - y^2"),
-         "relu": ("[x > 0]", None)}
+LOCAL = {"sigmoid": "\\sigma(x)(1 - \\sigma(x)) = y(1 - y)",
+         "tanh": "1 - \\tanh^2(x) = 1 - y^2"}
 SYMBOL = {"sigmoid": "\\sigma(x)", "tanh": "\\tanh(x)", "relu": "\\mathrm{ReLU}(x) = \\max(x, 0)"}
 
 
@@ -53,16 +52,18 @@ class GateGradient(ProblemType):
         p = variant.parameters
         gate, x, g = p["gate"], p["input"], p["upstream_gradient"]
         y = answers["output"]
-        sym, in_y = LOCAL[gate]
         if gate == "relu":
             local = 1.0 if x > 0 else 0.0
             why = ("the input is positive, so the gate passes the gradient on unchanged"
                    if x > 0 else "the input is negative: the ReLU is dead and passes nothing back")
             local_text = f"$\\dfrac{{\\partial y}}{{\\partial x}} = [x > 0] = {num(local)}$: {why}."
         else:
-            local = 1 - y * y if gate == "tanh" else y * (1 - y)
-            local_text = (f"$\\dfrac{{\\partial y}}{{\\partial x}} = {sym} = {in_y} = "
-                          f"{_fill(in_y, y)} = {num(local)}$")
+            if gate == "tanh":
+                local, filled = 1 - y * y, f"1 - {signed(y)}^2"
+            else:
+                local, filled = y * (1 - y), f"{signed(y)} \\cdot (1 - {signed(y)})"
+            local_text = (f"$\\dfrac{{\\partial y}}{{\\partial x}} = {LOCAL[gate]} = {filled} = "
+                          f"{num(local)}$")
         steps = [
             step("Forward", f"$y = {SYMBOL[gate].split(' = ')[0]} = {num(y)}$ at $x = {num(x)}$"),
             step("Local gradient", local_text),
@@ -76,7 +77,8 @@ class GateGradient(ProblemType):
         p = variant.parameters
         return (f"A {p['gate'] if p['gate'] != 'relu' else 'ReLU'} gate $y = {SYMBOL[p['gate']]}$ "
                 f"receives the input $x = {num(p['input'])}$, and the gradient of the loss with "
-                f"respect to its output is $\\partial L / \\partial y = {num(p['upstream_gradient'])}$.\n\n"
+                f"respect to its output is "
+                f"$\\partial L / \\partial y = {num(p['upstream_gradient'])}$.\n\n"
                 "1. `output`: the gate's output $y$.\n"
                 "2. `gradient`: the gradient $\\partial L / \\partial x$ it passes back.\n\n"
                 f"Both are marked {HAND.describe()}.")
@@ -89,7 +91,3 @@ class GateGradient(ProblemType):
         key = {"value": {"y": answers["output"]}, "gradient": {"x": answers["gradient"]}}
         return mark_graph(q, key, submitted)
 
-
-def _fill(expr: str, y: float) -> str:
-    return expr.replace("y", signed(y)).replace("(1 - ", "\\cdot (1 - ", 1) \
-        if "(1 - " in expr else expr.replace("y^2", f"{signed(y)}^2")

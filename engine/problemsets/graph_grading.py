@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from engine.problemsets import backprop
 from engine.problemsets.grading import CARRIED, MISSING, WRONG, correct, diagnose
-from engine.problemsets.problem import PartResult, Tolerance
+from engine.problemsets.problem import PartResult
 from engine.problemsets.render import num
 
 

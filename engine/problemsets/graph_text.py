@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from engine.problemsets import backprop
 from engine.problemsets.problem import step
-from engine.problemsets.render import inline_tex, local_tex, node_tex, num, op_tex, partial, signed, tex_name
+from engine.problemsets.render import (inline_tex, local_tex, node_tex, num, op_tex, partial,
+                                       signed, tex_name)
 
 
 class GraphText:

@@ -131,7 +131,7 @@ class Stream:
         return self.word() < p * 18446744073709551616.0
 
     def nonzero(self, lo: int, hi: int) -> int:
-        """Uniform over the whole numbers in lo..hi except 0."""
+        """Uniform over the whole numbers in lo..hi except 0 (lo < 0 < hi)."""
         k = lo + self.word() % (hi - lo)
         return k if k < 0 else k + 1
 
@@ -140,8 +140,7 @@ class Stream:
         prints with as many decimals as `step` has."""
         a, b = round(lo / step), round(hi / step)
         k = self.nonzero(a, b) if nonzero and a < 0 < b else self.integer(a, b)
-        places = max(0, -int(f"{step:e}".split("e")[1]))
-        return round(k * step, places) + 0.0
+        return round(k * step, _places(step)) + 0.0
 
     def shuffled(self, seq) -> list:
         out = list(seq)
@@ -149,3 +148,10 @@ class Stream:
             j = self.word() % (i + 1)
             out[i], out[j] = out[j], out[i]
         return out
+
+
+@functools.cache
+def _places(step: float) -> int:
+    """Decimals of a step such as 0.5 or 0.1 (1) or 0.25 (2)."""
+    text = repr(step)
+    return len(text.split(".")[1].rstrip("0")) if "." in text else 0

@@ -23,6 +23,7 @@ from engine.problemsets.tokens import TokenSigner
 MAX_SEED = 2 ** 53 - 1          # a whole number every JSON client reads exactly
 MAX_STUDENT_ID_CHARS = 200
 MAX_PROBLEMS_PER_SHEET = 50
+MAX_STUDENTS = 100_000
 
 
 @dataclass(frozen=True)
@@ -45,13 +46,17 @@ def read_request(seed, students, problems=None) -> Request:
 
 def read_students(students) -> list:
     if isinstance(students, numbers.Integral) and not isinstance(students, bool):
-        if students < 1:
-            raise ProblemSetError(f"must be at least 1, not {students}", path="students")
+        if not 1 <= students <= MAX_STUDENTS:
+            raise ProblemSetError(f"must be between 1 and {MAX_STUDENTS}, not {students}",
+                                  path="students")
         width = max(2, len(str(students)))
         return [f"student-{i:0{width}d}" for i in range(1, students + 1)]
     if not isinstance(students, (list, tuple)) or not students:
         raise ProblemSetError("must be a number of students or a non-empty list of student "
                               "ids", path="students")
+    if len(students) > MAX_STUDENTS:
+        raise ProblemSetError(f"lists {len(students)} students; the limit is {MAX_STUDENTS}",
+                              path="students")
     seen: dict[str, int] = {}
     for i, s in enumerate(students):
         if isinstance(s, bool) or not isinstance(s, (str, numbers.Integral)):
@@ -184,14 +189,14 @@ class Generator:
 
     def trace(self, seed, students, *, variant=None, token=None) -> list:
         """The students (of this seed and roster) whose sheet has this variant or token."""
-        request_seed = read_request(seed, students, None)
+        request = read_request(seed, students, None)
         if token is not None:
             variant = self.signer.read(token).variant
         if not isinstance(variant, str) or not variant:
             raise ProblemSetError("give a variant code or a token to trace", path="variant")
         variant = variant.strip().lower()
-        return [s for s in request_seed.students
-                if variant_of(self.keys, request_seed.seed, str(s)) == variant]
+        return [s for s in request.students
+                if variant_of(self.keys, request.seed, str(s)) == variant]
 
 
 def solve(t, variant, options: dict | None = None, worked: bool = True) -> tuple[dict, list]:
