@@ -36,8 +36,9 @@ _kernel = numba.njit(cache=True, nogil=True, error_model="numpy")
 
 
 def _case(op, first: bool, reverse: bool) -> str:
-    # Row views are taken once per instruction: R[d, i] with a runtime row index would
-    # redo Numba's negative-index wraparound per lane and defeat vectorisation.
+    # Rows are indexed R[d, i] with unsigned row numbers (see the sweeps' prologue), so
+    # Numba emits no negative-index wraparound and creates no view objects per
+    # instruction; LLVM hoists the row offset and vectorises over i.
     # `bad` collects "some result is NaN or inf" while the result is still in a register
     # (x - x is 0 only for finite x), so no separate pass over the registers is needed;
     # non-finite adjoints are sticky under +=, so checking each update is exact.
@@ -45,26 +46,23 @@ def _case(op, first: bool, reverse: bool) -> str:
     lines = [f"        {keyword} op == {op.opcode}:  # {op.name}"]
     unary = op.arity == 1
     if not reverse:
-        lines.append("            y, x = R[d], R[a]" if unary else "            y, x, z = R[d], R[a], R[b]")
-        args = "x[i]" if unary else "x[i], z[i]"
+        args = "R[a, i]" if unary else "R[a, i], R[b, i]"
         lines.append("            for i in range(n):")
         lines.append(f"                v = {op.name}_forward({args})")
-        lines.append("                y[i] = v")
+        lines.append("                R[d, i] = v")
         lines.append("                bad |= v - v != 0.0")
     elif unary:
-        lines.append("            y, x, gy, gx = R[d], R[a], G[d], G[a]")
         lines.append("            for i in range(n):")
-        lines.append(f"                u = gx[i] + gy[i] * {op.name}_derivative(x[i], y[i])")
-        lines.append("                gx[i] = u")
+        lines.append(f"                u = G[a, i] + G[d, i] * {op.name}_derivative(R[a, i], R[d, i])")
+        lines.append("                G[a, i] = u")
         lines.append("                bad |= u - u != 0.0")
     else:
-        lines.append("            y, x, z, gy, gx, gz = R[d], R[a], R[b], G[d], G[a], G[b]")
         lines.append("            for i in range(n):")
-        lines.append(f"                dx, dz = {op.name}_derivative(x[i], z[i], y[i])")
-        lines.append("                u = gx[i] + gy[i] * dx")
-        lines.append("                gx[i] = u")
-        lines.append("                w = gz[i] + gy[i] * dz")
-        lines.append("                gz[i] = w")
+        lines.append(f"                dx, dz = {op.name}_derivative(R[a, i], R[b, i], R[d, i])")
+        lines.append("                u = G[a, i] + G[d, i] * dx")
+        lines.append("                G[a, i] = u")
+        lines.append("                w = G[b, i] + G[d, i] * dz")
+        lines.append("                G[b, i] = w")
         lines.append("                bad |= (u - u != 0.0) | (w - w != 0.0)")
     return "\n".join(lines)
 
@@ -81,9 +79,9 @@ def forward_sweep(code, start, stop, R, n):
     bad = False
     for k in range(start, stop):
         op = code[k, 0]
-        d = code[k, 1]
-        a = code[k, 2]
-        b = code[k, 3]
+        d = numba.uint64(code[k, 1])
+        a = numba.uint64(code[k, 2])
+        b = numba.uint64(code[k, 3])
 {forward_cases}
         else:
             raise ValueError("unknown opcode in program")
@@ -96,9 +94,9 @@ def reverse_sweep(code, start, stop, R, G, n):
     bad = False
     for k in range(stop - 1, start - 1, -1):
         op = code[k, 0]
-        d = code[k, 1]
-        a = code[k, 2]
-        b = code[k, 3]
+        d = numba.uint64(code[k, 1])
+        a = numba.uint64(code[k, 2])
+        b = numba.uint64(code[k, 3])
 {reverse_cases}
         else:
             raise ValueError("unknown opcode in program")

@@ -56,116 +56,98 @@ def forward_sweep(code, start, stop, R, n):
     bad = False
     for k in range(start, stop):
         op = code[k, 0]
-        d = code[k, 1]
-        a = code[k, 2]
-        b = code[k, 3]
+        d = numba.uint64(code[k, 1])
+        a = numba.uint64(code[k, 2])
+        b = numba.uint64(code[k, 3])
         if op == 0:  # add
-            y, x, z = R[d], R[a], R[b]
             for i in range(n):
-                v = add_forward(x[i], z[i])
-                y[i] = v
+                v = add_forward(R[a, i], R[b, i])
+                R[d, i] = v
                 bad |= v - v != 0.0
         elif op == 1:  # mul
-            y, x, z = R[d], R[a], R[b]
             for i in range(n):
-                v = mul_forward(x[i], z[i])
-                y[i] = v
+                v = mul_forward(R[a, i], R[b, i])
+                R[d, i] = v
                 bad |= v - v != 0.0
         elif op == 2:  # sub
-            y, x, z = R[d], R[a], R[b]
             for i in range(n):
-                v = sub_forward(x[i], z[i])
-                y[i] = v
+                v = sub_forward(R[a, i], R[b, i])
+                R[d, i] = v
                 bad |= v - v != 0.0
         elif op == 3:  # div
-            y, x, z = R[d], R[a], R[b]
             for i in range(n):
-                v = div_forward(x[i], z[i])
-                y[i] = v
+                v = div_forward(R[a, i], R[b, i])
+                R[d, i] = v
                 bad |= v - v != 0.0
         elif op == 4:  # neg
-            y, x = R[d], R[a]
             for i in range(n):
-                v = neg_forward(x[i])
-                y[i] = v
+                v = neg_forward(R[a, i])
+                R[d, i] = v
                 bad |= v - v != 0.0
         elif op == 5:  # square
-            y, x = R[d], R[a]
             for i in range(n):
-                v = square_forward(x[i])
-                y[i] = v
+                v = square_forward(R[a, i])
+                R[d, i] = v
                 bad |= v - v != 0.0
         elif op == 6:  # pow
-            y, x, z = R[d], R[a], R[b]
             for i in range(n):
-                v = pow_forward(x[i], z[i])
-                y[i] = v
+                v = pow_forward(R[a, i], R[b, i])
+                R[d, i] = v
                 bad |= v - v != 0.0
         elif op == 7:  # exp
-            y, x = R[d], R[a]
             for i in range(n):
-                v = exp_forward(x[i])
-                y[i] = v
+                v = exp_forward(R[a, i])
+                R[d, i] = v
                 bad |= v - v != 0.0
         elif op == 8:  # log
-            y, x = R[d], R[a]
             for i in range(n):
-                v = log_forward(x[i])
-                y[i] = v
+                v = log_forward(R[a, i])
+                R[d, i] = v
                 bad |= v - v != 0.0
         elif op == 9:  # sqrt
-            y, x = R[d], R[a]
             for i in range(n):
-                v = sqrt_forward(x[i])
-                y[i] = v
+                v = sqrt_forward(R[a, i])
+                R[d, i] = v
                 bad |= v - v != 0.0
         elif op == 10:  # abs
-            y, x = R[d], R[a]
             for i in range(n):
-                v = abs_forward(x[i])
-                y[i] = v
+                v = abs_forward(R[a, i])
+                R[d, i] = v
                 bad |= v - v != 0.0
         elif op == 11:  # sigmoid
-            y, x = R[d], R[a]
             for i in range(n):
-                v = sigmoid_forward(x[i])
-                y[i] = v
+                v = sigmoid_forward(R[a, i])
+                R[d, i] = v
                 bad |= v - v != 0.0
         elif op == 12:  # tanh
-            y, x = R[d], R[a]
             for i in range(n):
-                v = tanh_forward(x[i])
-                y[i] = v
+                v = tanh_forward(R[a, i])
+                R[d, i] = v
                 bad |= v - v != 0.0
         elif op == 13:  # relu
-            y, x = R[d], R[a]
             for i in range(n):
-                v = relu_forward(x[i])
-                y[i] = v
+                v = relu_forward(R[a, i])
+                R[d, i] = v
                 bad |= v - v != 0.0
         elif op == 14:  # softplus
-            y, x = R[d], R[a]
             for i in range(n):
-                v = softplus_forward(x[i])
-                y[i] = v
+                v = softplus_forward(R[a, i])
+                R[d, i] = v
                 bad |= v - v != 0.0
         elif op == 15:  # logsigmoid
-            y, x = R[d], R[a]
             for i in range(n):
-                v = logsigmoid_forward(x[i])
-                y[i] = v
+                v = logsigmoid_forward(R[a, i])
+                R[d, i] = v
                 bad |= v - v != 0.0
         elif op == 16:  # max
-            y, x, z = R[d], R[a], R[b]
             for i in range(n):
-                v = max_forward(x[i], z[i])
-                y[i] = v
+                v = max_forward(R[a, i], R[b, i])
+                R[d, i] = v
                 bad |= v - v != 0.0
         elif op == 17:  # min
-            y, x, z = R[d], R[a], R[b]
             for i in range(n):
-                v = min_forward(x[i], z[i])
-                y[i] = v
+                v = min_forward(R[a, i], R[b, i])
+                R[d, i] = v
                 bad |= v - v != 0.0
         else:
             raise ValueError("unknown opcode in program")
@@ -178,137 +160,119 @@ def reverse_sweep(code, start, stop, R, G, n):
     bad = False
     for k in range(stop - 1, start - 1, -1):
         op = code[k, 0]
-        d = code[k, 1]
-        a = code[k, 2]
-        b = code[k, 3]
+        d = numba.uint64(code[k, 1])
+        a = numba.uint64(code[k, 2])
+        b = numba.uint64(code[k, 3])
         if op == 0:  # add
-            y, x, z, gy, gx, gz = R[d], R[a], R[b], G[d], G[a], G[b]
             for i in range(n):
-                dx, dz = add_derivative(x[i], z[i], y[i])
-                u = gx[i] + gy[i] * dx
-                gx[i] = u
-                w = gz[i] + gy[i] * dz
-                gz[i] = w
+                dx, dz = add_derivative(R[a, i], R[b, i], R[d, i])
+                u = G[a, i] + G[d, i] * dx
+                G[a, i] = u
+                w = G[b, i] + G[d, i] * dz
+                G[b, i] = w
                 bad |= (u - u != 0.0) | (w - w != 0.0)
         elif op == 1:  # mul
-            y, x, z, gy, gx, gz = R[d], R[a], R[b], G[d], G[a], G[b]
             for i in range(n):
-                dx, dz = mul_derivative(x[i], z[i], y[i])
-                u = gx[i] + gy[i] * dx
-                gx[i] = u
-                w = gz[i] + gy[i] * dz
-                gz[i] = w
+                dx, dz = mul_derivative(R[a, i], R[b, i], R[d, i])
+                u = G[a, i] + G[d, i] * dx
+                G[a, i] = u
+                w = G[b, i] + G[d, i] * dz
+                G[b, i] = w
                 bad |= (u - u != 0.0) | (w - w != 0.0)
         elif op == 2:  # sub
-            y, x, z, gy, gx, gz = R[d], R[a], R[b], G[d], G[a], G[b]
             for i in range(n):
-                dx, dz = sub_derivative(x[i], z[i], y[i])
-                u = gx[i] + gy[i] * dx
-                gx[i] = u
-                w = gz[i] + gy[i] * dz
-                gz[i] = w
+                dx, dz = sub_derivative(R[a, i], R[b, i], R[d, i])
+                u = G[a, i] + G[d, i] * dx
+                G[a, i] = u
+                w = G[b, i] + G[d, i] * dz
+                G[b, i] = w
                 bad |= (u - u != 0.0) | (w - w != 0.0)
         elif op == 3:  # div
-            y, x, z, gy, gx, gz = R[d], R[a], R[b], G[d], G[a], G[b]
             for i in range(n):
-                dx, dz = div_derivative(x[i], z[i], y[i])
-                u = gx[i] + gy[i] * dx
-                gx[i] = u
-                w = gz[i] + gy[i] * dz
-                gz[i] = w
+                dx, dz = div_derivative(R[a, i], R[b, i], R[d, i])
+                u = G[a, i] + G[d, i] * dx
+                G[a, i] = u
+                w = G[b, i] + G[d, i] * dz
+                G[b, i] = w
                 bad |= (u - u != 0.0) | (w - w != 0.0)
         elif op == 4:  # neg
-            y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                u = gx[i] + gy[i] * neg_derivative(x[i], y[i])
-                gx[i] = u
+                u = G[a, i] + G[d, i] * neg_derivative(R[a, i], R[d, i])
+                G[a, i] = u
                 bad |= u - u != 0.0
         elif op == 5:  # square
-            y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                u = gx[i] + gy[i] * square_derivative(x[i], y[i])
-                gx[i] = u
+                u = G[a, i] + G[d, i] * square_derivative(R[a, i], R[d, i])
+                G[a, i] = u
                 bad |= u - u != 0.0
         elif op == 6:  # pow
-            y, x, z, gy, gx, gz = R[d], R[a], R[b], G[d], G[a], G[b]
             for i in range(n):
-                dx, dz = pow_derivative(x[i], z[i], y[i])
-                u = gx[i] + gy[i] * dx
-                gx[i] = u
-                w = gz[i] + gy[i] * dz
-                gz[i] = w
+                dx, dz = pow_derivative(R[a, i], R[b, i], R[d, i])
+                u = G[a, i] + G[d, i] * dx
+                G[a, i] = u
+                w = G[b, i] + G[d, i] * dz
+                G[b, i] = w
                 bad |= (u - u != 0.0) | (w - w != 0.0)
         elif op == 7:  # exp
-            y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                u = gx[i] + gy[i] * exp_derivative(x[i], y[i])
-                gx[i] = u
+                u = G[a, i] + G[d, i] * exp_derivative(R[a, i], R[d, i])
+                G[a, i] = u
                 bad |= u - u != 0.0
         elif op == 8:  # log
-            y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                u = gx[i] + gy[i] * log_derivative(x[i], y[i])
-                gx[i] = u
+                u = G[a, i] + G[d, i] * log_derivative(R[a, i], R[d, i])
+                G[a, i] = u
                 bad |= u - u != 0.0
         elif op == 9:  # sqrt
-            y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                u = gx[i] + gy[i] * sqrt_derivative(x[i], y[i])
-                gx[i] = u
+                u = G[a, i] + G[d, i] * sqrt_derivative(R[a, i], R[d, i])
+                G[a, i] = u
                 bad |= u - u != 0.0
         elif op == 10:  # abs
-            y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                u = gx[i] + gy[i] * abs_derivative(x[i], y[i])
-                gx[i] = u
+                u = G[a, i] + G[d, i] * abs_derivative(R[a, i], R[d, i])
+                G[a, i] = u
                 bad |= u - u != 0.0
         elif op == 11:  # sigmoid
-            y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                u = gx[i] + gy[i] * sigmoid_derivative(x[i], y[i])
-                gx[i] = u
+                u = G[a, i] + G[d, i] * sigmoid_derivative(R[a, i], R[d, i])
+                G[a, i] = u
                 bad |= u - u != 0.0
         elif op == 12:  # tanh
-            y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                u = gx[i] + gy[i] * tanh_derivative(x[i], y[i])
-                gx[i] = u
+                u = G[a, i] + G[d, i] * tanh_derivative(R[a, i], R[d, i])
+                G[a, i] = u
                 bad |= u - u != 0.0
         elif op == 13:  # relu
-            y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                u = gx[i] + gy[i] * relu_derivative(x[i], y[i])
-                gx[i] = u
+                u = G[a, i] + G[d, i] * relu_derivative(R[a, i], R[d, i])
+                G[a, i] = u
                 bad |= u - u != 0.0
         elif op == 14:  # softplus
-            y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                u = gx[i] + gy[i] * softplus_derivative(x[i], y[i])
-                gx[i] = u
+                u = G[a, i] + G[d, i] * softplus_derivative(R[a, i], R[d, i])
+                G[a, i] = u
                 bad |= u - u != 0.0
         elif op == 15:  # logsigmoid
-            y, x, gy, gx = R[d], R[a], G[d], G[a]
             for i in range(n):
-                u = gx[i] + gy[i] * logsigmoid_derivative(x[i], y[i])
-                gx[i] = u
+                u = G[a, i] + G[d, i] * logsigmoid_derivative(R[a, i], R[d, i])
+                G[a, i] = u
                 bad |= u - u != 0.0
         elif op == 16:  # max
-            y, x, z, gy, gx, gz = R[d], R[a], R[b], G[d], G[a], G[b]
             for i in range(n):
-                dx, dz = max_derivative(x[i], z[i], y[i])
-                u = gx[i] + gy[i] * dx
-                gx[i] = u
-                w = gz[i] + gy[i] * dz
-                gz[i] = w
+                dx, dz = max_derivative(R[a, i], R[b, i], R[d, i])
+                u = G[a, i] + G[d, i] * dx
+                G[a, i] = u
+                w = G[b, i] + G[d, i] * dz
+                G[b, i] = w
                 bad |= (u - u != 0.0) | (w - w != 0.0)
         elif op == 17:  # min
-            y, x, z, gy, gx, gz = R[d], R[a], R[b], G[d], G[a], G[b]
             for i in range(n):
-                dx, dz = min_derivative(x[i], z[i], y[i])
-                u = gx[i] + gy[i] * dx
-                gx[i] = u
-                w = gz[i] + gy[i] * dz
-                gz[i] = w
+                dx, dz = min_derivative(R[a, i], R[b, i], R[d, i])
+                u = G[a, i] + G[d, i] * dx
+                G[a, i] = u
+                w = G[b, i] + G[d, i] * dz
+                G[b, i] = w
                 bad |= (u - u != 0.0) | (w - w != 0.0)
         else:
             raise ValueError("unknown opcode in program")
