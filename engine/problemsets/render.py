@@ -12,23 +12,42 @@ import re
 
 _NAME = re.compile(r"([A-Za-z]+)_?(\d*)\Z")
 _names: dict[str, str] = {}
+_SHOWN_MAX = 1 << 16
+_shown: dict[float, str] = {}
+_signed: dict[float, str] = {}
 
 
 def num(x: float, places: int = 4) -> str:
     """`x` for display: whole numbers without a point, others to `places` decimals with
     trailing zeros dropped, and never "-0"."""
+    if places == 4:
+        # A set shows the same small numbers thousands of times: format each once.
+        text = _shown.get(x)
+        if text is not None:
+            return text
     if x == int(x) and abs(x) < 1e15:
-        return str(int(x))
-    if abs(x) < 10 ** -places:
-        return f"{x:.{places}g}" if x else "0"
-    text = f"{x:.{places}f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
+        text = str(int(x))
+    elif abs(x) < 10 ** -places:
+        text = f"{x:.{places}g}" if x else "0"
+    else:
+        text = f"{x:.{places}f}".rstrip("0").rstrip(".")
+        if text == "-0":
+            text = "0"
+    if places == 4 and len(_shown) < _SHOWN_MAX:
+        _shown[x] = text
+    return text
 
 
 def signed(x: float) -> str:
     """`num(x)`, in parentheses when negative, for substituting into a product."""
-    text = num(x)
-    return f"({text})" if text.startswith("-") else text
+    text = _signed.get(x)
+    if text is None:
+        text = num(x)
+        if text.startswith("-"):
+            text = f"({text})"
+        if len(_signed) < _SHOWN_MAX:
+            _signed[x] = text
+    return text
 
 
 def tex_name(name: str) -> str:
