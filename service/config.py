@@ -25,7 +25,8 @@ class Settings:
     max_conv_elements: int = 10_000_000
     # /v1/conv1d/geometry lists every window: its padded width is bounded too.
     max_geometry_width: int = 100_000
-    # Load shedding: compute requests one worker holds at once before answering 503.
+    # Load shedding: compute requests one worker holds, running or queued for a
+    # thread, before it answers 503.
     max_pending: int = 64
     retry_after_seconds: int = 1
     # Warm-up of the Numba kernels: "sync" (in create_app), "background" (a thread;

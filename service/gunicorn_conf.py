@@ -65,6 +65,11 @@ def on_starting(server):
                                "compile on their own", result.returncode)
 
 
+def post_worker_init(worker):
+    from service.runtime import watch_worker_backlog
+    watch_worker_backlog(worker)
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
     multiprocess.mark_process_dead(worker.pid)

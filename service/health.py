@@ -43,9 +43,9 @@ def readyz():
     if not rt.readiness.ready:
         raise NotReady("the kernels are still compiling or warming up", headers=retry)
     if rt.admission.overloaded:
-        raise NotReady(f"overloaded: {rt.admission.pending} requests pending", headers=retry)
+        raise NotReady(f"overloaded: {rt.admission.waiting} requests pending", headers=retry)
     return json_response({"status": "ready", "warmup_seconds": rt.readiness.seconds,
-                          "pending": rt.admission.pending,
+                          "pending": rt.admission.waiting,
                           "threading_layer": rt.readiness.threading_layer,
                           "numba_threads": numba.get_num_threads()})
 

@@ -80,9 +80,28 @@ def _threading_layer() -> str | None:
         return None
 
 
+def _no_backlog() -> int:
+    return 0
+
+
+# Requests accepted by this gunicorn worker but still waiting for one of its threads;
+# set by the post_worker_init hook (service/gunicorn_conf.py) in gthread workers.
+backlog: Callable[[], int] = _no_backlog
+
+
+def watch_worker_backlog(worker) -> None:
+    """Count the requests queued in a gthread worker's thread pool as pending too: a
+    worker never runs more requests than it has threads, so only the queue in front
+    of them shows that it is falling behind."""
+    global backlog
+    work_queue = getattr(getattr(worker, "tpool", None), "_work_queue", None)
+    if work_queue is not None and hasattr(work_queue, "qsize"):
+        backlog = work_queue.qsize
+
+
 class Admission:
-    """Counts compute requests in this worker; past `limit` it answers 503 at once
-    rather than letting every queued request's latency grow."""
+    """Counts compute requests in this worker, running or queued for a thread; past
+    `limit` it answers 503 at once rather than letting every request's latency grow."""
 
     def __init__(self, limit: int, retry_after: int):
         self.limit = limit
@@ -91,14 +110,19 @@ class Admission:
         self._lock = threading.Lock()
 
     @property
+    def waiting(self) -> int:
+        return self.pending + backlog()
+
+    @property
     def overloaded(self) -> bool:
-        return self.pending >= self.limit
+        return self.waiting >= self.limit
 
     def __enter__(self):
         with self._lock:
-            if self.pending >= self.limit:
+            waiting = self.waiting
+            if waiting >= self.limit:
                 metrics.SHED.inc()
-                raise Overloaded(f"this worker already holds {self.pending} requests; "
+                raise Overloaded(f"this worker already holds {waiting} requests; "
                                  f"retry in {self.retry_after} s",
                                  headers={"Retry-After": str(self.retry_after)})
             self.pending += 1

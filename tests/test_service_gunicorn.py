@@ -4,7 +4,9 @@ and always stopped."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import shutil
 import signal
@@ -46,16 +48,18 @@ def metric(text: str, prefix: str) -> float:
                if line.startswith(prefix))
 
 
-@pytest.fixture(scope="module")
-def served():
+@contextlib.contextmanager
+def gradsheet_serve(workers: int, threads: int, env: dict | None = None):
+    """`gradsheet serve` on a free loopback port until every worker is warm; yields
+    (base URL, metrics directory) and always stops the server."""
     port = free_port()
     log = tempfile.TemporaryFile()
     metrics_dir = tempfile.mkdtemp(prefix="gradsheet-test-metrics-")
     proc = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(WORKERS), "--threads", "4"],
+         "--workers", str(workers), "--threads", str(threads)],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir})
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir, **(env or {})})
     base = f"http://127.0.0.1:{port}"
 
     def stop():
@@ -78,7 +82,7 @@ def served():
                 pytest.fail(f"gradsheet serve was not ready in 300 s:\n{stop()}")
             try:
                 status, _, body = call(base, "/metrics", timeout=5)
-                if status == 200 and metric(body.decode(), "gradsheet_workers_ready ") >= WORKERS:
+                if status == 200 and metric(body.decode(), "gradsheet_workers_ready ") >= workers:
                     break
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
@@ -88,6 +92,12 @@ def served():
         stop()
         log.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def served():
+    with gradsheet_serve(WORKERS, threads=4) as server:
+        yield server
 
 
 def test_evaluate_over_http_gives_the_worksheet_numbers(served):
@@ -162,3 +172,27 @@ def test_workers_run_numba_on_omp_with_the_cores_shared_out(served):
     # worker has its share of the cores rather than all of them.
     assert ready["threading_layer"] == "omp"
     assert ready["numba_threads"] == max(1, (os.cpu_count() or 1) // WORKERS)
+
+
+def test_a_worker_with_a_queue_in_front_of_its_threads_sheds_load_with_503():
+    # One worker, one thread, room for two requests: eight slow batches at once
+    # leave six queued behind the thread, and those are turned away at once.
+    batch = {"items": [{"graph": {"expr": "x * y + sigmoid(x)"}, "inputs": {"x": i, "y": 2}}
+                       for i in range(4000)]}
+    with gradsheet_serve(1, threads=1, env={"GRADSHEET_MAX_PENDING": "2",
+                                            "GRADSHEET_RETRY_AFTER_SECONDS": "3"}) as (base, _):
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: call(base, "/v1/evaluate/batch", batch), range(8)))
+        statuses = sorted(status for status, _, _ in answers)
+        assert 200 in statuses and 503 in statuses, statuses
+        assert set(statuses) == {200, 503}
+        for status, headers, body in answers:
+            if status == 503:
+                assert headers["Retry-After"] == "3"
+                assert headers["Content-Type"] == "application/problem+json"
+                assert json.loads(body)["type"] == "/problems/overloaded"
+            else:
+                value = json.loads(body)["results"][3]["value"]
+                assert value == pytest.approx(3 * 2 + 1 / (1 + math.exp(-3)))
+        _, _, text = call(base, "/metrics")
+        assert metric(text.decode(), "gradsheet_overload_rejections_total ") == statuses.count(503)
