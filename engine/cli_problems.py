@@ -3,7 +3,7 @@ command line.
 
     gradsheet generate --seed 7 --students 30 --out sheets/
     gradsheet generate --seed 7 --roster roster.csv --problems conv_output_size,graph_backprop \\
-        --format markdown --out sheets/
+        --format pdf,html,moodle,qti --out sheets/
     gradsheet grade answers.json
     gradsheet trace --seed 7 --roster roster.csv --sheet leaked.json
 
@@ -15,17 +15,16 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import re
 import sys
 import time
 from pathlib import Path
 
+from engine import exports
 from engine.problemsets import GENERATOR_VERSION, Generator, ProblemSetError, problem_types
 from engine.problemsets.sheets import read_request
 
 # Students per engine call while a progress bar is shown: each chunk is still batched.
 CHUNK = 100
-KEY_FILE = "answer-key"
 
 
 def register(subparsers) -> None:
@@ -44,7 +43,9 @@ def register(subparsers) -> None:
     g.add_argument("--problems", metavar="TYPES", help="comma-separated problem types "
                    f"({', '.join(t['id'] for t in problem_types())}), or @FILE with a JSON "
                    'list of {"type": id, ...options}')
-    g.add_argument("--format", choices=("json", "markdown"), default="json")
+    g.add_argument("--format", default="json", metavar="FORMATS",
+                   help="comma-separated: " + ", ".join(exports.FORMATS) + " (default: json); "
+                        "every format's files go side by side into --out")
     g.add_argument("--out", required=True, metavar="DIR", help="directory to write into")
     g.add_argument("--practice", action="store_true",
                    help="grading shows the expected answer of every part (default: only "
@@ -121,17 +122,9 @@ def read_problem_list(text: str | None):
     return [name.strip() for name in text.split(",") if name.strip()]
 
 
-def file_name(student, taken: set) -> str:
-    base = re.sub(r"[^A-Za-z0-9._-]+", "_", str(student)).strip("._") or "student"
-    name, k = base, 2
-    while name.lower() in taken or name.lower() == KEY_FILE:
-        name, k = f"{base}-{k}", k + 1
-    taken.add(name.lower())
-    return name
-
-
 def generate(args) -> int:
     students = read_roster(args.roster) if args.roster else args.students
+    formats = exports.parse_formats(args.format)
     request = read_request(args.seed, students, read_problem_list(args.problems))
     gen = Generator()
     out = Path(args.out)
@@ -151,25 +144,10 @@ def generate(args) -> int:
         bar.update(len(sheets))
     bar.done()
     key = {"seed": request.seed, "version": GENERATOR_VERSION, "sheets": sheets}
-    taken: set[str] = set()
-    suffix = ".json" if args.format == "json" else ".md"
-    for sheet in sheets:
-        student_copy = {"seed": request.seed, "version": key["version"],
-                        "student": sheet["student"], "variant": sheet["variant"],
-                        "problems": [{k: v for k, v in p.items()
-                                      if k not in ("answers", "solution")}
-                                     for p in sheet["problems"]]}
-        path = out / (file_name(sheet["student"], taken) + suffix)
-        text = (json.dumps(student_copy, indent=1, ensure_ascii=False) if args.format == "json"
-                else sheet_markdown(student_copy, answers=False))
-        path.write_text(text + "\n", encoding="utf-8")
-    key_path = out / (KEY_FILE + suffix)
-    key_text = (json.dumps(key, indent=1, ensure_ascii=False) if args.format == "json"
-                else "\n\n".join(sheet_markdown({**s, "seed": request.seed}, answers=True)
-                                 for s in sheets))
-    key_path.write_text(key_text + "\n", encoding="utf-8")
+    exports.write(key, formats, out)
     n = sum(len(s["problems"]) for s in sheets)
-    print(f"wrote {len(sheets)} sheets ({n} problems) and {key_path.name} to {out}")
+    print(f"wrote {len(sheets)} sheets ({n} problems) and the answer key as "
+          f"{', '.join(formats)} to {out}")
     return 0
 
 
@@ -192,23 +170,6 @@ class Progress:
     def done(self) -> None:
         if self.show:
             sys.stderr.write("\n")
-
-
-def sheet_markdown(sheet: dict, answers: bool) -> str:
-    """A sheet as Markdown: each problem's statement, then (for the key) its answers and
-    worked solution."""
-    lines = [f"# Problem set {sheet['seed']}: {sheet['student']}", "",
-             f"Variant `{sheet['variant']}`", ""]
-    for i, p in enumerate(sheet["problems"], start=1):
-        lines += [f"## Problem {i} ({p['type']})", "", p["statement"], "",
-                  f"Token: `{p['token']}`", ""]
-        if answers and "answers" in p:
-            lines += ["### Answers", "", "```json", json.dumps(p["answers"]), "```", "",
-                      "### Worked solution", ""]
-            lines += [f"{k}. **{s['title']}**: {s['text']}"
-                      for k, s in enumerate(p.get("solution", []), start=1)]
-            lines.append("")
-    return "\n".join(lines)
 
 
 # --- grade -----------------------------------------------------------------------------

@@ -23,7 +23,7 @@ def _header(s: SheetSet, sheet: Sheet, level: str = "#") -> list[str]:
 
 def _problem(sheet: Sheet, k: int, key: bool) -> list[str]:
     p = sheet.problems[k]
-    lines = [f"## Problem {k + 1}. {title(p)}", "", p["statement"], ""]
+    lines = [f"## Problem {k + 1} ({p['type']}): {title(p)}", "", p["statement"], ""]
     if sheet.figure(k, key) is not None:
         lines += [f"![Problem {k + 1}]({figure_path(sheet, k, key)})", ""]
     if key:
