@@ -8,7 +8,8 @@ S: 20,000 worksheet-sized problems (W 5-32, F in {1, 3, 5, 7}, P 0-3, S 1-3), fo
    Goal: >= 100x faster per problem.
 Also: first-call time with an empty Numba cache (every conv kernel compiled) and with a
 warm one. Timings are medians of --repeats runs after a warm-up, engine and torch
-alternating so that a noisy neighbour slows both.
+alternating so that a noisy neighbour slows both, with the garbage collector off during
+each timed call (as timeit does).
 
 Run: .venv/bin/python bench/bench_conv.py [--repeats 7] [--quick]
 Needs PyTorch CPU in the venv: .venv/bin/pip install torch==2.13.0
@@ -17,6 +18,7 @@ Needs PyTorch CPU in the venv: .venv/bin/pip install torch==2.13.0
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import subprocess
@@ -41,9 +43,16 @@ L_SHAPE = dict(N=32, C_in=16, C_out=32, W=4096, F=7, S=2, P=3)
 
 
 def timed(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
+    """Seconds for one call, with the garbage collector collected before and off during
+    the call, as timeit does, so that no contender pays for another's garbage."""
+    gc.collect()
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        fn()
+        return time.perf_counter() - t0
+    finally:
+        gc.enable()
 
 
 def alternate(fns: dict, repeats: int) -> dict:
@@ -161,18 +170,11 @@ def bench_small(count: int, baseline_count: int, repeats: int) -> dict:
     err = 0.0
     for rep in range(repeats):
         items = worksheet_problems(count, seed=rep)
-        t0 = time.perf_counter()
-        results = conv1d_many(items)
-        times["engine"].append((time.perf_counter() - t0) / count)
+        times["engine"].append(timed(lambda: conv1d_many(items)) / count)
         sample = worksheet_problems(baseline_count, seed=10**3 + rep)
-        t0 = time.perf_counter()
-        reference = torch_one_by_one(sample)
-        times["torch"].append((time.perf_counter() - t0) / baseline_count)
+        times["torch"].append(timed(lambda: torch_one_by_one(sample)) / baseline_count)
         sample = worksheet_problems(baseline_count, seed=10**3 + rep)
-        t0 = time.perf_counter()
-        im2col_one_by_one(sample)
-        times["numpy"].append((time.perf_counter() - t0) / baseline_count)
-        del results, reference
+        times["numpy"].append(timed(lambda: im2col_one_by_one(sample)) / baseline_count)
     check = worksheet_problems(500, seed=7)
     for r, (y, gx, gw) in zip(conv1d_many(check), torch_one_by_one(check)):
         err = max(err, np.abs(r.output - y).max(), np.abs(r.grad_input - gx).max(),
