@@ -9,9 +9,10 @@ same on every replica, so any worker grades any token.
 
 from __future__ import annotations
 
+from flask import Response
 from marshmallow import Schema, ValidationError, fields
 
-from engine import problemsets
+from engine import exports, problemsets
 from engine.problemsets.sheets import MAX_SEED, Generator, read_request
 from service.fields import JSONObject, StrictInteger, describe, settings
 from service.openapi import ApiBlueprint
@@ -76,12 +77,37 @@ def _seed(**kwargs):
                                    "description": "the set's seed"}, **kwargs)
 
 
+class Formats(fields.Field):
+    """Export formats: "html", "html,pdf" or ["html", "pdf"] (engine.exports.FORMATS)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is not str and not (type(value) is list
+                                           and all(type(v) is str for v in value)):
+            raise ValidationError(f"must be a format name or a list of them, not "
+                                  f"{describe(value)}")
+        try:
+            return exports.parse_formats(value)
+        except exports.ExportError as exc:
+            raise ValidationError(exc.message) from None
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value
+
+
 class ProblemSetRequestSchema(Schema):
     seed = _seed(required=True)
     students = Students(required=True, metadata=STUDENTS_DOC)
     problems = ProblemList(metadata=PROBLEMS_DOC)
     include_answers = StrictBoolean(load_default=False, metadata={
         "type": "boolean", "description": "add each problem's answers and worked solution"})
+    format = Formats(load_default=["json"], metadata={
+        "description": "json (default) answers with the set; any other format, or several "
+                       "(\"html,pdf\"), answers with a download: the file itself when it is "
+                       "one (moodle: the XML) or a zip of every file. Formats: "
+                       + "; ".join(f"{f.name}: {f.description}" for f in exports.FORMATS.values())
+                       + ". The answer key, moodle and qti need include_answers.",
+        "oneOf": [{"type": "string", "example": "html,pdf"},
+                  {"type": "array", "items": {"type": "string", "enum": list(exports.FORMATS)}}]})
 
 
 class SolutionStepSchema(Schema):
@@ -198,9 +224,22 @@ def problem_sets(req):
         try:
             request = read_request(req["seed"], req["students"], problems)
             body = Generator().build(request, include_answers=req["include_answers"])
-        except problemsets.ProblemSetError as exc:
+            if req["format"] != ["json"]:
+                name, media_type, data = exports.render_download(body, req["format"])
+                return Response(data, content_type=media_type, headers={
+                    "Content-Disposition": f'attachment; filename="{name}"'})
+        except (problemsets.ProblemSetError, exports.ExportError) as exc:
             raise _problem(exc) from None
     return json_response(body)
+
+
+# The downloads a `format` other than json answers with, documented beside the JSON
+# body: ApiBlueprint.endpoint documents one content type, and flask-smorest keeps the
+# operation's doc in _docs until the app registers the blueprint.
+blp._docs["problem_sets"]["post"]["manual_doc"]["responses"]["200"]["content"].update(
+    {media: {"schema": {"type": "string", "format": "binary"}} for media in
+     sorted({f.media_type for f in exports.FORMATS.values()} | {"application/zip"})
+     if media != "application/json"})
 
 
 @blp.endpoint("/v1/grade", body=GradeRequestSchema, response=GradeResponseSchema,
