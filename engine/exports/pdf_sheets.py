@@ -19,7 +19,7 @@ from engine.exports.parts import answer_parts, display
 from engine.exports.sheetset import KEY_STEM, Sheet, SheetSet, title
 
 TEXT_WIDTH_PT = 490.0     # A4 less 2 x 18 mm
-PT_PER_UNIT = 0.62        # figure units to points: 12-unit labels print at about 7.5 pt
+PT_PER_UNIT = 0.72        # figure units to points: 12-unit labels print at about 8.6 pt
 
 PREAMBLE = """#set document(title: {title}, author: "gradsheet", date: none)
 #set page(paper: "a4", margin: (x: 18mm, top: 16mm, bottom: 18mm),
@@ -71,25 +71,35 @@ def _sheet(s: SheetSet, sheet: Sheet, key: bool, prefix: str, images: dict) -> s
     return "\n\n".join(out)
 
 
-def _compile(source: str, images: dict) -> bytes:
-    files = {"main": source.encode("utf-8"), **images}
-    return typst.compile(files, ignore_system_fonts=True)
-
-
-def student_pdf(s: SheetSet, sheet: Sheet) -> bytes:
+def student_source(s: SheetSet, sheet: Sheet) -> tuple[str, dict]:
+    """The typst source of a student's sheet and the figures it places, by file name."""
     images: dict = {}
     body = _sheet(s, sheet, False, "", images)
     pre = PREAMBLE.format(title=markup.typst_string(f"Problem set {s.seed}: {sheet.student}"),
                           footer=markup.typst_text(f"{s.name} · {sheet.variant}"))
-    return _compile(pre + body, images)
+    return pre + body, images
 
 
-def key_pdf(s: SheetSet) -> bytes:
+def key_source(s: SheetSet) -> tuple[str, dict]:
     images: dict = {}
     bodies = [_sheet(s, sheet, True, f"s{i + 1}-", images) for i, sheet in enumerate(s.sheets)]
     pre = PREAMBLE.format(title=markup.typst_string(f"Answer key: problem set {s.seed}"),
                           footer=markup.typst_text(f"{s.name} · answer key"))
-    return _compile(pre + "\n\n#pagebreak()\n\n".join(bodies), images)
+    return pre + "\n\n#pagebreak()\n\n".join(bodies), images
+
+
+def typeset(source: str, images: dict, fmt: str = "pdf", ppi: float | None = None):
+    """PDF bytes of a typst source; with fmt="png", a PNG per page."""
+    files = {"main": source.encode("utf-8"), **images}
+    return typst.compile(files, ignore_system_fonts=True, format=fmt, ppi=ppi)
+
+
+def student_pdf(s: SheetSet, sheet: Sheet) -> bytes:
+    return typeset(*student_source(s, sheet))
+
+
+def key_pdf(s: SheetSet) -> bytes:
+    return typeset(*key_source(s))
 
 
 def files(s: SheetSet) -> list[File]:
