@@ -284,3 +284,8 @@ def test_a_malformed_set_is_an_export_error_naming_the_field():
                                                   r"a statement"):
         exports.render({"seed": 1, "sheets": [{"problems": [{"type": "gate_gradient",
                                                              "parameters": {}}]}]}, "html")
+
+
+def test_html_and_markdown_are_the_same_bytes_every_time(problem_set, rendered):
+    again = {f.path: f.data for f in exports.render(problem_set, ["html", "markdown"])}
+    assert again == {**rendered["html"], **rendered["markdown"]}
