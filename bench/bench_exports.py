@@ -84,13 +84,12 @@ def main() -> None:
     print(f"  warm caches:  {warm:.2f} s = {count / warm:,.0f} figures/s (median of "
           f"{args.repeats})")
 
+    # pages below are timed on top of drawn figures, as one export of several formats is
     s = SheetSet(data)
-    all_figures(data)  # pages below are timed on top of drawn figures, as in one export
-    for sheet_set in (s,):
-        for sheet in sheet_set.sheets:
-            for k in range(len(sheet.problems)):
-                sheet.figure(k, False)
-                sheet.figure(k, True)
+    for sheet in s.sheets:
+        for k in range(len(sheet.problems)):
+            sheet.figure(k, False)
+            sheet.figure(k, True)
 
     def md():
         markdown_sheets.files(s)
@@ -110,7 +109,7 @@ def main() -> None:
           f"solutions) in {html_key_s:.2f} s")
 
     few = SheetSet({**data, "sheets": data["sheets"][:args.pdf_students]})
-    all_figures({**data, "sheets": data["sheets"][:args.pdf_students]})
+    few.sheets = s.sheets[:args.pdf_students]
     pdfs = []
     pdf_s = timed(lambda: pdfs.extend(pdf_sheets.student_pdf(few, sh) for sh in few.sheets))
     pages = sum(len(pypdf.PdfReader(io.BytesIO(p)).pages) for p in pdfs)
