@@ -68,9 +68,14 @@ class Code:
         self._arrays = None
 
     def key(self) -> tuple:
-        """The structure, without names: the lowering cache's key."""
+        """The structure, without names: the lowering cache's key.
+
+        Which node each instruction belongs to is part of it: add(a, b, b) and
+        n1 = a + b; f = n1 + b lower to the same instructions but report different nodes.
+        """
         return (self.forward_start, self.n_slots, self.output_slot, tuple(self.code),
-                tuple(self.const_slots), tuple(self.const_values), tuple(self.input_slots))
+                tuple(self.const_slots), tuple(self.const_values), tuple(self.input_slots),
+                tuple(self.node_slots), tuple(self.instr_node))
 
     def arrays(self) -> "CodeArrays":
         if self._arrays is None:

@@ -88,13 +88,20 @@ def forward(graph, inputs: dict) -> dict:
     return env
 
 
+def _step(x: float, h: float) -> float:
+    # The step must be tiny next to the value itself: at x = 1e-55, sqrt's derivative
+    # changes on the scale of x, and a fixed step of 1e-30 would be far too coarse.
+    return h * max(abs(x), 1e-200)
+
+
 def complex_step_gradients(graph, inputs: dict, h: float = 1e-30) -> dict:
     """d output / d input for every input, by complex step (analytic graphs only)."""
     grads = {}
     for name in graph.inputs:
+        step = _step(inputs[name], h)
         shifted = dict(inputs)
-        shifted[name] = complex(inputs[name], h)
-        grads[name] = forward(graph, shifted)[graph.output].imag / h
+        shifted[name] = complex(inputs[name], step)
+        grads[name] = forward(graph, shifted)[graph.output].imag / step
     return grads
 
 
@@ -103,13 +110,15 @@ def node_gradients_complex_step(graph, inputs: dict, h: float = 1e-30) -> dict:
     grads = {}
     for target in graph.nodes:
         env = dict(inputs)
+        step = h
         for node in graph.nodes:
             args = [env[r] if isinstance(r, str) else r for r in node.inputs]
             env[node.id] = REFERENCE[node.op](*args)
             if node.id == target.id:
-                env[node.id] = env[node.id] + 1j * h
+                step = _step(env[node.id], h)
+                env[node.id] = env[node.id] + 1j * step
         out = env[graph.output]
-        grads[target.id] = (out.imag if isinstance(out, complex) else 0.0) / h
+        grads[target.id] = (out.imag if isinstance(out, complex) else 0.0) / step
     return grads
 
 
