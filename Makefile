@@ -21,13 +21,22 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/gradsheet serve --host 127.0.0.1 --port 8000
 
-test: $(STAMP)
+# The HTML export test screenshots sheets in Debian's Chromium (Playwright drives it and
+# downloads no browser of its own), so a fresh machine gets it here, once.
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/bench_engine.py
 	$(BIN)/python bench/bench_conv.py
+	$(BIN)/python bench/bench_problemsets.py
+	$(BIN)/python bench/bench_exports.py
 
 # Service throughput and latency under gunicorn, measured with wrk (apt-get install wrk).
 bench-service: $(STAMP)

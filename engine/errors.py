@@ -42,7 +42,7 @@ class NonFiniteError(GraphError):
     """A node's value or gradient came out NaN or infinite.
 
     `node` is the node (or input) where it first appears, `index` the batch index
-    (None for scalar inputs), `kind` is "value" or "gradient".
+    (None for scalar inputs), `kind` is "value", "gradient" or "step" (a descent step).
     """
 
     def __init__(self, message: str, *, node: str, index: int | None, kind: str, **location):

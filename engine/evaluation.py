@@ -235,7 +235,15 @@ class Evaluation:
         names = self._wrt(wrt)
         grads = self.gradients
         given = self.inputs
-        return {n: given[n] - lr * grads[n] for n in names}
+        moved = {n: given[n] - lr * grads[n] for n in names}
+        for n, x in moved.items():  # a huge rate times a huge gradient can overflow
+            finite = np.isfinite(x)
+            if not np.all(finite):
+                index = int(np.argmin(finite)) if self.batched else None
+                at = f" at batch index {index}" if self.batched else ""
+                raise NonFiniteError(f"the step for {n!r} is not finite{at}: {n} - {lr:g} * d{self.output}/d{n} "
+                                     "overflows float64", node=n, index=index, kind="step")
+        return moved
 
     def trajectory(self, learning_rate, steps: int, wrt=None) -> list["Evaluation"]:
         """This point and `steps` gradient-descent steps from it, each re-evaluated."""

@@ -7,6 +7,7 @@ produce this one type, and `Graph.to_spec()` writes the spec form back.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -45,7 +46,8 @@ class Node(NamedTuple):
 
     @property
     def label(self) -> str:
-        return self.text if self.text is not None else default_label(OPS_BY_NAME[self.op], self.inputs)
+        # memoised: a node's label is asked for once per response, by every response
+        return self.text if self.text is not None else _label(self.op, self.inputs)
 
 
 def describe_inputs(names) -> str:
@@ -72,6 +74,11 @@ def arity_error(op: OpDef, count: int, path=None, line=None, column=None) -> Gra
         want = f"exactly {op.arity} input" + ("s" if op.arity != 1 else "")
     return GraphError(f"{op.name} takes {want}, but {count} were given",
                       path=path, line=line, column=column)
+
+
+@functools.lru_cache(maxsize=65536)
+def _label(op_name: str, inputs: tuple) -> str:
+    return default_label(OPS_BY_NAME[op_name], inputs)
 
 
 def default_label(op: OpDef, inputs) -> str:

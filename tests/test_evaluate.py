@@ -293,3 +293,16 @@ def test_program_disassembly_names_each_instructions_node():
     text = repr(engine.lower(engine.parse("(3*a*b)^2 + c*d")))
     assert "square(" in text and "# mul1" in text and "# f" in text
     assert text.count("\n") >= 6
+
+
+def test_a_descent_step_that_overflows_is_reported_not_returned():
+    # the gradient 1e300 is finite; 1 - 1e10 * 1e300 is not
+    ev = engine.evaluate("x * y", {"x": 1.0, "y": 1e300})
+    with pytest.raises(NonFiniteError) as err:
+        ev.step(1e10)
+    assert (err.value.kind, err.value.node) == ("step", "x")
+    batch = engine.evaluate("x * y", {"x": [1.0, 1.0], "y": [1.0, 1e300]})
+    assert batch.step(1e10, wrt=["y"])["y"][1] == 1e300 - 1e10
+    with pytest.raises(NonFiniteError) as err:
+        batch.step(1e10)
+    assert err.value.index == 1
