@@ -5,10 +5,14 @@ forward and in reverse, batched over input sets and over many graphs at once.
     >>> ev = engine.evaluate("(x + y) * z", {"x": -2, "y": 5, "z": -4})
     >>> ev.value, ev.gradients["x"], ev.gradients["z"]
     (-12.0, -4.0, 3.0)
+    >>> engine.conv_geometry(10, 7, padding=3, stride=3).centers
+    [0, 3, 6, 9]
 """
 
+from engine.conv import conv1d, conv1d_backward, conv1d_many
 from engine.errors import GraphError, NonFiniteError
 from engine.evaluation import Evaluation, evaluate, evaluate_many
+from engine.geometry import ConvGeometry, conv_geometry
 from engine.graph import Graph, Limits, Node
 from engine.lowering import Program, lower
 from engine.ops import OPS, OpDef
@@ -17,4 +21,5 @@ from engine.parser import parse
 __all__ = [
     "GraphError", "NonFiniteError", "Evaluation", "evaluate", "evaluate_many", "Graph", "Limits",
     "Node", "Program", "lower", "OPS", "OpDef", "parse",
+    "ConvGeometry", "conv_geometry", "conv1d", "conv1d_backward", "conv1d_many",
 ]

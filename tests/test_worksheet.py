@@ -81,3 +81,11 @@ def test_a_value_feeding_two_gates_gets_the_sum_of_their_gradients():
 
 def test_x_times_x_is_two_x():
     assert engine.evaluate("x*x", {"x": 7.0}).gradients["x"] == 14.0
+
+
+def test_the_public_api_names_the_issue_fixes_are_all_on_the_engine_package():
+    for name in ("parse", "Graph", "lower", "evaluate", "evaluate_many", "GraphError", "conv_geometry",
+                 "conv1d", "conv1d_backward", "conv1d_many"):
+        assert callable(getattr(engine, name)), name
+    assert engine.conv_geometry(10, 7, padding=3, stride=3).centers == [0, 3, 6, 9]
+    assert engine.conv_geometry(32, 5, padding="same", stride=1).padding == 2
