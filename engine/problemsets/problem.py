@@ -14,6 +14,7 @@ options, and the five things that define it in one place:
 
 from __future__ import annotations
 
+import abc
 import numbers
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -163,7 +164,7 @@ class PartResult:
         return out
 
 
-class ProblemType:
+class ProblemType(abc.ABC):
     """Base class: see the module docstring. Subclasses set the class attributes."""
 
     id: ClassVar[str]
@@ -202,8 +203,9 @@ class ProblemType:
                 "options": {o.name: o.doc() for o in self.options}}
 
     # -- what each type defines ----------------------------------------------------------
+    @abc.abstractmethod
     def sample(self, rng, options: dict) -> Variant:
-        raise NotImplementedError
+        """Draw one variant's parameters from `rng` (a keyed stream, see seeding)."""
 
     def graph_items(self, variant: Variant) -> list:
         """(graph, inputs, output_gradient) items for engine.evaluate_many."""
@@ -213,17 +215,18 @@ class ProblemType:
         """Items for engine.conv.conv1d_many."""
         return []
 
+    @abc.abstractmethod
     def solve(self, variant: Variant, options: dict, evaluations: list, convs: list,
               worked: bool = True) -> tuple[dict, list]:
         """(answers, solution steps); the steps are skipped when not `worked`."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def statement(self, variant: Variant, options: dict) -> str:
-        raise NotImplementedError
+        """The problem statement, Markdown with LaTeX math."""
 
+    @abc.abstractmethod
     def grade(self, variant: Variant, options: dict, answers: dict, submitted: dict) -> list:
         """PartResults for a submission already checked against the key's shape."""
-        raise NotImplementedError
 
     def part_tolerances(self, variant: Variant) -> dict[str, Tolerance]:
         return self.tolerances
