@@ -241,8 +241,9 @@ class Evaluation:
             if not np.all(finite):
                 index = int(np.argmin(finite)) if self.batched else None
                 at = f" at batch index {index}" if self.batched else ""
-                raise NonFiniteError(f"the step for {n!r} is not finite{at}: {n} - {lr:g} * d{self.output}/d{n} "
-                                     "overflows float64", node=n, index=index, kind="step")
+                raise NonFiniteError(f"the step for input {n!r} is not a finite number{at}: {n} - {lr:g} * "
+                                     f"d{self.output}/d{n} overflows float64; use a smaller learning_rate",
+                                     node=n, index=index, kind="step", path="learning_rate")
         return moved
 
     def trajectory(self, learning_rate, steps: int, wrt=None) -> list["Evaluation"]:

@@ -89,9 +89,12 @@ def forward(graph, inputs: dict) -> dict:
 
 
 def _step(x: float, h: float) -> float:
-    # The step must be tiny next to the value itself: at x = 1e-55, sqrt's derivative
-    # changes on the scale of x, and a fixed step of 1e-30 would be far too coarse.
-    return h * max(abs(x), 1e-200)
+    # The step must be tiny next to the value itself: at x = 1e-55 (or 1e-232), sqrt's
+    # derivative changes on the scale of x, so a fixed step would be far too coarse.
+    # Complex step has no cancellation, so a step 1e-20 of the value loses nothing.
+    if x == 0:
+        return h
+    return max(abs(x) * 1e-20, 1e-300)
 
 
 def complex_step_gradients(graph, inputs: dict, h: float = 1e-30) -> dict:
