@@ -51,8 +51,5 @@ def create_app(config: dict | None = None) -> Flask:
         api.register_blueprint(blp)
     problems.register(app)
     metrics.install(app)
-    if settings.coalesce:
-        from service.coalesce import Coalescer
-        rt.coalescer = Coalescer(settings, rt.engine_limits)
     rt.readiness.start(settings.warmup, warm_up)
     return app

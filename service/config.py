@@ -32,11 +32,6 @@ class Settings:
     # Warm-up of the Numba kernels: "sync" (in create_app), "background" (a thread;
     # /readyz says 503 until it is done) or "off".
     warmup: str = "background"
-    # Server-side coalescing of single /v1/evaluate requests into evaluate_many calls.
-    coalesce: bool = False
-    coalesce_max_wait: float = 0.001
-    coalesce_max_items: int = 1024
-    coalesce_queue: int = 4096
 
     @classmethod
     def from_mapping(cls, overrides: dict | None = None, environ=os.environ) -> "Settings":

@@ -127,11 +127,8 @@ def evaluate_one(req):
     with rt.admission:
         graph = load_graph(req["graph"], rt.graphs, "graph")
         try:
-            if rt.coalescer is not None:
-                ev = rt.coalescer.evaluate(graph, req["inputs"], req["output_gradient"])
-            else:
-                ev = engine.evaluate(graph, req["inputs"], output_gradient=req["output_gradient"],
-                                     limits=rt.engine_limits)
+            ev = engine.evaluate(graph, req["inputs"], output_gradient=req["output_gradient"],
+                                 limits=rt.engine_limits)
             body = evaluation_body(ev, req)
         except engine.GraphError as exc:
             raise from_graph_error(exc) from None

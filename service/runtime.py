@@ -142,7 +142,6 @@ class Runtime:
     engine_limits: object
     readiness: Readiness = field(default_factory=Readiness)
     admission: Admission | None = None
-    coalescer: object | None = None
     graphs: GraphCache | None = None
 
     def __post_init__(self):

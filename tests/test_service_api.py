@@ -481,26 +481,3 @@ def test_no_answer_carries_nan_or_infinity(client):
             assert "null" not in resp.get_data(as_text=True)
             assert all(math.isfinite(v) for v in np.ravel(list(body["values"].values())))
     assert statuses == {200, 422}
-
-
-# --- coalescing ------------------------------------------------------------------------
-
-def test_coalesced_evaluations_answer_each_request_its_own_result():
-    app = create_app({"warmup": "off", "coalesce": True})
-    results: dict[int, dict] = {}
-
-    def call(i):
-        client = app.test_client()
-        results[i] = client.post("/v1/evaluate", json={
-            "graph": {"expr": "x * y"}, "inputs": {"x": i, "y": 3}}).get_json()
-
-    threads = [threading.Thread(target=call, args=(i,)) for i in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert {i: r["value"] for i, r in results.items()} == {i: 3 * i for i in range(12)}
-    assert all(r["gradients"]["y"] == i for i, r in results.items())
-    bad = app.test_client().post("/v1/evaluate", json={"graph": {"expr": "log(x)"},
-                                                       "inputs": {"x": 0}})
-    assert bad.status_code == 422 and math.isfinite(bad.get_json()["status"])
