@@ -114,12 +114,14 @@ def test_the_development_secret_warns_loudly(monkeypatch):
     monkeypatch.delenv("GRADSHEET_SECRET", raising=False)
     problemsets.seeding._warn_development.cache_clear()
     with pytest.warns(DevelopmentSecretWarning, match="GRADSHEET_SECRET is not set"):
-        generate(1, 1, ["gate_gradient"])
+        insecure = generate(1, 1, ["gate_gradient"])
     monkeypatch.setenv("GRADSHEET_SECRET", "set")
     problemsets.seeding._warn_development.cache_clear()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        generate(1, 1, ["gate_gradient"])
+        secure = generate(1, 1, ["gate_gradient"])
+    # the secret decides the numbers: the same request gives other variants under another
+    assert insecure["sheets"][0]["variant"] != secure["sheets"][0]["variant"]
 
 
 @pytest.mark.parametrize("seed, students, problems, path", [
