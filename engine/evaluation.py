@@ -157,11 +157,6 @@ class Prepared:
         self.n_lanes = n_lanes if self.batched else 1
         self.seed = seed
 
-    @property
-    def given(self) -> dict:
-        """The inputs as checked: name -> float or float64 array."""
-        return dict(zip(self.graph.inputs, self.values))
-
 
 # --- results ------------------------------------------------------------------------
 
