@@ -28,6 +28,14 @@ PARALLEL_MIN_WORK = 1 << 17
 BATCH_MIN_LANES = 2048
 
 
+def _limits(limits) -> Limits:
+    if limits is None:
+        return DEFAULT_LIMITS
+    if not isinstance(limits, Limits):
+        raise TypeError(f"limits must be an engine.Limits, not {type(limits).__name__}")
+    return limits
+
+
 def as_graph(graph, limits: Limits = DEFAULT_LIMITS) -> Graph:
     """A Graph from a Graph, an expression string or a spec dict."""
     kind = type(graph)
@@ -274,7 +282,7 @@ class Evaluation:
 def evaluate(graph, inputs, *, output_gradient=1.0, intermediates: bool = True,
              limits: Limits | None = None) -> Evaluation:
     """Evaluate one graph forward and in reverse; see the module docstring."""
-    limits = limits or DEFAULT_LIMITS
+    limits = _limits(limits)
     item = Prepared(as_graph(graph, limits), inputs, output_gradient, limits)
     if item.n_lanes >= BATCH_MIN_LANES:
         result = _run_batch(item, intermediates)
@@ -294,6 +302,12 @@ def evaluate_many(items, *, output_gradient=1.0, intermediates: bool = True,
     """
     if errors not in ("raise", "return"):
         raise ValueError(f"errors must be 'raise' or 'return', not {errors!r}")
+    if not isinstance(items, (list, tuple)):
+        try:
+            items = list(items)
+        except TypeError:
+            raise GraphError(f"items must be a list of (graph, inputs) pairs, not {_kind(items)}",
+                             path="items") from None
     # A batch allocates hundreds of thousands of small acyclic objects (nodes, tuples,
     # dicts); each crossing of the collector's threshold would walk all of them. Pausing
     # the cyclic collector for the call halves the time per graph; reference counting
@@ -302,7 +316,7 @@ def evaluate_many(items, *, output_gradient=1.0, intermediates: bool = True,
     if paused:
         gc.disable()
     try:
-        return _evaluate_many(items, output_gradient, intermediates, limits or DEFAULT_LIMITS, errors)
+        return _evaluate_many(items, output_gradient, intermediates, _limits(limits), errors)
     finally:
         if paused:
             gc.enable()

@@ -264,6 +264,9 @@ def _cycle_error(nodes, ids, pending) -> GraphError:
     first = min(cycle)
     k = cycle.index(first)
     cycle = cycle[k:] + cycle[:k]
-    names = " -> ".join(nodes[j].id for j in cycle + [cycle[0]])
+    shown = cycle + [cycle[0]] if len(cycle) <= 10 else cycle[:10]
+    names = " -> ".join(nodes[j].id for j in shown)
+    if len(cycle) > 10:
+        names += f" -> ... ({len(cycle)} nodes in all, back to {nodes[cycle[0]].id})"
     return GraphError(f"the graph has a cycle: {names}; a computational graph must not feed "
                       "a node's output back into itself", path=f"nodes[{first}]")

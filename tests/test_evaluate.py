@@ -306,3 +306,15 @@ def test_a_descent_step_that_overflows_is_reported_not_returned():
     with pytest.raises(NonFiniteError) as err:
         batch.step(1e10)
     assert err.value.index == 1
+
+
+def test_evaluate_many_takes_any_iterable_and_refuses_what_is_not_one():
+    assert [ev.value for ev in engine.evaluate_many((("x", {"x": float(i)}) for i in range(3)))] == [0.0, 1.0, 2.0]
+    with pytest.raises(GraphError) as err:
+        engine.evaluate_many(None)
+    assert err.value.path == "items"
+
+
+def test_limits_must_be_a_limits_object():
+    with pytest.raises(TypeError, match="engine.Limits"):
+        engine.evaluate("x", {"x": 1.0}, limits={"max_nodes": 3})

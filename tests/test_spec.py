@@ -230,3 +230,11 @@ def oracle_forward(graph, inputs):
     if any(isinstance(v, complex) for v in env.values()):
         return None
     return env
+
+
+def test_a_cycle_through_ten_thousand_nodes_is_named_briefly():
+    n = 10_000
+    nodes = [{"id": f"n{i}", "op": "neg", "inputs": [f"n{(i + 1) % n}"]} for i in range(n)]
+    with pytest.raises(GraphError) as err:
+        Graph.from_spec({"nodes": nodes, "output": "n0"})
+    assert "10000 nodes in all" in err.value.message and len(err.value.message) < 400
