@@ -250,7 +250,14 @@ def min_derivative(a, b, y):
 
 @dataclass(frozen=True)
 class OpDef:
-    """One operation. `arity` is 1, 2, or None for n-ary (at least 2 inputs)."""
+    """One operation. `arity` is 1, 2, or None for n-ary (at least 2 inputs).
+
+    For worksheets and worked solutions, `tex` is the op in LaTeX and `tex_local` its
+    local derivative with respect to each input, as string.Template text over $a, $b
+    (the inputs) and $y (the node itself). Infix arithmetic has no `tex`: its layout
+    depends on precedence (engine.problemsets.render); mul and pow have no `tex_local`
+    because theirs depend on the inputs' count and the exponent's value.
+    """
 
     name: str
     opcode: int
@@ -260,37 +267,57 @@ class OpDef:
     forward: Callable
     derivative: Callable
     doc: str
+    tex: str | None = None
+    tex_local: tuple[str, ...] | None = None
 
     @property
     def min_inputs(self) -> int:
         return 2 if self.arity is None else self.arity
 
 
-def _op(opcode, name, arity, symbol, infix, doc):
+def _op(opcode, name, arity, symbol, infix, doc, tex=None, tex_local=None):
     module = globals()
     return OpDef(name, opcode, arity, symbol, infix,
-                 module[f"{name}_forward"], module[f"{name}_derivative"], doc)
+                 module[f"{name}_forward"], module[f"{name}_derivative"], doc, tex, tex_local)
 
 
 OPS: tuple[OpDef, ...] = (
-    _op(0, "add", None, "+", "+", "sum of its inputs; passes the gradient unchanged to each"),
+    #   code name        arity symbol     infix doc
+    #        tex (forward), tex_local (d/da, d/db)
+    _op(0, "add", None, "+", "+", "sum of its inputs; passes the gradient unchanged to each",
+        tex_local=("1",)),
     _op(1, "mul", None, "×", "*", "product of its inputs; each input gets the gradient times the others"),
-    _op(2, "sub", 2, "−", "-", "a - b"),
-    _op(3, "div", 2, "÷", "/", "a / b"),
-    _op(4, "neg", 1, "−", None, "-a (unary minus)"),
-    _op(5, "square", 1, "x²", None, "a²"),
+    _op(2, "sub", 2, "−", "-", "a - b",
+        tex_local=("1", "-1")),
+    _op(3, "div", 2, "÷", "/", "a / b",
+        tex_local=(r"\frac{1}{$b}", r"-\frac{$a}{$b^2}")),
+    _op(4, "neg", 1, "−", None, "-a (unary minus)",
+        tex_local=("-1",)),
+    _op(5, "square", 1, "x²", None, "a²",
+        tex_local=("2 $a",)),
     _op(6, "pow", 2, "^", "^", "a ** p with a constant exponent p (no gradient flows to p)"),
-    _op(7, "exp", 1, "exp", None, "e ** a"),
-    _op(8, "log", 1, "log", None, "natural logarithm"),
-    _op(9, "sqrt", 1, "√", None, "square root; gradient +inf at 0"),
-    _op(10, "abs", 1, "|·|", None, "|a|; gradient 0 at 0 (PyTorch)"),
-    _op(11, "sigmoid", 1, "σ", None, "1 / (1 + e ** -a); gradient σ(1 - σ)"),
-    _op(12, "tanh", 1, "tanh", None, "hyperbolic tangent; gradient 1 - tanh²"),
-    _op(13, "relu", 1, "ReLU", None, "max(a, 0); gradient 0 at 0 (PyTorch)"),
-    _op(14, "softplus", 1, "softplus", None, "log(1 + e ** a), computed without overflow; gradient σ(a)"),
-    _op(15, "logsigmoid", 1, "log σ", None, "log(σ(a)) = -softplus(-a), finite where σ(a) underflows"),
-    _op(16, "max", 2, "max", None, "larger of a and b; a tie passes half the gradient to each (PyTorch)"),
-    _op(17, "min", 2, "min", None, "smaller of a and b; a tie passes half the gradient to each (PyTorch)"),
+    _op(7, "exp", 1, "exp", None, "e ** a",
+        r"e^{$a}", ("$y",)),
+    _op(8, "log", 1, "log", None, "natural logarithm",
+        r"\log\left($a\right)", (r"\frac{1}{$a}",)),
+    _op(9, "sqrt", 1, "√", None, "square root; gradient +inf at 0",
+        r"\sqrt{$a}", (r"\frac{1}{2 $y}",)),
+    _op(10, "abs", 1, "|·|", None, "|a|; gradient 0 at 0 (PyTorch)",
+        r"\left|$a\right|", (r"\operatorname{sign}($a)",)),
+    _op(11, "sigmoid", 1, "σ", None, "1 / (1 + e ** -a); gradient σ(1 - σ)",
+        r"\sigma\left($a\right)", ("$y(1 - $y)",)),
+    _op(12, "tanh", 1, "tanh", None, "hyperbolic tangent; gradient 1 - tanh²",
+        r"\tanh\left($a\right)", ("1 - $y^2",)),
+    _op(13, "relu", 1, "ReLU", None, "max(a, 0); gradient 0 at 0 (PyTorch)",
+        r"\mathrm{ReLU}\left($a\right)", ("[$a > 0]",)),
+    _op(14, "softplus", 1, "softplus", None, "log(1 + e ** a), computed without overflow; gradient σ(a)",
+        r"\mathrm{softplus}\left($a\right)", (r"\sigma($a)",)),
+    _op(15, "logsigmoid", 1, "log σ", None, "log(σ(a)) = -softplus(-a), finite where σ(a) underflows",
+        r"\log\sigma\left($a\right)", (r"\sigma(-$a)",)),
+    _op(16, "max", 2, "max", None, "larger of a and b; a tie passes half the gradient to each (PyTorch)",
+        r"\max\left($a, $b\right)", ("[$a > $b]", "[$b > $a]")),
+    _op(17, "min", 2, "min", None, "smaller of a and b; a tie passes half the gradient to each (PyTorch)",
+        r"\min\left($a, $b\right)", ("[$a < $b]", "[$b < $a]")),
 )
 
 OPS_BY_NAME: dict[str, OpDef] = {op.name: op for op in OPS}

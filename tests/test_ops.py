@@ -129,3 +129,21 @@ def test_logsigmoid_stays_finite_where_log_of_sigmoid_would_be_minus_infinity():
     assert ev.value == -800.0 and ev.gradients["x"] == 1.0
     with pytest.raises(engine.NonFiniteError):
         engine.evaluate("log(sigmoid(x))", {"x": -800.0})
+
+
+def test_every_op_has_latex_for_its_gate_and_each_local_derivative():
+    from engine.problemsets.render import local_tex, op_tex
+    for op in OPS:
+        n_in = {1: 1, 2: 2, None: 3}[op.arity]
+        inputs = ("a", 3.0) if op.name == "pow" else tuple("abc"[:n_in])
+        node = engine.graph.Node("y", op.name, inputs)
+        assert op_tex(op.name, ["a", "3" if op.name == "pow" else "b", "c"][:n_in])
+        for k in range(n_in if op.name != "pow" else 1):
+            text = local_tex(node, k)
+            assert text and "$" not in text, (op.name, k, text)
+
+
+def test_the_tables_latex_for_sigmoid_reads_sigma_one_minus_sigma():
+    from engine.problemsets.render import local_tex
+    assert local_tex(engine.graph.Node("h", "sigmoid", ("z",)), 0) == "h(1 - h)"
+    assert local_tex(engine.graph.Node("m", "max", ("a", "b")), 1) == "[b > a]"

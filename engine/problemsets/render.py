@@ -9,6 +9,9 @@ the factor the chain rule multiplies by.
 from __future__ import annotations
 
 import re
+from string import Template
+
+from engine.ops import OPS_BY_NAME
 
 _NAME = re.compile(r"([A-Za-z]+)_?(\d*)\Z")
 _names: dict[str, str] = {}
@@ -107,27 +110,10 @@ def op_tex(op: str, args: list[str], args_prec: list[int] | None = None,
         return f"{wrap(0, ATOM)}^2"
     if op == "pow":
         return f"{wrap(0, ATOM)}^{{{args[1]}}}"
-    if op == "exp":
-        return f"e^{{{args[0]}}}"
-    if op == "log":
-        return rf"\log\left({args[0]}\right)"
-    if op == "sqrt":
-        return rf"\sqrt{{{args[0]}}}"
-    if op == "abs":
-        return rf"\left|{args[0]}\right|"
-    if op == "sigmoid":
-        return rf"\sigma\left({args[0]}\right)"
-    if op == "tanh":
-        return rf"\tanh\left({args[0]}\right)"
-    if op == "relu":
-        return rf"\mathrm{{ReLU}}\left({args[0]}\right)"
-    if op == "softplus":
-        return rf"\mathrm{{softplus}}\left({args[0]}\right)"
-    if op == "logsigmoid":
-        return rf"\log\sigma\left({args[0]}\right)"
-    if op in ("max", "min"):
-        return rf"\{op}\left({args[0]}, {args[1]}\right)"
-    raise ValueError(f"no LaTeX for op {op!r}")
+    template = OPS_BY_NAME[op].tex if op in OPS_BY_NAME else None
+    if template is None:
+        raise ValueError(f"no LaTeX for op {op!r}")
+    return Template(template).substitute(a=args[0], b=args[1] if len(args) > 1 else "")
 
 
 def ref_tex(ref) -> str:
@@ -168,44 +154,17 @@ def local_tex(node, k: int) -> str:
     op, refs = node.op, node.inputs
     y = tex_name(node.id)
     a = ref_tex(refs[0])
-    if op == "add":
-        return "1"
-    if op == "sub":
-        return "1" if k == 0 else "-1"
     if op == "mul":
         others = [ref_tex(r) for i, r in enumerate(refs) if i != k]
         return op_tex("mul", others)
-    if op == "div":
-        b = ref_tex(refs[1])
-        return rf"\frac{{1}}{{{b}}}" if k == 0 else rf"-\frac{{{a}}}{{{b}^2}}"
-    if op == "neg":
-        return "-1"
-    if op == "square" or (op == "pow" and refs[1] == 2.0):
-        return f"2 {a}"
+    if op == "pow" and refs[1] == 2.0:
+        op = "square"
     if op == "pow":
         p = refs[1]
         return f"{num(p)} {a}^{{{num(p - 1)}}}"
-    if op == "exp":
-        return y
-    if op == "log":
-        return rf"\frac{{1}}{{{a}}}"
-    if op == "sqrt":
-        return rf"\frac{{1}}{{2 {y}}}"
-    if op == "abs":
-        return rf"\operatorname{{sign}}({a})"
-    if op == "sigmoid":
-        return f"{y}(1 - {y})"
-    if op == "tanh":
-        return f"1 - {y}^2"
-    if op == "relu":
-        return rf"[{a} > 0]"
-    if op == "softplus":
-        return rf"\sigma({a})"
-    if op == "logsigmoid":
-        return rf"\sigma(-{a})"
-    if op in ("max", "min"):
-        b = ref_tex(refs[1])
-        rel = ">" if op == "max" else "<"
-        return f"[{a} {rel} {b}]" if k == 0 else f"[{b} {rel} {a}]"
+    local = OPS_BY_NAME[op].tex_local if op in OPS_BY_NAME else None
+    if local is not None:
+        b = ref_tex(refs[1]) if len(refs) > 1 else ""
+        return Template(local[min(k, len(local) - 1)]).substitute(a=a, b=b, y=y)
     raise ValueError(f"no local derivative text for op {op!r}")
 
