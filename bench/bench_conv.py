@@ -251,7 +251,7 @@ def main(argv=None) -> int:
 
     L = bench_large(repeats)
     ratio = L["engine"] / L["torch_best"]
-    print(f"\nL: x [32, 16, 4096], w [32, 16, 7], stride 2, padding 3, forward + backward")
+    print("\nL: x [32, 16, 4096], w [32, 16, 7], stride 2, padding 3, forward + backward")
     print(f"  engine  {L['engine'] * 1e3:8.1f} ms  ({L['gflops']:.1f} GFLOP/s; forward alone "
           f"{L['engine_fwd'] * 1e3:.1f} ms)")
     print(f"  torch   {L['torch'] * 1e3:8.1f} ms  (forward alone {L['torch_fwd'] * 1e3:.1f} ms); "

@@ -7,7 +7,6 @@ The graph is an expression program, or @FILE for a node spec in JSON.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 

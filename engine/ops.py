@@ -270,10 +270,6 @@ class OpDef:
     tex: str | None = None
     tex_local: tuple[str, ...] | None = None
 
-    @property
-    def min_inputs(self) -> int:
-        return 2 if self.arity is None else self.arity
-
 
 def _op(opcode, name, arity, symbol, infix, doc, tex=None, tex_local=None):
     module = globals()

@@ -21,7 +21,7 @@ import bisect
 import re
 
 from engine.errors import GraphError
-from engine.graph import DEFAULT_LIMITS, Graph, Limits, Node, suggest, unknown_op_error, arity_error
+from engine.graph import DEFAULT_LIMITS, Graph, Limits, Node, arity_error, unknown_op_error
 from engine.ops import OPS_BY_INFIX, OPS_BY_NAME
 
 _TOKEN = re.compile(r"""

@@ -6,20 +6,12 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.error
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from service import create_app
-from tests.test_service_gunicorn import ROOT, call, free_port, metric
+from tests.test_service_gunicorn import call, gradsheet_serve
 
 PROBLEM = "application/problem+json"
 SECRET = "service-test-secret"
@@ -193,38 +185,9 @@ def test_trace_finds_the_student_of_a_leaked_token(client):
 
 @pytest.fixture(scope="module")
 def served():
-    port = free_port()
-    log = tempfile.TemporaryFile()
-    metrics_dir = tempfile.mkdtemp(prefix="gradsheet-test-metrics-")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "2", "--threads", "4"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir, "GRADSHEET_SECRET": SECRET})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            assert proc.poll() is None, "gradsheet serve exited"
-            assert time.monotonic() < deadline, "gradsheet serve was not ready in 300 s"
-            try:
-                status, _, body = call(base, "/metrics", timeout=5)
-                if status == 200 and metric(body.decode(), "gradsheet_workers_ready ") >= 2:
-                    break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.2)
+    # every worker must share the secret, or a token from one would fail on the other
+    with gradsheet_serve(2, threads=4, env={"GRADSHEET_SECRET": SECRET}) as (base, _):
         yield base
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-        log.close()
-        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def test_over_http_a_set_is_graded_by_either_worker(served):
