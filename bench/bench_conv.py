@@ -177,11 +177,15 @@ def bench_small(count: int, baseline_count: int, repeats: int) -> dict:
     problem generation would hand them over; engine and baselines take turns."""
     conv1d_many(worksheet_problems(count, seed=10**6))
     torch_one_by_one(worksheet_problems(50, seed=10**6))
-    times = {"engine": [], "torch": [], "numpy": []}
+    times = {"engine": [], "read": [], "torch": [], "numpy": []}
     err = 0.0
     for rep in range(repeats):
         items = worksheet_problems(count, seed=rep)
-        times["engine"].append(timed(lambda: conv1d_many(items)) / count)
+        out = []
+        times["engine"].append(timed(lambda: out.append(conv1d_many(items))) / count)
+        # conv1d_many computes everything; the per-item NumPy views are made on first read
+        times["read"].append(timed(lambda: [(r.output, r.grad_input, r.grad_weight)
+                                            for r in out[0]]) / count)
         sample = worksheet_problems(baseline_count, seed=10**3 + rep)
         times["torch"].append(timed(lambda: torch_one_by_one(sample)) / baseline_count)
         sample = worksheet_problems(baseline_count, seed=10**3 + rep)
@@ -191,7 +195,8 @@ def bench_small(count: int, baseline_count: int, repeats: int) -> dict:
         err = max(err, np.abs(r.output - y).max(), np.abs(r.grad_input - gx).max(),
                   np.abs(r.grad_weight - gw).max())
     med = {k: statistics.median(v) * 1e6 for k, v in times.items()}
-    return dict(engine_us=med["engine"], torch_us=med["torch"], numpy_us=med["numpy"],
+    return dict(engine_us=med["engine"], read_us=med["read"], torch_us=med["torch"],
+                numpy_us=med["numpy"],
                 err=err, count=count, baseline_count=baseline_count)
 
 
@@ -262,7 +267,8 @@ def main(argv=None) -> int:
     S = bench_small(count, min(count, 2000), repeats)
     speedup = S["torch_us"] / S["engine_us"]
     print(f"\nS: {S['count']:,} worksheet-sized problems, forward + gradients")
-    print(f"  engine conv1d_many   {S['engine_us']:8.2f} us per problem (one call)")
+    print(f"  engine conv1d_many   {S['engine_us']:8.2f} us per problem (the call; reading every "
+          f"result's arrays afterwards adds {S['read_us']:.2f} us)")
     print(f"  torch per problem    {S['torch_us']:8.2f} us per problem "
           f"(timed on {S['baseline_count']:,}; one thread)")
     print(f"  numpy im2col         {S['numpy_us']:8.2f} us per problem "

@@ -20,6 +20,7 @@ int64 before any kernel runs, so each kernel compiles exactly one signature.
 from __future__ import annotations
 
 import operator
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numba
@@ -27,13 +28,16 @@ import numpy as np
 from numba import prange
 
 from engine.geometry import as_size, resolve_geometry
+from engine.parallel import lock as parallel_lock
 
-__all__ = ["conv1d", "conv1d_backward", "conv1d_many", "ConvResult"]
+__all__ = ["conv1d", "conv1d_backward", "conv1d_many", "ConvResult", "ConvResults"]
 
 # Below this many multiply-adds, waking the thread pool costs more than it saves.
 PARALLEL_MIN_WORK = 1 << 18
 # conv1d_many takes its items this many at a time.
 MANY_CHUNK = 2048
+# conv1d_many's fixed cost per item, in multiply-adds (measured: about 150 ns).
+ITEM_WORK = 128
 
 # Reassociation lets LLVM vectorise the grad_weight dot products (a float sum is
 # otherwise one long dependency chain); contraction lets it use FMA. NaN and inf are
@@ -463,8 +467,12 @@ def conv1d(x, w, bias=None, stride=1, padding=0, dilation=1) -> np.ndarray:
     xp, pack = _phases(p)
     rows = (np.arange(p.C_in, dtype=np.int64)[:, None] * p.S + p.tap_r).ravel()
     offs = np.tile(p.tap_q, p.C_in)
-    driver = _forward_parallel if p.work >= PARALLEL_MIN_WORK else _forward_serial
-    driver(p.x, p.w.reshape(p.C_out, p.C_in * p.F), b, y, xp, rows, offs, p.S, p.P, pack)
+    args = (p.x, p.w.reshape(p.C_out, p.C_in * p.F), b, y, xp, rows, offs, p.S, p.P, pack)
+    if p.work >= PARALLEL_MIN_WORK:
+        with parallel_lock:
+            _forward_parallel(*args)
+    else:
+        _forward_serial(*args)
     return y.reshape(p.y_shape)
 
 
@@ -490,9 +498,13 @@ def conv1d_backward(x, w, grad_output, stride=1, padding=0, dilation=1):
     blocks = min(p.N, 4 * numba.get_num_threads()) if parallel else 1
     gx = np.empty((p.N, p.C_in, p.W))
     gw_part = np.zeros((blocks, p.C_out, p.C_in, p.F))
-    driver = _backward_parallel if parallel else _backward_serial
-    driver(p.x, gy, coef_by_phase, xp, gx, gw_part, p.tap_r, p.tap_q, rows, shift,
-           phase_start, p.S, p.P, pack)
+    args = (p.x, gy, coef_by_phase, xp, gx, gw_part, p.tap_r, p.tap_q, rows, shift, phase_start,
+            p.S, p.P, pack)
+    if parallel:
+        with parallel_lock:
+            _backward_parallel(*args)
+    else:
+        _backward_serial(*args)
     gw = gw_part.sum(axis=0) if blocks > 1 else gw_part[0]
     gb = gy.sum(axis=(0, 2))
     gb_out = float(gb[0]) if p.w_rank == 1 else gb
@@ -660,30 +672,100 @@ def _array(a, name: str) -> np.ndarray:
 
 _F64 = np.dtype(np.float64)
 _ndim = operator.attrgetter("ndim")
+_FIELDS = [operator.itemgetter(k) for k in range(5)]
 _dtype = operator.attrgetter("dtype")
 
 
-def conv1d_many(items) -> list[ConvResult]:
+def conv1d_many(items) -> ConvResults:
     """Forward and gradients of many small independent convolutions, batched into
     one kernel call per MANY_CHUNK (2,048) items.
 
     Each item is (x, w, stride, padding) or (x, w, stride, padding, grad_output), or a
     dict with keys x, w and optionally stride, padding, dilation, bias, grad_output.
     Shapes are as for conv1d and may differ from item to item; padding may be "same".
-    Returns one ConvResult per item (output, grad_input, grad_weight, grad_bias), with
-    gradients of sum(output * grad_output), or of sum(output) without grad_output.
+    Returns a sequence of one ConvResult per item (output, grad_input, grad_weight,
+    grad_bias), with gradients of sum(output * grad_output), or of sum(output) without
+    grad_output. Every item is validated and computed by the call; see ConvResults.
     Errors name the item: "items[12].w: ...".
     """
     items = items if isinstance(items, list) else list(items)
     # Each pass over a chunk's Python objects finds them still in cache; one pass over
     # tens of thousands of arrays would not (measured: about a third slower).
-    results: list[ConvResult] = []
-    for base in range(0, len(items), MANY_CHUNK):
-        results += _many_chunk(items[base:base + MANY_CHUNK], base)
-    return results
+    return ConvResults([_many_chunk(items[base:base + MANY_CHUNK], base)
+                        for base in range(0, len(items), MANY_CHUNK)], len(items))
 
 
-def _many_chunk(items: list, base: int) -> list[ConvResult]:
+class _Chunk:
+    """One kernel call's results: flat buffers and, per item, where its parts lie."""
+
+    __slots__ = ("yf", "gxf", "gwf", "gbf", "bounds", "shapes")
+
+    def __init__(self, yf, gxf, gwf, gbf, bounds, shapes):
+        self.yf, self.gxf, self.gwf, self.gbf = yf, gxf, gwf, gbf
+        self.bounds = bounds  # int64 [count, 7]: y0, y1, x0, x1, w0, w1, b0
+        self.shapes = shapes  # None (all 1-D), or per item (y shape, x shape, w shape)
+
+    def results(self) -> list[ConvResult]:
+        yf, gxf, gwf, gbf = self.yf, self.gxf, self.gwf, self.gbf
+        rows = self.bounds.tolist()
+        if self.shapes is None:
+            gbs = gbf.tolist()
+            return [ConvResult(yf[y0:y1], gxf[x0:x1], gwf[w0:w1], gbs[b0])
+                    for (y0, y1, x0, x1, w0, w1, b0) in rows]
+        return [ConvResult(yf[y0:y1].reshape(ys), gxf[x0:x1].reshape(xs), gwf[w0:w1].reshape(wsh),
+                           float(gbf[b0]) if len(wsh) == 1 else gbf[b0:b0 + wsh[0]])
+                for (y0, y1, x0, x1, w0, w1, b0), (ys, xs, wsh) in zip(rows, self.shapes)]
+
+
+class ConvResults(Sequence):
+    """conv1d_many's results: one ConvResult per item, in item order.
+
+    The call validates and computes every item into flat buffers; an item's ConvResult
+    (views into those buffers, shaped like its inputs) is made the first time its chunk
+    is read. Making tens of thousands of NumPy views costs more than the worksheet-sized
+    convolutions themselves, so a caller pays for them only when it reads the results.
+    """
+
+    __slots__ = ("_chunks", "_made", "_count")
+
+    def __init__(self, chunks: list[_Chunk], count: int):
+        self._chunks = chunks
+        self._made: list = [None] * len(chunks)
+        self._count = count
+
+    def _chunk(self, c: int) -> list[ConvResult]:
+        made = self._made[c]
+        if made is None:
+            made = self._made[c] = self._chunks[c].results()
+        return made
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._count))]
+        i = operator.index(i)
+        if i < 0:
+            i += self._count
+        if not 0 <= i < self._count:
+            raise IndexError(f"conv1d_many result index {i} out of range for {self._count} items")
+        return self._chunk(i // MANY_CHUNK)[i % MANY_CHUNK]
+
+    def __iter__(self):
+        for c in range(len(self._chunks)):
+            yield from self._chunk(c)
+
+    def __eq__(self, other):
+        if isinstance(other, (ConvResults, list, tuple)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"<ConvResults: {self._count} items>"
+
+
+def _many_chunk(items: list, base: int) -> _Chunk:
     """conv1d_many on items[base:base + len(items)], in one kernel call."""
     # Thousands of worksheet-sized items cost more in Python than in the kernel, so
     # the items are handled column by column (one C-level pass per field), and only
@@ -691,16 +773,19 @@ def _many_chunk(items: list, base: int) -> list[ConvResult]:
     # Python loop.
     count = len(items)
     xs, ws, ss, ps, ds, bs, gys = _item_columns(items, base)
-    _coerce_arrays(xs, "x", base)
-    _coerce_arrays(ws, "w", base)
-    flat = set(map(_ndim, xs)) == {1} and set(map(_ndim, ws)) == {1}
+    xf, wf = _joined(xs), _joined(ws)
+    flat = xf is not None and wf is not None
     if flat:
         W = np.array(list(map(len, xs)), dtype=np.int64)
         F = np.array(list(map(len, ws)), dtype=np.int64)
         N = C_in = C_out = np.ones(count, dtype=np.int64)
         ranks = None
     else:
+        _coerce_arrays(xs, "x", base)
+        _coerce_arrays(ws, "w", base)
         N, C_in, W, C_out, F, ranks = _item_shapes(xs, ws, base)
+        # Flattening each array (axis=None) costs more than the copy for 1-D items.
+        xf, wf = np.concatenate(xs, axis=None), np.concatenate(ws, axis=None)
     empty = (N * C_in * W == 0) | (C_out * F == 0)
     if empty.any():
         i = int(np.argmax(empty))
@@ -720,9 +805,6 @@ def _many_chunk(items: list, base: int) -> list[ConvResult]:
     x_off, w_off, y_off, b_off = x_end - x_size, w_end - w_size, y_end - y_size, b_end - C_out
     meta = np.stack([N, C_in, W, C_out, F, S, P, D, Wo, x_off, w_off, y_off, b_off], axis=1)
 
-    # Flattening each array (axis=None) costs more than the copy for 1-D items.
-    xf = np.concatenate(xs, axis=0 if flat else None)
-    wf = np.concatenate(ws, axis=0 if flat else None)
     # The column checks skipped the per-array finiteness test: do it once, in bulk.
     for buffer, arrays, key in ((xf, xs, "x"), (wf, ws, "w")):
         if not np.isfinite(buffer).all():
@@ -746,38 +828,59 @@ def _many_chunk(items: list, base: int) -> list[ConvResult]:
     gxf = np.zeros(xf.size)
     gwf = np.zeros(wf.size)
     gbf = np.zeros(bf.size)
-    work = int((y_size * C_in * F).sum())
-    driver = _many_parallel if work >= PARALLEL_MIN_WORK else _many_serial
-    driver(meta, xf, wf, bf, gyf, yf, gxf, gwf, gbf)
+    # an item's fixed cost (reading its row, the tap bounds) is worth ~ITEM_WORK
+    # multiply-adds: a chunk of worksheet-sized items is worth waking the threads for
+    work = int((y_size * C_in * F).sum()) + ITEM_WORK * count
+    if work >= PARALLEL_MIN_WORK:
+        with parallel_lock:
+            _many_parallel(meta, xf, wf, bf, gyf, yf, gxf, gwf, gbf)
+    else:
+        _many_serial(meta, xf, wf, bf, gyf, yf, gxf, gwf, gbf)
 
-    bounds = zip(y_off.tolist(), y_end.tolist(), x_off.tolist(), x_end.tolist(),
-                 w_off.tolist(), w_end.tolist())
-    if ranks is None:
-        return [ConvResult(yf[y0:y1], gxf[x0:x1], gwf[w0:w1], gb)
-                for (y0, y1, x0, x1, w0, w1), gb in zip(bounds, gbf.tolist())]
-    results = []
-    for (y0, y1, x0, x1, w0, w1), b0, x, w, y_shape, (_, wr) in zip(
-            bounds, b_off.tolist(), xs, ws, y_shapes, ranks):
-        gb = float(gbf[b0]) if wr == 1 else gbf[b0:b0 + w.shape[0]]
-        results.append(ConvResult(yf[y0:y1].reshape(y_shape), gxf[x0:x1].reshape(x.shape),
-                                  gwf[w0:w1].reshape(w.shape), gb))
-    return results
+    bounds = np.stack([y_off, y_end, x_off, x_end, w_off, w_end, b_off], axis=1)
+    shapes = None if ranks is None else [(y_shape, x.shape, w.shape)
+                                         for y_shape, x, w in zip(y_shapes, xs, ws)]
+    return _Chunk(yf, gxf, gwf, gbf, bounds, shapes)
 
 
 def _item_columns(items: list, base: int):
     """conv1d_many's items as columns: xs, ws, strides, paddings, and dilations, biases
     and grad_outputs (each None when no item gives one)."""
-    if set(map(type, items)) == {tuple}:
+    if _every(map(type, items), tuple, len(items)):
         lengths = set(map(len, items))
+        # one C-level pass per field: zip(*items) builds a tuple of every item first
         if lengths == {4}:
-            xs, ws, ss, ps = map(list, zip(*items))
+            xs, ws, ss, ps = (list(map(_FIELDS[k], items)) for k in range(4))
             return xs, ws, ss, ps, None, None, None
         if lengths == {5}:
-            xs, ws, ss, ps, gys = map(list, zip(*items))
+            xs, ws, ss, ps, gys = (list(map(_FIELDS[k], items)) for k in range(5))
             return xs, ws, ss, ps, None, None, gys
     columns = [_unpack_item(item, base + i) for i, item in enumerate(items)]
     xs, ws, bs, ss, ps, ds, gys = map(list, zip(*columns))
     return xs, ws, ss, ps, ds, bs, gys
+
+
+def _joined(arrays: list) -> np.ndarray | None:
+    """The arrays end to end when every one is a 1-D C-contiguous float64 ndarray (the
+    worksheet case), else None.
+
+    bytearray.join copies buffers at a third of np.concatenate's cost per small array.
+    An object with a float64 dtype, one dimension and a contiguous buffer that is not
+    an ndarray (a masked array, say) joins as its data, as np.asarray would read it.
+    """
+    n = len(arrays)
+    try:
+        if not (_every(map(_dtype, arrays), _F64, n) and _every(map(_ndim, arrays), 1, n)):
+            return None
+        return np.frombuffer(bytearray().join(arrays))
+    except (AttributeError, BufferError, ValueError, TypeError):  # a list, a strided view, ...
+        return None
+
+
+def _every(values, expected, n: int) -> bool:
+    """Whether all n values equal `expected`: list.count tests identity first, which
+    is cheaper than hashing each value into a set."""
+    return list(values).count(expected) == n
 
 
 def _coerce_arrays(arrays: list, key: str, base: int) -> None:
@@ -804,7 +907,7 @@ def _item_shapes(xs: list, ws: list, base: int):
 
 
 def _int_column(values: list, key: str, minimum: int, base: int) -> np.ndarray:
-    if set(map(type, values)) == {int}:
+    if _every(map(type, values), int, len(values)):
         try:
             column = np.array(values, dtype=np.int64)
         except OverflowError:
@@ -817,9 +920,8 @@ def _int_column(values: list, key: str, minimum: int, base: int) -> np.ndarray:
 
 def _padding_column(ps: list, W, F, S, D, base: int) -> np.ndarray:
     """Each item's padding as int64, solving "same" per item."""
-    if set(map(type, ps)) == {int}:
-        column = _int_column(ps, "padding", 0, base)
-        return column
+    if _every(map(type, ps), int, len(ps)):
+        return _int_column(ps, "padding", 0, base)
     column = np.empty(len(ps), dtype=np.int64)
     for i, p in enumerate(ps):
         if isinstance(p, str):

@@ -22,22 +22,17 @@ then diagnoses that lane in detail.
 
 from __future__ import annotations
 
-import threading
-
 import numba
 import numpy as np
 from numba import prange
 
+from engine.parallel import lock as parallel_lock  # noqa: F401  (callers take it from here)
 from engine.sweeps import forward_sweep, reverse_sweep
 
 BLOCK = 256
 
 _kernel = numba.njit(cache=True, nogil=True, error_model="numpy")
 _parallel_kernel = numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-
-# Numba's default workqueue threading layer aborts the process when two threads enter
-# parallel kernels at once; the service runs several threads per worker.
-parallel_lock = threading.Lock()
 
 # columns of the ragged kernel's item table
 (C_CODE, C_FWD, C_STOP, C_SLOTS, C_LANES, C_K0, C_K1, C_I0, C_I1, C_OUT, C_SEED, C_SEEDLEN,

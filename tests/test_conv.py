@@ -338,6 +338,46 @@ def test_conv1d_many_accepts_a_generator_and_list_items():
     assert [r.output.tolist() for r in results] == [[2.0, 2.0]] * 3
 
 
+def test_conv1d_many_results_index_like_a_list_across_chunks():
+    rng = np.random.default_rng(11)
+    count = conv.MANY_CHUNK + 3
+    items = [(rng.normal(size=6), rng.normal(size=3), 1, 1) for _ in range(count)]
+    results = conv1d_many(items)
+    assert len(results) == count
+    for i in (0, conv.MANY_CHUNK - 1, conv.MANY_CHUNK, -1, -count):
+        x, w, S, P = items[i]
+        np.testing.assert_allclose(results[i].output, reference_conv1d(
+            x[None, None], w[None, None], np.zeros(1), S, P, 1)[0, 0], rtol=1e-13, atol=1e-13)
+    assert [r.output.tolist() for r in results[-3:]] == [results[i].output.tolist()
+                                                       for i in range(count - 3, count)]
+    assert sum(1 for _ in results) == count
+    with pytest.raises(IndexError, match=f"index {count} out of range for {count} items"):
+        results[count]
+    with pytest.raises(IndexError):
+        results[-count - 1]
+
+
+@pytest.mark.parametrize("make_x", [
+    lambda x: x.astype(np.float32),                       # another dtype: converted
+    lambda x: np.repeat(x, 2)[::2],                       # a strided view: copied
+    lambda x: x.tolist(),                                 # a plain list
+    lambda x: x.reshape(1, -1),                           # [C_in, W]: a 2-D item
+    lambda x: x.reshape(-1, 1).T.copy(),                  # [1, W] again, but contiguous
+], ids=["float32", "strided", "list", "2d", "2d-contiguous"])
+def test_conv1d_many_reads_unusual_arrays_as_conv1d_does(make_x):
+    rng = np.random.default_rng(12)
+    plain = [(rng.normal(size=9), rng.normal(size=3), 2, 1) for _ in range(5)]
+    odd = (make_x(rng.normal(size=7)), rng.normal(size=3), 1, 2)
+    items = plain[:2] + [odd] + plain[2:]
+    results = conv1d_many(items)
+    for item, result in zip(items, results):
+        y, gx, gw, gb = one_by_one(item)
+        np.testing.assert_allclose(result.output, y, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(result.grad_input, gx, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(result.grad_weight, gw, rtol=1e-12, atol=1e-12)
+        assert np.shape(result.grad_input) == np.shape(item[0])
+
+
 # --- mistakes ------------------------------------------------------------------------
 
 GOOD_X, GOOD_W = np.ones((1, 2, 6)), np.ones((3, 2, 3))
