@@ -773,11 +773,10 @@ def _many_chunk(items: list, base: int) -> _Chunk:
     # Python loop.
     count = len(items)
     xs, ws, ss, ps, ds, bs, gys = _item_columns(items, base)
-    xf, wf = _joined(xs), _joined(ws)
-    flat = xf is not None and wf is not None
+    x_joined, w_joined = _joined(xs), _joined(ws)
+    flat = x_joined is not None and w_joined is not None
     if flat:
-        W = np.array(list(map(len, xs)), dtype=np.int64)
-        F = np.array(list(map(len, ws)), dtype=np.int64)
+        (xf, W), (wf, F) = x_joined, w_joined
         N = C_in = C_out = np.ones(count, dtype=np.int64)
         ranks = None
     else:
@@ -860,19 +859,23 @@ def _item_columns(items: list, base: int):
     return xs, ws, ss, ps, ds, bs, gys
 
 
-def _joined(arrays: list) -> np.ndarray | None:
-    """The arrays end to end when every one is a 1-D C-contiguous float64 ndarray (the
-    worksheet case), else None.
+def _joined(arrays: list) -> tuple[np.ndarray, np.ndarray] | None:
+    """(the arrays end to end, their lengths as int64) when every one is a 1-D
+    C-contiguous float64 ndarray (the worksheet case), else None.
 
     bytearray.join copies buffers at a third of np.concatenate's cost per small array.
-    An object with a float64 dtype, one dimension and a contiguous buffer that is not
-    an ndarray (a masked array, say) joins as its data, as np.asarray would read it.
+    (np.array of the shape tuples would check rank and length in one pass, but it
+    inspects each tuple as a sequence: slower than two passes.) An object with
+    a float64 dtype, one dimension and a contiguous buffer that is not an ndarray (a
+    masked array, say) joins as its data, as np.asarray would read it.
     """
     n = len(arrays)
     try:
-        if not (_every(map(_dtype, arrays), _F64, n) and _every(map(_ndim, arrays), 1, n)):
+        if not _every(map(_dtype, arrays), _F64, n):
             return None
-        return np.frombuffer(bytearray().join(arrays))
+        if not _every(map(_ndim, arrays), 1, n):
+            return None
+        return np.frombuffer(bytearray().join(arrays)), np.array(list(map(len, arrays)), dtype=np.int64)
     except (AttributeError, BufferError, ValueError, TypeError):  # a list, a strided view, ...
         return None
 
