@@ -20,6 +20,8 @@ int64 before any kernel runs, so each kernel compiles exactly one signature.
 from __future__ import annotations
 
 import operator
+import queue
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -689,21 +691,79 @@ def conv1d_many(items) -> ConvResults:
     Errors name the item: "items[12].w: ...".
     """
     items = items if isinstance(items, list) else list(items)
-    # Each pass over a chunk's Python objects finds them still in cache; one pass over
-    # tens of thousands of arrays would not (measured: about a third slower).
-    return ConvResults([_many_chunk(items[base:base + MANY_CHUNK], base)
-                        for base in range(0, len(items), MANY_CHUNK)], len(items))
+    if not items:
+        return ConvResults([], 0)
+    if len(items) <= MANY_CHUNK:
+        packed = _many_chunk(items, 0)
+        packed.run()
+        return ConvResults([packed], len(items))
+    return ConvResults(_many_pipelined(items), len(items))
+
+
+def _many_pipelined(items: list) -> list[_Chunk]:
+    """conv1d_many of more than one chunk: each chunk's kernel runs on a helper thread
+    while this one packs the next chunk.
+
+    Packing (checking and joining the items) is Python and holds the GIL; the kernels
+    release it (nogil), so on two cores the kernels' time hides behind the packing.
+    Each pass over a chunk's Python objects also finds them still in cache, where one
+    pass over tens of thousands of arrays would not (measured: about a third slower).
+    """
+    jobs: queue.SimpleQueue = queue.SimpleQueue()
+    taken = threading.Semaphore(0)
+    failed: list[BaseException] = []
+
+    def run_jobs():
+        while (packed := jobs.get()) is not None:
+            taken.release()
+            try:
+                if not failed:  # serial unless the kernel outweighs the packing by far
+                    packed.run(threads=packed.work >= 16 * PARALLEL_MIN_WORK)
+            except BaseException as exc:  # handed to the caller's thread below
+                failed.append(exc)
+
+    helper = threading.Thread(target=run_jobs, name="conv1d_many kernels", daemon=True)
+    helper.start()
+    chunks = []
+    try:
+        for base in range(0, len(items), MANY_CHUNK):
+            packed = _many_chunk(items[base:base + MANY_CHUNK], base)
+            jobs.put(packed)
+            # Wait until the helper holds the job: a thread waiting for the GIL gets it
+            # only after the switch interval (5 ms), so a busy packer would otherwise
+            # keep the helper from even starting the kernel.
+            taken.acquire()
+            chunks.append(packed)
+    finally:
+        jobs.put(None)
+        helper.join()
+    if failed:
+        raise failed[0]
+    return chunks
 
 
 class _Chunk:
-    """One kernel call's results: flat buffers and, per item, where its parts lie."""
+    """One kernel call: its packed inputs, then its results in flat buffers and, per
+    item, where its parts lie."""
 
-    __slots__ = ("yf", "gxf", "gwf", "gbf", "bounds", "shapes")
+    __slots__ = ("args", "work", "yf", "gxf", "gwf", "gbf", "bounds", "shapes")
 
-    def __init__(self, yf, gxf, gwf, gbf, bounds, shapes):
-        self.yf, self.gxf, self.gwf, self.gbf = yf, gxf, gwf, gbf
+    def __init__(self, args, work, bounds, shapes):
+        self.args = args  # the kernel's arguments (meta, xf, wf, bf, gyf, yf, gxf, gwf, gbf)
+        self.work = work
+        self.yf, self.gxf, self.gwf, self.gbf = args[5:]
         self.bounds = bounds  # int64 [count, 7]: y0, y1, x0, x1, w0, w1, b0
         self.shapes = shapes  # None (all 1-D), or per item (y shape, x shape, w shape)
+
+    def run(self, threads: bool = True) -> None:
+        """Fill the result buffers: one kernel call, on the thread pool when the work
+        is worth waking it for (and `threads` allows)."""
+        if threads and self.work >= PARALLEL_MIN_WORK:
+            with parallel_lock:
+                _many_parallel(*self.args)
+        else:
+            _many_serial(*self.args)
+        self.args = None
 
     def results(self) -> list[ConvResult]:
         yf, gxf, gwf, gbf = self.yf, self.gxf, self.gwf, self.gbf
@@ -766,7 +826,8 @@ class ConvResults(Sequence):
 
 
 def _many_chunk(items: list, base: int) -> _Chunk:
-    """conv1d_many on items[base:base + len(items)], in one kernel call."""
+    """items[base:base + len(items)] of conv1d_many, checked and packed for one kernel
+    call (see _Chunk.run)."""
     # Thousands of worksheet-sized items cost more in Python than in the kernel, so
     # the items are handled column by column (one C-level pass per field), and only
     # an unusual column (dicts, lists, "same", multi-channel shapes) takes a per-item
@@ -830,28 +891,23 @@ def _many_chunk(items: list, base: int) -> _Chunk:
     # an item's fixed cost (reading its row, the tap bounds) is worth ~ITEM_WORK
     # multiply-adds: a chunk of worksheet-sized items is worth waking the threads for
     work = int((y_size * C_in * F).sum()) + ITEM_WORK * count
-    if work >= PARALLEL_MIN_WORK:
-        with parallel_lock:
-            _many_parallel(meta, xf, wf, bf, gyf, yf, gxf, gwf, gbf)
-    else:
-        _many_serial(meta, xf, wf, bf, gyf, yf, gxf, gwf, gbf)
-
     bounds = np.stack([y_off, y_end, x_off, x_end, w_off, w_end, b_off], axis=1)
     shapes = None if ranks is None else [(y_shape, x.shape, w.shape)
                                          for y_shape, x, w in zip(y_shapes, xs, ws)]
-    return _Chunk(yf, gxf, gwf, gbf, bounds, shapes)
+    return _Chunk((meta, xf, wf, bf, gyf, yf, gxf, gwf, gbf), work, bounds, shapes)
 
 
 def _item_columns(items: list, base: int):
     """conv1d_many's items as columns: xs, ws, strides, paddings, and dilations, biases
     and grad_outputs (each None when no item gives one)."""
-    if _every(map(type, items), tuple, len(items)):
-        lengths = set(map(len, items))
+    n = len(items)
+    if _every(map(type, items), tuple, n):
+        lengths = list(map(len, items))
         # one C-level pass per field: zip(*items) builds a tuple of every item first
-        if lengths == {4}:
+        if lengths.count(4) == n:
             xs, ws, ss, ps = (list(map(_FIELDS[k], items)) for k in range(4))
             return xs, ws, ss, ps, None, None, None
-        if lengths == {5}:
+        if lengths.count(5) == n:
             xs, ws, ss, ps, gys = (list(map(_FIELDS[k], items)) for k in range(5))
             return xs, ws, ss, ps, None, None, gys
     columns = [_unpack_item(item, base + i) for i, item in enumerate(items)]
@@ -923,8 +979,8 @@ def _int_column(values: list, key: str, minimum: int, base: int) -> np.ndarray:
 
 def _padding_column(ps: list, W, F, S, D, base: int) -> np.ndarray:
     """Each item's padding as int64, solving "same" per item."""
-    if _every(map(type, ps), int, len(ps)):
-        return _int_column(ps, "padding", 0, base)
+    if str not in set(map(type, ps)):
+        return _int_column(ps, "padding", 0, base)  # which checks that each is an int
     column = np.empty(len(ps), dtype=np.int64)
     for i, p in enumerate(ps):
         if isinstance(p, str):
