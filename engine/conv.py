@@ -846,24 +846,21 @@ def _many_chunk(items: list, base: int) -> _Chunk:
         N, C_in, W, C_out, F, ranks = _item_shapes(xs, ws, base)
         # Flattening each array (axis=None) costs more than the copy for 1-D items.
         xf, wf = np.concatenate(xs, axis=None), np.concatenate(ws, axis=None)
-    empty = (N * C_in * W == 0) | (C_out * F == 0)
-    if empty.any():
-        i = int(np.argmax(empty))
-        _array(xs[i], f"items[{base + i}].x")
-        _array(ws[i], f"items[{base + i}].w")
     S = _int_column(ss, "stride", 1, base)
     D = np.ones(count, dtype=np.int64) if ds is None else _int_column(ds, "dilation", 1, base)
-    P = _padding_column(ps, W, F, S, D, base)
-    span = D * (F - 1) + 1
-    too_wide = span > W + 2 * P
-    if too_wide.any():
-        i = int(np.argmax(too_wide))
+    if _every(map(type, ps), int, count):
+        P = _int_column(ps, "padding", 0, base)
+    else:  # "same" needs the item's sizes, so empty items must be refused first
+        _refuse_empty(N * C_in * W, C_out * F, xs, ws, base)
+        P = _padding_column(ps, W, F, S, D, base)
+    meta, bounds, totals, work, empty_at, wide_at = _layout(N, C_in, W, C_out, F, S, P, D)
+    if empty_at >= 0:
+        _refuse_empty(N * C_in * W, C_out * F, xs, ws, base)
+    if wide_at >= 0:
+        i = wide_at
         _item_geometry(base + i, W[i], F[i], P[i], S[i], D[i])
-    Wo = (W + 2 * P - span) // S + 1
-    x_size, w_size, y_size = N * C_in * W, C_out * C_in * F, N * C_out * Wo
-    x_end, w_end, y_end, b_end = (np.cumsum(a) for a in (x_size, w_size, y_size, C_out))
-    x_off, w_off, y_off, b_off = x_end - x_size, w_end - w_size, y_end - y_size, b_end - C_out
-    meta = np.stack([N, C_in, W, C_out, F, S, P, D, Wo, x_off, w_off, y_off, b_off], axis=1)
+    x_total, w_total, y_total, b_total = totals
+    Wo = meta[:, _WO]
 
     # The column checks skipped the per-array finiteness test: do it once, in bulk.
     for buffer, arrays, key in ((xf, xs, "x"), (wf, ws, "w")):
@@ -874,27 +871,75 @@ def _many_chunk(items: list, base: int) -> _Chunk:
         (wo,) if xr == 1 else (co, wo) if xr == 2 else (n, co, wo)
         for (xr, _), n, co, wo in zip(ranks, N.tolist(), C_out.tolist(), Wo.tolist())]
     if gys is not None and any(g is not None for g in gys):
+        y_size = bounds[:, 1] - bounds[:, 0]
         gyf = _grad_output_column(gys, Wo, y_size, y_shapes, base)
     else:
-        gyf = np.ones(int(y_end[-1]))  # d sum(output) / d output
-    bf = np.zeros(int(b_end[-1]))
+        gyf = np.ones(y_total)  # d sum(output) / d output
+    bf = np.zeros(b_total)
     if bs is not None:
+        b_off = meta[:, _BOFF]
         for i, b in enumerate(bs):
             if b is not None:
                 wr = 1 if ranks is None else ranks[i][1]
-                bf[b_off[i]:b_end[i]] = _bias(b, int(C_out[i]), wr, f"items[{base + i}].bias")
+                bf[b_off[i]:b_off[i] + C_out[i]] = _bias(b, int(C_out[i]), wr, f"items[{base + i}].bias")
 
-    yf = np.empty(int(y_end[-1]))
-    gxf = np.zeros(xf.size)
-    gwf = np.zeros(wf.size)
-    gbf = np.zeros(bf.size)
-    # an item's fixed cost (reading its row, the tap bounds) is worth ~ITEM_WORK
-    # multiply-adds: a chunk of worksheet-sized items is worth waking the threads for
-    work = int((y_size * C_in * F).sum()) + ITEM_WORK * count
-    bounds = np.stack([y_off, y_end, x_off, x_end, w_off, w_end, b_off], axis=1)
+    yf = np.empty(y_total)
+    gxf = np.zeros(x_total)
+    gwf = np.zeros(w_total)
+    gbf = np.zeros(b_total)
     shapes = None if ranks is None else [(y_shape, x.shape, w.shape)
                                          for y_shape, x, w in zip(y_shapes, xs, ws)]
     return _Chunk((meta, xf, wf, bf, gyf, yf, gxf, gwf, gbf), work, bounds, shapes)
+
+
+@numba.njit(**_JIT)
+def _layout(N, C_in, W, C_out, F, S, P, D):
+    """Where each item's parts lie in the flat buffers, in one pass over the columns.
+
+    Returns meta (conv1d_many's per-item table, int64 [n, 13]), bounds (int64 [n, 7]:
+    y0, y1, x0, x1, w0, w1, b0), the four buffer sizes (x, w, y, bias), the work in
+    multiply-adds (plus ITEM_WORK per item), and the first empty item and the first
+    item whose filter is wider than its padded input (-1 when there is none).
+    """
+    n = N.shape[0]
+    meta = np.empty((n, 13), np.int64)
+    bounds = np.empty((n, 7), np.int64)
+    x_at = w_at = y_at = b_at = 0
+    work = ITEM_WORK * n
+    empty_at = wide_at = -1
+    for i in range(n):
+        x_size = N[i] * C_in[i] * W[i]
+        w_size = C_out[i] * C_in[i] * F[i]
+        if (x_size == 0 or w_size == 0) and empty_at < 0:
+            empty_at = i
+        span = D[i] * (F[i] - 1) + 1
+        Wo = (W[i] + 2 * P[i] - span) // S[i] + 1
+        if Wo < 1:
+            Wo = 0
+            if wide_at < 0:
+                wide_at = i
+        y_size = N[i] * C_out[i] * Wo
+        m = meta[i]
+        m[_N], m[_CI], m[_W], m[_CO], m[_F] = N[i], C_in[i], W[i], C_out[i], F[i]
+        m[_S], m[_P], m[_D], m[_WO] = S[i], P[i], D[i], Wo
+        m[_XOFF], m[_WOFF], m[_YOFF], m[_BOFF] = x_at, w_at, y_at, b_at
+        b = bounds[i]
+        b[0], b[1], b[2], b[3], b[4], b[5], b[6] = (y_at, y_at + y_size, x_at, x_at + x_size,
+                                                    w_at, w_at + w_size, b_at)
+        x_at += x_size
+        w_at += w_size
+        y_at += y_size
+        b_at += C_out[i]
+        work += y_size * C_in[i] * F[i]
+    return meta, bounds, (x_at, w_at, y_at, b_at), work, empty_at, wide_at
+
+
+def _refuse_empty(x_size, w_size, xs: list, ws: list, base: int) -> None:
+    empty = (x_size == 0) | (w_size == 0)
+    if empty.any():
+        i = int(np.argmax(empty))
+        _array(xs[i], f"items[{base + i}].x")
+        _array(ws[i], f"items[{base + i}].w")
 
 
 def _item_columns(items: list, base: int):
@@ -978,9 +1023,7 @@ def _int_column(values: list, key: str, minimum: int, base: int) -> np.ndarray:
 
 
 def _padding_column(ps: list, W, F, S, D, base: int) -> np.ndarray:
-    """Each item's padding as int64, solving "same" per item."""
-    if str not in set(map(type, ps)):
-        return _int_column(ps, "padding", 0, base)  # which checks that each is an int
+    """Each item's padding as int64, solving "same" per item (the column is not all ints)."""
     column = np.empty(len(ps), dtype=np.int64)
     for i, p in enumerate(ps):
         if isinstance(p, str):
