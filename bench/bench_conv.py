@@ -39,13 +39,17 @@ except ImportError:
 
 from engine.conv import conv1d, conv1d_backward, conv1d_many
 
+PAUSE = 0.02  # seconds between timed calls
 L_SHAPE = dict(N=32, C_in=16, C_out=32, W=4096, F=7, S=2, P=3)
 
 
 def timed(fn) -> float:
     """Seconds for one call, with the garbage collector collected before and off during
-    the call, as timeit does, so that no contender pays for another's garbage."""
+    the call, as timeit does, so that no contender pays for another's garbage; and after
+    a short pause, so that no contender shares the cores with the previous one's thread
+    pool (OpenMP threads spin for a while after their work is done)."""
     gc.collect()
+    time.sleep(PAUSE)
     gc.disable()
     try:
         t0 = time.perf_counter()
