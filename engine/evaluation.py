@@ -238,7 +238,8 @@ class Evaluation:
         names = self._wrt(wrt)
         grads = self.gradients
         given = self.inputs
-        moved = {n: given[n] - lr * grads[n] for n in names}
+        with np.errstate(over="ignore", invalid="ignore"):  # reported below, by input and index
+            moved = {n: given[n] - lr * grads[n] for n in names}
         for n, x in moved.items():  # a huge rate times a huge gradient can overflow
             finite = np.isfinite(x)
             if not np.all(finite):
