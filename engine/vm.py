@@ -96,11 +96,21 @@ def _load(row, src, lo, n):
 
 
 @_kernel
+def _copy(dst, src, n):
+    """dst[:n] = src[:n] for 1-D views. Numba's slice assignment between 2-D rows takes a
+    generic strided path; this loop vectorises (measured: a third faster)."""
+    for i in range(n):
+        dst[i] = src[i]
+
+
+@_kernel
 def _forward_and_clear(code, forward_start, code_stop, R, G, n_slots, n):
     """Forward sweep, then zero the adjoints the reverse sweep accumulates into."""
     bad = forward_sweep(code, forward_start, code_stop, R, n)
     for s in range(n_slots):
-        G[s, :n] = 0.0
+        row = G[s]
+        for i in range(n):
+            row[i] = 0.0
     return bad
 
 
@@ -126,9 +136,9 @@ def _batch_blocks(code, forward_start, n_slots, const_slots, const_values, input
         if bad:
             _locate(R, G, n_slots, n, lo, status)
         for j in range(value_slots.shape[0]):
-            values_out[j, lo:lo + n] = R[value_slots[j], :n]
+            _copy(values_out[j, lo:lo + n], R[value_slots[j]], n)
         for j in range(grad_slots.shape[0]):
-            grads_out[j, lo:lo + n] = G[grad_slots[j], :n]
+            _copy(grads_out[j, lo:lo + n], G[grad_slots[j]], n)
 
 
 @_kernel
@@ -183,11 +193,11 @@ def _ragged_items(code, items, const_slots, const_values, input_slots, input_off
             base = it[C_VOUT] + lo
             for j in range(it[C_V0], it[C_V1]):
                 row = base + (j - it[C_V0]) * n_lanes
-                out[row:row + n] = R[value_slots[j], :n]
+                _copy(out[row:row + n], R[value_slots[j]], n)
             base = it[C_GOUT] + lo
             for j in range(it[C_G0], it[C_G1]):
                 row = base + (j - it[C_G0]) * n_lanes
-                out[row:row + n] = G[grad_slots[j], :n]
+                _copy(out[row:row + n], G[grad_slots[j]], n)
 
 
 @_kernel
