@@ -15,12 +15,13 @@ from collections.abc import Mapping
 import numba
 import numpy as np
 
-from engine import vm
+from engine import spec_batch, vm
 from engine.errors import GraphError, NonFiniteError
 from engine.graph import DEFAULT_LIMITS, Graph, Limits, describe_inputs, suggest
 from engine.lowering import Code, Program, lowered
 from engine.ops import OPS
 from engine.parser import parse
+from engine.spec import _valid_names
 
 # lanes x instructions above which the prange kernels beat the serial ones
 PARALLEL_MIN_WORK = 1 << 17
@@ -182,12 +183,14 @@ class Evaluation:
     float, or a float64 [n] array when the inputs were a batch (`batched`).
     """
 
-    __slots__ = ("graph", "batched", "intermediates", "output_gradient", "_input_values",
-                 "_value_names", "_V", "_grad_names", "_G", "_values", "_gradients")
+    __slots__ = ("_graph", "_input_names", "output", "batched", "intermediates", "output_gradient",
+                 "_input_values", "_value_names", "_V", "_grad_names", "_G", "_values", "_gradients")
 
     def __init__(self, prepared: Prepared, intermediates: bool, V: np.ndarray, G: np.ndarray):
         g = prepared.graph
-        self.graph = g
+        self._graph = g
+        self._input_names = g.inputs
+        self.output = g.output
         self.batched = prepared.batched
         self.intermediates = intermediates
         self._input_values = prepared.values
@@ -200,13 +203,13 @@ class Evaluation:
         self._gradients = None
 
     @property
-    def output(self) -> str:
-        return self.graph.output
+    def graph(self) -> Graph:
+        return self._graph
 
     @property
     def inputs(self) -> dict:
         """The inputs evaluated at: name -> float, or float64 array for a batch."""
-        return dict(zip(self.graph.inputs, self._input_values))
+        return dict(zip(self._input_names, self._input_values))
 
     @property
     def values(self) -> dict:
@@ -227,7 +230,7 @@ class Evaluation:
 
     @property
     def value(self):
-        return self.values[self.graph.output]
+        return self.values[self.output]
 
     def step(self, learning_rate, wrt=None) -> dict:
         """One gradient-descent step: {input: x - learning_rate * d output / d x}.
@@ -263,7 +266,7 @@ class Evaluation:
         return points
 
     def _wrt(self, wrt) -> tuple[str, ...]:
-        inputs = self.graph.inputs
+        inputs = self._input_names
         if wrt is None:
             return inputs
         if isinstance(wrt, str) or not isinstance(wrt, (list, tuple)):
@@ -275,7 +278,76 @@ class Evaluation:
         return tuple(dict.fromkeys(wrt))
 
     def __repr__(self):
-        return f"<Evaluation {self.graph.output} = {self.value!r}>"
+        return f"<Evaluation {self.output} = {self.value!r}>"
+
+
+class PlainEvaluation(Evaluation):
+    """An unbatched result of engine.spec_batch, which lowered its spec without building
+    a Graph: names and numbers are read from the batch when first asked for, and the
+    Graph is built from the spec only if asked for (a few of thousands usually are)."""
+
+    __slots__ = ("_batch", "_g", "_p")
+    batched = False
+
+    @property
+    def graph(self) -> Graph:
+        try:
+            return self._graph
+        except AttributeError:
+            b = self._batch
+            self._graph = Graph.from_spec(b.specs[self._g], limits=b.limits)
+            return self._graph
+
+    @property
+    def output(self) -> str:
+        return self._batch.specs[self._g]["output"]
+
+    @property
+    def intermediates(self) -> bool:
+        return self._batch.intermediates
+
+    @property
+    def output_gradient(self) -> float:
+        return self._batch.seed
+
+    @property
+    def _input_names(self) -> tuple:
+        return self._batch.inputs_of(self._g)[0]
+
+    @property
+    def _input_values(self) -> list:
+        return self._batch.inputs_of(self._g)[1]
+
+    @property
+    def values(self) -> dict:
+        try:
+            return self._values
+        except AttributeError:
+            b = self._batch
+            names = b.names_of(self._g) if b.intermediates else (self.output,)
+            self._values = self._table(names, b.results_of(self._p)[0])
+            return self._values
+
+    @property
+    def gradients(self) -> dict:
+        try:
+            return self._gradients
+        except AttributeError:
+            b = self._batch
+            names = b.names_of(self._g) if b.intermediates else self._input_names
+            self._gradients = self._table(names, b.results_of(self._p)[1])
+            return self._gradients
+
+
+def _plain_results(batch, results: list) -> None:
+    """Put batch's evaluations in their places of `results`."""
+    new = object.__new__
+    for k, g, p in batch.done:
+        ev = new(PlainEvaluation)
+        ev._batch = batch
+        ev._g = g
+        ev._p = p
+        results[k] = ev
 
 
 # --- running ------------------------------------------------------------------------
@@ -325,8 +397,15 @@ def evaluate_many(items, *, output_gradient=1.0, intermediates: bool = True,
 
 def _evaluate_many(items, output_gradient, intermediates, limits, errors) -> list:
     results: list = [None] * len(items)
+    if type(output_gradient) is float and output_gradient - output_gradient == 0.0:
+        # plain dict specs with number inputs: checked, lowered and run in bulk
+        batch = spec_batch.evaluate_plain(items, output_gradient, intermediates, limits, _valid_names)
+        if batch is not None:
+            _plain_results(batch, results)
     ready: list[tuple[int, Prepared]] = []
     for k, entry in enumerate(items):
+        if results[k] is not None:
+            continue
         try:
             if not isinstance(entry, (tuple, list)) or len(entry) not in (2, 3):
                 raise GraphError("each item must be (graph, inputs) or (graph, inputs, output_gradient)",

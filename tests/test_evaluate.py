@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import engine
-from engine import GraphError, NonFiniteError, vm
+from engine import GraphError, NonFiniteError, spec_batch, vm
 from engine.ops import OPS
 from tests import oracle
 
@@ -183,6 +183,15 @@ def test_evaluating_new_graphs_compiles_nothing_new():
         engine.evaluate(expr, {"x": 0.5, "y": -1.5, f"z{i}": 0.1})
         engine.evaluate(expr, {"x": np.linspace(0, 1, 3000), "y": -1.5, f"z{i}": 0.1})
     engine.evaluate_many([(f"x^{k} + y*{k}", {"x": 2.0, "y": 1.0}) for k in range(2, 50)])
+    assert [len(k.signatures) for k in vm.KERNELS] == before
+    # plain dict specs take engine.spec_batch's kernels, which compile once as well
+    specs = [{"nodes": [{"id": f"n{k}", "op": "mul", "inputs": ["x", "y", k]},
+                        {"id": "f", "op": "sigmoid", "inputs": [f"n{k}"]}], "output": "f"}
+             for k in range(400)]
+    engine.evaluate_many([(s, {"x": 0.5, "y": 1}) for s in specs[:3]])
+    engine.evaluate_many([(s, {"x": 0.5, "y": 1}) for s in specs])
+    batch_kernels = (spec_batch._lower, spec_batch._item_table)
+    assert [len(k.signatures) for k in batch_kernels] == [1, 1]
     assert [len(k.signatures) for k in vm.KERNELS] == before
 
 
