@@ -173,3 +173,14 @@ def test_any_node_as_the_output_gives_in_bulk_exactly_what_evaluate_gives(cases)
             assert type(got) is type(want) and str(got) == str(want)
             continue
         assert got.values == want.values and got.gradients == want.gradients
+
+
+def test_constants_whose_hashes_collide_keep_their_own_values():
+    # hash(-1.0) == hash(-2.0) == -2 in CPython
+    spec = {"nodes": [{"id": "a", "op": "mul", "inputs": ["x", -1.0]},
+                      {"id": "b", "op": "add", "inputs": ["a", -2.0, -1, "y"]}], "output": "b"}
+    evs = engine.evaluate_many([(spec, {"x": 3.0, "y": 0.5})] * 2)
+    for ev in evs:
+        assert isinstance(ev, PlainEvaluation)
+        assert ev.values["a"] == -3.0 and ev.values["b"] == -3.0 - 2.0 - 1.0 + 0.5
+        assert ev.gradients["x"] == -1.0 and ev.gradients["y"] == 1.0
