@@ -165,6 +165,36 @@ def run_batch_parallel(code, forward_start, n_slots, const_slots, const_values, 
 
 
 @_kernel
+def _one_lane_item(code, it, const_slots, const_values, input_slots, input_offsets, arena, seeds,
+                   value_slots, grad_slots, out, R, G, status_row):
+    """An item of one lane (the common case of evaluate_many): the same steps as a block,
+    with the loads, clears and stores as scalar moves instead of one-element loops."""
+    n_slots = it[C_SLOTS]
+    for j in range(it[C_K0], it[C_K1]):
+        R[const_slots[j], 0] = const_values[j]
+    bad = False
+    for j in range(it[C_I0], it[C_I1]):
+        v = arena[input_offsets[j]]
+        R[input_slots[j], 0] = v
+        bad |= v - v != 0.0
+    bad |= forward_sweep(code, it[C_FWD], it[C_STOP], R, 1)
+    for s in range(n_slots):
+        G[s, 0] = 0.0
+    seed = seeds[it[C_SEED]]
+    G[it[C_OUT], 0] = seed
+    bad |= seed - seed != 0.0
+    bad |= reverse_sweep(code, it[C_CODE], it[C_STOP], R, G, 1)
+    if bad:
+        _locate(R, G, n_slots, 1, 0, status_row)
+    base = it[C_VOUT] - it[C_V0]
+    for j in range(it[C_V0], it[C_V1]):
+        out[base + j] = R[value_slots[j], 0]
+    base = it[C_GOUT] - it[C_G0]
+    for j in range(it[C_G0], it[C_G1]):
+        out[base + j] = G[grad_slots[j], 0]
+
+
+@_kernel
 def _ragged_items(code, items, const_slots, const_values, input_slots, input_offsets,
                   input_lengths, arena, seeds, value_slots, grad_slots, out, p0, p1, status,
                   max_slots, max_lanes):
@@ -176,6 +206,10 @@ def _ragged_items(code, items, const_slots, const_values, input_slots, input_off
         it = items[p]
         n_slots = it[C_SLOTS]
         n_lanes = it[C_LANES]
+        if n_lanes == 1:
+            _one_lane_item(code, it, const_slots, const_values, input_slots, input_offsets, arena,
+                           seeds, value_slots, grad_slots, out, R, G, status[p])
+            continue
         for lo in range(0, n_lanes, width):
             n = min(width, n_lanes - lo)
             for j in range(it[C_K0], it[C_K1]):
