@@ -21,7 +21,6 @@ from engine.graph import DEFAULT_LIMITS, Graph, Limits, describe_inputs, suggest
 from engine.lowering import Code, Program, lowered
 from engine.ops import OPS
 from engine.parser import parse
-from engine.spec import _valid_names
 
 # lanes x instructions above which the prange kernels beat the serial ones
 PARALLEL_MIN_WORK = 1 << 17
@@ -399,7 +398,7 @@ def _evaluate_many(items, output_gradient, intermediates, limits, errors) -> lis
     results: list = [None] * len(items)
     if type(output_gradient) is float and output_gradient - output_gradient == 0.0:
         # plain dict specs with number inputs: checked, lowered and run in bulk
-        batch = spec_batch.evaluate_plain(items, output_gradient, intermediates, limits, _valid_names)
+        batch = spec_batch.evaluate_plain(items, output_gradient, intermediates, limits)
         if batch is not None:
             _plain_results(batch, results)
     ready: list[tuple[int, Prepared]] = []

@@ -29,6 +29,7 @@ import numpy as np
 from engine import vm
 from engine.graph import MAX_NAME_LENGTH, NAME_RE, Limits
 from engine.ops import OPS, OPS_BY_NAME
+from engine.spec import _valid_names as valid_names  # names already checked against NAME_RE
 
 _OPCODE = {op.name: op.opcode for op in OPS}
 _ARITY = np.array([-1 if op.arity is None else op.arity for op in OPS], dtype=np.int64)
@@ -220,8 +221,7 @@ def _item_table(ok, n_slots, out_slot, code_at, const_at, input_at, input_slot, 
     return table, v_slots[:v], g_slots[:w], out
 
 
-def evaluate_plain(items, seed: float, intermediates: bool, limits: Limits,
-                   valid_names: set) -> PlainBatch | None:
+def evaluate_plain(items, seed: float, intermediates: bool, limits: Limits) -> PlainBatch | None:
     """Run the plain items of evaluate_many (see the module docstring) in bulk; None when
     no item is plain. `items`: evaluate_many's items; `seed`: the output gradient, a
     finite float.
@@ -229,13 +229,13 @@ def evaluate_plain(items, seed: float, intermediates: bool, limits: Limits,
     The checks below run over all items at once; when one fails, the items are sorted
     one by one (slowly, but only then) and the plain-looking ones run in bulk alone.
     """
-    batch = _evaluate_plain(items, seed, intermediates, limits, valid_names)
+    batch = _evaluate_plain(items, seed, intermediates, limits)
     if batch is not _MIXED:
         return batch
-    keep = [k for k, item in enumerate(items) if _looks_plain(item, valid_names)]
+    keep = [k for k, item in enumerate(items) if _looks_plain(item)]
     if not keep:
         return None
-    batch = _evaluate_plain([items[k] for k in keep], seed, intermediates, limits, valid_names)
+    batch = _evaluate_plain([items[k] for k in keep], seed, intermediates, limits)
     if batch is None or batch is _MIXED:
         return None
     batch.done = [(keep[k], g, p) for k, g, p in batch.done]
@@ -246,7 +246,7 @@ _MIXED = object()  # _evaluate_plain's answer when some item is not plain in for
 _FLOAT_MAX = int(np.finfo(np.float64).max)
 
 
-def _looks_plain(item, valid_names: set) -> bool:
+def _looks_plain(item) -> bool:
     """The per-item form of _evaluate_plain's checks on the shape of an item."""
     if type(item) is not tuple or len(item) != 2 or type(item[1]) is not dict:
         return False
@@ -277,7 +277,7 @@ def _looks_plain(item, valid_names: set) -> bool:
     return True
 
 
-def _evaluate_plain(items, seed, intermediates, limits, valid_names):
+def _evaluate_plain(items, seed, intermediates, limits):
     """evaluate_plain over all items at once: a PlainBatch, None when no item is plain,
     or _MIXED when some item is not plain in form (its shape, types or names)."""
     n = len(items)
