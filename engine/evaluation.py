@@ -369,8 +369,10 @@ def evaluate_many(items, *, output_gradient=1.0, intermediates: bool = True,
                   limits: Limits | None = None, errors: str = "raise") -> list:
     """Evaluate many (graph, inputs[, output_gradient]) items in one kernel call.
 
-    errors="raise" raises the first item's GraphError (its `item` attribute is the
-    index); errors="return" puts each failed item's GraphError in its place.
+    Plain dict specs with number inputs are read and lowered in bulk (engine.spec_batch)
+    and every other item through Graph and Prepared; a batch with both makes two kernel
+    calls. errors="raise" raises the first item's GraphError (its `item` attribute is
+    the index); errors="return" puts each failed item's GraphError in its place.
     """
     if errors not in ("raise", "return"):
         raise ValueError(f"errors must be 'raise' or 'return', not {errors!r}")
