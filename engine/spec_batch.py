@@ -161,6 +161,18 @@ def _lower(node_start, id_code, op_code, ref_start, ref_code, is_number, number,
 
 
 @numba.njit(cache=True, nogil=True)
+def _put_slots(dst, at, input_slot, i0, i1, node_slot, n0, n1):
+    """dst[at:] = input_slot[i0:i1] then node_slot[n0:n1]; returns the new end."""
+    for j in range(i0, i1):
+        dst[at] = input_slot[j]
+        at += 1
+    for j in range(n0, n1):
+        dst[at] = node_slot[j]
+        at += 1
+    return at
+
+
+@numba.njit(cache=True, nogil=True)
 def _item_table(ok, n_slots, out_slot, code_at, const_at, input_at, input_slot, node_start,
                 node_slot, intermediates):
     """The ragged kernel's item table (vm.C_* columns) for the plain graphs `ok`, with
@@ -189,30 +201,17 @@ def _item_table(ok, n_slots, out_slot, code_at, const_at, input_at, input_slot, 
         row[vm.C_I0], row[vm.C_I1] = input_at[g], input_at[g + 1]
         row[vm.C_OUT] = out_slot[g]
         row[vm.C_SEED], row[vm.C_SEEDLEN] = 0, 1
+        i0, i1 = input_at[g], input_at[g + 1]
+        n0, n1 = (node_start[g], node_start[g + 1]) if intermediates else (0, 0)
         row[vm.C_V0] = v
-        if intermediates:
-            for j in range(input_at[g], input_at[g + 1]):
-                v_slots[v] = input_slot[j]
-                v += 1
-            for j in range(node_start[g], node_start[g + 1]):
-                v_slots[v] = node_slot[j]
-                v += 1
-        else:
+        if intermediates:  # every input and node
+            v = _put_slots(v_slots, v, input_slot, i0, i1, node_slot, n0, n1)
+        else:  # the output
             v_slots[v] = out_slot[g]
             v += 1
         row[vm.C_V1] = v
         row[vm.C_G0] = w
-        if intermediates:
-            for j in range(input_at[g], input_at[g + 1]):
-                g_slots[w] = input_slot[j]
-                w += 1
-            for j in range(node_start[g], node_start[g + 1]):
-                g_slots[w] = node_slot[j]
-                w += 1
-        else:
-            for j in range(input_at[g], input_at[g + 1]):
-                g_slots[w] = input_slot[j]
-                w += 1
+        w = _put_slots(g_slots, w, input_slot, i0, i1, node_slot, n0, n1)
         row[vm.C_G1] = w
         row[vm.C_VOUT] = out
         out += row[vm.C_V1] - row[vm.C_V0]
