@@ -34,19 +34,26 @@ _ARITY = {op.name: -1 if op.arity is None else op.arity for op in OPS}  # -1: n-
 _valid_names: set[str] = set()  # memo: names already checked against NAME_RE
 
 
+def is_valid_name(name: str) -> bool:
+    """Whether a string is a valid id or input name; memoised, as batches repeat names."""
+    if name in _valid_names:
+        return True
+    if len(name) > MAX_NAME_LENGTH or not NAME_RE.match(name):
+        return False
+    if len(_valid_names) < 100_000:
+        _valid_names.add(name)
+    return True
+
+
 def check_name(name, path: str, what: str) -> str:
     if type(name) is not str:
         raise GraphError(f"{what} must be a string, not {_type_name(name)}", path=path)
-    if name in _valid_names:
+    if is_valid_name(name):
         return name
     if len(name) > MAX_NAME_LENGTH:
         raise GraphError(f"{what} is longer than {MAX_NAME_LENGTH} characters", path=path)
-    if not NAME_RE.match(name):
-        raise GraphError(f"{what} {name!r} is not a valid name: use letters, digits and _, "
-                         "not starting with a digit", path=path)
-    if len(_valid_names) < 100_000:
-        _valid_names.add(name)
-    return name
+    raise GraphError(f"{what} {name!r} is not a valid name: use letters, digits and _, "
+                     "not starting with a digit", path=path)
 
 
 def constant(value, path: str) -> float:

@@ -27,9 +27,9 @@ import numba
 import numpy as np
 
 from engine import vm
-from engine.graph import MAX_NAME_LENGTH, NAME_RE, Limits
+from engine.graph import Limits
 from engine.ops import OPS, OPS_BY_NAME
-from engine.spec import _valid_names as valid_names  # names already checked against NAME_RE
+from engine.spec import is_valid_name
 
 _OPCODE = {op.name: op.opcode for op in OPS}
 _ARITY = np.array([-1 if op.arity is None else op.arity for op in OPS], dtype=np.int64)
@@ -263,7 +263,7 @@ def _looks_plain(item) -> bool:
         for ref in node["inputs"]:
             kind = type(ref)
             if kind is str:
-                if ref not in valid_names and (len(ref) > MAX_NAME_LENGTH or not NAME_RE.match(ref)):
+                if not is_valid_name(ref):
                     return False
             elif kind is float:
                 if ref - ref != 0.0:  # NaN or inf
@@ -271,7 +271,7 @@ def _looks_plain(item) -> bool:
             elif kind is not int or not -_FLOAT_MAX <= ref <= _FLOAT_MAX:
                 return False
         name = node["id"]
-        if name not in valid_names and (len(name) > MAX_NAME_LENGTH or not NAME_RE.match(name)):
+        if not is_valid_name(name):
             return False
     return True
 
@@ -322,11 +322,8 @@ def _evaluate_plain(items, seed, intermediates, limits):
     for key, code in code_of.items():
         kind = type(key)
         if kind is str:
-            if key not in valid_names:
-                if len(key) > MAX_NAME_LENGTH or not NAME_RE.match(key):
-                    return _MIXED
-                if len(valid_names) < 100_000:
-                    valid_names.add(key)
+            if not is_valid_name(key):
+                return _MIXED
             names[code] = key
             is_name[code] = True
         elif kind is float or kind is int:  # (1 and 1.0 share a code: the same constant)
