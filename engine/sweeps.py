@@ -4,9 +4,17 @@ forward_sweep and reverse_sweep run instructions [start, stop) of a program over
 register block: R[slot, lane] holds values, G[slot, lane] adjoints, lanes 0..n-1.
 An instruction is a row (opcode, dst, a, b) of an int32 [n_instr, 4] array; b is -1 for
 unary ops. Each case's inner loop runs over lanes, so it vectorises.
+
+forward_rows and reverse_rows are the same cases over rows named by address (see
+engine.addresses and engine.vm.run_batch): VA[slot] and GA[slot] are the addresses of
+the slot's value and adjoint rows for the current block, wherever those rows live.
+reverse_rows only updates the adjoints that `flags` asks for, and assigns (rather than
+adds to) the first contribution to each, so adjoints need no zeroing pass.
 """
 
 import numba
+
+from engine.addresses import row_at
 
 from engine.ops import (  # noqa: F401
     add_forward,
@@ -274,6 +282,469 @@ def reverse_sweep(code, start, stop, R, G, n):
                 w = G[b, i] + G[d, i] * dz
                 G[b, i] = w
                 bad |= (u - u != 0.0) | (w - w != 0.0)
+        else:
+            raise ValueError("unknown opcode in program")
+    return bad
+
+
+NEED_A, NEED_B, FIRST_A, FIRST_B, ZERO_D = 1, 2, 4, 8, 16
+
+
+@_kernel
+def forward_rows(code, start, stop, VA, n):
+    """Returns True when some result is NaN or inf."""
+    bad = False
+    for k in range(start, stop):
+        op = code[k, 0]
+        z = row_at(VA[code[k, 1]])
+        x = row_at(VA[code[k, 2]])
+        if op == 0:  # add
+            y = row_at(VA[code[k, 3]])
+            for i in range(n):
+                v = add_forward(x[i], y[i])
+                z[i] = v
+                bad |= v - v != 0.0
+        elif op == 1:  # mul
+            y = row_at(VA[code[k, 3]])
+            for i in range(n):
+                v = mul_forward(x[i], y[i])
+                z[i] = v
+                bad |= v - v != 0.0
+        elif op == 2:  # sub
+            y = row_at(VA[code[k, 3]])
+            for i in range(n):
+                v = sub_forward(x[i], y[i])
+                z[i] = v
+                bad |= v - v != 0.0
+        elif op == 3:  # div
+            y = row_at(VA[code[k, 3]])
+            for i in range(n):
+                v = div_forward(x[i], y[i])
+                z[i] = v
+                bad |= v - v != 0.0
+        elif op == 4:  # neg
+            for i in range(n):
+                v = neg_forward(x[i])
+                z[i] = v
+                bad |= v - v != 0.0
+        elif op == 5:  # square
+            for i in range(n):
+                v = square_forward(x[i])
+                z[i] = v
+                bad |= v - v != 0.0
+        elif op == 6:  # pow
+            y = row_at(VA[code[k, 3]])
+            for i in range(n):
+                v = pow_forward(x[i], y[i])
+                z[i] = v
+                bad |= v - v != 0.0
+        elif op == 7:  # exp
+            for i in range(n):
+                v = exp_forward(x[i])
+                z[i] = v
+                bad |= v - v != 0.0
+        elif op == 8:  # log
+            for i in range(n):
+                v = log_forward(x[i])
+                z[i] = v
+                bad |= v - v != 0.0
+        elif op == 9:  # sqrt
+            for i in range(n):
+                v = sqrt_forward(x[i])
+                z[i] = v
+                bad |= v - v != 0.0
+        elif op == 10:  # abs
+            for i in range(n):
+                v = abs_forward(x[i])
+                z[i] = v
+                bad |= v - v != 0.0
+        elif op == 11:  # sigmoid
+            for i in range(n):
+                v = sigmoid_forward(x[i])
+                z[i] = v
+                bad |= v - v != 0.0
+        elif op == 12:  # tanh
+            for i in range(n):
+                v = tanh_forward(x[i])
+                z[i] = v
+                bad |= v - v != 0.0
+        elif op == 13:  # relu
+            for i in range(n):
+                v = relu_forward(x[i])
+                z[i] = v
+                bad |= v - v != 0.0
+        elif op == 14:  # softplus
+            for i in range(n):
+                v = softplus_forward(x[i])
+                z[i] = v
+                bad |= v - v != 0.0
+        elif op == 15:  # logsigmoid
+            for i in range(n):
+                v = logsigmoid_forward(x[i])
+                z[i] = v
+                bad |= v - v != 0.0
+        elif op == 16:  # max
+            y = row_at(VA[code[k, 3]])
+            for i in range(n):
+                v = max_forward(x[i], y[i])
+                z[i] = v
+                bad |= v - v != 0.0
+        elif op == 17:  # min
+            y = row_at(VA[code[k, 3]])
+            for i in range(n):
+                v = min_forward(x[i], y[i])
+                z[i] = v
+                bad |= v - v != 0.0
+        else:
+            raise ValueError("unknown opcode in program")
+    return bad
+
+
+@_kernel
+def reverse_rows(code, flags, start, stop, VA, GA, n):
+    """Returns True when some adjoint is NaN or inf. flags[k]: NEED_A / NEED_B (update
+    that operand's adjoint), FIRST_A / FIRST_B (it is the first contribution: assign),
+    ZERO_D (nothing flowed into the result's adjoint: zero it first)."""
+    bad = False
+    for k in range(stop - 1, start - 1, -1):
+        f = flags[k]
+        if f == 0:
+            continue
+        op = code[k, 0]
+        d = code[k, 1]
+        a = code[k, 2]
+        b = code[k, 3]
+        gd = row_at(GA[d])
+        if f & ZERO_D:
+            for i in range(n):
+                gd[i] = 0.0
+        x = row_at(VA[a])
+        z = row_at(VA[d])
+        if op == 0:  # add
+            y = row_at(VA[b])
+            if f & NEED_A:
+                g = row_at(GA[a])
+                if f & FIRST_A:
+                    for i in range(n):
+                        u = gd[i] * add_derivative(x[i], y[i], z[i])[0] + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        u = g[i] + gd[i] * add_derivative(x[i], y[i], z[i])[0]
+                        g[i] = u
+                        bad |= u - u != 0.0
+            if f & NEED_B:
+                g = row_at(GA[b])
+                if f & FIRST_B:
+                    for i in range(n):
+                        u = gd[i] * add_derivative(x[i], y[i], z[i])[1] + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        u = g[i] + gd[i] * add_derivative(x[i], y[i], z[i])[1]
+                        g[i] = u
+                        bad |= u - u != 0.0
+        elif op == 1:  # mul
+            y = row_at(VA[b])
+            if f & NEED_A:
+                g = row_at(GA[a])
+                if f & FIRST_A:
+                    for i in range(n):
+                        u = gd[i] * mul_derivative(x[i], y[i], z[i])[0] + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        u = g[i] + gd[i] * mul_derivative(x[i], y[i], z[i])[0]
+                        g[i] = u
+                        bad |= u - u != 0.0
+            if f & NEED_B:
+                g = row_at(GA[b])
+                if f & FIRST_B:
+                    for i in range(n):
+                        u = gd[i] * mul_derivative(x[i], y[i], z[i])[1] + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        u = g[i] + gd[i] * mul_derivative(x[i], y[i], z[i])[1]
+                        g[i] = u
+                        bad |= u - u != 0.0
+        elif op == 2:  # sub
+            y = row_at(VA[b])
+            if f & NEED_A:
+                g = row_at(GA[a])
+                if f & FIRST_A:
+                    for i in range(n):
+                        u = gd[i] * sub_derivative(x[i], y[i], z[i])[0] + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        u = g[i] + gd[i] * sub_derivative(x[i], y[i], z[i])[0]
+                        g[i] = u
+                        bad |= u - u != 0.0
+            if f & NEED_B:
+                g = row_at(GA[b])
+                if f & FIRST_B:
+                    for i in range(n):
+                        u = gd[i] * sub_derivative(x[i], y[i], z[i])[1] + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        u = g[i] + gd[i] * sub_derivative(x[i], y[i], z[i])[1]
+                        g[i] = u
+                        bad |= u - u != 0.0
+        elif op == 3:  # div
+            y = row_at(VA[b])
+            if f & NEED_A:
+                g = row_at(GA[a])
+                if f & FIRST_A:
+                    for i in range(n):
+                        u = gd[i] * div_derivative(x[i], y[i], z[i])[0] + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        u = g[i] + gd[i] * div_derivative(x[i], y[i], z[i])[0]
+                        g[i] = u
+                        bad |= u - u != 0.0
+            if f & NEED_B:
+                g = row_at(GA[b])
+                if f & FIRST_B:
+                    for i in range(n):
+                        u = gd[i] * div_derivative(x[i], y[i], z[i])[1] + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        u = g[i] + gd[i] * div_derivative(x[i], y[i], z[i])[1]
+                        g[i] = u
+                        bad |= u - u != 0.0
+        elif op == 4:  # neg
+            if f & NEED_A:
+                g = row_at(GA[a])
+                if f & FIRST_A:
+                    for i in range(n):
+                        u = gd[i] * neg_derivative(x[i], z[i]) + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        u = g[i] + gd[i] * neg_derivative(x[i], z[i])
+                        g[i] = u
+                        bad |= u - u != 0.0
+        elif op == 5:  # square
+            if f & NEED_A:
+                g = row_at(GA[a])
+                if f & FIRST_A:
+                    for i in range(n):
+                        u = gd[i] * square_derivative(x[i], z[i]) + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        u = g[i] + gd[i] * square_derivative(x[i], z[i])
+                        g[i] = u
+                        bad |= u - u != 0.0
+        elif op == 6:  # pow
+            y = row_at(VA[b])
+            if f & NEED_A:
+                g = row_at(GA[a])
+                if f & FIRST_A:
+                    for i in range(n):
+                        u = gd[i] * pow_derivative(x[i], y[i], z[i])[0] + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        u = g[i] + gd[i] * pow_derivative(x[i], y[i], z[i])[0]
+                        g[i] = u
+                        bad |= u - u != 0.0
+            if f & NEED_B:
+                g = row_at(GA[b])
+                if f & FIRST_B:
+                    for i in range(n):
+                        u = gd[i] * pow_derivative(x[i], y[i], z[i])[1] + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        u = g[i] + gd[i] * pow_derivative(x[i], y[i], z[i])[1]
+                        g[i] = u
+                        bad |= u - u != 0.0
+        elif op == 7:  # exp
+            if f & NEED_A:
+                g = row_at(GA[a])
+                if f & FIRST_A:
+                    for i in range(n):
+                        u = gd[i] * exp_derivative(x[i], z[i]) + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        u = g[i] + gd[i] * exp_derivative(x[i], z[i])
+                        g[i] = u
+                        bad |= u - u != 0.0
+        elif op == 8:  # log
+            if f & NEED_A:
+                g = row_at(GA[a])
+                if f & FIRST_A:
+                    for i in range(n):
+                        u = gd[i] * log_derivative(x[i], z[i]) + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        u = g[i] + gd[i] * log_derivative(x[i], z[i])
+                        g[i] = u
+                        bad |= u - u != 0.0
+        elif op == 9:  # sqrt
+            if f & NEED_A:
+                g = row_at(GA[a])
+                if f & FIRST_A:
+                    for i in range(n):
+                        u = gd[i] * sqrt_derivative(x[i], z[i]) + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        u = g[i] + gd[i] * sqrt_derivative(x[i], z[i])
+                        g[i] = u
+                        bad |= u - u != 0.0
+        elif op == 10:  # abs
+            if f & NEED_A:
+                g = row_at(GA[a])
+                if f & FIRST_A:
+                    for i in range(n):
+                        u = gd[i] * abs_derivative(x[i], z[i]) + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        u = g[i] + gd[i] * abs_derivative(x[i], z[i])
+                        g[i] = u
+                        bad |= u - u != 0.0
+        elif op == 11:  # sigmoid
+            if f & NEED_A:
+                g = row_at(GA[a])
+                if f & FIRST_A:
+                    for i in range(n):
+                        u = gd[i] * sigmoid_derivative(x[i], z[i]) + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        u = g[i] + gd[i] * sigmoid_derivative(x[i], z[i])
+                        g[i] = u
+                        bad |= u - u != 0.0
+        elif op == 12:  # tanh
+            if f & NEED_A:
+                g = row_at(GA[a])
+                if f & FIRST_A:
+                    for i in range(n):
+                        u = gd[i] * tanh_derivative(x[i], z[i]) + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        u = g[i] + gd[i] * tanh_derivative(x[i], z[i])
+                        g[i] = u
+                        bad |= u - u != 0.0
+        elif op == 13:  # relu
+            if f & NEED_A:
+                g = row_at(GA[a])
+                if f & FIRST_A:
+                    for i in range(n):
+                        u = gd[i] * relu_derivative(x[i], z[i]) + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        u = g[i] + gd[i] * relu_derivative(x[i], z[i])
+                        g[i] = u
+                        bad |= u - u != 0.0
+        elif op == 14:  # softplus
+            if f & NEED_A:
+                g = row_at(GA[a])
+                if f & FIRST_A:
+                    for i in range(n):
+                        u = gd[i] * softplus_derivative(x[i], z[i]) + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        u = g[i] + gd[i] * softplus_derivative(x[i], z[i])
+                        g[i] = u
+                        bad |= u - u != 0.0
+        elif op == 15:  # logsigmoid
+            if f & NEED_A:
+                g = row_at(GA[a])
+                if f & FIRST_A:
+                    for i in range(n):
+                        u = gd[i] * logsigmoid_derivative(x[i], z[i]) + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        u = g[i] + gd[i] * logsigmoid_derivative(x[i], z[i])
+                        g[i] = u
+                        bad |= u - u != 0.0
+        elif op == 16:  # max
+            y = row_at(VA[b])
+            if f & NEED_A:
+                g = row_at(GA[a])
+                if f & FIRST_A:
+                    for i in range(n):
+                        u = gd[i] * max_derivative(x[i], y[i], z[i])[0] + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        u = g[i] + gd[i] * max_derivative(x[i], y[i], z[i])[0]
+                        g[i] = u
+                        bad |= u - u != 0.0
+            if f & NEED_B:
+                g = row_at(GA[b])
+                if f & FIRST_B:
+                    for i in range(n):
+                        u = gd[i] * max_derivative(x[i], y[i], z[i])[1] + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        u = g[i] + gd[i] * max_derivative(x[i], y[i], z[i])[1]
+                        g[i] = u
+                        bad |= u - u != 0.0
+        elif op == 17:  # min
+            y = row_at(VA[b])
+            if f & NEED_A:
+                g = row_at(GA[a])
+                if f & FIRST_A:
+                    for i in range(n):
+                        u = gd[i] * min_derivative(x[i], y[i], z[i])[0] + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        u = g[i] + gd[i] * min_derivative(x[i], y[i], z[i])[0]
+                        g[i] = u
+                        bad |= u - u != 0.0
+            if f & NEED_B:
+                g = row_at(GA[b])
+                if f & FIRST_B:
+                    for i in range(n):
+                        u = gd[i] * min_derivative(x[i], y[i], z[i])[1] + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        u = g[i] + gd[i] * min_derivative(x[i], y[i], z[i])[1]
+                        g[i] = u
+                        bad |= u - u != 0.0
         else:
             raise ValueError("unknown opcode in program")
     return bad

@@ -1,0 +1,178 @@
+"""The batch kernel (engine.vm.run_batch) on the cases its row plan treats specially.
+
+That kernel reads inputs in place, writes reported rows straight into the outputs,
+computes only the adjoints that are reported or flow into one, and assigns each
+adjoint's first contribution instead of zeroing it. So the checks here are: lanes in
+different blocks and chunks against the complex-step oracle; an output that other
+nodes use; nodes the output does not depend on; an operand used twice by one node; an
+output that is an input; per-lane output gradients; the sign of a zero gradient; and
+the lane a non-finite result is reported at.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import engine
+from engine import GraphError, NonFiniteError, evaluation, vm
+from tests import oracle
+from tests.test_evaluate import _reference, random_graphs
+
+# evaluate() sends a graph to the batch kernel from this many lanes on (fewer go to the
+# ragged kernel, which the one-lane oracle tests in test_evaluate.py cover)
+N = evaluation.BATCH_MIN_LANES + 2 * vm.BLOCK + 5
+LANES = (0, vm.BLOCK - 1, vm.BLOCK, N // 2, N - 1)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(random_graphs(), st.data())
+def test_lanes_in_every_block_match_the_complex_step_oracle_for_any_output(case, data):
+    spec, values = case
+    nodes = spec["nodes"]
+    output = data.draw(st.sampled_from([n["id"] for n in nodes]), label="output")
+    graph = engine.Graph.from_spec({**spec, "output": output})
+    intermediates = data.draw(st.booleans(), label="intermediates")
+    n = N if data.draw(st.booleans(), label="serial") else 80_001  # the prange kernel
+    lanes_checked = LANES[:-1] + (n - 1,)
+    rng = np.random.default_rng(len(nodes))
+    batch = {x: rng.uniform(0.3, 2.0, n).round(3) for x in graph.inputs}
+    seed = rng.uniform(-2, 2, n).round(2)
+    lanes = []
+    for i in lanes_checked:
+        one = {x: float(v[i]) for x, v in batch.items()}
+        env = _reference(graph, one)
+        assume(env is not None)
+        lanes.append((i, one, env))
+    try:
+        ev = engine.evaluate(graph, batch, output_gradient=seed, intermediates=intermediates)
+    except NonFiniteError as err:
+        assume(err.index not in lanes_checked)
+        return
+    for i, one, env in lanes:
+        assert ev.value[i] == pytest.approx(env[output], rel=1e-11, abs=1e-11)
+        for x, want in oracle.complex_step_gradients(graph, one).items():
+            assume(math.isfinite(want) and abs(want) < 1e8)
+            assert ev.gradients[x][i] == pytest.approx(seed[i] * want, rel=1e-8, abs=1e-9), (x, i)
+        if intermediates:
+            for name, want in oracle.node_gradients_complex_step(graph, one).items():
+                assume(math.isfinite(want) and abs(want) < 1e8)
+                assert ev.gradients[name][i] == pytest.approx(seed[i] * want, rel=1e-8, abs=1e-9), (name, i)
+                assert ev.values[name][i] == pytest.approx(env[name], rel=1e-11, abs=1e-11)
+
+
+def test_an_output_that_other_nodes_use_starts_from_the_seed_and_they_get_zero():
+    spec = {"nodes": [{"id": "q", "op": "mul", "inputs": ["x", "y"]},
+                      {"id": "r", "op": "add", "inputs": ["q", "x"]},
+                      {"id": "s", "op": "mul", "inputs": ["r", "q"]}], "output": "q"}
+    x, y = np.linspace(-2, 2, N), np.linspace(1, 3, N)
+    ev = engine.evaluate(spec, {"x": x, "y": y}, output_gradient=-3.0)
+    np.testing.assert_array_equal(ev.value, x * y)
+    np.testing.assert_array_equal(ev.gradients["q"], np.full(N, -3.0))
+    np.testing.assert_array_equal(ev.gradients["r"], np.zeros(N))
+    np.testing.assert_array_equal(ev.gradients["s"], np.zeros(N))
+    np.testing.assert_array_equal(ev.gradients["x"], -3.0 * y)
+    np.testing.assert_array_equal(ev.gradients["y"], -3.0 * x)
+    np.testing.assert_array_equal(ev.values["s"], (x * y + x) * (x * y))
+
+
+def test_an_output_used_again_adds_its_later_uses_to_the_seed():
+    # f = x * y is the output and also feeds g, which feeds nothing: d f / d f is still 1
+    spec = {"nodes": [{"id": "f", "op": "mul", "inputs": ["x", "y"]},
+                      {"id": "g", "op": "exp", "inputs": ["f"]}], "output": "f"}
+    x = np.linspace(-1, 1, N)
+    ev = engine.evaluate(spec, {"x": x, "y": 2.0}, intermediates=False)
+    np.testing.assert_array_equal(ev.gradients["x"], np.full(N, 2.0))
+    np.testing.assert_array_equal(ev.gradients["y"], x)
+
+
+def test_an_operand_used_twice_by_one_node_gets_both_contributions():
+    x = np.linspace(-3, 3, N)
+    ev = engine.evaluate("f = x * x + (x + x)", {"x": x}, intermediates=False)
+    np.testing.assert_allclose(ev.gradients["x"], 2 * x + 2, rtol=0, atol=1e-15)
+    ev = engine.evaluate("f = max(x, x)", {"x": x})
+    np.testing.assert_array_equal(ev.gradients["x"], np.ones(N))  # half to each side of the tie
+
+
+def test_an_output_that_is_an_input_has_the_seed_as_its_gradient():
+    spec = {"nodes": [{"id": "q", "op": "square", "inputs": ["x"]}], "output": "x"}
+    x = np.linspace(-1, 1, N)
+    ev = engine.evaluate(spec, {"x": x}, output_gradient=np.arange(float(N)))
+    np.testing.assert_array_equal(ev.value, x)
+    np.testing.assert_array_equal(ev.gradients["x"], np.arange(float(N)))
+    np.testing.assert_array_equal(ev.gradients["q"], np.zeros(N))
+
+
+def test_a_zero_gradient_is_positive_zero_as_a_student_would_write_it():
+    x = np.array([-1.0, -2.0, 3.0] * N)
+    ev = engine.evaluate("relu(x) * y", {"x": x, "y": 2.0}, output_gradient=-1.0)
+    signs = np.copysign(1.0, ev.gradients["x"])
+    assert (signs[x < 0] == 1.0).all() and (ev.gradients["x"][x < 0] == 0).all()
+    one = engine.evaluate("relu(x) * y", {"x": -1.0, "y": 2.0}, output_gradient=-1.0)
+    assert math.copysign(1.0, one.gradients["x"]) == 1.0
+
+
+def test_constants_and_folded_nodes_are_reported_in_every_lane():
+    x = np.arange(float(N))
+    ev = engine.evaluate("k = 2 * 3; f = k * x", {"x": x})
+    np.testing.assert_array_equal(ev.values["k"], np.full(N, 6.0))
+    np.testing.assert_array_equal(ev.gradients["k"], x)
+    np.testing.assert_array_equal(ev.gradients["x"], np.full(N, 6.0))
+    np.testing.assert_array_equal(ev.values["x"], x)
+
+
+@pytest.mark.parametrize("n", [N, 400_000])
+def test_a_non_finite_lane_is_reported_at_its_index_in_any_block_or_chunk(n):
+    x = np.ones(n)
+    bad = n - 300
+    x[bad] = np.nan
+    with pytest.raises(GraphError) as err:
+        engine.evaluate("f = x * y + 1", {"x": x, "y": 2.0})
+    assert err.value.path == f"inputs.x[{bad}]"
+    x[bad] = 1e300
+    with pytest.raises(NonFiniteError) as err:
+        engine.evaluate("f = x * y + 1", {"x": x, "y": 1e10})
+    assert (err.value.index, err.value.kind, err.value.node) == (bad, "value", "mul1")
+    y = np.ones(n)
+    y[bad] = 0.0
+    with pytest.raises(NonFiniteError) as err:
+        engine.evaluate("f = sqrt(y) * x", {"x": np.ones(n), "y": y})
+    assert (err.value.index, err.value.kind, err.value.node) == (bad, "gradient", "y")
+    seed = np.ones(n)
+    seed[bad] = np.inf
+    with pytest.raises(GraphError) as err:
+        engine.evaluate("f = x * 2", {"x": np.ones(n)}, output_gradient=seed)
+    assert err.value.path == f"output_gradient[{bad}]"
+
+
+def test_the_parallel_kernel_with_broadcast_inputs_and_a_seed_per_lane():
+    rng = np.random.default_rng(5)
+    n = 300_001
+    a, c = rng.uniform(-2, 2, n), rng.uniform(-2, 2, n)
+    seed = rng.uniform(-1, 1, n)
+    ev = engine.evaluate("(3*a*b)^2 + c*d", {"a": a, "b": 0.5, "c": c, "d": -1.25}, output_gradient=seed)
+    u = 1.5 * a
+    np.testing.assert_allclose(ev.value, u * u - 1.25 * c, rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(ev.gradients["a"], seed * 2 * u * 1.5, rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(ev.gradients["b"], seed * 2 * u * 3 * a, rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(ev.gradients["c"], seed * -1.25, rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(ev.gradients["d"], seed * c, rtol=1e-14, atol=1e-14)
+    np.testing.assert_array_equal(ev.values["a"], a)
+
+
+def test_the_callers_arrays_are_never_written():
+    # f is the output and the second operand of g, which the output does not depend on:
+    # g's (zero) contribution to f's adjoint must land in a row of the engine's own, not
+    # in the caller's output_gradient array (where -0.0 + 0.0 would turn into 0.0)
+    spec = {"nodes": [{"id": "f", "op": "mul", "inputs": ["x", "y"]},
+                      {"id": "g", "op": "mul", "inputs": ["y", "f"]}], "output": "f"}
+    x, y = np.linspace(1, 2, N), np.linspace(2, 3, N)
+    seed = np.full(N, -0.0)
+    kept = [a.copy() for a in (x, y, seed)]
+    for intermediates in (False, True):
+        ev = engine.evaluate(spec, {"x": x, "y": y}, output_gradient=seed, intermediates=intermediates)
+        np.testing.assert_array_equal(ev.gradients["x"], np.zeros(N))
+        for now, before in zip((x, y, seed), kept):
+            assert now.tobytes() == before.tobytes()
