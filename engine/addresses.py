@@ -16,7 +16,7 @@ that has at least n lanes from there. engine.vm is the only user.
 
 from __future__ import annotations
 
-from numba.core import cgutils, types
+from numba.core import types
 from numba.extending import intrinsic
 
 
@@ -32,26 +32,3 @@ def row_at(typingctx, address):
 
     return sig, codegen
 
-
-def _prefetcher(rw: int, locality: int):
-    @intrinsic
-    def prefetch(typingctx, address):
-        """Hint that the 64-byte line at `address` will be used soon (llvm.prefetch)."""
-        if not isinstance(address, types.Integer):
-            return None
-        sig = types.void(address)
-
-        def codegen(context, builder, signature, args):
-            from llvmlite import ir
-            i8p = ir.IntType(8).as_pointer()
-            i32 = ir.IntType(32)
-            fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-            fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
-            builder.call(fn, [builder.inttoptr(args[0], i8p), i32(rw), i32(locality), i32(1)])
-            return context.get_dummy_value()
-
-        return sig, codegen
-    return prefetch
-
-
-prefetch_read = _prefetcher(0, 2)  # read, keep in L2 (locality 2)
