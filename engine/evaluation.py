@@ -452,7 +452,7 @@ def _run_batch(item: Prepared, intermediates: bool):
     bad = status[status[:, 0] != 0]
     if len(bad):
         kind, lane = bad[np.argmin(bad[:, 1])]
-        return _nonfinite(item, int(kind), int(lane))
+        return _nonfinite(item, int(kind), int(lane), intermediates)
     return Evaluation(item, intermediates, V, G)
 
 
@@ -555,7 +555,7 @@ def _run_ragged(items: list[Prepared], intermediates: bool, keep_every_slot: boo
     results = []
     for p, item in enumerate(items):
         if flagged[p] and not keep_every_slot:
-            results.append(_nonfinite(item, flagged[p], int(status[p, 1])))
+            results.append(_nonfinite(item, flagged[p], int(status[p, 1]), intermediates))
             continue
         v0, v1, vo, g0, g1, go = rows[p]
         n = item.n_lanes
@@ -601,8 +601,9 @@ def _local(op, a: float, b: float | None, y: float):
         return math.inf if b is None else (math.inf, math.inf)
 
 
-def _nonfinite(item: Prepared, kind: int, lane: int) -> GraphError:
-    """Explain why lane `lane` of `item` produced NaN/inf (kind 1: a value, 2: a gradient).
+def _nonfinite(item: Prepared, kind: int, lane: int, intermediates: bool) -> GraphError:
+    """Explain why lane `lane` of `item` produced NaN/inf (kind 1: a value, 2: a gradient,
+    of a slot whose adjoint is reported or flows into one that is: see vm._needed).
 
     Batched inputs are checked here rather than before the kernel: the kernel scans
     every slot anyway, inputs included, so a clean batch pays nothing for the check.
@@ -642,13 +643,16 @@ def _nonfinite(item: Prepared, kind: int, lane: int) -> GraphError:
                 return found(k, f"the value of node {node.id!r} ({node.label}) is {R[d]}{at}: "
                                 f"{OPS[op].name} of {args} is not a finite number", node.id)
     else:
+        arr = low.arrays()
+        need = vm._needed(arr.code, 0, low.n_instr, low.n_slots,
+                          arr.value_slots if intermediates else arr.input_slots)
         for k in range(low.n_instr - 1, -1, -1):
             op, d, a, b = code[4 * k:4 * k + 4]
-            if not math.isfinite(G[d]):
+            if not math.isfinite(G[d]) or not need[d]:
                 continue
             local = _local(OPS[op], R[a], None if b < 0 else R[b], R[d])
             for slot, dv in ([(a, local)] if b < 0 else [(a, local[0]), (b, local[1])]):
-                if not math.isfinite(G[d] * dv):
+                if need[slot] and not math.isfinite(G[d] * dv):
                     node = graph.nodes[low.instr_node[k]]
                     args = show(a) if b < 0 else f"{show(a)} and {show(b)}"
                     return found(k, f"the gradient of {names[slot]!r} is not finite{at}: node {node.id!r} "

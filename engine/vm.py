@@ -51,35 +51,56 @@ ITEM_COLUMNS = 18
 
 
 @_kernel
-def _first_nonfinite(M, n_slots, n):
-    """Lane of the first NaN/inf in M[:n_slots, :n], or -1."""
+def _first_nonfinite(M, rows, n):
+    """Lane of the first NaN/inf in rows s of M[:, :n] with rows[s], or -1."""
     # x - x is 0 for finite x and NaN otherwise; an integer OR-reduction vectorises,
     # where a float sum would be a serial chain without fast-math reassociation.
     bad = False
-    for s in range(n_slots):
-        row = M[s]
-        for i in range(n):
-            bad |= row[i] - row[i] != 0.0
+    for s in range(rows.shape[0]):
+        if rows[s]:
+            row = M[s]
+            for i in range(n):
+                bad |= row[i] - row[i] != 0.0
     if not bad:
         return -1
     for i in range(n):
-        for s in range(n_slots):
-            if not np.isfinite(M[s, i]):
+        for s in range(rows.shape[0]):
+            if rows[s] and not np.isfinite(M[s, i]):
                 return i
     return -1
 
 
 @_kernel
-def _locate(R, G, n_slots, n, lo, status):
-    """A flagged block: record the first lane with a NaN/inf value (1) or adjoint (2)."""
+def _needed(code, start, stop, n_slots, grad_slots):
+    """need[s]: slot s's adjoint is reported (in grad_slots) or flows on into one that is.
+    Other adjoints (a literal's, or with intermediates=False a node's that only constants
+    feed) are nobody's answer: the batch kernel does not compute them, and neither
+    kernel reports them when they are not finite."""
+    need = np.zeros(n_slots, np.bool_)
+    for j in range(grad_slots.shape[0]):
+        need[grad_slots[j]] = True
+    for k in range(start, stop):  # operands come before results
+        b = code[k, 3]
+        if need[code[k, 2]] or (b >= 0 and need[b]):
+            need[code[k, 1]] = True
+    return need
+
+
+@_kernel
+def _locate(code, it, grad_slots, R, G, n, lo, status):
+    """A flagged block of a ragged item: record the first lane with a NaN/inf value (1)
+    or needed adjoint (2), if there is one."""
     if status[0] != 0:
         return
-    bad = _first_nonfinite(R, n_slots, n)
+    n_slots = it[C_SLOTS]
+    bad = _first_nonfinite(R, np.ones(n_slots, np.bool_), n)
     if bad >= 0:
         status[0] = 1
         status[1] = lo + bad
         return
-    bad = _first_nonfinite(G, n_slots, n)
+    need = _needed(code, it[C_CODE], it[C_STOP], n_slots, grad_slots[it[C_G0]:it[C_G1]])
+    need[it[C_OUT]] = True  # the seed
+    bad = _first_nonfinite(G, need, n)
     if bad >= 0:
         status[0] = 2
         status[1] = lo + bad
@@ -128,9 +149,7 @@ def _forward_and_clear(code, forward_start, code_stop, R, G, n_slots, n):
 def _plan(code, n_slots, output_slot, grad_slots):
     """What the reverse sweep of one program must do, worked out once per call.
 
-    need[s]: slot s's adjoint is reported (in grad_slots) or flows on into one that is;
-    no other adjoint is computed (e.g. a literal's, or with intermediates=False a node's
-    that only constants feed). flags[k] for reverse_rows: which operands' adjoints
+    need: see _needed; no other adjoint is computed. flags[k] for reverse_rows: which operands' adjoints
     instruction k updates, whether that is their first contribution (instructions are
     reversed, so each adjoint's first contribution is the one from its last use), and
     whether its own adjoint got none (a node the output does not depend on: zero it).
@@ -139,13 +158,7 @@ def _plan(code, n_slots, output_slot, grad_slots):
     reads the seed where it lies. zero_slots: reported adjoints nothing contributes to.
     """
     n_instr = code.shape[0]
-    need = np.zeros(n_slots, np.bool_)
-    for j in range(grad_slots.shape[0]):
-        need[grad_slots[j]] = True
-    for k in range(n_instr):  # operands come before results
-        b = code[k, 3]
-        if need[code[k, 2]] or (b >= 0 and need[b]):
-            need[code[k, 1]] = True
+    need = _needed(code, 0, n_instr, n_slots, grad_slots)
     touched = np.zeros(n_slots, np.bool_)
     touched[output_slot] = True
     seeded = False
@@ -178,16 +191,6 @@ def _plan(code, n_slots, output_slot, grad_slots):
             zero_slots[n_zero] = grad_slots[j]
             n_zero += 1
     return flags, need, seeded, zero_slots[:n_zero]
-
-
-@_kernel
-def _row_nonfinite(p, n):
-    """Any NaN or inf in p[0:n]?"""
-    bad = False
-    for i in range(n):
-        v = p[i]
-        bad |= v - v != 0.0
-    return bad
 
 
 @_kernel
@@ -389,7 +392,7 @@ def _one_lane_item(code, it, const_slots, const_values, input_slots, input_offse
     bad |= seed - seed != 0.0
     bad |= reverse_sweep(code, it[C_CODE], it[C_STOP], R, G, 1)
     if bad:
-        _locate(R, G, n_slots, 1, 0, status_row)
+        _locate(code, it, grad_slots, R, G, 1, 0, status_row)
     base = it[C_VOUT] - it[C_V0]
     for j in range(it[C_V0], it[C_V1]):
         out[base + j] = R[value_slots[j], 0]
@@ -427,7 +430,7 @@ def _ragged_items(code, items, const_slots, const_values, input_slots, input_off
             bad |= _load(G[it[C_OUT]], seeds[seed_at:seed_at + it[C_SEEDLEN]], lo, n)
             bad |= reverse_sweep(code, it[C_CODE], it[C_STOP], R, G, n)
             if bad:
-                _locate(R, G, n_slots, n, lo, status[p])
+                _locate(code, it, grad_slots, R, G, n, lo, status[p])
             base = it[C_VOUT] + lo
             for j in range(it[C_V0], it[C_V1]):
                 row = base + (j - it[C_V0]) * n_lanes

@@ -176,3 +176,15 @@ def test_the_callers_arrays_are_never_written():
         np.testing.assert_array_equal(ev.gradients["x"], np.zeros(N))
         for now, before in zip((x, y, seed), kept):
             assert now.tobytes() == before.tobytes()
+
+
+@pytest.mark.parametrize("n", [1, 5, N])
+def test_only_gradients_someone_asked_for_can_fail_and_every_kernel_agrees(n):
+    # d f / d(the literal 3) = 6e310 is nobody's answer; d f / dk is, with intermediates
+    x = np.full(n, 1e300) if n > 1 else 1e300
+    ev = engine.evaluate("k = 2 * 3; f = k * x * 3", {"x": x}, output_gradient=1e10, intermediates=False)
+    np.testing.assert_array_equal(ev.gradients["x"], np.full(n, 1.8e11) if n > 1 else 1.8e11)
+    with pytest.raises(NonFiniteError) as err:
+        engine.evaluate("k = 2 * 3; f = k * x * 3", {"x": x}, output_gradient=1e10)
+    assert (err.value.node, err.value.kind) == ("k", "gradient")
+    assert err.value.index == (0 if n > 1 else None)
