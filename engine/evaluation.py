@@ -437,11 +437,14 @@ def _run_batch(item: Prepared, intermediates: bool):
     grad_slots = arr.value_slots if intermediates else arr.input_slots
     V = np.empty((len(value_slots), n))
     G = np.empty((len(grad_slots), n))
-    inputs = numba.typed.List([v if type(v) is not float else np.array([v]) for v in item.values]
-                              or [np.zeros(1)])
+    # the kernel reads inputs by address: `inputs` keeps the arrays alive until it returns
+    inputs = [v if type(v) is not float else np.array([v]) for v in item.values]
+    input_at = np.array([v.__array_interface__["data"][0] for v in inputs], dtype=np.int64)
+    input_len = np.array([v.shape[0] for v in inputs], dtype=np.int64)
     seed = item.seed if type(item.seed) is not float else np.array([item.seed])
     args = (arr.code, low.forward_start, low.n_slots, arr.const_slots, arr.const_values,
-            arr.input_slots, inputs, low.output_slot, seed, value_slots, grad_slots, V, G, n)
+            arr.input_slots, input_at, input_len, low.output_slot, seed, value_slots, grad_slots,
+            V, G, n)
     if n * max(low.n_instr, 1) >= PARALLEL_MIN_WORK:
         status = np.zeros((numba.get_num_threads() * 2, 2), dtype=np.int64)
         with vm.parallel_lock:

@@ -7,8 +7,9 @@ inner loop runs over the block's lanes, so it vectorises and the dispatch on the
 is paid once per block, not once per lane.
 
 Two drivers:
-  batch:  one program, many lanes; inputs arrive as a typed list of 1-D float64 arrays
-          (length 1 broadcasts), so a million-lane input is never copied. Its sweeps
+  batch:  one program, many lanes; inputs arrive as the addresses and lengths of 1-D
+          float64 arrays (length 1 broadcasts), so a million-lane input is never copied
+          (and no typed list is built: that cost 40 us a call). Its sweeps
           (forward_rows / reverse_rows) name rows by address (engine.addresses), so an
           instruction reads inputs where they lie and writes reported values and
           gradients straight into the output arrays; constants are filled once per chunk of blocks;
@@ -251,10 +252,12 @@ def _copy_rows(dst, src, count, n):
 
 
 @_kernel
-def _batch_blocks(code, forward_start, n_slots, const_slots, const_values, input_slots, inputs,
-                  output_slot, seed, value_slots, grad_slots, values_out, grads_out, n_lanes,
+def _batch_blocks(code, forward_start, n_slots, const_slots, const_values, input_slots, input_at,
+                  input_len, output_slot, seed, value_slots, grad_slots, values_out, grads_out, n_lanes,
                   b0, b1, status, flags, need, seeded, zero_slots):
-    """Blocks [b0, b1) of one program. values_out: float64 [len(value_slots), n_lanes].
+    """Blocks [b0, b1) of one program. Input j is the float64 array of input_len[j] values
+    (n_lanes, or 1 to broadcast) at address input_at[j]; the caller keeps it alive.
+    values_out: float64 [len(value_slots), n_lanes].
 
     Rows are named by address (engine.addresses). A slot's value row is its input array
     at the block (read where it lies) or a row of the scratch block S; adjoint rows are
@@ -276,12 +279,11 @@ def _batch_blocks(code, forward_start, n_slots, const_slots, const_values, input
     for j in range(const_slots.shape[0]):
         S[const_slots[j], :] = const_values[j]
     for j in range(input_slots.shape[0]):
-        x = inputs[j]
         s = input_slots[j]
-        if x.shape[0] == 1:
-            S[s, :] = x[0]
+        if input_len[j] == 1:
+            S[s, :] = row_at(input_at[j])[0]
         else:
-            vbase[s] = np.int64(x.ctypes.data)
+            vbase[s] = input_at[j]
             vstep[s] = 8
     seed_base = base + 2 * n_slots * row_bytes
     seed_step = 0
@@ -345,19 +347,19 @@ def _batch_blocks(code, forward_start, n_slots, const_slots, const_values, input
 
 
 @_kernel
-def run_batch(code, forward_start, n_slots, const_slots, const_values, input_slots, inputs,
-              output_slot, seed, value_slots, grad_slots, values_out, grads_out, n_lanes, status):
+def run_batch(code, forward_start, n_slots, const_slots, const_values, input_slots, input_at,
+              input_len, output_slot, seed, value_slots, grad_slots, values_out, grads_out, n_lanes, status):
     """Serial: every block of one program. status: int64 [1, 2]."""
     n_blocks = (n_lanes + BLOCK - 1) // BLOCK
     flags, need, seeded, zero_slots = _plan(code, n_slots, output_slot, grad_slots)
-    _batch_blocks(code, forward_start, n_slots, const_slots, const_values, input_slots, inputs,
-                  output_slot, seed, value_slots, grad_slots, values_out, grads_out, n_lanes,
+    _batch_blocks(code, forward_start, n_slots, const_slots, const_values, input_slots, input_at,
+                  input_len, output_slot, seed, value_slots, grad_slots, values_out, grads_out, n_lanes,
                   0, n_blocks, status[0], flags, need, seeded, zero_slots)
 
 
 @_parallel_kernel
-def run_batch_parallel(code, forward_start, n_slots, const_slots, const_values, input_slots, inputs,
-                       output_slot, seed, value_slots, grad_slots, values_out, grads_out, n_lanes,
+def run_batch_parallel(code, forward_start, n_slots, const_slots, const_values, input_slots, input_at,
+                       input_len, output_slot, seed, value_slots, grad_slots, values_out, grads_out, n_lanes,
                        status):
     """Parallel over chunks of blocks, one scratch block per chunk. status: int64 [chunks, 2]."""
     n_blocks = (n_lanes + BLOCK - 1) // BLOCK
@@ -365,8 +367,8 @@ def run_batch_parallel(code, forward_start, n_slots, const_slots, const_values, 
     flags, need, seeded, zero_slots = _plan(code, n_slots, output_slot, grad_slots)
     for c in prange(n_chunks):
         k = np.int64(c)  # prange's index is unsigned; uint64 * int64 would be a float
-        _batch_blocks(code, forward_start, n_slots, const_slots, const_values, input_slots, inputs,
-                      output_slot, seed, value_slots, grad_slots, values_out, grads_out, n_lanes,
+        _batch_blocks(code, forward_start, n_slots, const_slots, const_values, input_slots, input_at,
+                      input_len, output_slot, seed, value_slots, grad_slots, values_out, grads_out, n_lanes,
                       k * n_blocks // n_chunks, (k + 1) * n_blocks // n_chunks, status[k],
                       flags, need, seeded, zero_slots)
 
