@@ -17,13 +17,13 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import engine
-from engine import GraphError, NonFiniteError, evaluation, vm
+from engine import GraphError, NonFiniteError, vm
 from tests import oracle
 from tests.test_evaluate import _reference, random_graphs
 
-# evaluate() sends a graph to the batch kernel from this many lanes on (fewer go to the
-# ragged kernel, which the one-lane oracle tests in test_evaluate.py cover)
-N = evaluation.BATCH_MIN_LANES + 2 * vm.BLOCK + 5
+# evaluate() sends every batch to the batch kernel (one input set goes to the ragged
+# kernel, which the one-lane oracle tests in test_evaluate.py cover); N spans blocks
+N = 8 * vm.BLOCK + 5
 LANES = (0, vm.BLOCK - 1, vm.BLOCK, N // 2, N - 1)
 
 
