@@ -11,10 +11,11 @@ Two drivers:
           float64 arrays (length 1 broadcasts), so a million-lane input is never copied
           (and no typed list is built: that cost 40 us a call). Its sweeps
           (forward_rows / reverse_rows) name rows by address (engine.addresses), so an
-          instruction reads inputs where they lie and writes reported values and
-          gradients straight into the output arrays; constants are filled once per chunk of blocks;
-          `_plan` works out once which adjoints are needed at all, and which update is
-          each adjoint's first (assigned, so no pass zeroes the adjoints).
+          instruction reads inputs where they lie; one pass per block reads the inputs
+          and one writes the results, both across all rows at once (see _touch_rows);
+          constants are filled once per chunk of blocks; `_plan` works out once which
+          adjoints are needed at all, and which update is each adjoint's first
+          (assigned, so no pass zeroes the adjoints).
   ragged: many programs, each with its own lanes, in one call (`evaluate_many`); all
           inputs, seeds and results live in flat arenas indexed by a per-item table.
           Its sweeps (forward_sweep / reverse_sweep) work on a slot-major register
@@ -150,10 +151,11 @@ def _forward_and_clear(code, forward_start, code_stop, R, G, n_slots, n):
 def _plan(code, n_slots, output_slot, grad_slots):
     """What the reverse sweep of one program must do, worked out once per call.
 
-    need: see _needed; no other adjoint is computed. flags[k] for reverse_rows: which operands' adjoints
-    instruction k updates, whether that is their first contribution (instructions are
-    reversed, so each adjoint's first contribution is the one from its last use), and
-    whether its own adjoint got none (a node the output does not depend on: zero it).
+    need: see _needed; no other adjoint is computed. flags[k] for reverse_rows: which
+    operands' adjoints instruction k updates, whether that is their first contribution
+    (instructions are reversed, so each adjoint's first contribution is the one from its
+    last use), and whether its own adjoint got none (a node the output does not depend
+    on: zero it).
     seeded: the output's adjoint row must be a real row, filled with the seed before the
     sweep, because it is reported or other instructions add to it; otherwise the sweep
     reads the seed where it lies. zero_slots: reported adjoints nothing contributes to.
