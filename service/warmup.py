@@ -17,8 +17,8 @@ import engine
 from engine.conv import PARALLEL_MIN_WORK as CONV_PARALLEL_MIN_WORK
 from engine.conv import conv1d, conv1d_backward
 
-# Sizes past the engine's thresholds for its batch and prange kernels (2048 lanes,
-# 2**17 lane-instructions), with room to spare should those thresholds move.
+# Every batch takes the batch kernel; these sizes fall on either side of the threshold
+# for its prange variant (2**17 lane-instructions), with room to spare should it move.
 BATCH_LANES = 1 << 14
 SMALL_BATCH_LANES = 4096
 
