@@ -287,7 +287,8 @@ def reverse_sweep(code, start, stop, R, G, n):
     return bad
 
 
-NEED_A, NEED_B, FIRST_A, FIRST_B, ZERO_D = 1, 2, 4, 8, 16
+NEED_A, NEED_B, FIRST_A, FIRST_B, ZERO_D, SHARE_A, SHARE_B = (
+    1, 2, 4, 8, 16, 32, 64)
 
 
 @_kernel
@@ -404,7 +405,9 @@ def forward_rows(code, start, stop, VA, n):
 def reverse_rows(code, flags, start, stop, VA, GA, n):
     """Returns True when some adjoint is NaN or inf. flags[k]: NEED_A / NEED_B (update
     that operand's adjoint), FIRST_A / FIRST_B (it is the first contribution: assign),
-    ZERO_D (nothing flowed into the result's adjoint: zero it first)."""
+    ZERO_D (nothing flowed into the result's adjoint: zero it first), SHARE_A / SHARE_B
+    (the operand's whole adjoint is this one contribution, an exact copy of the result's:
+    it reads the result's row, which nobody writes any more, instead of a copy)."""
     bad = False
     for k in range(stop - 1, start - 1, -1):
         f = flags[k]
@@ -418,6 +421,10 @@ def reverse_rows(code, flags, start, stop, VA, GA, n):
         if f & ZERO_D:
             for i in range(n):
                 gd[i] = 0.0
+        if f & SHARE_A:
+            GA[a] = GA[d]
+        if f & SHARE_B:
+            GA[b] = GA[d]
         x = row_at(VA[a])
         z = row_at(VA[d])
         if op == 0:  # add

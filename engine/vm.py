@@ -37,8 +37,12 @@ from numba import prange
 
 from engine.parallel import lock as parallel_lock  # noqa: F401  (callers take it from here)
 from engine.addresses import row_at
-from engine.sweeps import (FIRST_A, FIRST_B, NEED_A, NEED_B, ZERO_D, forward_rows, forward_sweep,
-                           reverse_rows, reverse_sweep)
+from engine.ops import OPS_BY_NAME
+from engine.sweeps import (FIRST_A, FIRST_B, NEED_A, NEED_B, SHARE_A, SHARE_B, ZERO_D, forward_rows,
+                           forward_sweep, reverse_rows, reverse_sweep)
+
+ADD = OPS_BY_NAME["add"].opcode
+SUB = OPS_BY_NAME["sub"].opcode
 
 BLOCK = 256
 STRIPE = 32  # lanes of one row the interleaved passes take before moving to the next row
@@ -154,14 +158,20 @@ def _plan(code, n_slots, output_slot, grad_slots):
     need: see _needed; no other adjoint is computed. flags[k] for reverse_rows: which
     operands' adjoints instruction k updates, whether that is their first contribution
     (instructions are reversed, so each adjoint's first contribution is the one from its
-    last use), and whether its own adjoint got none (a node the output does not depend
-    on: zero it).
+    last use), whether its own adjoint got none (a node the output does not depend on:
+    zero it), and whether an add's operand can read the result's adjoint row (SHARE).
     seeded: the output's adjoint row must be a real row, filled with the seed before the
     sweep, because it is reported or other instructions add to it; otherwise the sweep
     reads the seed where it lies. zero_slots: reported adjoints nothing contributes to.
     """
     n_instr = code.shape[0]
     need = _needed(code, 0, n_instr, n_slots, grad_slots)
+    uses = np.zeros(n_slots, np.int64)  # contributions each adjoint receives
+    for k in range(n_instr):
+        if need[code[k, 1]]:
+            uses[code[k, 2]] += 1
+            if code[k, 3] >= 0:
+                uses[code[k, 3]] += 1
     touched = np.zeros(n_slots, np.bool_)
     touched[output_slot] = True
     seeded = False
@@ -178,12 +188,22 @@ def _plan(code, n_slots, output_slot, grad_slots):
             touched[d] = True
         a = code[k, 2]
         b = code[k, 3]
+        # An operand of an add (or the first of a sub) whose whole adjoint is this one
+        # contribution gets an exact copy of the result's adjoint: it may read the
+        # result's row instead, since nothing writes that row after this instruction.
+        op = code[k, 0]
         if need[a]:
-            f |= NEED_A if touched[a] else NEED_A | FIRST_A
+            if uses[a] == 1 and (op == ADD or op == SUB) and a != output_slot:
+                f |= SHARE_A
+            else:
+                f |= NEED_A if touched[a] else NEED_A | FIRST_A
             touched[a] = True
             seeded |= a == output_slot
         if b >= 0 and need[b]:
-            f |= NEED_B if touched[b] else NEED_B | FIRST_B
+            if uses[b] == 1 and op == ADD and b != output_slot:
+                f |= SHARE_B
+            else:
+                f |= NEED_B if touched[b] else NEED_B | FIRST_B
             touched[b] = True
             seeded |= b == output_slot
         flags[k] = f

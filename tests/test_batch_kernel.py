@@ -176,6 +176,15 @@ def test_the_callers_arrays_are_never_written():
         np.testing.assert_array_equal(ev.gradients["x"], np.zeros(N))
         for now, before in zip((x, y, seed), kept):
             assert now.tobytes() == before.tobytes()
+    # the operands of an output add read the seed's row itself; nothing may write to it
+    seed = np.linspace(-1, 1, N)
+    kept = seed.copy()
+    for intermediates in (False, True):
+        ev = engine.evaluate("p = x * y; q = x + y; f = p + q", {"x": x, "y": y}, output_gradient=seed,
+                             intermediates=intermediates)
+        np.testing.assert_array_equal(ev.gradients["x"], seed * y + seed)
+        np.testing.assert_array_equal(ev.gradients["y"], seed * x + seed)
+        assert seed.tobytes() == kept.tobytes()
 
 
 @pytest.mark.parametrize("n", [1, 5, N])
@@ -188,3 +197,18 @@ def test_only_gradients_someone_asked_for_can_fail_and_every_kernel_agrees(n):
         engine.evaluate("k = 2 * 3; f = k * x * 3", {"x": x}, output_gradient=1e10)
     assert (err.value.node, err.value.kind) == ("k", "gradient")
     assert err.value.index == (0 if n > 1 else None)
+
+
+def test_operands_that_share_an_adds_adjoint_row_get_exactly_its_adjoint():
+    # p and q each feed only the add; r feeds it and another node; s = t - u shares with t
+    x = np.linspace(-2, 2, N)
+    y = np.linspace(1, 3, N)
+    ev = engine.evaluate("p = x * y; q = exp(x); r = y * y; t = p + q + r; u = r * x; s = t - u; f = s * 2",
+                         {"x": x, "y": y})
+    np.testing.assert_array_equal(ev.gradients["t"], np.full(N, 2.0))
+    np.testing.assert_array_equal(ev.gradients["p"], np.full(N, 2.0))
+    np.testing.assert_array_equal(ev.gradients["q"], np.full(N, 2.0))
+    np.testing.assert_array_equal(ev.gradients["u"], np.full(N, -2.0))
+    np.testing.assert_allclose(ev.gradients["r"], 2.0 - 2.0 * x, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(ev.gradients["x"], 2 * y + 2 * np.exp(x) - 2 * y * y, rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(ev.gradients["y"], 2 * x + (2.0 - 2.0 * x) * 2 * y, rtol=1e-14, atol=1e-14)
