@@ -32,3 +32,36 @@ def row_at(typingctx, address):
 
     return sig, codegen
 
+
+
+@intrinsic
+def stream_line(typingctx, dst, src):
+    """Copies the 64 bytes (8 float64) at address src to address dst, which must be
+    64-byte aligned, with a non-temporal store: the line goes to memory without first
+    being read into cache (a plain store reads it: 40 MB of results cost 80 MB of
+    traffic). Callers check the alignment and call store_fence after the last one."""
+    if not (isinstance(dst, types.Integer) and isinstance(src, types.Integer)):
+        return None
+    sig = types.void(dst, src)
+
+    def codegen(context, builder, signature, args):
+        from llvmlite import ir
+        line = ir.VectorType(ir.DoubleType(), 8).as_pointer()
+        value = builder.load(builder.inttoptr(args[1], line), align=8)
+        store = builder.store(value, builder.inttoptr(args[0], line), align=64)
+        store.set_metadata("nontemporal", builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)]))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def store_fence(typingctx):
+    """Orders every earlier store, non-temporal ones included, before any later one."""
+    sig = types.void()
+
+    def codegen(context, builder, signature, args):
+        builder.fence("seq_cst")
+        return context.get_dummy_value()
+
+    return sig, codegen

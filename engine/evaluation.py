@@ -436,16 +436,18 @@ def _run_batch(item: Prepared, intermediates: bool):
     n = item.n_lanes
     value_slots = arr.value_slots if intermediates else arr.output_slots
     grad_slots = arr.value_slots if intermediates else arr.input_slots
-    V = np.empty((len(value_slots), n))
-    G = np.empty((len(grad_slots), n))
-    # the kernel reads inputs by address: `inputs` keeps the arrays alive until it returns
+    V, v_at = _aligned_rows(len(value_slots), n)
+    G, g_at = _aligned_rows(len(grad_slots), n)
+    # the kernel reads inputs and writes results by address: `inputs`, V and G keep the
+    # arrays alive until it returns
     inputs = [v if type(v) is not float else np.array([v]) for v in item.values]
     input_at = np.array([v.__array_interface__["data"][0] for v in inputs], dtype=np.int64)
     input_len = np.array([v.shape[0] for v in inputs], dtype=np.int64)
     seed = item.seed if type(item.seed) is not float else np.array([item.seed])
+    stream = (len(v_at) + len(g_at)) * n * 8 >= vm.STREAM_MIN_BYTES
     args = (arr.code, low.forward_start, low.n_slots, arr.const_slots, arr.const_values,
             arr.input_slots, input_at, input_len, low.output_slot, seed, value_slots, grad_slots,
-            V, G, n)
+            np.array(v_at + g_at, dtype=np.int64), stream, n)
     if n * max(low.n_instr, 1) >= PARALLEL_MIN_WORK:
         status = np.zeros((numba.get_num_threads() * 2, 2), dtype=np.int64)
         with vm.parallel_lock:
@@ -458,6 +460,17 @@ def _run_batch(item: Prepared, intermediates: bool):
         kind, lane = bad[np.argmin(bad[:, 1])]
         return _nonfinite(item, int(kind), int(lane), intermediates)
     return Evaluation(item, intermediates, V, G)
+
+
+def _aligned_rows(k: int, n: int):
+    """A float64 [k, n] array whose rows each start on a 64-byte boundary (so the batch
+    kernel can write them with streaming stores), and the rows' addresses."""
+    stride = -(-n // 8) * 8
+    buf = np.empty(k * stride + 8)
+    skip = (-buf.__array_interface__["data"][0] % 64) // 8
+    rows = buf[skip:skip + k * stride].reshape(k, stride)[:, :n]
+    at = rows.__array_interface__["data"][0]
+    return rows, [at + j * stride * 8 for j in range(k)]
 
 
 def _run_ragged(items: list[Prepared], intermediates: bool, keep_every_slot: bool = False):

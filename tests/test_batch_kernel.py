@@ -212,3 +212,51 @@ def test_operands_that_share_an_adds_adjoint_row_get_exactly_its_adjoint():
     np.testing.assert_allclose(ev.gradients["r"], 2.0 - 2.0 * x, rtol=1e-15, atol=0)
     np.testing.assert_allclose(ev.gradients["x"], 2 * y + 2 * np.exp(x) - 2 * y * y, rtol=1e-14, atol=1e-14)
     np.testing.assert_allclose(ev.gradients["y"], 2 * x + (2.0 - 2.0 * x) * 2 * y, rtol=1e-14, atol=1e-14)
+
+
+def _closed_form(a, b, c, d):
+    """f = (3ab)^2 + cd: value and the gradients of a, b, c, d, derived by hand."""
+    u = 3.0 * a * b
+    return u * u + c * d, 6.0 * u * b, 6.0 * u * a, d, c
+
+
+@pytest.mark.parametrize("n", [5, 37, 2 * vm.BLOCK + 33, vm.STREAM_MIN_BYTES // 40 + 33])
+def test_results_match_the_closed_form_whether_streamed_or_not(n):
+    rng = np.random.default_rng(n)
+    a, b, c, d = (rng.uniform(-2, 2, n) for _ in range(4))
+    ev = engine.evaluate("(3*a*b)^2 + c*d", {"a": a, "b": b, "c": c, "d": d}, intermediates=False)
+    rows = [ev.value] + [ev.gradients[x] for x in "abcd"]
+    assert all(r.ctypes.data % 64 == 0 for r in rows)  # the largest n is streamed
+    for got, want in zip(rows, _closed_form(a, b, c, d)):
+        np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-14)
+
+
+@pytest.mark.parametrize("misalign", [0, 8])
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_kernel_writes_rows_at_any_8_byte_boundary_streamed_or_not(misalign, stream):
+    # evaluate() always hands the kernel 64-byte aligned rows; this calls the kernel
+    # directly with those and with rows 8 bytes off, which it must copy plainly even
+    # when asked to stream
+    n = 3 * vm.BLOCK + 17
+    rng = np.random.default_rng(3)
+    a, b, c, d = (rng.uniform(-2, 2, n) for _ in range(4))
+    graph = engine.parse("(3*a*b)^2 + c*d")
+    low = engine.lowering.lowered(graph)
+    arr = low.arrays()
+    stride = -(-n // 8) * 8 + 8  # whole 64-byte lines per row, and some padding to watch
+    buf = np.full(5 * stride + 16, np.nan)
+    first = (-buf.ctypes.data % 64) // 8 + misalign // 8
+    out = buf[first:first + 5 * stride].reshape(5, stride)[:, :n]
+    out_at = np.array([out[j].ctypes.data for j in range(5)], dtype=np.int64)
+    inputs = [a, b, c, d]
+    status = np.zeros((1, 2), dtype=np.int64)
+    vm.run_batch(arr.code, low.forward_start, low.n_slots, arr.const_slots, arr.const_values,
+                 arr.input_slots, np.array([x.ctypes.data for x in inputs], dtype=np.int64),
+                 np.full(4, n, dtype=np.int64), low.output_slot, np.array([1.0]), arr.output_slots,
+                 arr.input_slots, out_at, stream, n, status)
+    assert status.tolist() == [[0, 0]]
+    for got, want in zip(out, _closed_form(a, b, c, d)):
+        np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-14)
+    # nothing was written outside the rows
+    padding = buf[first:first + 5 * stride].reshape(5, stride)[:, n:]
+    assert np.isnan(padding).all() and np.isnan(buf[:first]).all()
