@@ -9,9 +9,12 @@ into a pointer with `row_at`. A pointer indexed by a lane has no bounds or wrapa
 check, and a row read and written through the same pointer vectorises in place.
 
 The rule that makes this safe: an address may only point into an array that the kernel
-holds a reference to for as long as the address is used (its arguments, or a scratch
-array it keeps alive by using it after the sweeps), and only at lanes [0, n) of a row
-that has at least n lanes from there. engine.vm is the only user.
+or its caller holds a reference to for as long as the address is used (the caller's
+arrays, or a scratch array the kernel keeps alive by using it after the sweeps), and only
+at lanes [0, n) of a row that has at least n lanes from there. engine.vm is the only user.
+
+`stream_line` and `store_fence` write large results with non-temporal stores, which
+send a whole cache line to memory without reading it first.
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ def row_at(typingctx, address):
         return builder.inttoptr(args[0], context.get_value_type(signature.return_type))
 
     return sig, codegen
-
 
 
 @intrinsic
