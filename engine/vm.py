@@ -327,8 +327,24 @@ def _batch_blocks(code, forward_start, n_slots, const_slots, const_values, input
         seed_base = np.int64(seed.ctypes.data)
         seed_step = 8
     own_row = GA[output_slot]
-    n_in = input_slots.shape[0]
-    reads = np.empty(n_in + 1, np.int64)
+    # rows that move with the block are read (and checked) per block; broadcast inputs and
+    # a scalar seed fill rows that never change, so they are checked once, here
+    reads = np.empty(input_slots.shape[0] + 1, np.int64)
+    n_reads = 0
+    fixed = np.empty(input_slots.shape[0] + 1, np.int64)
+    n_fixed = 0
+    for j in range(input_slots.shape[0]):
+        if vstep[input_slots[j]]:
+            n_reads += 1
+        else:
+            fixed[n_fixed] = vbase[input_slots[j]]
+            n_fixed += 1
+    if seed_step:
+        n_reads += 1
+    else:
+        fixed[n_fixed] = seed_base
+        n_fixed += 1
+    fixed_bad = _touch_rows(fixed, n_fixed, width)
     n_out = value_slots.shape[0] + grad_slots.shape[0]
     for r in range(n_out):
         stream &= out_at[r] % 64 == 0  # blocks start at multiples of 2 KiB from there
@@ -343,11 +359,15 @@ def _batch_blocks(code, forward_start, n_slots, const_slots, const_values, input
         n = min(BLOCK, n_lanes - lo)
         for s in range(n_slots):
             VA[s] = vbase[s] + lo * vstep[s]
-        for j in range(n_in):
-            reads[j] = VA[input_slots[j]]
+        r = 0
+        for j in range(input_slots.shape[0]):
+            if vstep[input_slots[j]]:
+                reads[r] = VA[input_slots[j]]
+                r += 1
         seed_at = seed_base + lo * seed_step
-        reads[n_in] = seed_at
-        bad = _touch_rows(reads, n_in + 1, n)
+        if seed_step:
+            reads[r] = seed_at
+        bad = fixed_bad | _touch_rows(reads, n_reads, n)
         bad |= forward_rows(code, forward_start, n_instr, VA, n)
         if seeded:
             GA[output_slot] = own_row

@@ -260,3 +260,15 @@ def test_the_kernel_writes_rows_at_any_8_byte_boundary_streamed_or_not(misalign,
     # nothing was written outside the rows
     padding = buf[first:first + 5 * stride].reshape(5, stride)[:, n:]
     assert np.isnan(padding).all() and np.isnan(buf[:first]).all()
+
+
+def test_rows_that_stay_fixed_across_blocks_are_checked_too():
+    # a batch of one lane: its rows are filled once and checked once, not per block
+    with pytest.raises(GraphError) as err:  # relu(nan) is 0: only the check sees the nan
+        engine.evaluate("f = relu(y) + x", {"x": [1.5], "y": [np.nan]})
+    assert err.value.path == "inputs.y[0]"
+    with pytest.raises(GraphError) as err:
+        engine.evaluate("f = x * y", {"x": [1.5], "y": 2.0}, output_gradient=[np.nan])
+    assert err.value.path == "output_gradient[0]"
+    ev = engine.evaluate("f = x * y", {"x": [1.5], "y": 2.0}, output_gradient=[-2.0])
+    assert (ev.value.tolist(), ev.gradients["x"].tolist(), ev.gradients["y"].tolist()) == ([3.0], [-4.0], [-3.0])
