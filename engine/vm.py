@@ -61,23 +61,18 @@ ITEM_COLUMNS = 18
 
 
 @_kernel
-def _first_nonfinite(M, rows, n):
-    """Lane of the first NaN/inf in rows s of M[:, :n] with rows[s], or -1."""
-    # x - x is 0 for finite x and NaN otherwise; an integer OR-reduction vectorises,
-    # where a float sum would be a serial chain without fast-math reassociation.
-    bad = False
-    for s in range(rows.shape[0]):
-        if rows[s]:
-            row = M[s]
-            for i in range(n):
-                bad |= row[i] - row[i] != 0.0
-    if not bad:
-        return -1
-    for i in range(n):
-        for s in range(rows.shape[0]):
-            if rows[s] and not np.isfinite(M[s, i]):
-                return i
-    return -1
+def _first_bad_lane(addresses, mask, n):
+    """The first lane i < n at which some row addresses[s] with mask[s] is NaN/inf, or -1."""
+    first = n
+    for s in range(addresses.shape[0]):
+        if mask[s]:
+            p = row_at(addresses[s])
+            for i in range(first):
+                v = p[i]
+                if v - v != 0.0:
+                    first = i
+                    break
+    return first if first < n else -1
 
 
 @_kernel
@@ -97,20 +92,26 @@ def _needed(code, start, stop, n_slots, grad_slots):
 
 
 @_kernel
+def _row_addresses(M, n_rows):
+    """The addresses of rows 0..n_rows-1 of a C-contiguous 2-D float64 array."""
+    return np.int64(M.ctypes.data) + np.arange(n_rows) * (M.shape[1] * 8)
+
+
+@_kernel
 def _locate(code, it, grad_slots, R, G, n, lo, status):
     """A flagged block of a ragged item: record the first lane with a NaN/inf value (1)
     or needed adjoint (2), if there is one."""
     if status[0] != 0:
         return
     n_slots = it[C_SLOTS]
-    bad = _first_nonfinite(R, np.ones(n_slots, np.bool_), n)
+    bad = _first_bad_lane(_row_addresses(R, n_slots), np.ones(n_slots, np.bool_), n)
     if bad >= 0:
         status[0] = 1
         status[1] = lo + bad
         return
     need = _needed(code, it[C_CODE], it[C_STOP], n_slots, grad_slots[it[C_G0]:it[C_G1]])
     need[it[C_OUT]] = True  # the seed
-    bad = _first_nonfinite(G, need, n)
+    bad = _first_bad_lane(_row_addresses(G, n_slots), need, n)
     if bad >= 0:
         status[0] = 2
         status[1] = lo + bad
@@ -138,8 +139,8 @@ def _load(row, src, lo, n):
 
 @_kernel
 def _copy(dst, src, n):
-    """dst[:n] = src[:n] for 1-D views. Numba's slice assignment between 2-D rows takes a
-    generic strided path; this loop vectorises (measured: a third faster)."""
+    """dst[:n] = src[:n] for 1-D views or row pointers. Numba's slice assignment between
+    2-D rows takes a generic strided path; this loop vectorises (measured: a third faster)."""
     for i in range(n):
         dst[i] = src[i]
 
@@ -221,30 +222,9 @@ def _plan(code, n_slots, output_slot, grad_slots):
 
 
 @_kernel
-def _row_copy(dst, src, n):
-    for i in range(n):
-        dst[i] = src[i]
-
-
-@_kernel
 def _row_fill(dst, value, n):
     for i in range(n):
         dst[i] = value
-
-
-@_kernel
-def _first_bad_lane(addresses, mask, n):
-    """The first lane i < n at which some row addresses[s] with mask[s] is NaN/inf, or -1."""
-    first = n
-    for s in range(addresses.shape[0]):
-        if mask[s]:
-            p = row_at(addresses[s])
-            for i in range(first):
-                v = p[i]
-                if v - v != 0.0:
-                    first = i
-                    break
-    return first if first < n else -1
 
 
 @_kernel
@@ -371,7 +351,7 @@ def _batch_blocks(code, forward_start, n_slots, const_slots, const_values, input
         bad |= forward_rows(code, forward_start, n_instr, VA, n)
         if seeded:
             GA[output_slot] = own_row
-            _row_copy(row_at(own_row), row_at(seed_at), n)
+            _copy(row_at(own_row), row_at(seed_at), n)
         else:
             GA[output_slot] = seed_at  # read, never written: nothing adds to it
         for z in range(zero_slots.shape[0]):
