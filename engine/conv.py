@@ -29,6 +29,7 @@ import numba
 import numpy as np
 from numba import prange
 
+from engine.bulk import every
 from engine.geometry import as_size, resolve_geometry
 from engine.parallel import lock as parallel_lock
 
@@ -848,7 +849,7 @@ def _many_chunk(items: list, base: int) -> _Chunk:
         xf, wf = np.concatenate(xs, axis=None), np.concatenate(ws, axis=None)
     S = _int_column(ss, "stride", 1, base)
     D = np.ones(count, dtype=np.int64) if ds is None else _int_column(ds, "dilation", 1, base)
-    if _every(map(type, ps), int, count):
+    if every(map(type, ps), int, count):
         P = _int_column(ps, "padding", 0, base)
     else:  # "same" needs the item's sizes, so empty items must be refused first
         _refuse_empty(N * C_in * W, C_out * F, xs, ws, base)
@@ -946,7 +947,7 @@ def _item_columns(items: list, base: int):
     """conv1d_many's items as columns: xs, ws, strides, paddings, and dilations, biases
     and grad_outputs (each None when no item gives one)."""
     n = len(items)
-    if _every(map(type, items), tuple, n):
+    if every(map(type, items), tuple, n):
         lengths = list(map(len, items))
         # one C-level pass per field: zip(*items) builds a tuple of every item first
         if lengths.count(4) == n:
@@ -972,19 +973,13 @@ def _joined(arrays: list) -> tuple[np.ndarray, np.ndarray] | None:
     """
     n = len(arrays)
     try:
-        if not _every(map(_dtype, arrays), _F64, n):
+        if not every(map(_dtype, arrays), _F64, n):
             return None
-        if not _every(map(_ndim, arrays), 1, n):
+        if not every(map(_ndim, arrays), 1, n):
             return None
         return np.frombuffer(bytearray().join(arrays)), np.array(list(map(len, arrays)), dtype=np.int64)
     except (AttributeError, BufferError, ValueError, TypeError):  # a list, a strided view, ...
         return None
-
-
-def _every(values, expected, n: int) -> bool:
-    """Whether all n values equal `expected`: list.count tests identity first, which
-    is cheaper than hashing each value into a set."""
-    return list(values).count(expected) == n
 
 
 def _coerce_arrays(arrays: list, key: str, base: int) -> None:
@@ -1011,7 +1006,7 @@ def _item_shapes(xs: list, ws: list, base: int):
 
 
 def _int_column(values: list, key: str, minimum: int, base: int) -> np.ndarray:
-    if _every(map(type, values), int, len(values)):
+    if every(map(type, values), int, len(values)):
         try:
             column = np.array(values, dtype=np.int64)
         except OverflowError:

@@ -27,6 +27,7 @@ import numba
 import numpy as np
 
 from engine import vm
+from engine.bulk import every
 from engine.graph import Limits
 from engine.ops import OPS, OPS_BY_NAME
 from engine.spec import is_valid_name
@@ -44,11 +45,6 @@ _SECOND = operator.itemgetter(1)
 _REF_TYPES = {str, float, int}
 # plain items from which waking the thread pool pays (each costs ~0.4 us in the kernel)
 PARALLEL_MIN_ITEMS = 256
-
-
-def _every(values, expected, n: int) -> bool:
-    """Whether all n values are `expected` (list.count compares identity first)."""
-    return list(values).count(expected) == n
 
 
 @numba.njit(cache=True, nogil=True)
@@ -281,26 +277,26 @@ def _evaluate_plain(items, seed, intermediates, limits):
     or _MIXED when some item is not plain in form (its shape, types or names)."""
     n = len(items)
     try:
-        if not (_every(map(type, items), tuple, n) and _every(map(len, items), 2, n)):
+        if not (every(map(type, items), tuple, n) and every(map(len, items), 2, n)):
             return _MIXED
         specs = list(map(_FIRST, items))
         given = list(map(_SECOND, items))
-        if not (_every(map(type, specs), dict, n) and _every(map(len, specs), 2, n)
-                and _every(map(type, given), dict, n)):
+        if not (every(map(type, specs), dict, n) and every(map(len, specs), 2, n)
+                and every(map(type, given), dict, n)):
             return _MIXED
         node_lists = list(map(_NODES, specs))
         outputs = list(map(_OUTPUT, specs))
-        if not (_every(map(type, node_lists), list, n) and _every(map(type, outputs), str, n)):
+        if not (every(map(type, node_lists), list, n) and every(map(type, outputs), str, n)):
             return _MIXED
         counts = list(map(len, node_lists))
         nodes = list(chain.from_iterable(node_lists))
         n_nodes = len(nodes)
-        if not (_every(map(type, nodes), dict, n_nodes) and _every(map(len, nodes), 3, n_nodes)):
+        if not (every(map(type, nodes), dict, n_nodes) and every(map(len, nodes), 3, n_nodes)):
             return _MIXED
         ids = list(map(_ID, nodes))
         ops = list(map(_OP, nodes))
         refs_of = list(map(_INPUTS, nodes))
-        if not _every(map(type, refs_of), list, n_nodes):
+        if not every(map(type, refs_of), list, n_nodes):
             return _MIXED
         refs = list(chain.from_iterable(refs_of))
         if not set(map(type, refs)) <= _REF_TYPES:  # bool, None, lists, ... are not plain
@@ -358,7 +354,7 @@ def _evaluate_plain(items, seed, intermediates, limits):
     owners = list(chain.from_iterable(map(repeat, given, n_inputs)))
     values = list(map(dict.get, owners, input_names))
     value_kinds = list(map(type, values))
-    if not _every(value_kinds, float, len(values)):
+    if not every(value_kinds, float, len(values)):
         for j, kind in enumerate(value_kinds):  # ints are numbers; anything else is not plain
             if kind is int and not isinstance(values[j], bool):
                 try:
