@@ -19,6 +19,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY engine ./engine
+COPY worksheets ./worksheets
 COPY service ./service
 RUN pip install --no-cache-dir . \
     && useradd --system --no-create-home gradsheet \

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-service loadtest loadtest-smoke install clean
+.PHONY: run test lint-imports codegen bench bench-service loadtest loadtest-smoke install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,16 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) lint-imports
 	$(BIN)/python -m pytest
+
+# The layer contracts in pyproject.toml: engine <- worksheets <- service, no back-arrows.
+lint-imports: $(STAMP)
+	$(BIN)/lint-imports
+
+# Regenerate the kernels' op cases (engine/vm/cases.py) from the op table.
+codegen: $(STAMP)
+	$(BIN)/python -m engine.vm.codegen
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'

@@ -22,10 +22,11 @@ import warnings
 
 import pypdf
 
-from engine import exports, problemsets
-from engine.exports import conv_figure, graph_figure, graph_layout, html_sheets, markdown_sheets
-from engine.exports import moodle, pdf_sheets, qti
-from engine.exports.sheetset import SheetSet
+import worksheets
+from worksheets import exports
+from worksheets.exports import conv_figure, graph_figure, graph_layout, html_sheets, markdown_sheets
+from worksheets.exports import moodle, pdf_sheets, qti
+from worksheets.exports.sheetset import SheetSet
 
 
 def timed(fn) -> float:
@@ -58,11 +59,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--pdf-students", type=int, default=100)
     args = ap.parse_args()
-    warnings.simplefilter("ignore", problemsets.DevelopmentSecretWarning)
+    warnings.simplefilter("ignore", worksheets.DevelopmentSecretWarning)
     secret = os.environ.get("GRADSHEET_SECRET", "bench-secret")
 
     t = time.perf_counter()
-    data = problemsets.generate(2026, args.students, secret=secret)
+    data = worksheets.generate(2026, args.students, secret=secret)
     made = time.perf_counter() - t
     problems = sum(len(s["problems"]) for s in data["sheets"])
     print(f"set: {args.students} students x {problems // args.students} problems, generated "

@@ -1,7 +1,7 @@
 """Problem-set benchmarks (issue 5).
 
 A: 1,000 students x the six types (the whole worksheet), with answers and worked
-   solutions, serialised to JSON, through the Python API (engine.problemsets.generate
+   solutions, serialised to JSON, through the Python API (worksheets.generate
    + orjson). Goal: >= 6,000 problems/s.
 B: the same set through POST /v1/problem-sets: in process (Flask's test client) and
    over HTTP to `gradsheet serve` (one gunicorn worker). Goal: a few seconds at most.
@@ -32,7 +32,7 @@ import orjson
 
 os.environ.setdefault("GRADSHEET_SECRET", "bench-problemsets-secret")
 
-from engine.problemsets import TYPES, generate, grade  # noqa: E402
+from worksheets import TYPES, generate, grade  # noqa: E402
 
 GOAL = 6000
 ROOT = Path(__file__).resolve().parent.parent

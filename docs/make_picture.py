@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine import problemsets
-from engine.exports import pdf_sheets
-from engine.exports.sheetset import SheetSet
+import worksheets
+from worksheets.exports import pdf_sheets
+from worksheets.exports.sheetset import SheetSet
 
 HERE = Path(__file__).parent
 PPI = 80   # an A4 page at 661 x 935 pixels: small, and the figures' numbers still read
@@ -21,7 +21,7 @@ PROBLEMS = [{"type": "graph_backprop", "families": ["sum_times"]}, "conv_output_
 
 
 def main() -> None:
-    data = problemsets.generate(2026, ["ada"], PROBLEMS, secret="gradsheet-readme-picture")
+    data = worksheets.generate(2026, ["ada"], PROBLEMS, secret="gradsheet-readme-picture")
     s = SheetSet(data)
     sheet = pdf_sheets.typeset(*pdf_sheets.student_source(s, s.sheets[0]), fmt="png", ppi=PPI)
     key = pdf_sheets.typeset(*pdf_sheets.key_source(s), fmt="png", ppi=PPI)

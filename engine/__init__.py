@@ -12,8 +12,9 @@ forward and in reverse, batched over input sets and over many graphs at once.
 from engine.conv import conv1d, conv1d_backward, conv1d_many
 from engine.errors import GraphError, NonFiniteError
 from engine.evaluation import Evaluation, evaluate, evaluate_many
-from engine.geometry import ConvGeometry, conv_geometry
+from engine.conv.geometry import ConvGeometry, conv_geometry
 from engine.graph import Graph, Limits, Node
+from engine import spec as _spec  # noqa: F401  (attaches Graph.from_spec)
 from engine.lowering import Program, lower
 from engine.ops import OPS, OpDef
 from engine.parser import parse

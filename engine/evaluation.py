@@ -15,7 +15,9 @@ from collections.abc import Mapping
 import numba
 import numpy as np
 
-from engine import spec_batch, vm
+from engine import spec_bulk
+from engine.bulk import parallel_lock
+from engine.vm import kernels as vm
 from engine.errors import GraphError, NonFiniteError
 from engine.graph import DEFAULT_LIMITS, Graph, Limits, describe_inputs, suggest
 from engine.lowering import Code, Program, lowered
@@ -279,7 +281,7 @@ class Evaluation:
 
 
 class PlainEvaluation(Evaluation):
-    """An unbatched result of engine.spec_batch, which lowered its spec without building
+    """An unbatched result of engine.spec_bulk, which lowered its spec without building
     a Graph: names and numbers are read from the batch when first asked for, and the
     Graph is built from the spec only if asked for (a few of thousands usually are)."""
 
@@ -370,7 +372,7 @@ def evaluate_many(items, *, output_gradient=1.0, intermediates: bool = True,
                   limits: Limits | None = None, errors: str = "raise") -> list:
     """Evaluate many (graph, inputs[, output_gradient]) items in one kernel call.
 
-    Plain dict specs with number inputs are read and lowered in bulk (engine.spec_batch)
+    Plain dict specs with number inputs are read and lowered in bulk (engine.spec_bulk)
     and every other item through Graph and Prepared; a batch with both makes two kernel
     calls. errors="raise" raises the first item's GraphError (its `item` attribute is
     the index); errors="return" puts each failed item's GraphError in its place.
@@ -401,7 +403,7 @@ def _evaluate_many(items, output_gradient, intermediates, limits, errors) -> lis
     results: list = [None] * len(items)
     if type(output_gradient) is float and output_gradient - output_gradient == 0.0:
         # plain dict specs with number inputs: checked, lowered and run in bulk
-        batch = spec_batch.evaluate_plain(items, output_gradient, intermediates, limits)
+        batch = spec_bulk.evaluate_plain(items, output_gradient, intermediates, limits)
         if batch is not None:
             _plain_results(batch, results)
     ready: list[tuple[int, Prepared]] = []
@@ -450,7 +452,7 @@ def _run_batch(item: Prepared, intermediates: bool):
             np.array(v_at + g_at, dtype=np.int64), stream, n)
     if n * max(low.n_instr, 1) >= PARALLEL_MIN_WORK:
         status = np.zeros((numba.get_num_threads() * 2, 2), dtype=np.int64)
-        with vm.parallel_lock:
+        with parallel_lock:
             vm.run_batch_parallel(*args, status)
     else:
         status = np.zeros((1, 2), dtype=np.int64)
@@ -561,7 +563,7 @@ def _run_ragged(items: list[Prepared], intermediates: bool, keep_every_slot: boo
             np.array(in_lengths, dtype=np.int64), arena, seeds, np.array(v_slots, dtype=i32),
             np.array(g_slots, dtype=i32), out, status, max_slots, max_lanes)
     if work >= PARALLEL_MIN_WORK and P > 1:
-        with vm.parallel_lock:
+        with parallel_lock:
             vm.run_ragged_parallel(*args, min(P, numba.get_num_threads() * 4))
     else:
         vm.run_ragged(*args)

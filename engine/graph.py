@@ -1,7 +1,9 @@
 """Computational graphs: nodes in topological order, with names, labels and locations.
 
 Graphs come from expression text (engine.parser) or node specs (engine.spec); both
-produce this one type, and `Graph.to_spec()` writes the spec form back.
+produce this one type, and `Graph.to_spec()` writes the spec form back. This module is
+a leaf: it imports nothing that reads or lowers graphs. `Graph.from_spec` is attached by
+engine.spec, where reading a spec lives (the engine package always imports it).
 """
 
 from __future__ import annotations
@@ -166,21 +168,3 @@ class Graph:
                       for n in self.nodes],
             "output": self.output,
         }
-
-    @classmethod
-    def from_spec(cls, spec, *, limits: Limits | None = None) -> "Graph":
-        """Validate a node spec (or {"expr": text}) and build the Graph."""
-        return _spec_reader()(spec, limits or DEFAULT_LIMITS)
-
-
-def _spec_reader():
-    # engine.spec builds on this module and on engine.lowering, so it is imported on
-    # first use; the global keeps the import statement off the per-spec path
-    global _read_spec
-    if _read_spec is None:
-        from engine.spec import graph_from_spec
-        _read_spec = graph_from_spec
-    return _read_spec
-
-
-_read_spec = None

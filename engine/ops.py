@@ -2,7 +2,7 @@
 
 Each op's forward function and its local derivative sit side by side. The parser's
 function names, the lowering's opcodes, the kernels' cases (generated into
-`engine/sweeps.py` by `python -m engine.codegen`), the renderer's symbols and the API
+`engine/vm/cases.py` by `python -m engine.vm.codegen`), the renderer's symbols and the API
 docs' op list all derive from `OPS`.
 
 Forward and derivative functions are small Numba functions on float64 scalars:
@@ -255,7 +255,7 @@ class OpDef:
     For worksheets and worked solutions, `tex` is the op in LaTeX and `tex_local` its
     local derivative with respect to each input, as string.Template text over $a, $b
     (the inputs) and $y (the node itself). Infix arithmetic has no `tex`: its layout
-    depends on precedence (engine.problemsets.render); mul and pow have no `tex_local`
+    depends on precedence (worksheets.latex); mul and pow have no `tex_local`
     because theirs depend on the inputs' count and the exponent's value.
     """
 

@@ -22,7 +22,7 @@ import heapq
 import math
 
 from engine.errors import GraphError
-from engine.graph import (MAX_NAME_LENGTH, NAME_RE, Graph, Limits, Node, arity_error, describe_inputs,
+from engine.graph import (DEFAULT_LIMITS, MAX_NAME_LENGTH, NAME_RE, Graph, Limits, Node, arity_error, describe_inputs,
                           suggest, unknown_op_error)
 from engine.lowering import POW, SQUARE, Code
 from engine.ops import OPS, OPS_BY_NAME
@@ -210,6 +210,15 @@ def graph_from_spec(spec, limits: Limits) -> Graph:
                         slot_of[output])
     return Graph(parsed, inputs, output, where, prebuilt)
 
+
+def _from_spec(cls, spec, *, limits: Limits | None = None) -> Graph:
+    """Validate a node spec (or {"expr": text}) and build the Graph."""
+    return graph_from_spec(spec, limits or DEFAULT_LIMITS)
+
+
+# The public constructor `engine.Graph.from_spec` is this module's reader; it is set here
+# so that engine.graph, the leaf, never imports the modules that build graphs.
+Graph.from_spec = classmethod(_from_spec)
 
 # tuple.__new__ skips the keyword handling of Node's generated __new__ (0.5 us a node)
 new_node = tuple.__new__

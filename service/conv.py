@@ -1,5 +1,5 @@
 """POST /v1/conv1d and POST /v1/conv1d/geometry: validate, call engine.conv and
-engine.geometry, shape the response."""
+engine.conv.geometry, shape the response."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 from marshmallow import Schema, ValidationError, fields
 
 from engine.conv import conv1d, conv1d_backward
-from engine.geometry import conv_geometry, resolve_geometry
+from engine.conv.geometry import conv_geometry, resolve_geometry
 from service.fields import MAX_SAFE_INTEGER, NestedList, StrictInteger, describe
 from service.openapi import ApiBlueprint
 from service.orjson_provider import json_response
@@ -179,7 +179,7 @@ def _check_output_size(req) -> None:
                                f"the limit is {limit}"]})
 
 
-# engine.conv and engine.geometry name their arguments x and w; the API says input
+# engine.conv and engine.conv.geometry name their arguments x and w; the API says input
 # and weight, so the path is renamed (the message keeps the engine's words).
 # "x[0, 3]: ..." locates an element.
 _FIELD_NAMES = {"x": "input", "w": "weight"}

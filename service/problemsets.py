@@ -1,7 +1,7 @@
 """GET /v1/problem-types, POST /v1/problem-sets, POST /v1/grade and
-POST /v1/problem-sets/trace: engine.problemsets over HTTP.
+POST /v1/problem-sets/trace: worksheets over HTTP.
 
-marshmallow checks the envelope's types; engine.problemsets checks the rest (problem
+marshmallow checks the envelope's types; worksheets checks the rest (problem
 types, options, student ids, tokens, answer shapes) and names the field of every fault,
 which becomes the problem's `errors` key. Tokens are signed with $GRADSHEET_SECRET, the
 same on every replica, so any worker grades any token.
@@ -12,8 +12,9 @@ from __future__ import annotations
 from flask import Response
 from marshmallow import Schema, ValidationError, fields
 
-from engine import exports, problemsets
-from engine.problemsets.sheets import MAX_SEED, Generator, read_request
+import worksheets
+from worksheets import exports
+from worksheets.generator import MAX_SEED, Generator, read_request
 from service.fields import JSONObject, StrictInteger, describe, settings
 from service.openapi import ApiBlueprint
 from service.orjson_provider import json_response
@@ -78,7 +79,7 @@ def _seed(**kwargs):
 
 
 class Formats(fields.Field):
-    """Export formats: "html", "html,pdf" or ["html", "pdf"] (engine.exports.FORMATS)."""
+    """Export formats: "html", "html,pdf" or ["html", "pdf"] (worksheets.exports.FORMATS)."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         if type(value) is not str and not (type(value) is list
@@ -195,7 +196,7 @@ class TraceResponseSchema(Schema):
                                                                    "with that sheet"})
 
 
-def _problem(exc: problemsets.ProblemSetError) -> InvalidContent:
+def _problem(exc: worksheets.ProblemSetError) -> InvalidContent:
     return InvalidContent(str(exc), errors={exc.path: [exc.message]})
 
 
@@ -211,7 +212,7 @@ def _check_size(students, per_sheet: int) -> None:
 @blp.endpoint("/v1/problem-types", method="GET", response=ProblemTypesResponseSchema)
 def problem_types():
     """The problem types and their options."""
-    return json_response({"types": problemsets.problem_types()})
+    return json_response({"types": worksheets.problem_types()})
 
 
 @blp.endpoint("/v1/problem-sets", body=ProblemSetRequestSchema,
@@ -219,7 +220,7 @@ def problem_types():
 def problem_sets(req):
     """One sheet per student, with answers and worked solutions when include_answers."""
     problems = req.get("problems")
-    _check_size(req["students"], len(problemsets.WORKSHEET) if problems is None else len(problems))
+    _check_size(req["students"], len(worksheets.WORKSHEET) if problems is None else len(problems))
     with runtime().admission:
         try:
             request = read_request(req["seed"], req["students"], problems)
@@ -228,7 +229,7 @@ def problem_sets(req):
                 name, media_type, data = exports.render_download(body, req["format"])
                 return Response(data, content_type=media_type, headers={
                     "Content-Disposition": f'attachment; filename="{name}"'})
-        except (problemsets.ProblemSetError, exports.ExportError) as exc:
+        except (worksheets.ProblemSetError, exports.ExportError) as exc:
             raise _problem(exc) from None
     return json_response(body)
 
@@ -249,7 +250,7 @@ def grade(req):
     with runtime().admission:
         try:
             body = Generator().grade(req["token"], req["answers"])
-        except problemsets.ProblemSetError as exc:
+        except worksheets.ProblemSetError as exc:
             raise _problem(exc) from None
     return json_response(body)
 
@@ -261,6 +262,6 @@ def trace(req):
     try:
         found = Generator().trace(req["seed"], req["students"], variant=req.get("variant"),
                                   token=req.get("token"))
-    except problemsets.ProblemSetError as exc:
+    except worksheets.ProblemSetError as exc:
         raise _problem(exc) from None
     return json_response({"students": found})

@@ -1,0 +1,533 @@
+"""The interpreter: one set of Numba kernels, compiled once, for every program.
+
+Lanes (input sets) are processed in blocks of BLOCK, numexpr-style: for each block the
+forward sweep fills a slot-major register file R[slot, lane] and the reverse sweep
+accumulates adjoints G[slot, lane]; both blocks stay in cache, and each instruction's
+inner loop runs over the block's lanes, so it vectorises and the dispatch on the opcode
+is paid once per block, not once per lane.
+
+Two drivers:
+  batch:  one program, many lanes; inputs arrive as the addresses and lengths of 1-D
+          float64 arrays (length 1 broadcasts), so a million-lane input is never copied
+          (and no typed list is built: that cost 40 us a call). Its sweeps
+          (forward_rows / reverse_rows) name rows by address (engine.vm.addresses), so an
+          instruction reads inputs where they lie; one pass per block reads the inputs
+          and one writes the results, both across all rows at once (see _touch_rows);
+          constants are filled once per chunk of blocks; `_plan` works out once which
+          adjoints are needed at all, and which update is each adjoint's first
+          (assigned, so no pass zeroes the adjoints).
+  ragged: many programs, each with its own lanes, in one call (`evaluate_many`); all
+          inputs, seeds and results live in flat arenas indexed by a per-item table.
+          Its sweeps (forward_sweep / reverse_sweep) work on a slot-major register
+          block R[slot, lane], G[slot, lane] that is copied in and out.
+Each has a serial kernel and a `prange` kernel over chunks of blocks or items; callers
+choose by work size. Every kernel takes fixed dtypes, so each compiles exactly once.
+
+Non-finite results are flagged, not raised: the sweeps and loads report whether any
+result was NaN or inf while it was still in a register; only a flagged block is scanned
+for its first bad lane, status[...] = (1 value | 2 gradient, lane), and the Python side
+then diagnoses that lane in detail.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import prange
+
+from engine.vm.addresses import row_at, store_fence, stream_line
+from engine.ops import OPS_BY_NAME
+from engine.vm.cases import (FIRST_A, FIRST_B, NEED_A, NEED_B, SHARE_A, SHARE_B, ZERO_D, forward_rows,
+                           forward_sweep, reverse_rows, reverse_sweep)
+
+ADD = OPS_BY_NAME["add"].opcode
+SUB = OPS_BY_NAME["sub"].opcode
+
+BLOCK = 256
+STRIPE = 32  # lanes of one row the interleaved passes take before moving to the next row
+# Results at least this large are written with streaming stores, which skip reading each
+# line into cache first (A's 40 MB of results: 3.9-5.5 -> 2.8-3.4 ms). Smaller ones use
+# plain stores and stay in cache for whoever reads them next.
+STREAM_MIN_BYTES = 8 << 20
+
+_kernel = numba.njit(cache=True, nogil=True, error_model="numpy")
+_parallel_kernel = numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+
+# columns of the ragged kernel's item table
+(C_CODE, C_FWD, C_STOP, C_SLOTS, C_LANES, C_K0, C_K1, C_I0, C_I1, C_OUT, C_SEED, C_SEEDLEN,
+ C_V0, C_V1, C_VOUT, C_G0, C_G1, C_GOUT) = range(18)
+ITEM_COLUMNS = 18
+
+
+@_kernel
+def _first_bad_lane(addresses, mask, n):
+    """The first lane i < n at which some row addresses[s] with mask[s] is NaN/inf, or -1."""
+    first = n
+    for s in range(addresses.shape[0]):
+        if mask[s]:
+            p = row_at(addresses[s])
+            for i in range(first):
+                v = p[i]
+                if v - v != 0.0:
+                    first = i
+                    break
+    return first if first < n else -1
+
+
+@_kernel
+def _needed(code, start, stop, n_slots, grad_slots):
+    """need[s]: slot s's adjoint is reported (in grad_slots) or flows on into one that is.
+    Other adjoints (a literal's, or with intermediates=False a node's that only constants
+    feed) are nobody's answer: the batch kernel does not compute them, and neither
+    kernel reports them when they are not finite."""
+    need = np.zeros(n_slots, np.bool_)
+    for j in range(grad_slots.shape[0]):
+        need[grad_slots[j]] = True
+    for k in range(start, stop):  # operands come before results
+        b = code[k, 3]
+        if need[code[k, 2]] or (b >= 0 and need[b]):
+            need[code[k, 1]] = True
+    return need
+
+
+@_kernel
+def _row_addresses(M, n_rows):
+    """The addresses of rows 0..n_rows-1 of a C-contiguous 2-D float64 array."""
+    return np.int64(M.ctypes.data) + np.arange(n_rows) * (M.shape[1] * 8)
+
+
+@_kernel
+def _locate(code, it, grad_slots, R, G, n, lo, status):
+    """A flagged block of a ragged item: record the first lane with a NaN/inf value (1)
+    or needed adjoint (2), if there is one."""
+    if status[0] != 0:
+        return
+    n_slots = it[C_SLOTS]
+    bad = _first_bad_lane(_row_addresses(R, n_slots), np.ones(n_slots, np.bool_), n)
+    if bad >= 0:
+        status[0] = 1
+        status[1] = lo + bad
+        return
+    need = _needed(code, it[C_CODE], it[C_STOP], n_slots, grad_slots[it[C_G0]:it[C_G1]])
+    need[it[C_OUT]] = True  # the seed
+    bad = _first_bad_lane(_row_addresses(G, n_slots), need, n)
+    if bad >= 0:
+        status[0] = 2
+        status[1] = lo + bad
+
+
+@_kernel
+def _load(row, src, lo, n):
+    """row[:n] = src[lo:lo+n], or src[0] everywhere when src has one value; True if any
+    value is NaN or inf (batched inputs are checked here, not before the kernel)."""
+    bad = False
+    if src.shape[0] == 1:
+        v = src[0]
+        for i in range(n):
+            row[i] = v
+        return v - v != 0.0
+    # a view, not src[lo + i]: a signed sum as index costs a wraparound check per lane
+    # that stops the loop from vectorising (4x slower)
+    part = src[lo:lo + n]
+    for i in range(n):
+        v = part[i]
+        row[i] = v
+        bad |= v - v != 0.0
+    return bad
+
+
+@_kernel
+def _copy(dst, src, n):
+    """dst[:n] = src[:n] for 1-D views or row pointers. Numba's slice assignment between
+    2-D rows takes a generic strided path; this loop vectorises (measured: a third faster)."""
+    for i in range(n):
+        dst[i] = src[i]
+
+
+@_kernel
+def _forward_and_clear(code, forward_start, code_stop, R, G, n_slots, n):
+    """Forward sweep, then zero the adjoints the reverse sweep accumulates into."""
+    bad = forward_sweep(code, forward_start, code_stop, R, n)
+    for s in range(n_slots):
+        row = G[s]
+        for i in range(n):
+            row[i] = 0.0
+    return bad
+
+
+@_kernel
+def _plan(code, n_slots, output_slot, grad_slots):
+    """What the reverse sweep of one program must do, worked out once per call.
+
+    need: see _needed; no other adjoint is computed. flags[k] for reverse_rows: which
+    operands' adjoints instruction k updates, whether that is their first contribution
+    (instructions are reversed, so each adjoint's first contribution is the one from its
+    last use), whether its own adjoint got none (a node the output does not depend on:
+    zero it), and whether an add's operand can read the result's adjoint row (SHARE).
+    seeded: the output's adjoint row must be a real row, filled with the seed before the
+    sweep, because it is reported or other instructions add to it; otherwise the sweep
+    reads the seed where it lies. zero_slots: reported adjoints nothing contributes to.
+    """
+    n_instr = code.shape[0]
+    need = _needed(code, 0, n_instr, n_slots, grad_slots)
+    uses = np.zeros(n_slots, np.int64)  # contributions each adjoint receives
+    for k in range(n_instr):
+        if need[code[k, 1]]:
+            uses[code[k, 2]] += 1
+            if code[k, 3] >= 0:
+                uses[code[k, 3]] += 1
+    touched = np.zeros(n_slots, np.bool_)
+    touched[output_slot] = True
+    seeded = False
+    for j in range(grad_slots.shape[0]):
+        seeded |= grad_slots[j] == output_slot
+    flags = np.zeros(n_instr, np.int32)
+    for k in range(n_instr - 1, -1, -1):
+        d = code[k, 1]
+        if not need[d]:
+            continue
+        f = 0
+        if not touched[d]:
+            f |= ZERO_D
+            touched[d] = True
+        a = code[k, 2]
+        b = code[k, 3]
+        # An operand of an add (or the first of a sub) whose whole adjoint is this one
+        # contribution gets an exact copy of the result's adjoint: it may read the
+        # result's row instead, since nothing writes that row after this instruction.
+        op = code[k, 0]
+        if need[a]:
+            if uses[a] == 1 and (op == ADD or op == SUB) and a != output_slot:
+                f |= SHARE_A
+            else:
+                f |= NEED_A if touched[a] else NEED_A | FIRST_A
+            touched[a] = True
+            seeded |= a == output_slot
+        if b >= 0 and need[b]:
+            if uses[b] == 1 and op == ADD and b != output_slot:
+                f |= SHARE_B
+            else:
+                f |= NEED_B if touched[b] else NEED_B | FIRST_B
+            touched[b] = True
+            seeded |= b == output_slot
+        flags[k] = f
+    n_zero = 0
+    zero_slots = np.empty(grad_slots.shape[0], np.int64)
+    for j in range(grad_slots.shape[0]):
+        if not touched[grad_slots[j]]:
+            zero_slots[n_zero] = grad_slots[j]
+            n_zero += 1
+    return flags, need, seeded, zero_slots[:n_zero]
+
+
+@_kernel
+def _row_fill(dst, value, n):
+    for i in range(n):
+        dst[i] = value
+
+
+@_kernel
+def _touch_rows(rows, count, n):
+    """Reads lanes [0, n) of the rows at addresses rows[:count], a stripe of each row in
+    turn; True if any value is NaN or inf. Memory serves several rows read stripe by
+    stripe far faster than the same rows read one after another (measured here: 45-55
+    against 16 GB/s), so this pass brings a block's inputs into cache for the sweeps."""
+    bad = False
+    for q in range(0, n, STRIPE):
+        m = min(STRIPE, n - q)
+        for r in range(count):
+            p = row_at(rows[r] + q * 8)
+            for i in range(m):
+                v = p[i]
+                bad |= v - v != 0.0
+    return bad
+
+
+@_kernel
+def _copy_rows(dst, src, count, n, stream):
+    """Row dst[r] = row src[r] for r < count, lanes [0, n), stripe by stripe across the rows
+    (writing them one after another ran at a third of the speed: 12 against 36 GB/s).
+    stream: every dst row is 64-byte aligned, so whole stripes go out with non-temporal
+    stores (see engine.vm.addresses.stream_line); a last, partial stripe is copied plainly."""
+    for q in range(0, n, STRIPE):
+        m = min(STRIPE, n - q)
+        for r in range(count):
+            if stream and m == STRIPE:
+                for t in range(0, STRIPE * 8, 64):
+                    stream_line(dst[r] + q * 8 + t, src[r] + q * 8 + t)
+            else:
+                to = row_at(dst[r] + q * 8)
+                fro = row_at(src[r] + q * 8)
+                for i in range(m):
+                    to[i] = fro[i]
+
+
+@_kernel
+def _batch_blocks(code, forward_start, n_slots, const_slots, const_values, input_slots, input_at,
+                  input_len, output_slot, seed, value_slots, grad_slots, out_at, stream, n_lanes,
+                  b0, b1, status, flags, need, seeded, zero_slots):
+    """Blocks [b0, b1) of one program. Input j is the float64 array of input_len[j] values
+    (n_lanes, or 1 to broadcast) at address input_at[j]; the caller keeps it alive.
+    out_at: the address of each reported row (value_slots' values, then grad_slots'
+    adjoints), n_lanes float64 each. stream: write them with streaming stores, if every
+    row is 64-byte aligned (see STREAM_MIN_BYTES).
+
+    Rows are named by address (engine.vm.addresses). A slot's value row is its input array
+    at the block (read where it lies) or a row of the scratch block S; adjoint rows are
+    all in S. Per block: one pass reads the inputs (and checks them), the sweeps run on
+    cached rows, one pass writes every reported row out. Constants and broadcast values
+    are filled once, not per block; adjoints are not zeroed (see _plan).
+    """
+    n_instr = code.shape[0]
+    width = max(1, min(BLOCK, n_lanes))
+    S = np.empty((2 * n_slots + 1, width))  # value rows, adjoint rows, the seed's row
+    base = np.int64(S.ctypes.data)
+    row_bytes = width * 8
+    vbase = np.empty(n_slots, np.int64)
+    vstep = np.zeros(n_slots, np.int64)  # 8: the row moves with the block; 0: it stays
+    GA = np.empty(n_slots, np.int64)
+    for s in range(n_slots):
+        vbase[s] = base + s * row_bytes
+        GA[s] = base + (n_slots + s) * row_bytes
+    for j in range(const_slots.shape[0]):
+        S[const_slots[j], :] = const_values[j]
+    for j in range(input_slots.shape[0]):
+        s = input_slots[j]
+        if input_len[j] == 1:
+            S[s, :] = row_at(input_at[j])[0]
+        else:
+            vbase[s] = input_at[j]
+            vstep[s] = 8
+    seed_base = base + 2 * n_slots * row_bytes
+    seed_step = 0
+    if seed.shape[0] == 1:
+        S[2 * n_slots, :] = seed[0]
+    else:
+        seed_base = np.int64(seed.ctypes.data)
+        seed_step = 8
+    own_row = GA[output_slot]
+    # rows that move with the block are read (and checked) per block; broadcast inputs and
+    # a scalar seed fill rows that never change, so they are checked once, here
+    reads = np.empty(input_slots.shape[0] + 1, np.int64)
+    n_reads = 0
+    fixed = np.empty(input_slots.shape[0] + 1, np.int64)
+    n_fixed = 0
+    for j in range(input_slots.shape[0]):
+        if vstep[input_slots[j]]:
+            n_reads += 1
+        else:
+            fixed[n_fixed] = vbase[input_slots[j]]
+            n_fixed += 1
+    if seed_step:
+        n_reads += 1
+    else:
+        fixed[n_fixed] = seed_base
+        n_fixed += 1
+    fixed_bad = _touch_rows(fixed, n_fixed, width)
+    n_out = value_slots.shape[0] + grad_slots.shape[0]
+    for r in range(n_out):
+        stream &= out_at[r] % 64 == 0  # blocks start at multiples of 2 KiB from there
+    out_to = np.empty(n_out, np.int64)
+    out_from = np.empty(n_out, np.int64)
+    adjoints = need.copy()  # the adjoint rows that hold numbers after a sweep
+    adjoints[output_slot] = True
+    every = np.ones(n_slots, np.bool_)
+    VA = np.empty(n_slots, np.int64)
+    for blk in range(b0, b1):
+        lo = blk * BLOCK
+        n = min(BLOCK, n_lanes - lo)
+        for s in range(n_slots):
+            VA[s] = vbase[s] + lo * vstep[s]
+        r = 0
+        for j in range(input_slots.shape[0]):
+            if vstep[input_slots[j]]:
+                reads[r] = VA[input_slots[j]]
+                r += 1
+        seed_at = seed_base + lo * seed_step
+        if seed_step:
+            reads[r] = seed_at
+        bad = fixed_bad | _touch_rows(reads, n_reads, n)
+        bad |= forward_rows(code, forward_start, n_instr, VA, n)
+        if seeded:
+            GA[output_slot] = own_row
+            _copy(row_at(own_row), row_at(seed_at), n)
+        else:
+            GA[output_slot] = seed_at  # read, never written: nothing adds to it
+        for z in range(zero_slots.shape[0]):
+            _row_fill(row_at(GA[zero_slots[z]]), 0.0, n)
+        bad |= reverse_rows(code, flags, 0, n_instr, VA, GA, n)
+        if bad and status[0] == 0:
+            lane = _first_bad_lane(VA, every, n)
+            if lane >= 0:
+                status[0] = 1
+                status[1] = lo + lane
+            else:
+                lane = _first_bad_lane(GA, adjoints, n)
+                if lane >= 0:
+                    status[0] = 2
+                    status[1] = lo + lane
+        for j in range(value_slots.shape[0]):
+            out_from[j] = VA[value_slots[j]]
+        for j in range(grad_slots.shape[0]):
+            out_from[value_slots.shape[0] + j] = GA[grad_slots[j]]
+        for r in range(n_out):
+            out_to[r] = out_at[r] + lo * 8
+        _copy_rows(out_to, out_from, n_out, n, stream)
+    store_fence()
+    return S[0, 0]  # S must outlive every raw address into it: this use keeps it alive
+
+
+@_kernel
+def run_batch(code, forward_start, n_slots, const_slots, const_values, input_slots, input_at,
+              input_len, output_slot, seed, value_slots, grad_slots, out_at, stream, n_lanes, status):
+    """Serial: every block of one program. status: int64 [1, 2]."""
+    n_blocks = (n_lanes + BLOCK - 1) // BLOCK
+    flags, need, seeded, zero_slots = _plan(code, n_slots, output_slot, grad_slots)
+    _batch_blocks(code, forward_start, n_slots, const_slots, const_values, input_slots, input_at,
+                  input_len, output_slot, seed, value_slots, grad_slots, out_at, stream, n_lanes,
+                  0, n_blocks, status[0], flags, need, seeded, zero_slots)
+
+
+@_parallel_kernel
+def run_batch_parallel(code, forward_start, n_slots, const_slots, const_values, input_slots, input_at,
+                       input_len, output_slot, seed, value_slots, grad_slots, out_at, stream, n_lanes,
+                       status):
+    """Parallel over chunks of blocks, one scratch block per chunk. status: int64 [chunks, 2]."""
+    n_blocks = (n_lanes + BLOCK - 1) // BLOCK
+    n_chunks = status.shape[0]
+    flags, need, seeded, zero_slots = _plan(code, n_slots, output_slot, grad_slots)
+    for c in prange(n_chunks):
+        k = np.int64(c)  # prange's index is unsigned; uint64 * int64 would be a float
+        _batch_blocks(code, forward_start, n_slots, const_slots, const_values, input_slots, input_at,
+                      input_len, output_slot, seed, value_slots, grad_slots, out_at, stream, n_lanes,
+                      k * n_blocks // n_chunks, (k + 1) * n_blocks // n_chunks, status[k],
+                      flags, need, seeded, zero_slots)
+
+
+@_kernel
+def _one_lane_item(code, it, const_slots, const_values, input_slots, input_offsets, arena, seeds,
+                   value_slots, grad_slots, out, R, G, status_row):
+    """An item of one lane (the common case of evaluate_many): the same steps as a block,
+    with the loads, clears and stores as scalar moves instead of one-element loops."""
+    n_slots = it[C_SLOTS]
+    for j in range(it[C_K0], it[C_K1]):
+        R[const_slots[j], 0] = const_values[j]
+    bad = False
+    for j in range(it[C_I0], it[C_I1]):
+        v = arena[input_offsets[j]]
+        R[input_slots[j], 0] = v
+        bad |= v - v != 0.0
+    bad |= forward_sweep(code, it[C_FWD], it[C_STOP], R, 1)
+    for s in range(n_slots):
+        G[s, 0] = 0.0
+    seed = seeds[it[C_SEED]]
+    G[it[C_OUT], 0] = seed
+    bad |= seed - seed != 0.0
+    bad |= reverse_sweep(code, it[C_CODE], it[C_STOP], R, G, 1)
+    if bad:
+        _locate(code, it, grad_slots, R, G, 1, 0, status_row)
+    base = it[C_VOUT] - it[C_V0]
+    for j in range(it[C_V0], it[C_V1]):
+        out[base + j] = R[value_slots[j], 0]
+    base = it[C_GOUT] - it[C_G0]
+    for j in range(it[C_G0], it[C_G1]):
+        out[base + j] = G[grad_slots[j], 0]
+
+
+@_kernel
+def _ragged_items(code, items, const_slots, const_values, input_slots, input_offsets,
+                  input_lengths, arena, seeds, value_slots, grad_slots, out, p0, p1, status,
+                  max_slots, max_lanes):
+    """Items [p0, p1): each its own program and lanes (see the C_* columns)."""
+    width = min(BLOCK, max(max_lanes, 1))
+    R = np.empty((max_slots, width))
+    G = np.empty((max_slots, width))
+    for p in range(p0, p1):
+        it = items[p]
+        n_slots = it[C_SLOTS]
+        n_lanes = it[C_LANES]
+        if n_lanes == 1:
+            _one_lane_item(code, it, const_slots, const_values, input_slots, input_offsets, arena,
+                           seeds, value_slots, grad_slots, out, R, G, status[p])
+            continue
+        for lo in range(0, n_lanes, width):
+            n = min(width, n_lanes - lo)
+            for j in range(it[C_K0], it[C_K1]):
+                R[const_slots[j], :n] = const_values[j]
+            bad = False
+            for j in range(it[C_I0], it[C_I1]):
+                off = input_offsets[j]
+                bad |= _load(R[input_slots[j]], arena[off:off + input_lengths[j]], lo, n)
+            bad |= _forward_and_clear(code, it[C_FWD], it[C_STOP], R, G, n_slots, n)
+            seed_at = it[C_SEED]
+            bad |= _load(G[it[C_OUT]], seeds[seed_at:seed_at + it[C_SEEDLEN]], lo, n)
+            bad |= reverse_sweep(code, it[C_CODE], it[C_STOP], R, G, n)
+            if bad:
+                _locate(code, it, grad_slots, R, G, n, lo, status[p])
+            base = it[C_VOUT] + lo
+            for j in range(it[C_V0], it[C_V1]):
+                row = base + (j - it[C_V0]) * n_lanes
+                _copy(out[row:row + n], R[value_slots[j]], n)
+            base = it[C_GOUT] + lo
+            for j in range(it[C_G0], it[C_G1]):
+                row = base + (j - it[C_G0]) * n_lanes
+                _copy(out[row:row + n], G[grad_slots[j]], n)
+
+
+@_kernel
+def run_ragged(code, items, const_slots, const_values, input_slots, input_offsets, input_lengths,
+               arena, seeds, value_slots, grad_slots, out, status, max_slots, max_lanes):
+    """Serial: every item. status: int64 [n_items, 2]."""
+    _ragged_items(code, items, const_slots, const_values, input_slots, input_offsets,
+                  input_lengths, arena, seeds, value_slots, grad_slots, out, 0, items.shape[0],
+                  status, max_slots, max_lanes)
+
+
+@_parallel_kernel
+def run_ragged_parallel(code, items, const_slots, const_values, input_slots, input_offsets,
+                        input_lengths, arena, seeds, value_slots, grad_slots, out, status,
+                        max_slots, max_lanes, n_chunks):
+    """Parallel over chunks of items, one register file per chunk."""
+    n_items = items.shape[0]
+    for c in prange(n_chunks):
+        _ragged_items(code, items, const_slots, const_values, input_slots, input_offsets,
+                      input_lengths, arena, seeds, value_slots, grad_slots, out,
+                      c * n_items // n_chunks, (c + 1) * n_items // n_chunks, status,
+                      max_slots, max_lanes)
+
+
+KERNELS = (run_batch, run_batch_parallel, run_ragged, run_ragged_parallel)
+
+
+def _invalidate_stale_cache() -> None:
+    """Drop cached kernels built from other sources than the ones on disk now.
+
+    Numba keys a cached function by its own file's timestamp only, not by the files of
+    the functions it calls: after an edit to engine/ops.py (or sweeps.py), the kernels
+    here would load from cache with the old ops compiled in. A stamp of all three
+    sources beside the cache decides, once per import, whether to flush them.
+    """
+    import hashlib
+    import pathlib
+
+    from engine.vm import addresses, cases as sweeps
+    from engine import ops
+
+    digest = hashlib.sha256()
+    for source in (ops.__file__, sweeps.__file__, addresses.__file__, __file__):
+        digest.update(pathlib.Path(source).read_bytes())
+    stamp = digest.hexdigest()
+    dispatchers = [f for f in globals().values() if isinstance(f, numba.core.dispatcher.Dispatcher)]
+    dispatchers += [sweeps.forward_sweep, sweeps.reverse_sweep, sweeps.forward_rows, sweeps.reverse_rows]
+    try:
+        stamp_file = pathlib.Path(run_batch._cache.cache_path) / "gradsheet-kernels.stamp"
+        if stamp_file.exists() and stamp_file.read_text() == stamp:
+            return
+        for dispatcher in dispatchers:
+            dispatcher._cache.flush()
+        stamp_file.write_text(stamp)
+    except OSError:  # a read-only cache: Numba itself then compiles in memory
+        pass
+
+
+_invalidate_stale_cache()

@@ -1,0 +1,149 @@
+"""Walk the op table: each op's value and derivative against an independent oracle."""
+
+import math
+
+import numpy as np
+import pytest
+
+import engine
+from engine.vm import codegen
+from engine.ops import OPS, OPS_BY_NAME
+from tests import oracle
+
+# points away from kinks and domain edges, per op: (a, b) pairs or a values
+POINTS = [-2.3, -0.7, 0.4, 1.9, 3.1]
+POSITIVE = [0.3, 1.1, 2.7, 9.5]
+
+
+def _spec(op):
+    if op.arity == 1:
+        return {"nodes": [{"id": "y", "op": op.name, "inputs": ["a"]}], "output": "y"}
+    if op.name == "pow":
+        return {"nodes": [{"id": "y", "op": "pow", "inputs": ["a", 2.5]}], "output": "y"}
+    if op.arity is None:
+        return {"nodes": [{"id": "y", "op": op.name, "inputs": ["a", "b", "c"]}], "output": "y"}
+    return {"nodes": [{"id": "y", "op": op.name, "inputs": ["a", "b"]}], "output": "y"}
+
+
+def _inputs_for(op):
+    if op.name in ("log", "sqrt", "pow"):
+        return [{"a": a} for a in POSITIVE]
+    if op.arity == 1:
+        return [{"a": a} for a in POINTS]
+    if op.arity is None:
+        return [{"a": a, "b": b, "c": c} for a, b, c in zip(POINTS, POINTS[::-1], POSITIVE)]
+    return [{"a": a, "b": b} for a, b in zip(POINTS, [1.3, -2.9, 0.8, -0.5, 2.2]) if a != b]
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+def test_every_op_value_and_gradient_match_plain_python_and_complex_step(op):
+    graph = engine.Graph.from_spec(_spec(op))
+    for inputs in _inputs_for(op):
+        ev = engine.evaluate(graph, inputs)
+        want = oracle.forward(graph, inputs)[graph.output]
+        assert ev.value == pytest.approx(want, rel=1e-13, abs=1e-15), (op.name, inputs)
+        grads = oracle.complex_step_gradients(graph, inputs)
+        for name, g in grads.items():
+            assert ev.gradients[name] == pytest.approx(g, rel=1e-10, abs=1e-12), (op.name, inputs, name)
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+def test_every_op_gradient_matches_central_differences_over_a_batch(op):
+    graph = engine.Graph.from_spec(_spec(op))
+    rows = _inputs_for(op)
+    batch = {k: np.array([r[k] for r in rows]) for k in rows[0]}
+    ev = engine.evaluate(graph, batch)
+    for i, inputs in enumerate(rows):
+        for name, g in oracle.central_gradients(graph, inputs).items():
+            assert ev.gradients[name][i] == pytest.approx(g, rel=1e-6, abs=1e-8)
+
+
+def test_generated_kernel_cases_are_up_to_date_with_the_op_table():
+    assert codegen.TARGET.read_text() == codegen.generate(), "run: python -m engine.vm.codegen"
+
+
+def test_every_op_is_callable_by_name_in_an_expression():
+    for op in OPS:
+        args = {1: "a", 2: "a, 2" if op.name == "pow" else "a, b", None: "a, b, c"}[op.arity]
+        graph = engine.parse(f"{op.name}({args})")
+        assert graph.nodes[-1].op == op.name
+
+
+def test_opcodes_are_dense_and_names_unique():
+    assert [op.opcode for op in OPS] == list(range(len(OPS)))
+    assert len(OPS_BY_NAME) == len(OPS)
+
+
+# PyTorch's conventions at non-differentiable points
+
+def test_relu_gradient_at_exactly_zero_is_zero_as_in_pytorch():
+    assert engine.evaluate("relu(x)", {"x": 0.0}).gradients["x"] == 0.0
+
+
+def test_abs_gradient_at_exactly_zero_is_zero_as_in_pytorch():
+    assert engine.evaluate("abs(x)", {"x": 0.0}).gradients["x"] == 0.0
+
+
+@pytest.mark.parametrize("op", ["max", "min"])
+def test_a_tie_in_max_or_min_passes_half_the_gradient_to_each_side(op):
+    ev = engine.evaluate(f"{op}(a, b)", {"a": 2.0, "b": 2.0}, output_gradient=3.0)
+    assert (ev.gradients["a"], ev.gradients["b"]) == (1.5, 1.5)
+
+
+def test_max_passes_the_whole_gradient_to_the_larger_input():
+    ev = engine.evaluate("max(a, b)", {"a": 2.0, "b": 5.0})
+    assert (ev.gradients["a"], ev.gradients["b"]) == (0.0, 1.0)
+
+
+def test_pow_with_exponent_zero_has_gradient_zero_even_at_zero():
+    ev = engine.evaluate("x^0", {"x": 0.0})
+    assert ev.value == 1.0 and ev.gradients["x"] == 0.0
+
+
+def test_pow_of_a_negative_base_with_an_integer_exponent():
+    ev = engine.evaluate("x^3", {"x": -2.0})
+    assert ev.value == -8.0 and ev.gradients["x"] == 12.0
+
+
+def test_sqrt_at_zero_reports_an_infinite_gradient_instead_of_returning_it():
+    with pytest.raises(engine.NonFiniteError) as err:
+        engine.evaluate("sqrt(x)", {"x": 0.0})
+    assert err.value.kind == "gradient" and err.value.node == "x"
+
+
+# numerical stability
+
+def test_sigmoid_far_out_is_exact_zero_or_one_without_overflow():
+    assert engine.evaluate("sigmoid(x)", {"x": -800.0}).value == 0.0
+    assert engine.evaluate("sigmoid(x)", {"x": 800.0}).value == 1.0
+
+
+def test_softplus_is_linear_far_out_and_log2_at_zero():
+    assert engine.evaluate("softplus(x)", {"x": 800.0}).value == 800.0
+    assert engine.evaluate("softplus(x)", {"x": -800.0}).value == 0.0
+    assert engine.evaluate("softplus(x)", {"x": 0.0}).value == pytest.approx(math.log(2), rel=1e-15)
+
+
+def test_logsigmoid_stays_finite_where_log_of_sigmoid_would_be_minus_infinity():
+    ev = engine.evaluate("logsigmoid(x)", {"x": -800.0})
+    assert ev.value == -800.0 and ev.gradients["x"] == 1.0
+    with pytest.raises(engine.NonFiniteError):
+        engine.evaluate("log(sigmoid(x))", {"x": -800.0})
+
+
+def test_every_op_has_latex_for_its_gate_and_each_local_derivative():
+    from worksheets.latex import local_tex, op_tex
+    for op in OPS:
+        n_in = {1: 1, 2: 2, None: 3}[op.arity]
+        inputs = ("a", 3.0) if op.name == "pow" else tuple("abc"[:n_in])
+        node = engine.graph.Node("y", op.name, inputs)
+        assert op_tex(op.name, ["a", "3" if op.name == "pow" else "b", "c"][:n_in])
+        for k in range(n_in if op.name != "pow" else 1):
+            text = local_tex(node, k)
+            assert text and "$" not in text, (op.name, k, text)
+
+
+def test_the_tables_latex_for_sigmoid_reads_sigma_one_minus_sigma():
+    from worksheets.latex import local_tex
+    assert local_tex(engine.graph.Node("h", "sigmoid", ("z",)), 0) == "h(1 - h)"
+    assert local_tex(engine.graph.Node("m", "max", ("a", "b")), 1) == "[b > a]"

@@ -1,0 +1,186 @@
+"""evaluate_many's bulk path for plain dict specs (engine.spec_bulk), against the oracle
+and against the general path item by item, with plain and non-plain items mixed."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import engine
+from engine import GraphError, NonFiniteError
+from engine.evaluation import PlainEvaluation
+from tests import oracle
+from tests.engine.test_evaluate import _reference, random_graphs
+
+Q_F = {"nodes": [{"id": "q", "op": "add", "inputs": ["x", "y"]},
+                 {"id": "f", "op": "mul", "inputs": ["q", "z"]}], "output": "f"}
+
+
+def test_the_worksheet_circuit_in_bulk_gives_the_worksheet_answers():
+    (ev,) = engine.evaluate_many([(Q_F, {"x": -2.0, "y": 5.0, "z": -4.0})])
+    assert isinstance(ev, PlainEvaluation)  # the bulk path took it
+    assert ev.values == {"x": -2.0, "y": 5.0, "z": -4.0, "q": 3.0, "f": -12.0}
+    assert ev.gradients == {"x": -4.0, "y": -4.0, "z": 3.0, "q": -4.0, "f": 1.0}
+    assert ev.value == -12.0 and ev.output == "f" and not ev.batched
+    assert ev.inputs == {"x": -2.0, "y": 5.0, "z": -4.0}
+    assert ev.graph == engine.Graph.from_spec(Q_F)
+    assert ev.step(0.5) == {"x": 0.0, "y": 7.0, "z": -5.5}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(st.lists(random_graphs(), min_size=1, max_size=6))
+def test_plain_specs_in_bulk_match_plain_python_values_and_complex_step_gradients(cases):
+    items, graphs = [], []
+    for spec, values in cases:
+        graph = engine.Graph.from_spec(spec)
+        values = {k: values[k] for k in graph.inputs}
+        assume(_reference(graph, values) is not None)
+        items.append((spec, values))
+        graphs.append(graph)
+    results = engine.evaluate_many(items, errors="return")
+    for (spec, values), graph, ev in zip(items, graphs, results):
+        if isinstance(ev, NonFiniteError):
+            continue  # an overflow the oracle did not flag; test_evaluate covers those
+        assert not isinstance(ev, Exception), ev
+        if not any(n["op"] == "pow" for n in spec["nodes"]):
+            assert isinstance(ev, PlainEvaluation)
+        env = oracle.forward(graph, values)
+        for name, want in env.items():
+            assert ev.values[name] == pytest.approx(want, rel=1e-11, abs=1e-11), name
+        for name, want in oracle.node_gradients_complex_step(graph, values).items():
+            if math.isfinite(want) and abs(want) < 1e8:
+                assert ev.gradients[name] == pytest.approx(want, rel=1e-8, abs=1e-9), name
+        assert list(ev.values) == list(graph.names)
+
+
+def _general(item, **options):
+    """The same item through evaluate, which never takes the bulk path."""
+    try:
+        return engine.evaluate(item[0], item[1], **options)
+    except GraphError as exc:
+        return exc
+
+
+MIXED = [
+    (Q_F, {"x": 1.0, "y": 2, "z": 3.5}),                                       # plain (an int input)
+    ({"nodes": [{"id": "s", "op": "sigmoid", "inputs": ["x"], "label": "σ"}], "output": "s"},
+     {"x": 0.0}),                                                              # a label
+    ({"nodes": [{"id": "p", "op": "pow", "inputs": ["x", 3]}], "output": "p"}, {"x": 2.0}),
+    ({"nodes": [{"id": "k", "op": "mul", "inputs": [2, 3]},
+                {"id": "f", "op": "add", "inputs": ["k", "x"]}], "output": "f"}, {"x": 1.0}),
+    ({"nodes": [{"id": "f", "op": "add", "inputs": ["q", "x"]},
+                {"id": "q", "op": "neg", "inputs": ["x"]}], "output": "f"}, {"x": 1.0}),  # out of order
+    (Q_F, {"x": 1.0, "y": 2.0}),                                               # a missing input
+    (Q_F, {"x": 1.0, "y": 2.0, "z": 3.0, "w": 0.0}),                           # an extra input
+    (Q_F, {"x": True, "y": 2.0, "z": 3.0}),                                    # a boolean
+    (Q_F, {"x": np.float64(1.5), "y": 2.0, "z": 3.0}),                         # a NumPy number
+    (Q_F, {"x": float("nan"), "y": 2.0, "z": 3.0}),
+    (Q_F, {"x": 10 ** 400, "y": 2.0, "z": 3.0}),
+    ({"nodes": [{"id": "l", "op": "log", "inputs": ["x"]}], "output": "l"}, {"x": 0.0}),  # -inf
+    ({"nodes": [{"id": "a", "op": "add", "inputs": ["x", "x"]},
+                {"id": "a", "op": "neg", "inputs": ["a"]}], "output": "a"}, {"x": 1.0}),  # duplicate
+    ({"nodes": [{"id": "a", "op": "frobnicate", "inputs": ["x"]}], "output": "a"}, {"x": 1.0}),
+    ({"nodes": [{"id": "a", "op": "add", "inputs": ["x"]}], "output": "a"}, {"x": 1.0}),  # arity
+    ({"nodes": [{"id": "a", "op": "neg", "inputs": ["x"]}], "output": "b"}, {"x": 1.0}),  # output
+    ({"nodes": [{"id": "a", "op": "neg", "inputs": ["a"]}], "output": "a"}, {}),  # a cycle
+    ({"nodes": [{"id": "a", "op": "add", "inputs": ["x", "y", "x", 0.5]},
+                {"id": "b", "op": "max", "inputs": ["a", "y"]}], "output": "x"},
+     {"x": 1.0, "y": 2.0}),                                                    # the output an input
+    ({"nodes": [{"id": "a", "op": "relu", "inputs": ["x"]}], "output": "a"}, {"x": -0.0}),
+    ({"nodes": [], "output": "x"}, {"x": 1.0}),
+]
+
+
+@pytest.mark.parametrize("intermediates", [True, False])
+def test_mixed_items_give_what_evaluate_gives_one_by_one(intermediates):
+    items = MIXED + [(spec, values) for spec, values in MIXED[:1]] * 3
+    results = engine.evaluate_many(items, errors="return", intermediates=intermediates)
+    for k, (item, got) in enumerate(zip(items, results)):
+        want = _general(item, intermediates=intermediates)
+        if isinstance(want, GraphError):
+            assert type(got) is type(want) and str(got) == str(want), k
+            assert got.path == want.path and got.item == k
+            continue
+        assert not isinstance(got, Exception), (k, got)
+        assert got.output == want.output and got.inputs == want.inputs
+        assert got.values == want.values and got.gradients == want.gradients, k
+        assert got.graph == want.graph
+
+
+def test_only_the_plain_items_take_the_bulk_path():
+    kinds = [type(ev).__name__ for ev in engine.evaluate_many(MIXED, errors="return")]
+    assert kinds[0] == "PlainEvaluation" and kinds[-3] == "PlainEvaluation"  # plain, and -0.0
+    assert kinds[1:4] == ["Evaluation"] * 3  # a label, pow, a folded constant
+    assert kinds[4] == "Evaluation"  # out of order: the general path sorts it
+    assert kinds[8] == "Evaluation"  # a NumPy number
+    assert kinds[-2] == "PlainEvaluation"  # the output is an input that feeds nodes
+    assert kinds[11] == "NonFiniteError"  # log(0): diagnosed by the general path
+
+
+def test_an_output_gradient_scales_the_bulk_results_and_an_array_one_leaves_them_to_the_general_path():
+    (ev,) = engine.evaluate_many([(Q_F, {"x": -2.0, "y": 5.0, "z": -4.0})], output_gradient=-3.0)
+    assert isinstance(ev, PlainEvaluation) and ev.output_gradient == -3.0
+    assert ev.gradients == {"x": 12.0, "y": 12.0, "z": -9.0, "q": 12.0, "f": -3.0}
+    (ev,) = engine.evaluate_many([(Q_F, {"x": [-2.0], "y": 5.0, "z": -4.0})], output_gradient=[-3.0])
+    assert ev.gradients["x"].tolist() == [12.0]
+
+
+def test_a_thousand_plain_graphs_run_on_the_parallel_kernel_like_one_by_one():
+    rng = np.random.default_rng(3)
+    items = []
+    for k in range(1000):
+        spec = {"nodes": [{"id": "u", "op": "mul", "inputs": ["a", "b", round(float(rng.uniform(-3, 3)), 2)]},
+                          {"id": "v", "op": "tanh", "inputs": ["u"]},
+                          {"id": f"out{k}", "op": "sub", "inputs": ["v", "a"]}], "output": f"out{k}"}
+        items.append((spec, {"a": float(rng.uniform(-1, 1)), "b": float(rng.uniform(-1, 1))}))
+    results = engine.evaluate_many(items)
+    for item, ev in zip(items[::37], results[::37]):
+        a, b = item[1]["a"], item[1]["b"]
+        c = item[0]["nodes"][0]["inputs"][2]
+        assert ev.value == pytest.approx(math.tanh(a * b * c) - a, rel=1e-14)
+        sech2 = 1 - math.tanh(a * b * c) ** 2
+        assert ev.gradients["a"] == pytest.approx(sech2 * b * c - 1, rel=1e-12, abs=1e-14)
+        assert ev.gradients["b"] == pytest.approx(sech2 * a * c, rel=1e-12, abs=1e-14)
+
+
+def test_a_spec_with_a_bad_name_or_an_unhashable_field_is_refused_by_the_general_path():
+    bad = [({"nodes": [{"id": "1x", "op": "neg", "inputs": ["x"]}], "output": "1x"}, {"x": 1.0}),
+           ({"nodes": [{"id": "a", "op": ["neg"], "inputs": ["x"]}], "output": "a"}, {"x": 1.0}),
+           ({"nodes": [{"id": "a", "op": "neg", "inputs": [["x"]]}], "output": "a"}, {"x": 1.0}),
+           ({"nodes": [{"id": 7, "op": "neg", "inputs": ["x"]}], "output": "a"}, {"x": 1.0}),
+           ({"nodes": [{"id": "a", "op": "neg", "inputs": "x"}], "output": "a"}, {"x": 1.0})]
+    for k, got in enumerate(engine.evaluate_many(bad + [MIXED[0]], errors="return")):
+        if k < len(bad):
+            want = _general(bad[k])
+            assert isinstance(got, GraphError) and str(got) == str(want) and got.path == want.path
+        else:
+            assert got.value == (1.0 + 2) * 3.5
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(random_graphs(), st.integers(0, 20)), min_size=1, max_size=8))
+def test_any_node_as_the_output_gives_in_bulk_exactly_what_evaluate_gives(cases):
+    items = []
+    for (spec, values), pick in cases:
+        names = [n["id"] for n in spec["nodes"]] + sorted(values)
+        spec = {"nodes": spec["nodes"], "output": names[pick % len(names)]}
+        items.append((spec, values))
+    for item, got in zip(items, engine.evaluate_many(items, errors="return")):
+        want = _general(item)
+        if isinstance(want, GraphError):
+            assert type(got) is type(want) and str(got) == str(want)
+            continue
+        assert got.values == want.values and got.gradients == want.gradients
+
+
+def test_constants_whose_hashes_collide_keep_their_own_values():
+    # hash(-1.0) == hash(-2.0) == -2 in CPython
+    spec = {"nodes": [{"id": "a", "op": "mul", "inputs": ["x", -1.0]},
+                      {"id": "b", "op": "add", "inputs": ["a", -2.0, -1, "y"]}], "output": "b"}
+    evs = engine.evaluate_many([(spec, {"x": 3.0, "y": 0.5})] * 2)
+    for ev in evs:
+        assert isinstance(ev, PlainEvaluation)
+        assert ev.values["a"] == -3.0 and ev.values["b"] == -3.0 - 2.0 - 1.0 + 0.5
+        assert ev.gradients["x"] == -1.0 and ev.gradients["y"] == 1.0

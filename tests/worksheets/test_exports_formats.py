@@ -1,0 +1,291 @@
+"""Every format read the way its consumer reads it: Markdown's figure links resolve, the
+HTML has MathML and inline SVG and nothing from outside, the PDF's text holds each
+student's numbers, Moodle's XML has its categories and numerical/cloze questions,
+Canvas's zip has a manifest pointing at real files and question groups."""
+
+import base64
+import io
+import json
+import re
+import unicodedata
+import xml.etree.ElementTree as ET
+import zipfile
+from html.parser import HTMLParser
+
+import pypdf
+import pytest
+
+from worksheets import exports
+from worksheets.exports.parts import answer_parts, headline_part
+from worksheets import generate
+from worksheets.latex import num
+
+SECRET = "exports-test-secret"
+STUDENTS = ["ada", "Grace Hopper", "alan/turing"]
+QTI = "{http://www.imsglobal.org/xsd/ims_qtiasiv1p2}"
+CP = "{http://www.imsglobal.org/xsd/imsccv1p1/imscp_v1p1}"
+
+
+@pytest.fixture(scope="module")
+def problem_set():
+    return generate(21, STUDENTS, secret=SECRET)
+
+
+@pytest.fixture(scope="module")
+def rendered(problem_set):
+    return {fmt: {f.path: f.data for f in exports.render(problem_set, [fmt])}
+            for fmt in exports.FORMATS}
+
+
+def test_each_format_gives_a_file_per_student_and_a_key(rendered):
+    stems = ["ada", "Grace_Hopper", "alan_turing"]
+    for fmt, ext in (("json", "json"), ("markdown", "md"), ("html", "html"), ("pdf", "pdf")):
+        names = set(rendered[fmt])
+        assert {f"{s}.{ext}" for s in stems} | {f"answer-key.{ext}"} <= names, fmt
+    assert list(rendered["moodle"]) == ["gradsheet-21-moodle.xml"]
+    assert list(rendered["qti"]) == ["gradsheet-21-canvas-qti.zip"]
+
+
+def test_unknown_format_is_refused_by_name():
+    with pytest.raises(exports.ExportError, match=r"unknown format 'docx' \(known formats: "
+                                                  r"json, markdown, html, pdf, moodle, qti\)"):
+        exports.parse_formats("html,docx")
+    assert exports.parse_formats(" PDF, html,pdf") == ["html", "pdf"]
+
+
+def test_lms_formats_need_the_answers():
+    s = generate(21, ["ada"], include_answers=False, secret=SECRET)
+    with pytest.raises(exports.ExportError, match="moodle export needs every problem's answers"):
+        exports.render(s, ["moodle"])
+    sheets = exports.render(s, ["html"])
+    assert [f.path for f in sheets] == ["ada.html"]      # no key without answers
+
+
+def test_markdown_keeps_math_in_dollars_and_links_figures_that_exist(rendered, problem_set):
+    files = rendered["markdown"]
+    sheet = files["ada.md"].decode()
+    assert sheet.startswith("# Problem set 21: ada")
+    first = problem_set["sheets"][0]["problems"][0]
+    assert first["statement"] in sheet
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", sheet)
+    assert len(links) == 6
+    for link in links + re.findall(r"!\[[^\]]*\]\(([^)]+)\)", files["answer-key.md"].decode()):
+        ET.fromstring(files[link])                      # each points at an SVG that parses
+    key = files["answer-key.md"].decode()
+    assert "| $\\text{output size}$ | " + str(first["answers"]["output_size"]) in key
+    assert "### Worked solution" in key
+    assert "### Answers" not in sheet and "Worked solution" not in sheet
+
+
+class Elements(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.urls = [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.urls += [v for k, v in attrs if k in ("src", "href") and v]
+
+
+def test_html_pages_are_self_contained_with_mathml_and_inline_svg(rendered):
+    for name, data in rendered["html"].items():
+        page = Elements()
+        page.feed(data.decode())
+        assert "script" not in page.tags and "link" not in page.tags
+        assert page.urls == []                           # nothing fetched from anywhere
+        assert page.tags.count("svg") >= 6 and page.tags.count("math") > 5, name
+    assert b"@media print" in rendered["html"]["ada.html"]
+    assert rendered["html"]["answer-key.html"].count(b'<article class="sheet">') == 3
+
+
+def pdf_text(data: bytes) -> str:
+    text = "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)
+    # typst sets math in the math fonts' italic letters and the minus sign U+2212
+    text = unicodedata.normalize("NFKC", text).replace("\u2212", "-")
+    return re.sub(r"\s+", " ", text)
+
+
+def test_pdf_text_holds_each_students_numbers(rendered, problem_set):
+    for sheet, stem in zip(problem_set["sheets"], ["ada", "Grace_Hopper", "alan_turing"]):
+        # spacing inside typeset math is not text: compare without spaces
+        text = pdf_text(rendered["pdf"][f"{stem}.pdf"]).replace(" ", "")
+        assert sheet["variant"] in text and str(sheet["student"]).replace(" ", "") in text
+        p = {q["type"]: q["parameters"] for q in sheet["problems"]}
+        assert f"W={p['conv_output_size']['width']}" in text
+        assert f"W={p['conv_same_padding']['width']}" in text
+        assert f"x={num(p['gate_gradient']['input'])}" in text
+        for name, v in p["graph_backprop"]["inputs"].items():
+            assert f"{name}={num(v)}" in text
+        assert f"x=[{','.join(map(str, p['conv1d_backprop']['input']))}]" in text
+
+
+def test_pdf_key_holds_every_answer(rendered, problem_set):
+    text = pdf_text(rendered["pdf"]["answer-key.pdf"]).replace(" ", "")
+    for sheet in problem_set["sheets"]:
+        for p in sheet["problems"]:
+            for part in answer_parts(p):
+                assert num(part.value) in text
+
+
+def test_pdf_has_no_date_and_is_the_same_bytes_twice(problem_set):
+    again = exports.render(problem_set, ["pdf"])
+    first = exports.render(problem_set, ["pdf"])
+    assert [f.data for f in again] == [f.data for f in first]
+    assert b"/CreationDate" not in first[0].data
+
+
+def moodle_quiz(rendered) -> ET.Element:
+    return ET.fromstring(rendered["moodle"]["gradsheet-21-moodle.xml"])
+
+
+def test_moodle_has_one_category_per_slot_holding_every_students_variant(rendered,
+                                                                          problem_set):
+    quiz = moodle_quiz(rendered)
+    assert quiz.tag == "quiz"
+    questions = quiz.findall("question")
+    categories = [i for i, q in enumerate(questions) if q.get("type") == "category"]
+    assert len(categories) == 6
+    for n, start in enumerate(categories):
+        path = questions[start].find("category/text").text
+        assert path.startswith("$course$/top/gradsheet-21/Problem ")
+        end = categories[n + 1] if n + 1 < len(categories) else len(questions)
+        members = questions[start + 1:end]
+        assert len(members) == len(STUDENTS)
+        variants = {q.find("idnumber").text.rsplit("-", 1)[0] for q in members}
+        assert variants == {s["variant"] for s in problem_set["sheets"]}
+
+
+def test_moodle_single_answer_problems_are_numerical_with_tolerance_and_feedback(rendered,
+                                                                                 problem_set):
+    quiz = moodle_quiz(rendered)
+    numerical = quiz.findall("question[@type='numerical']")
+    assert len(numerical) == len(STUDENTS)               # conv_same_padding: one part
+    by_id = {p["id"]: p for s in problem_set["sheets"] for p in s["problems"]}
+    for q in numerical:
+        p = by_id[q.find("idnumber").text]
+        answer = q.find("answer")
+        assert answer.get("fraction") == "100"
+        assert float(answer.find("text").text) == p["answers"]["padding"]
+        assert float(answer.find("tolerance").text) == 0.0
+        assert "Worked solution" in q.find("generalfeedback/text").text
+        assert q.find("questiontext").get("format") == "html"
+
+
+def test_moodle_multi_part_problems_are_cloze_with_a_blank_per_part(rendered, problem_set):
+    quiz = moodle_quiz(rendered)
+    by_id = {p["id"]: p for s in problem_set["sheets"] for p in s["problems"]}
+    cloze = quiz.findall("question[@type='cloze']")
+    assert len(cloze) == 5 * len(STUDENTS)
+    for q in cloze:
+        p = by_id[q.find("idnumber").text]
+        text = q.find("questiontext/text").text
+        blanks = re.findall(r"\{1:NUMERICAL:=([^:}]+):([^}]+)\}", text)
+        parts = answer_parts(p)
+        assert len(blanks) == len(parts)
+        for (want, tol), part in zip(blanks, parts):
+            assert float(want) == pytest.approx(part.value, rel=1e-11, abs=1e-12)
+            assert float(tol) == pytest.approx(part.tolerance)
+        assert int(q.find("defaultgrade").text) == len(parts)
+        assert q.find("generalfeedback/text").text
+
+
+def test_moodle_figures_travel_inside_their_questions(rendered):
+    quiz = moodle_quiz(rendered)
+    for q in quiz.findall("question[@type='cloze']"):
+        text = q.find("questiontext")
+        assert "@@PLUGINFILE@@/figure.svg" in text.find("text").text
+        svg = base64.b64decode(text.find("file[@name='figure.svg']").text)
+        ET.fromstring(svg)
+        key = q.find("generalfeedback/file[@name='key.svg']")
+        ET.fromstring(base64.b64decode(key.text))
+
+
+def qti_zip(rendered) -> zipfile.ZipFile:
+    return zipfile.ZipFile(io.BytesIO(rendered["qti"]["gradsheet-21-canvas-qti.zip"]))
+
+
+def test_qti_manifest_points_at_files_in_the_zip(rendered):
+    z = qti_zip(rendered)
+    names = set(z.namelist())
+    manifest = ET.fromstring(z.read("imsmanifest.xml"))
+    resources = manifest.findall(f"{CP}resources/{CP}resource")
+    ids = {r.get("identifier") for r in resources}
+    quiz = [r for r in resources if r.get("type") == "imsqti_xmlv1p2"]
+    assert len(quiz) == 1
+    for r in resources:
+        for f in r.findall(f"{CP}file"):
+            assert f.get("href") in names
+    for dep in quiz[0].findall(f"{CP}dependency"):
+        assert dep.get("identifierref") in ids
+    listed = {f.get("href") for r in resources for f in r.findall(f"{CP}file")}
+    assert listed | {"imsmanifest.xml"} == names
+
+
+def test_qti_has_a_question_group_per_slot_of_numerical_questions_with_ranges(rendered,
+                                                                              problem_set):
+    z = qti_zip(rendered)
+    manifest = ET.fromstring(z.read("imsmanifest.xml"))
+    href = manifest.find(f"{CP}resources/{CP}resource[@type='imsqti_xmlv1p2']").get("href")
+    root = ET.fromstring(z.read(href))
+    assert root.tag == QTI + "questestinterop"
+    groups = root.findall(f"{QTI}assessment/{QTI}section/{QTI}section")
+    assert len(groups) == 6
+    for slot, group in enumerate(groups):
+        sel = group.find(f"{QTI}selection_ordering/{QTI}selection")
+        assert sel.find(f"{QTI}selection_number").text == "1"
+        items = group.findall(f"{QTI}item")
+        assert len(items) == len(STUDENTS)
+        for item, sheet in zip(items, problem_set["sheets"]):
+            fields = {f.find(f"{QTI}fieldlabel").text: f.find(f"{QTI}fieldentry").text
+                      for f in item.iter(f"{QTI}qtimetadatafield")}
+            assert fields["question_type"] == "numerical_question"
+            part = headline_part(sheet["problems"][slot])
+            cond = item.find(f"{QTI}resprocessing/{QTI}respcondition[@continue='No']"
+                             f"/{QTI}conditionvar/{QTI}or")
+            assert float(cond.find(f"{QTI}varequal").text) == pytest.approx(part.value)
+            low = float(cond.find(f"{QTI}and/{QTI}vargte").text)
+            high = float(cond.find(f"{QTI}and/{QTI}varlte").text)
+            assert low <= part.value <= high
+            assert high - low == pytest.approx(2 * part.tolerance)
+            html = item.find(f"{QTI}presentation/{QTI}material/{QTI}mattext").text
+            for src in re.findall(r'src="\$IMS-CC-FILEBASE\$/([^"]+)"', html):
+                assert f"web_resources/{src}" in z.namelist()
+            assert item.find(f"{QTI}itemfeedback[@ident='general_fb']") is not None
+
+
+def test_zips_are_the_same_bytes_every_time_with_fixed_dates(problem_set):
+    first = exports.render_zip(problem_set, ["markdown", "qti"])
+    assert exports.render_zip(problem_set, ["markdown", "qti"]) == first
+    z = zipfile.ZipFile(io.BytesIO(first))
+    assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    assert z.namelist() == sorted(z.namelist())
+
+
+def test_a_download_is_the_file_itself_or_a_zip(problem_set):
+    name, media, data = exports.render_download(problem_set, "moodle")
+    assert (name, media) == ("gradsheet-21-moodle.xml", "application/xml")
+    ET.fromstring(data)
+    name, media, data = exports.render_download(problem_set, "html,pdf")
+    assert (name, media) == ("gradsheet-21-html-pdf.zip", "application/zip")
+    assert "answer-key.pdf" in zipfile.ZipFile(io.BytesIO(data)).namelist()
+
+
+def test_write_puts_every_format_side_by_side(tmp_path, problem_set):
+    exports.write(problem_set, "json,markdown,moodle", tmp_path)
+    names = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
+    assert {"ada.json", "ada.md", "answer-key.json", "gradsheet-21-moodle.xml",
+            "figures/ada-p1.svg"} <= names
+    copy = json.loads((tmp_path / "ada.json").read_text())
+    assert "answers" not in copy["problems"][0] and copy["student"] == "ada"
+
+
+def test_a_malformed_set_is_an_export_error_naming_the_field():
+    with pytest.raises(exports.ExportError, match=r"sheets\[0\].problems\[0\]: a problem has "
+                                                  r"a statement"):
+        exports.render({"seed": 1, "sheets": [{"problems": [{"type": "gate_gradient",
+                                                             "parameters": {}}]}]}, "html")
+
+
+def test_html_and_markdown_are_the_same_bytes_every_time(problem_set, rendered):
+    again = {f.path: f.data for f in exports.render(problem_set, ["html", "markdown"])}
+    assert again == {**rendered["html"], **rendered["markdown"]}

@@ -1,0 +1,97 @@
+"""The computational-graph figure: inputs on the left, one circle per gate with its op
+symbol, every wire with the forward value above it and the gradient below it (the
+worksheet's and CS231n's convention).
+
+Everything that does not change from student to student (wires, gates, names, edges)
+is drawn once per graph into a template; a student's figure is that template plus a
+few dozen numbers. A student's sheet shows only what the problem gives (the inputs,
+the upstream gradient); the key shows every value and gradient.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from worksheets.exports import graph_layout as gl
+from worksheets.exports.svg import GRADIENT, INK, MUTED, VALUE, Svg, fmt, text_width
+from engine.ops import OPS_BY_NAME
+
+VALUE_RAISE = 5.0      # value baseline above its wire
+GRADIENT_DROP = 15.0   # gradient baseline below its wire
+LEGEND_SIZE = 10.5
+
+
+@functools.lru_cache(maxsize=512)
+def _template(key: tuple, names: tuple, symbols: tuple, of: str) -> tuple[float, gl.GraphLayout, str]:
+    lay = gl.layout(key, symbols)
+    n_inputs = key[0]
+    legend = ("above a wire: its value", f"below: ∂{of}/∂(wire)")
+    legend_x = gl.MARGIN + text_width(legend[0], LEGEND_SIZE) + 14
+    width = max(lay.width, legend_x + text_width(legend[1], LEGEND_SIZE) + gl.MARGIN)
+    out = Svg(width, lay.height)
+    for link in lay.links:
+        out.path(_curve(link.points), stroke=INK, width=1.1)
+        _arrowhead(out, *link.points[-1])
+    for tag in lay.constants:
+        out.line(tag.port[0] - 12, tag.port[1], tag.port[0] - 6, tag.port[1], stroke=MUTED)
+        _arrowhead(out, *tag.port, color=MUTED)
+        out.text(tag.port[0] - 14, tag.port[1] + 4, tag.text, size=gl.LABEL_SIZE, anchor="end",
+                 fill=MUTED)
+    for i, wire in enumerate(lay.wires):
+        out.line(wire.x0, wire.y, wire.x1, wire.y, stroke=INK, width=1.1)
+        if i < n_inputs:
+            out.text(wire.x0 - 4, wire.y + 4.5, names[i], size=gl.NAME_SIZE, anchor="end",
+                     style="italic")
+    for gate in lay.gates:
+        out.circle(gate.cx, gate.cy, gl.RADIUS)
+        size = 16.0 if len(gate.symbol) == 1 else 12.0 if len(gate.symbol) <= 3 else 10.0
+        out.text(gate.cx, gate.cy + size * 0.36, gate.symbol, size=size, anchor="middle",
+                 fit=2 * gl.RADIUS - 5)
+        out.text(gate.cx, gate.cy - gl.RADIUS - 5, names[n_inputs + gate.node],
+                 size=gl.NAME_SIZE - 1, anchor="middle", style="italic", fill=MUTED)
+    end = lay.wires[lay.output]
+    _arrowhead(out, end.x1 + 6, end.y)
+    out.text(end.x1 + 10, end.y + 4.5, names[lay.output], size=gl.NAME_SIZE, style="italic")
+    legend_y = lay.height - 8
+    out.text(gl.MARGIN, legend_y, legend[0], size=LEGEND_SIZE, fill=VALUE)
+    out.text(legend_x, legend_y, legend[1], size=LEGEND_SIZE, fill=GRADIENT)
+    return width, lay, "".join(out.parts)
+
+
+def graph_svg(graph, values: dict, gradients: dict, title: str = "", of: str | None = None) -> str:
+    """The figure of `graph` (an engine.Graph) with the given labels: `values` and
+    `gradients` map names to display strings; a name not in a map gets a blank wire.
+    `of` names what the gradients are of in the legend (default: the graph's output)."""
+    key = gl.structure(graph)
+    symbols = tuple(gl.gate_symbol(OPS_BY_NAME[n.op].symbol, n.op, refs)
+                    for n, (_, refs) in zip(graph.nodes, key[1]))
+    width, lay, static = _template(key, graph.names, symbols, of or graph.output)
+    out = Svg(width, lay.height, title)
+    out.raw(static)
+    half = gl.STUB / 2
+    for name, wire in zip(graph.names, lay.wires):
+        v = values.get(name)
+        if v is not None:
+            out.text(wire.x0 + half, wire.y - VALUE_RAISE, v, size=gl.LABEL_SIZE,
+                     anchor="middle", fill=VALUE, fit=gl.STUB - 6)
+        g = gradients.get(name)
+        if g is not None:
+            out.text(wire.x0 + half, wire.y + GRADIENT_DROP, g, size=gl.LABEL_SIZE,
+                     anchor="middle", fill=GRADIENT, fit=gl.STUB - 6)
+    return out.tostring()
+
+
+def _curve(points: tuple) -> str:
+    """Cubic segments through `points`, level at each end, as edges in a circuit."""
+    x0, y0 = points[0]
+    d = [f"M{fmt(x0)},{fmt(y0)}"]
+    for x1, y1 in points[1:]:
+        mid = (x1 - x0) / 2
+        d.append(f"C{fmt(x0 + mid)},{fmt(y0)} {fmt(x1 - mid)},{fmt(y1)} {fmt(x1)},{fmt(y1)}")
+        x0, y0 = x1, y1
+    return "".join(d)
+
+
+def _arrowhead(out: Svg, x: float, y: float, color: str = INK) -> None:
+    out.path(f"M{fmt(x)},{fmt(y)}L{fmt(x - 7)},{fmt(y - 3.5)}L{fmt(x - 7)},{fmt(y + 3.5)}Z",
+             fill=color, stroke="none", width=0)

@@ -1,0 +1,147 @@
+"""A problem's answer key as a flat list of numbered parts, each with a label in words
+and in LaTeX and the absolute tolerance an LMS checks it with.
+
+The parts are those the grader marks (worksheets): for a graph, the values of
+its nodes (the inputs are given), the gradient of every name but the output (which is
+1), and the step. A part's tolerance is the problem's `tolerance` of its top-level
+answer, |got - want| <= max(abs, rel * |want|), as one absolute width per number since
+Moodle and Canvas take one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from worksheets.latex import num, tex_name
+
+
+@dataclass(frozen=True)
+class Part:
+    path: tuple      # ("gradients", "x"), ("windows", 2, 0), ...
+    label: str       # in words: "∂f/∂x", "last unit of window 2"
+    tex: str         # the same in LaTeX
+    value: float
+    tolerance: float
+
+    @property
+    def name(self) -> str:
+        """values.q, windows[2][0]: how the grader names the part."""
+        out = str(self.path[0])
+        for p in self.path[1:]:
+            out += f"[{p}]" if isinstance(p, int) else f".{p}"
+        return out
+
+
+def _graph_parts(problem: dict):
+    p, a = problem["parameters"], problem["answers"]
+    spec = p["graph"]
+    out = spec["output"]
+    nodes = [n["id"] for n in spec["nodes"]]
+    for n in nodes:
+        yield ("values", n), a["values"][n]
+    for name in list(p["inputs"]) + nodes:
+        if name != out and name in a["gradients"]:
+            yield ("gradients", name), a["gradients"][name]
+    for name, v in a["step"].items():
+        yield ("step", name), v
+
+
+def _walk(value, path=()):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _walk(v, path + (k,))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _walk(v, path + (i,))
+    else:
+        yield path, value
+
+
+def _partial(of: str, wrt: str) -> tuple[str, str]:
+    return f"∂{of}/∂{wrt}", rf"\partial {tex_name(of)} / \partial {tex_name(wrt)}"
+
+
+def _label(problem: dict, path: tuple) -> tuple[str, str]:
+    """(words, LaTeX) for one part of a problem of a known type; the path otherwise."""
+    t, head = problem["type"], path[0]
+    if t == "graph_backprop":
+        name = path[1]
+        if head == "values":
+            return f"the value of {name}", tex_name(name)
+        if head == "gradients":
+            return _partial(problem["parameters"]["graph"]["output"], name)
+        return f"{name} after one step", rf"{tex_name(name)} \text{{ after one step}}"
+    if t == "logistic_regression":
+        if head in ("z", "h"):
+            return head, head
+        if head == "loss":
+            return "the loss L", "L"
+        if head == "gradients":
+            return _partial("L", path[1])
+        return f"{path[1]} after one step", rf"{tex_name(path[1])} \text{{ after one step}}"
+    if t == "gate_gradient":
+        return ("the output y", "y") if head == "output" else _partial("L", "x")
+    if t == "conv_output_size":
+        if head == "output_size":
+            return "the output size", r"\text{output size}"
+        if head == "windows":
+            end = "first" if path[2] == 0 else "last"
+            return (f"the {end} unit of window {path[1]}",
+                    rf"\text{{{end} unit of window }} {path[1]}")
+        return f"the centre of window {path[1]}", rf"\text{{centre of window }} {path[1]}"
+    if t == "conv_same_padding":
+        return "the padding P", "P"
+    if t == "conv1d_backprop":
+        i = path[1]
+        if head == "output":
+            return f"y{i}", f"y_{{{i}}}"
+        if head == "grad_input":
+            return f"∂L/∂x{i}", rf"\partial L / \partial x_{{{i}}}"
+        return f"∂L/∂w{i}", rf"\partial L / \partial w_{{{i}}}"
+    name = Part(path, "", "", 0.0, 0.0).name
+    return name, rf"\texttt{{{name}}}".replace("_", r"\_")
+
+
+def answer_parts(problem: dict) -> list[Part]:
+    """Every part of the problem's key (which it must hold), in the key's order."""
+    answers = problem.get("answers")
+    if answers is None:
+        raise ValueError(f"problem {problem.get('id', '?')} has no answers: make the set with "
+                         "answers to export a key or an LMS quiz")
+    items = (_graph_parts(problem) if problem["type"] == "graph_backprop"
+             else _walk(answers))
+    tolerances = problem.get("tolerance", {})
+    out = []
+    for path, value in items:
+        tol = tolerances.get(path[0], {"abs": 0.0, "rel": 0.0})
+        width = max(float(tol.get("abs", 0.0)), float(tol.get("rel", 0.0)) * abs(value))
+        label, tex = _label(problem, path)
+        out.append(Part(path, label, tex, float(value), width))
+    return out
+
+
+# The one part an LMS that takes a single number per question (Canvas) asks for: the
+# number the problem builds up to; the others are in the worked solution it shows.
+HEADLINE = {
+    "conv_output_size": lambda p: ("output_size",),
+    "conv_same_padding": lambda p: ("padding",),
+    "graph_backprop": lambda p: ("gradients", next(iter(p["parameters"]["inputs"]))),
+    "logistic_regression": lambda p: ("gradients", "w1"),
+    "gate_gradient": lambda p: ("gradient",),
+    "conv1d_backprop": lambda p: ("grad_weight", 0),
+}
+
+
+def headline_part(problem: dict) -> Part:
+    parts = answer_parts(problem)
+    choose = HEADLINE.get(problem["type"])
+    if choose is not None:
+        path = choose(problem)
+        for part in parts:
+            if part.path == path:
+                return part
+    return parts[0]
+
+
+def display(part: Part) -> str:
+    return num(part.value)

@@ -1,0 +1,109 @@
+"""PDF: one file per student and the key, typeset by typst (a pip package with its own
+fonts: no TeX, no browser). Statements and solutions become typst markup and math,
+figures are placed as SVG, whose text typst keeps as text.
+
+Only the fonts typst embeds are used (system fonts are ignored) and the document has no
+date, so the same set gives the same bytes on any machine.
+"""
+
+from __future__ import annotations
+
+import re
+
+import typst
+
+from worksheets.exports import markup
+from worksheets.exports.archive import File
+from worksheets.exports.markdown_sheets import tolerance_text
+from worksheets.exports.parts import answer_parts, display
+from worksheets.exports.sheetset import KEY_STEM, Sheet, SheetSet, title
+
+TEXT_WIDTH_PT = 490.0     # A4 less 2 x 18 mm
+PT_PER_UNIT = 0.72        # figure units to points: 12-unit labels print at about 8.6 pt
+
+PREAMBLE = """#set document(title: {title}, author: "gradsheet", date: none)
+#set page(paper: "a4", margin: (x: 18mm, top: 16mm, bottom: 18mm),
+          footer: context [#set text(size: 8pt, fill: luma(110)); {footer} #h(1fr) page #counter(page).display()])
+#set text(font: ("Libertinus Serif", "New Computer Modern"), size: 10.5pt, lang: "en")
+#set par(justify: false)
+#show raw: set text(font: "DejaVu Sans Mono", size: 0.9em)
+#show heading.where(level: 2): set block(above: 1.4em, below: 0.7em)
+#set table(stroke: 0.5pt + luma(170), inset: 4pt)
+"""
+
+
+def _svg_width(svg: str) -> float:
+    m = re.search(r'width="([0-9.]+)"', svg)
+    return float(m.group(1)) if m else TEXT_WIDTH_PT / PT_PER_UNIT
+
+
+def _sheet(s: SheetSet, sheet: Sheet, key: bool, prefix: str, images: dict) -> str:
+    head = f"Problem set {s.seed}" + (" — answer key" if key else "")
+    out = [f"#block(width: 100%, below: 1em)[#text(size: 16pt, weight: \"bold\")"
+           f"[{markup.typst_text(head)}] #h(1fr) "
+           + ("" if key else "Name: #box(width: 15em, stroke: (bottom: 0.6pt), height: 1.1em)")
+           + f"\\ #text(size: 9pt, fill: luma(90))[{markup.typst_text(str(sheet.student))} · "
+           f"variant #raw({markup.typst_string(sheet.variant)})]]",
+           "#line(length: 100%, stroke: 1pt)"]
+    for k, p in enumerate(sheet.problems):
+        out.append(f"== Problem {k + 1}. {markup.typst_text(title(p))}")
+        out.append(markup.typst(p["statement"]))
+        fig = sheet.figure(k, key)
+        if fig is not None:
+            name = f"{prefix}p{k + 1}{'-key' if key else ''}.svg"
+            images[name] = fig.encode("utf-8")
+            width = min(_svg_width(fig) * PT_PER_UNIT, TEXT_WIDTH_PT)
+            out.append(f"#align(center, image({markup.typst_string(name)}, "
+                       f"width: {width:.1f}pt))")
+        if key:
+            rows = []
+            for part in answer_parts(p):
+                rows.append(f"[${markup.tex_to_typst(part.tex)}$], "
+                            f"[{markup.typst_text(display(part))}], "
+                            f"[{markup.typst_text(tolerance_text(part.tolerance))}]")
+            out.append("#table(columns: 3, table.header([*part*], [*answer*], [*marked*]), "
+                       + ", ".join(rows) + ")")
+            if p.get("solution"):
+                out.append("=== Worked solution")
+                items = [f"[#strong[{markup.typst_text(step['title'])}]: "
+                         f"{markup.typst_inline(step['text'])}]" for step in p["solution"]]
+                out.append("#enum(" + ", ".join(items) + ")")
+    return "\n\n".join(out)
+
+
+def student_source(s: SheetSet, sheet: Sheet) -> tuple[str, dict]:
+    """The typst source of a student's sheet and the figures it places, by file name."""
+    images: dict = {}
+    body = _sheet(s, sheet, False, "", images)
+    pre = PREAMBLE.format(title=markup.typst_string(f"Problem set {s.seed}: {sheet.student}"),
+                          footer=markup.typst_text(f"{s.name} · {sheet.variant}"))
+    return pre + body, images
+
+
+def key_source(s: SheetSet) -> tuple[str, dict]:
+    images: dict = {}
+    bodies = [_sheet(s, sheet, True, f"s{i + 1}-", images) for i, sheet in enumerate(s.sheets)]
+    pre = PREAMBLE.format(title=markup.typst_string(f"Answer key: problem set {s.seed}"),
+                          footer=markup.typst_text(f"{s.name} · answer key"))
+    return pre + "\n\n#pagebreak()\n\n".join(bodies), images
+
+
+def typeset(source: str, images: dict, fmt: str = "pdf", ppi: float | None = None):
+    """PDF bytes of a typst source; with fmt="png", a PNG per page."""
+    files = {"main": source.encode("utf-8"), **images}
+    return typst.compile(files, ignore_system_fonts=True, format=fmt, ppi=ppi)
+
+
+def student_pdf(s: SheetSet, sheet: Sheet) -> bytes:
+    return typeset(*student_source(s, sheet))
+
+
+def key_pdf(s: SheetSet) -> bytes:
+    return typeset(*key_source(s))
+
+
+def files(s: SheetSet) -> list[File]:
+    out = [File(f"{sheet.stem}.pdf", student_pdf(s, sheet)) for sheet in s.sheets]
+    if s.has_answers:
+        out.append(File(f"{KEY_STEM}.pdf", key_pdf(s)))
+    return out

@@ -1,0 +1,234 @@
+"""Problem sets: one sheet per student, every problem's key from one evaluate_many and
+one conv1d_many call per set; grading one token; tracing a leaked sheet.
+
+    >>> s = generate(7, ["ada", "alan"], ["conv_output_size", "graph_backprop"])
+    >>> s["sheets"][0]["problems"][1]["answers"]["gradients"]     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import gc
+import numbers
+from dataclasses import dataclass
+
+import engine
+from engine.conv import conv1d_many
+from worksheets.errors import ProblemSetError, TokenError
+from worksheets.grading import read_submission
+from worksheets.problem import Work
+from worksheets.problems import TYPES, WORKSHEET, problem_type
+from worksheets.seeding import GENERATOR_VERSION, Stream, keys, secret_bytes, variant_of
+from worksheets.tokens import TokenSigner
+
+MAX_SEED = 2 ** 53 - 1          # a whole number every JSON client reads exactly
+MAX_STUDENT_ID_CHARS = 200
+MAX_PROBLEMS_PER_SHEET = 50
+MAX_STUDENTS = 100_000
+
+
+@dataclass(frozen=True)
+class Request:
+    """A checked request for a set: seed, student ids, and problems as (type, options)."""
+
+    seed: int
+    students: list
+    problems: list  # [(ProblemType, given options, options with defaults)]
+
+
+def read_request(seed, students, problems=None) -> Request:
+    """Validate a set request; ProblemSetError names the field and the position."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ProblemSetError(f"must be a whole number, not {seed!r}", path="seed")
+    if not 0 <= seed <= MAX_SEED:
+        raise ProblemSetError(f"must be between 0 and {MAX_SEED}, not {seed}", path="seed")
+    return Request(int(seed), read_students(students), read_problems(problems))
+
+
+def read_students(students) -> list:
+    if isinstance(students, numbers.Integral) and not isinstance(students, bool):
+        if not 1 <= students <= MAX_STUDENTS:
+            raise ProblemSetError(f"must be between 1 and {MAX_STUDENTS}, not {students}",
+                                  path="students")
+        width = max(2, len(str(students)))
+        return [f"student-{i:0{width}d}" for i in range(1, students + 1)]
+    if not isinstance(students, (list, tuple)) or not students:
+        raise ProblemSetError("must be a number of students or a non-empty list of student "
+                              "ids", path="students")
+    if len(students) > MAX_STUDENTS:
+        raise ProblemSetError(f"lists {len(students)} students; the limit is {MAX_STUDENTS}",
+                              path="students")
+    seen: dict[str, int] = {}
+    for i, s in enumerate(students):
+        if isinstance(s, bool) or not isinstance(s, (str, numbers.Integral)):
+            raise ProblemSetError(f"a student id is a string or a whole number, not {s!r}",
+                                  path=f"students[{i}]")
+        key = str(s)
+        if not key.strip():
+            raise ProblemSetError("a student id must not be empty", path=f"students[{i}]")
+        if len(key) > MAX_STUDENT_ID_CHARS:
+            raise ProblemSetError(f"is longer than {MAX_STUDENT_ID_CHARS} characters",
+                                  path=f"students[{i}]")
+        if key in seen:
+            raise ProblemSetError(f"{key!r} is listed twice (first at students[{seen[key]}])",
+                                  path=f"students[{i}]")
+        seen[key] = i
+    return list(students)
+
+
+def read_problems(problems) -> list:
+    if problems is None:
+        problems = list(WORKSHEET)
+    if not isinstance(problems, (list, tuple)) or not problems:
+        raise ProblemSetError("must be a non-empty list of problems", path="problems")
+    if len(problems) > MAX_PROBLEMS_PER_SHEET:
+        raise ProblemSetError(f"holds {len(problems)} problems; a sheet holds at most "
+                              f"{MAX_PROBLEMS_PER_SHEET}", path="problems")
+    out = []
+    for i, spec in enumerate(problems):
+        path = f"problems[{i}]"
+        if isinstance(spec, str):
+            spec = {"type": spec}
+        if not isinstance(spec, dict):
+            raise ProblemSetError("must be a problem type id or an object "
+                                  '{"type": id, ...options}', path=path)
+        if "type" not in spec:
+            raise ProblemSetError(f"needs a type (one of {', '.join(TYPES)})", path=f"{path}.type")
+        t = problem_type(spec["type"], f"{path}.type")
+        given = t.read_options(spec, path)
+        options = t.with_defaults(given)
+        t.check_options(options, path)
+        out.append((t, given, options))
+    return out
+
+
+class Generator:
+    """Builds sheets for one secret: variants, problems, keys and tokens."""
+
+    def __init__(self, secret=None):
+        self.keys = keys(secret_bytes(secret))
+        self.signer = TokenSigner(self.keys)
+
+    def variant(self, seed: int, student) -> str:
+        return variant_of(self.keys, seed, str(student))
+
+    def build(self, request: Request, include_answers: bool = True, worked: bool = True,
+              reveal: bool | None = None) -> dict:
+        """The set: {"seed", "version", "sheets": [{"student", "variant", "problems"}]}."""
+        reveal = include_answers if reveal is None else reveal
+        # Tens of thousands of small dicts, lists and strings, none of them cyclic:
+        # the cyclic collector would only walk them again and again.
+        paused = gc.isenabled()
+        if paused:
+            gc.disable()
+        try:
+            return self._build(request, include_answers, worked, reveal)
+        finally:
+            if paused:
+                gc.enable()
+
+    def _build(self, request, include_answers, worked, reveal) -> dict:
+        keys_, sign = self.keys, self.signer.sign
+        sheets, works = [], []
+        graph_items, conv_items = [], []
+        for student in request.students:
+            variant = variant_of(keys_, request.seed, str(student))
+            problems = []
+            for index, (t, given, options) in enumerate(request.problems):
+                v = t.sample(Stream(keys_, variant, index, t.id), options)
+                problem = {"id": f"{variant}-{index + 1}", "type": t.id,
+                           "statement": t.statement(v, options), "parameters": v.parameters,
+                           "tolerance": {part: tol.to_dict() for part, tol
+                                         in t.part_tolerances(v).items()},
+                           "token": sign(variant, index, t.id, given, reveal)}
+                problems.append(problem)
+                if include_answers:
+                    w = Work(t, options, given, v)
+                    g0, c0 = len(graph_items), len(conv_items)
+                    graph_items += t.graph_items(v)
+                    conv_items += t.conv_items(v)
+                    w.graphs, w.convs = (g0, len(graph_items)), (c0, len(conv_items))
+                    works.append((w, problem))
+            sheets.append({"student": student, "variant": variant, "problems": problems})
+        if include_answers:
+            evaluations = engine.evaluate_many(graph_items) if graph_items else []
+            convs = conv1d_many(conv_items) if conv_items else []
+            for w, problem in works:
+                answers, solution = w.type.solve(w.variant, w.options,
+                                                 evaluations[w.graphs[0]:w.graphs[1]],
+                                                 convs[w.convs[0]:w.convs[1]], worked)
+                problem["answers"] = answers
+                if worked:
+                    problem["solution"] = solution
+        return {"seed": request.seed, "version": GENERATOR_VERSION, "sheets": sheets}
+
+    # -- one problem from its token --------------------------------------------------------
+    def regenerate(self, token) -> tuple:
+        """(ticket, type, options, variant, answers) of the problem a token names."""
+        ticket = self.signer.read(token)
+        t = TYPES.get(ticket.type_id)
+        if t is None:
+            raise TokenError(f"names problem type {ticket.type_id!r}, which this gradsheet "
+                             f"does not have")
+        try:
+            options = t.with_defaults(t.read_options(ticket.options, "options"))
+        except ProblemSetError as exc:
+            raise TokenError(f"its options do not fit {t.id}: {exc}") from None
+        v = t.sample(Stream(self.keys, ticket.variant, ticket.index, t.id), options)
+        answers, _ = solve(t, v, options, worked=False)
+        return ticket, t, options, v, answers
+
+    def grade(self, token, answers) -> dict:
+        """{"score", "max_score", "parts": [...]} for `answers` to the token's problem."""
+        ticket, t, options, v, key = self.regenerate(token)
+        submitted = read_submission(key, answers)
+        results = t.grade(v, options, key, submitted)
+        score = sum(r.credit for r in results)
+        return {"problem": f"{ticket.variant}-{ticket.index + 1}", "type": t.id,
+                "score": round(score, 6), "max_score": float(len(results)),
+                "parts": [r.to_dict(ticket.reveal) for r in results]}
+
+    def trace(self, seed, students, *, variant=None, token=None) -> list:
+        """The students (of this seed and roster) whose sheet has this variant or token."""
+        request = read_request(seed, students, None)
+        if token is not None:
+            variant = self.signer.read(token).variant
+        if not isinstance(variant, str) or not variant:
+            raise ProblemSetError("give a variant code or a token to trace", path="variant")
+        variant = variant.strip().lower()
+        return [s for s in request.students
+                if variant_of(self.keys, request.seed, str(s)) == variant]
+
+
+def solve(t, variant, options: dict | None = None, worked: bool = True) -> tuple[dict, list]:
+    """(answers, solution) of one variant of type `t`, its arithmetic done by the engine."""
+    options = t.with_defaults(options or {})
+    graphs = t.graph_items(variant)
+    evaluations = engine.evaluate_many(graphs) if graphs else []
+    items = t.conv_items(variant)
+    convs = conv1d_many(items) if items else []
+    return t.solve(variant, options, evaluations, convs, worked)
+
+
+def generate(seed, students, problems=None, *, include_answers: bool = True,
+             worked: bool = True, secret=None, reveal: bool | None = None) -> dict:
+    """A problem set: one sheet per student, with answers and worked solutions unless
+    `include_answers` is false. `problems` is a list of type ids or {"type", ...options}
+    (default: the whole worksheet, one problem of each type). `reveal` says whether
+    grading a token shows the expected answers (default: `include_answers`)."""
+    return Generator(secret).build(read_request(seed, students, problems), include_answers,
+                                   worked, reveal)
+
+
+def grade(token, answers, *, secret=None) -> dict:
+    """Marks for `answers` to the problem `token` names, regenerated from the token."""
+    return Generator(secret).grade(token, answers)
+
+
+def trace(seed, students, *, variant=None, token=None, secret=None) -> list:
+    """The student ids of `students` whose sheet of set `seed` has this variant or token."""
+    return Generator(secret).trace(seed, students, variant=variant, token=token)
+
+
+def problem_types() -> list[dict]:
+    """Every problem type: id, title, description and options (JSON-schema-like)."""
+    return [t.describe() for t in TYPES.values()]

@@ -1,0 +1,161 @@
+"""Marking one problem: the submission's shape, then per-part tolerance, partial
+credit and feedback in words.
+
+A submission mirrors the key: `{part: number | list | {name: number}}`. Its shape is
+checked first, and a part the problem does not have, a string where a number belongs
+or a map where a list belongs is an AnswerError naming the path (`answers.values.q`).
+Wrong numbers, lists of the wrong length and missing parts are marked, not refused.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+from worksheets.errors import AnswerError
+from worksheets.problem import PartResult, Tolerance
+
+CORRECT = "correct"
+CARRIED = "correct for your own earlier numbers (error carried forward)"
+MISSING = "not answered"
+WRONG = "not right"
+
+
+def _kind(value) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def read_number(value, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise AnswerError(f"must be a number, not {_kind(value)}", path=path)
+    try:
+        x = float(value)
+    except OverflowError:
+        raise AnswerError("is too large", path=path) from None
+    if not math.isfinite(x):
+        raise AnswerError("must be a finite number", path=path)
+    return x
+
+
+def read_submission(key: dict, submitted, path: str = "answers") -> dict:
+    """`submitted` with its numbers as floats, checked against the shapes of `key`."""
+    if not isinstance(submitted, dict):
+        raise AnswerError(f"must be an object mapping part names to answers, not "
+                          f"{_kind(submitted)}", path=path)
+    out = {}
+    for name, value in submitted.items():
+        if name not in key:
+            raise AnswerError(f"this problem has no part {name!r} (its parts: "
+                              f"{', '.join(key)})", path=f"{path}.{name}")
+        out[name] = _read_like(key[name], value, f"{path}.{name}")
+    return out
+
+
+def _read_like(want, got, path: str):
+    if isinstance(want, dict):
+        if not isinstance(got, dict):
+            raise AnswerError(f"must be an object mapping names to numbers, not {_kind(got)}",
+                              path=path)
+        out = {}
+        for name, value in got.items():
+            if name not in want:
+                raise AnswerError(f"{name!r} is not one of this part's names "
+                                  f"({', '.join(want)})", path=f"{path}.{name}")
+            out[name] = _read_like(want[name], value, f"{path}.{name}")
+        return out
+    if isinstance(want, list):
+        if not isinstance(got, list):
+            raise AnswerError(f"must be a list, not {_kind(got)}", path=path)
+        if len(got) > 4 * len(want) + 16:
+            raise AnswerError(f"holds {len(got)} elements; the answer has {len(want)}", path=path)
+        inner = want[0] if want else 0.0
+        return [_read_like(inner, v, f"{path}[{i}]") for i, v in enumerate(got)]
+    return read_number(got, path)
+
+
+def correct(part: str, want, feedback: str = CORRECT) -> PartResult:
+    return PartResult(part, True, 1.0, feedback, want)
+
+
+def missing(part: str, want) -> PartResult:
+    return PartResult(part, False, 0.0, MISSING, want)
+
+
+def wrong(part: str, want, feedback: str = WRONG) -> PartResult:
+    return PartResult(part, False, 0.0, feedback, want)
+
+
+def mark_number(part: str, got, want: float, tol: Tolerance,
+                mistakes: list[tuple[float, str]] = ()) -> PartResult:
+    """One number: right within `tol`, or wrong with the first mistake it matches."""
+    if got is None:
+        return missing(part, want)
+    if tol.accepts(got, want):
+        return correct(part, want)
+    return wrong(part, want, diagnose(got, want, tol, mistakes))
+
+
+def diagnose(got: float, want: float, tol: Tolerance, mistakes) -> str:
+    """The words for the first mistake `got` matches. A mistake is (value, message) or
+    (value, message, tolerance) when it needs a looser match than the part (a student
+    who leaves an output size as 4.33)."""
+    for value, message, *own in mistakes:
+        t = own[0] if own else tol
+        if value == value and t.accepts(got, value) and not tol.accepts(value, want):
+            return message
+    if want and tol.accepts(-got, want):
+        return "the sign is flipped"
+    return WRONG
+
+
+def _same(got, want, tol: Tolerance) -> bool:
+    if isinstance(want, list):
+        return (isinstance(got, list) and len(got) == len(want)
+                and all(_same(g, w, tol) for g, w in zip(got, want)))
+    return not isinstance(got, list) and tol.accepts(got, want)
+
+
+def mark_list(part: str, got, want: list, tol: Tolerance,
+              mistakes: list[tuple[list, str]] = ()) -> PartResult:
+    """A list, element by element: credit is the share of positions right, over the
+    longer of the two lists (so extra elements cost as much as missing ones)."""
+    if got is None:
+        return missing(part, want)
+    right = sum(_same(g, w, tol) for g, w in zip(got, want))
+    n = max(len(got), len(want))
+    if right == n:
+        return correct(part, want)
+    for value, message in mistakes:
+        if _same(got, value, tol) and not _same(value, want, tol):
+            return PartResult(part, False, right / n, message, want)
+    notes = []
+    if len(got) != len(want):
+        notes.append(f"{len(got)} elements where the answer has {len(want)}")
+    if right:
+        notes.append(f"{right} of {len(want)} right")
+    bad = next((i for i, (g, w) in enumerate(zip(got, want)) if not _same(g, w, tol)), None)
+    if bad is not None:
+        notes.append(f"first wrong at position {bad}")
+    return PartResult(part, False, right / n, "; ".join(notes) or WRONG, want)
+
+
+def flatten(submitted: dict) -> dict:
+    """{"gradients": {"w1": 1.0}, "z": 2.0} -> {"gradients.w1": 1.0, "z": 2.0}."""
+    out = {}
+    for part, value in submitted.items():
+        if isinstance(value, dict):
+            for name, v in value.items():
+                out[f"{part}.{name}"] = v
+        else:
+            out[part] = value
+    return out

@@ -1,0 +1,249 @@
+"""The one small interface every problem type implements, and its building blocks.
+
+A problem type is one module holding one `ProblemType` subclass: its id, title and
+options, and the five things that define it in one place:
+
+    sample(rng, options) -> Variant        the numbers, drawn from a keyed Stream
+    graph_items(variant), conv_items(...)  the arithmetic its key needs, batched by the
+                                           caller into one evaluate_many and one
+                                           conv1d_many call per set
+    solve(variant, options, evs, convs)    the answer key and the worked solution
+    statement(variant, options)            Markdown with LaTeX math
+    grade(variant, options, key, parts)    marks, credit and feedback per part
+"""
+
+from __future__ import annotations
+
+import abc
+import numbers
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from worksheets.errors import ProblemSetError
+
+
+@dataclass(frozen=True, slots=True)
+class Tolerance:
+    """An answer `got` is right when |got - want| <= max(abs, rel * |want|)."""
+
+    abs: float
+    rel: float = 0.0
+
+    def accepts(self, got: float, want: float) -> bool:
+        return abs(got - want) <= max(self.abs, self.rel * abs(want))
+
+    def to_dict(self) -> dict:
+        return {"abs": self.abs, "rel": self.rel}
+
+    def describe(self) -> str:
+        if self.abs == 0 and self.rel == 0:
+            return "exactly"
+        parts = []
+        if self.abs:
+            parts.append(f"within {self.abs:g}")
+        if self.rel:
+            parts.append(f"{self.rel * 100:g} %")
+        return " or ".join(parts)
+
+
+EXACT = Tolerance(0.0)
+# Values and gradients worked by hand to three decimals; samplers keep every non-zero
+# answer at least ten times larger than the absolute tolerance.
+HAND = Tolerance(0.005, 0.005)
+# A descent step moves a value by a small amount; its tolerance must stay well below
+# the step, or the update with the wrong sign would pass.
+STEP = Tolerance(0.0005)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a problem type, as GET /v1/problem-types documents it.
+
+    kind: "integer" (minimum..maximum), "boolean", "choice" (one of `choices`) or
+    "subset" (a non-empty list of distinct `choices`, kept in the order of `choices`).
+    """
+
+    name: str
+    kind: str
+    default: Any
+    description: str
+    choices: tuple = ()
+    minimum: int | None = None
+    maximum: int | None = None
+
+    def check(self, value, path: str):
+        """`value` validated and put in canonical form; ProblemSetError naming `path`."""
+        if self.kind == "boolean":
+            if type(value) is not bool:
+                raise ProblemSetError(f"must be true or false, not {_show(value)}", path=path)
+            return value
+        if self.kind == "integer":
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                if not (type(value) is float and value.is_integer()):
+                    raise ProblemSetError(f"must be a whole number, not {_show(value)}", path=path)
+            value = int(value)
+            if not self.minimum <= value <= self.maximum:
+                raise ProblemSetError(f"must be between {self.minimum} and {self.maximum}, "
+                                      f"not {value}", path=path)
+            return value
+        if self.kind == "choice":
+            for c in self.choices:
+                if value == c and type(value) is not bool:
+                    return c
+            raise ProblemSetError(f"must be one of {_list(self.choices)}, not {_show(value)}",
+                                  path=path)
+        if self.kind == "subset":
+            if isinstance(value, (str, int, float)):
+                value = [value]
+            if type(value) is not list or not value:
+                raise ProblemSetError(f"must be a non-empty list of {_list(self.choices)}",
+                                      path=path)
+            for i, v in enumerate(value):
+                if type(v) is bool or v not in self.choices:
+                    raise ProblemSetError(f"must be one of {_list(self.choices)}, not {_show(v)}",
+                                          path=f"{path}[{i}]")
+            return [c for c in self.choices if c in value]
+        raise AssertionError(self.kind)
+
+    def doc(self) -> dict:
+        doc: dict = {"description": self.description, "default": self.default}
+        if self.kind == "boolean":
+            doc["type"] = "boolean"
+        elif self.kind == "integer":
+            doc.update(type="integer", minimum=self.minimum, maximum=self.maximum)
+        elif self.kind == "choice":
+            doc["enum"] = list(self.choices)
+        else:
+            doc.update(type="array", items={"enum": list(self.choices)}, minItems=1,
+                       uniqueItems=True)
+        return doc
+
+
+def _show(value) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return repr(value) if len(value) < 40 else "a long string"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return repr(value)
+
+
+def _list(choices) -> str:
+    return ", ".join(str(c) for c in choices)
+
+
+@dataclass(slots=True)
+class Variant:
+    """One student's numbers for one problem: `parameters` (JSON, shown to the student)
+    and `state`, anything the type keeps beside them (a parsed Graph, ...)."""
+
+    parameters: dict
+    state: Any = None
+
+
+@dataclass(slots=True)
+class PartResult:
+    """The mark for one part: `credit` in [0, 1], with feedback in words."""
+
+    part: str
+    correct: bool
+    credit: float
+    feedback: str
+    expected: Any = None
+
+    def to_dict(self, reveal: bool) -> dict:
+        out = {"part": self.part, "correct": self.correct, "credit": self.credit,
+               "feedback": self.feedback}
+        if reveal and self.expected is not None:
+            out["expected"] = self.expected
+        return out
+
+
+class ProblemType(abc.ABC):
+    """Base class: see the module docstring. Subclasses set the class attributes."""
+
+    id: ClassVar[str]
+    title: ClassVar[str]
+    description: ClassVar[str]
+    options: ClassVar[tuple[Option, ...]] = ()
+    # top-level answer part -> tolerance
+    tolerances: ClassVar[dict[str, Tolerance]] = {}
+
+    def __init__(self):
+        self._options = {o.name: o for o in self.options}
+        self.defaults = {o.name: o.default for o in self.options}
+
+    def read_options(self, raw: dict, path: str) -> dict:
+        """The options a request gives (without "type"), checked; defaults not filled."""
+        out = {}
+        for name, value in raw.items():
+            if name == "type":
+                continue
+            option = self._options.get(name)
+            if option is None:
+                known = ", ".join(self._options) or "none"
+                raise ProblemSetError(f"{self.id} has no option {name!r} (its options: {known})",
+                                      path=f"{path}.{name}")
+            out[name] = option.check(value, f"{path}.{name}")
+        return out
+
+    def with_defaults(self, given: dict) -> dict:
+        return {**self.defaults, **given}
+
+    def check_options(self, options: dict, path: str) -> None:
+        """Refuse options that are each valid but together leave nothing to draw."""
+
+    def describe(self) -> dict:
+        return {"id": self.id, "title": self.title, "description": self.description,
+                "options": {o.name: o.doc() for o in self.options}}
+
+    # -- what each type defines ----------------------------------------------------------
+    @abc.abstractmethod
+    def sample(self, rng, options: dict) -> Variant:
+        """Draw one variant's parameters from `rng` (a keyed stream, see seeding)."""
+
+    def graph_items(self, variant: Variant) -> list:
+        """(graph, inputs, output_gradient) items for engine.evaluate_many."""
+        return []
+
+    def conv_items(self, variant: Variant) -> list:
+        """Items for engine.conv.conv1d_many."""
+        return []
+
+    @abc.abstractmethod
+    def solve(self, variant: Variant, options: dict, evaluations: list, convs: list,
+              worked: bool = True) -> tuple[dict, list]:
+        """(answers, solution steps); the steps are skipped when not `worked`."""
+
+    @abc.abstractmethod
+    def statement(self, variant: Variant, options: dict) -> str:
+        """The problem statement, Markdown with LaTeX math."""
+
+    @abc.abstractmethod
+    def grade(self, variant: Variant, options: dict, answers: dict, submitted: dict) -> list:
+        """PartResults for a submission already checked against the key's shape."""
+
+    def part_tolerances(self, variant: Variant) -> dict[str, Tolerance]:
+        return self.tolerances
+
+
+def step(title: str, text: str) -> dict:
+    """One step of a worked solution."""
+    return {"title": title, "text": text}
+
+
+@dataclass(slots=True)
+class Work:
+    """A problem being built: its type, options, variant and slices of the batch."""
+
+    type: ProblemType
+    options: dict
+    given: dict
+    variant: Variant
+    graphs: tuple = field(default=(0, 0))
+    convs: tuple = field(default=(0, 0))

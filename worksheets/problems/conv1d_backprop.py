@@ -1,0 +1,145 @@
+"""conv1d_backprop: beyond the worksheet. A small numeric 1-D convolution (PyTorch's
+conv1d, a cross-correlation), its output, and the gradients of a given upstream
+gradient with respect to the input and the filter."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from worksheets.grading import mark_list
+from worksheets.problem import HAND, Option, ProblemType, Variant, step
+from worksheets.latex import num, signed
+
+
+class Conv1dBackprop(ProblemType):
+    id = "conv1d_backprop"
+    title = "Backpropagation through a 1-D convolution"
+    description = ("A short input x, a filter w, stride S and padding P: the output "
+                   "y[o] = sum_k w[k] x[oS - P + k] (cross-correlation, as PyTorch's "
+                   "conv1d), and, for a given upstream gradient dL/dy, the gradients dL/dx "
+                   "and dL/dw. Small whole numbers throughout.")
+    options = (
+        Option("strides", "subset", [1, 2], "strides to draw S from", choices=(1, 2, 3)),
+        Option("paddings", "subset", [0, 1], "paddings to draw P from", choices=(0, 1, 2)),
+        Option("max_width", "integer", 8, "largest input width", minimum=4, maximum=12),
+    )
+    tolerances = {"output": HAND, "grad_input": HAND, "grad_weight": HAND}
+
+    def sample(self, rng, options) -> Variant:
+        while True:
+            S = rng.choice(options["strides"])
+            P = rng.choice(options["paddings"])
+            F = rng.integer(2, 3)
+            out = rng.integer(2, 4)
+            W = (out - 1) * S + F - 2 * P
+            if not 3 <= W <= options["max_width"]:
+                continue
+            x = [rng.integer(-3, 3) for _ in range(W)]
+            w = [rng.nonzero(-2, 2) for _ in range(F)]
+            g = [rng.nonzero(-2, 2) for _ in range(out)]
+            y, gx, gw = _by_hand(x, w, g, S, P)
+            # none of the three answers may be all zeros
+            if any(y) and any(gx) and any(gw):
+                return Variant({"input": x, "weight": w, "stride": S, "padding": P,
+                                "grad_output": g})
+
+    def conv_items(self, variant):
+        p = variant.parameters
+        return [(np.array(p["input"], dtype=np.float64), np.array(p["weight"], dtype=np.float64),
+                 p["stride"], p["padding"], np.array(p["grad_output"], dtype=np.float64))]
+
+    def solve(self, variant, options, evaluations, convs, worked=True):
+        r = convs[0]
+        answers = {"output": r.output.tolist(), "grad_input": r.grad_input.tolist(),
+                   "grad_weight": r.grad_weight.tolist()}
+        if not worked:
+            return answers, []
+        p = variant.parameters
+        x, w, g, S, P = p["input"], p["weight"], p["grad_output"], p["stride"], p["padding"]
+        F = len(w)
+        xp = [0] * P + x + [0] * P
+        steps = [step("Padded input",
+                      f"With $P = {P}$: $x = [{', '.join(map(str, xp))}]$, window $o$ starting "
+                      f"at padded index ${S}o$." if P else
+                      f"No padding: window $o$ starts at index ${S}o$.")]
+        for o, yo in enumerate(answers["output"]):
+            terms = " + ".join(f"{signed(w[k])} \\cdot {signed(xp[o * S + k])}" for k in range(F))
+            steps.append(step(f"Output {o}", f"$y_{{{o}}} = {terms} = {num(yo)}$"))
+        for k, gk in enumerate(answers["grad_weight"]):
+            terms = " + ".join(f"{signed(g[o])} \\cdot {signed(xp[o * S + k])}"
+                               for o in range(len(g)))
+            steps.append(step(f"Gradient of w[{k}]",
+                              f"$\\dfrac{{\\partial L}}{{\\partial w_{{{k}}}}} = \\sum_o "
+                              f"\\dfrac{{\\partial L}}{{\\partial y_o}} x_{{oS - P + {k}}} = "
+                              f"{terms} = {num(gk)}$"))
+        for i, gi in enumerate(answers["grad_input"]):
+            pairs = [(o, i + P - o * S) for o in range(len(g)) if 0 <= i + P - o * S < F]
+            terms = " + ".join(f"{signed(g[o])} \\cdot {signed(w[k])}" for o, k in pairs)
+            text = (f"$\\dfrac{{\\partial L}}{{\\partial x_{{{i}}}}} = {terms} = {num(gi)}$"
+                    if pairs else
+                    f"$\\dfrac{{\\partial L}}{{\\partial x_{{{i}}}}} = 0$: no window reads "
+                    f"$x_{{{i}}}$")
+            steps.append(step(f"Gradient of x[{i}]", text))
+        return answers, steps
+
+    def statement(self, variant, options) -> str:
+        p = variant.parameters
+        return (
+            "A 1-D convolution layer (cross-correlation, as PyTorch's `conv1d`, no bias) "
+            f"with stride $S = {p['stride']}$ and padding $P = {p['padding']}$ maps the input "
+            f"$x = [{', '.join(map(str, p['input']))}]$ with the filter "
+            f"$w = [{', '.join(map(str, p['weight']))}]$ to "
+            "$y_o = \\sum_k w_k \\, x_{oS - P + k}$ (zero outside the input). The gradient of "
+            "the loss with respect to the output is "
+            f"$\\partial L / \\partial y = [{', '.join(map(str, p['grad_output']))}]$.\n\n"
+            "1. `output`: the list $y$.\n"
+            "2. `grad_input`: the list $\\partial L / \\partial x$ (one entry per input unit).\n"
+            "3. `grad_weight`: the list $\\partial L / \\partial w$.\n\n"
+            f"Each entry is marked {HAND.describe()}; a list earns the share of its entries "
+            "that are right.")
+
+    def grade(self, variant, options, answers, submitted):
+        p = variant.parameters
+        x, w, g, S, P = p["input"], p["weight"], p["grad_output"], p["stride"], p["padding"]
+        flipped = _by_hand(x, w[::-1], g, S, P)
+        unpadded = _by_hand(x, w, g[:_out_size(len(x), len(w), S, 0)], S, 0) \
+            if P and _out_size(len(x), len(w), S, 0) > 0 else None
+        out_mistakes = [(flipped[0], "the filter is flipped: conv1d (as in PyTorch) is a "
+                                     "cross-correlation, y_o = sum_k w_k x_(oS - P + k)")]
+        if unpadded is not None:
+            out_mistakes.append((unpadded[0], f"the padding is missing: add {P} zero(s) on "
+                                              f"each side first"))
+        gw_mistakes = [(answers["grad_weight"][::-1], "the gradient of the filter is reversed: "
+                                                       "dL/dw_k pairs dL/dy_o with x_(oS - P + k)")]
+        gx_mistakes = [(flipped[1], "the filter is flipped: dL/dx_i collects dL/dy_o times w_k "
+                                    "for every window o whose tap k reads x_i")]
+        return [
+            mark_list("output", submitted.get("output"), answers["output"], HAND, out_mistakes),
+            mark_list("grad_input", submitted.get("grad_input"), answers["grad_input"], HAND,
+                      gx_mistakes),
+            mark_list("grad_weight", submitted.get("grad_weight"), answers["grad_weight"], HAND,
+                      gw_mistakes),
+        ]
+
+
+def _out_size(W: int, F: int, S: int, P: int) -> int:
+    return (W + 2 * P - F) // S + 1
+
+
+def _by_hand(x, w, g, S: int, P: int):
+    """(y, dL/dx, dL/dw) by the definition, in plain Python: used to choose the numbers
+    and to name mistakes, never as the key."""
+    W, F = len(x), len(w)
+    out = _out_size(W, F, S, P)
+    y = [0.0] * max(out, 0)
+    gx = [0.0] * W
+    gw = [0.0] * F
+    for o in range(max(out, 0)):
+        for k in range(F):
+            i = o * S - P + k
+            if 0 <= i < W:
+                y[o] += w[k] * x[i]
+                if o < len(g):
+                    gx[i] += g[o] * w[k]
+                    gw[k] += g[o] * x[i]
+    return y, gx, gw

@@ -1,0 +1,86 @@
+"""Problem tokens: everything needed to regenerate one problem, signed.
+
+A token is itsdangerous's `payload.signature`, where the payload is the URL-safe
+base64 of the JSON list
+
+    [generator version, variant, problem index, type id, options, reveal]
+
+and the signature is HMAC-SHA256 under a key derived from GRADSHEET_SECRET. Grading
+reads the token, regenerates the problem and its key, and marks the answers: no state,
+so any replica grades any token. The payload is readable (it holds nothing a student
+does not already know); a changed byte or another secret fails the signature.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass
+
+import orjson
+from itsdangerous import BadSignature, Signer
+
+from worksheets.errors import TokenError
+from worksheets.seeding import GENERATOR_VERSION, Keys
+
+MAX_TOKEN_CHARS = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """What a token says: the problem at `index` of the sheet of `variant`."""
+
+    version: str
+    variant: str
+    index: int
+    type_id: str
+    options: dict
+    reveal: bool
+
+
+def _signer(keys: Keys) -> Signer:
+    # The key is already derived for tokens alone, so itsdangerous need not derive
+    # another on every call (which doubled the cost of a token).
+    return Signer(keys.token, salt=b"gradsheet.problem", digest_method=hashlib.sha256,
+                  key_derivation="none")
+
+
+class TokenSigner:
+    """Signs and reads the tokens of one secret."""
+
+    __slots__ = ("_signer",)
+
+    def __init__(self, keys: Keys):
+        self._signer = _signer(keys)
+
+    def sign(self, variant: str, index: int, type_id: str, options: dict, reveal: bool) -> str:
+        payload = orjson.dumps([GENERATOR_VERSION, variant, index, type_id, options, int(reveal)])
+        return self._signer.sign(base64.urlsafe_b64encode(payload).rstrip(b"=")).decode()
+
+    def read(self, token) -> Ticket:
+        """The token's ticket; TokenError when it is not one of ours, unchanged."""
+        if type(token) is not str:
+            raise TokenError(f"must be a token string, not {type(token).__name__}")
+        if len(token) > MAX_TOKEN_CHARS:
+            raise TokenError(f"is {len(token)} characters long; a token has fewer than "
+                             f"{MAX_TOKEN_CHARS}")
+        try:
+            raw = self._signer.unsign(token.encode())
+        except (BadSignature, UnicodeEncodeError):
+            raise TokenError(
+                "the signature does not match: the token was changed, or it was made by "
+                "a gradsheet with another GRADSHEET_SECRET") from None
+        try:
+            body = orjson.loads(base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4)))
+            version, variant, index, type_id, options, reveal = body
+        except (binascii.Error, orjson.JSONDecodeError, ValueError, TypeError):
+            raise TokenError("the payload is not a problem token") from None
+        if version != GENERATOR_VERSION:
+            raise TokenError(
+                f"was made by problem generator {version!r}; this gradsheet runs "
+                f"{GENERATOR_VERSION!r} and cannot regenerate that problem")
+        if (type(variant) is not str or type(index) is not int or type(type_id) is not str
+                or type(options) is not dict or reveal not in (0, 1)):
+            raise TokenError("the payload is not a problem token")
+        return Ticket(version, variant, index, type_id, options, bool(reveal))
