@@ -5,7 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import engine.conv.api as conv
+import engine.conv.api as api
+import engine.conv.kernels as kernels
+import engine.conv.many as many
 from engine.conv import ConvResult, conv1d, conv1d_backward, conv1d_many
 
 
@@ -144,7 +146,7 @@ def test_large_problems_take_the_parallel_kernels_and_agree_with_the_oracle(
     b = rng.normal(size=6)
     y = conv1d(x, w, b, stride, padding, dilation)
     work = y.size * 8 * 7
-    assert work >= conv.PARALLEL_MIN_WORK
+    assert work >= kernels.PARALLEL_MIN_WORK
     np.testing.assert_allclose(y, reference_conv1d(x, w, b, stride, padding, dilation),
                                rtol=1e-11, atol=1e-11)
     gy = rng.normal(size=y.shape)
@@ -157,9 +159,9 @@ def test_serial_and_parallel_kernels_give_the_same_numbers(monkeypatch):
     rng = np.random.default_rng(2)
     x, w = rng.normal(size=(3, 4, 50)), rng.normal(size=(5, 4, 5))
     gy = rng.normal(size=(3, 5, 24))
-    monkeypatch.setattr(conv, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(api, "PARALLEL_MIN_WORK", 0)
     parallel = (conv1d(x, w, None, 2, 1), *conv1d_backward(x, w, gy, 2, 1))
-    monkeypatch.setattr(conv, "PARALLEL_MIN_WORK", 1 << 62)
+    monkeypatch.setattr(api, "PARALLEL_MIN_WORK", 1 << 62)
     serial = (conv1d(x, w, None, 2, 1), *conv1d_backward(x, w, gy, 2, 1))
     for a, b in zip(parallel, serial):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)
@@ -226,10 +228,10 @@ def test_each_kernel_compiles_exactly_one_signature_whatever_the_shapes_and_dtyp
         conv1d_backward(x, w, np.ones_like(y), S, P, D)
         conv1d_many([(x, w, S, P), dict(x=x, w=w, stride=S, padding=P, dilation=D,
                                          grad_output=np.ones_like(y), bias=None)])
-    kernels = [conv._forward_serial, conv._forward_parallel, conv._backward_serial,
-               conv._backward_parallel, conv._many_serial, conv._many_parallel]
-    counts = {k.__name__: len(k.signatures) for k in kernels}
-    assert counts == {k.__name__: 1 for k in kernels}
+    drivers = [kernels.forward_serial, kernels.forward_parallel, kernels.backward_serial,
+               kernels.backward_parallel, kernels.many_serial, kernels.many_parallel]
+    counts = {k.__name__: len(k.signatures) for k in drivers}
+    assert counts == {k.__name__: 1 for k in drivers}
 
 
 # --- conv1d_many -------------------------------------------------------------------
@@ -322,9 +324,9 @@ def test_conv1d_many_takes_thousands_of_worksheet_problems_in_one_call():
 
 
 def test_conv1d_many_names_a_bad_item_by_its_place_in_the_whole_list():
-    items = [(np.ones(8), np.ones(3), 1, 0)] * (conv.MANY_CHUNK + 500)
-    items[conv.MANY_CHUNK + 17] = (np.ones(8), np.ones(3), 1, -1)
-    with pytest.raises(ValueError, match=rf"^items\[{conv.MANY_CHUNK + 17}\]\.padding: "):
+    items = [(np.ones(8), np.ones(3), 1, 0)] * (many.MANY_CHUNK + 500)
+    items[many.MANY_CHUNK + 17] = (np.ones(8), np.ones(3), 1, -1)
+    with pytest.raises(ValueError, match=rf"^items\[{many.MANY_CHUNK + 17}\]\.padding: "):
         conv1d_many(items)
 
 
@@ -340,11 +342,11 @@ def test_conv1d_many_accepts_a_generator_and_list_items():
 
 def test_conv1d_many_results_index_like_a_list_across_chunks():
     rng = np.random.default_rng(11)
-    count = conv.MANY_CHUNK + 3
+    count = many.MANY_CHUNK + 3
     items = [(rng.normal(size=6), rng.normal(size=3), 1, 1) for _ in range(count)]
     results = conv1d_many(items)
     assert len(results) == count
-    for i in (0, conv.MANY_CHUNK - 1, conv.MANY_CHUNK, -1, -count):
+    for i in (0, many.MANY_CHUNK - 1, many.MANY_CHUNK, -1, -count):
         x, w, S, P = items[i]
         np.testing.assert_allclose(results[i].output, reference_conv1d(
             x[None, None], w[None, None], np.zeros(1), S, P, 1)[0, 0], rtol=1e-13, atol=1e-13)
