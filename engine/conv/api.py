@@ -31,7 +31,8 @@ def conv1d(x, w, bias=None, stride=1, padding=0, dilation=1) -> np.ndarray:
 
         y[n, co, o] = bias[co] + sum_{ci, k} w[co, ci, k] * x[n, ci, o*S - P + k*D]
 
-    with x taken as zero outside 0..W-1.
+    with x taken as zero outside 0..W-1. Bad arguments raise ArgumentError; an output
+    that overflows float64 raises NonFiniteError (node "output", the element's position).
     """
     p = _prepare(x, w, stride, padding, dilation)
     b = as_bias(bias, p.C_out, p.w_rank)

@@ -59,7 +59,9 @@ def conv1d_many(items) -> ConvResults:
     Returns a sequence of one ConvResult per item (output, grad_input, grad_weight,
     grad_bias), with gradients of sum(output * grad_output), or of sum(output) without
     grad_output. Every item is validated and computed by the call; see ConvResults.
-    Errors name the item: "items[12].w: ...".
+    Errors name the item: "items[12].w: ..." (an ArgumentError whose path is
+    items[12].w); a result that overflows float64 raises NonFiniteError naming the
+    first such item's result and element (node items[3].output, position (0, 2)).
     """
     items = items if isinstance(items, list) else list(items)
     if not items:
