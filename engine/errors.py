@@ -43,10 +43,34 @@ class NonFiniteError(GraphError):
 
     `node` is the node (or input) where it first appears, `index` the batch index
     (None for scalar inputs), `kind` is "value", "gradient" or "step" (a descent step).
+    For a tensor result (conv1d's output, say) `node` names the result and `position`
+    is the element's index in it; otherwise `position` is None.
     """
 
-    def __init__(self, message: str, *, node: str, index: int | None, kind: str, **location):
+    def __init__(self, message: str, *, node: str, index: int | None, kind: str,
+                 position: tuple[int, ...] | None = None, **location):
         super().__init__(message, **location)
         self.node = node
         self.index = index
         self.kind = kind
+        self.position = position
+
+
+class ArgumentError(GraphError):
+    """An argument of an array function (conv1d's `x`, conv1d_many's `items[12].w`) is wrong.
+
+    `argument` names it as the caller gave it, `position` is the index of the one
+    element at fault (None when the fault is the whole argument), and `path` joins
+    them: ``x[0][3][17]``. `message` says what is wrong without saying where, so a
+    caller with its own names for the arguments can put them in front; str() puts
+    the argument's: ``x[0, 3, 17]: is nan; values must be finite``.
+    """
+
+    def __init__(self, message: str, *, argument: str, position: tuple[int, ...] | None = None):
+        self.argument = argument
+        self.position = position
+        super().__init__(message, path=argument + "".join(f"[{i}]" for i in position or ()))
+
+    def __str__(self) -> str:
+        where = f"[{', '.join(map(str, self.position))}]" if self.position else ""
+        return f"{self.argument}{where}: {self.message}"

@@ -3,17 +3,15 @@ engine.conv.geometry, shape the response."""
 
 from __future__ import annotations
 
-import re
-
-import numpy as np
 from marshmallow import Schema, ValidationError, fields
 
 from engine.conv import conv1d, conv1d_backward
 from engine.conv.geometry import conv_geometry, resolve_geometry
+from engine.errors import ArgumentError, GraphError, NonFiniteError
 from service.fields import MAX_SAFE_INTEGER, NestedList, StrictInteger, describe
 from service.openapi import ApiBlueprint
 from service.orjson_provider import json_response
-from service.problems import InvalidContent, NonFiniteResult
+from service.problems import InvalidContent, NonFiniteResult, Problem, from_graph_error
 from service.runtime import runtime
 
 blp = ApiBlueprint("conv", __name__, description="1-D convolution and its geometry, "
@@ -118,8 +116,8 @@ def geometry(req):
                 errors={"width": [f"width + 2*padding = {padded}; the limit is {limit}"]})
         g = conv_geometry(req["width"], req["filter_size"], req["padding"], req["stride"],
                           req["dilation"])
-    except ValueError as exc:
-        raise problem_from_value_error(exc) from None
+    except GraphError as exc:
+        raise problem_from_conv_error(exc) from None
     return json_response(g.to_dict())
 
 
@@ -138,26 +136,9 @@ def convolve(req):
                 gx, gw, gb = conv1d_backward(x, w, req["grad_output"], stride=req["stride"],
                                              padding=req["padding"], dilation=req["dilation"])
                 body.update(grad_input=gx, grad_weight=gw, grad_bias=gb)
-        except ValueError as exc:
-            raise problem_from_value_error(exc) from None
-        for name in ("output", "grad_input", "grad_weight", "grad_bias"):
-            if name in body:
-                _require_finite(name, body[name])
+        except GraphError as exc:  # engine.conv refuses results that overflow float64 too
+            raise problem_from_conv_error(exc) from None
         return json_response(body)
-
-
-def _require_finite(name: str, values) -> None:
-    """Finite inputs can still overflow (1e200 * 1e200); JSON has no inf to carry it."""
-    array = np.asarray(values)
-    finite = np.isfinite(array)
-    if finite.all():
-        return
-    position = [int(i) for i in np.argwhere(~finite)[0]]
-    where = "".join(f"[{i}]" for i in position)
-    message = f"{name}{where} is {array[tuple(position)]}: the numbers are too large for float64"
-    raise NonFiniteResult(message, errors={name: [message]}, node=name,
-                          kind="value" if name == "output" else "gradient", index=None,
-                          position=position)
 
 
 def _check_output_size(req) -> None:
@@ -180,20 +161,19 @@ def _check_output_size(req) -> None:
 
 
 # engine.conv and engine.conv.geometry name their arguments x and w; the API says input
-# and weight, so the path is renamed (the message keeps the engine's words).
-# "x[0, 3]: ..." locates an element.
+# and weight, so the argument is renamed (the message keeps the engine's words).
 _FIELD_NAMES = {"x": "input", "w": "weight"}
-_MESSAGE = re.compile(r"^(?P<name>[a-z_]+)(?:\[(?P<index>[\d, ]+)\])?: (?P<message>.*)$", re.S)
 
 
-def problem_from_value_error(exc: ValueError) -> InvalidContent:
-    text = str(exc)
-    m = _MESSAGE.match(text)
-    if m is None:
-        return InvalidContent(text, errors={"body": [text]})
-    path = _FIELD_NAMES.get(m["name"], m["name"])
-    if m["index"]:
-        path += "".join(f"[{i.strip()}]" for i in m["index"].split(","))
-    message = m["message"]
-    return InvalidContent(f"{path}: {message}", errors={path: [message]})
+def problem_from_conv_error(exc: GraphError) -> Problem:
+    """An engine.conv error as a 422 whose field path is the request's: `input[0][3]`
+    for an element of x, `grad_weight` for a gradient that overflowed."""
+    if isinstance(exc, NonFiniteError):
+        return NonFiniteResult(exc.message, errors={exc.node: [exc.message]}, node=exc.node,
+                               kind=exc.kind, index=exc.index, position=list(exc.position))
+    if isinstance(exc, ArgumentError):
+        name = _FIELD_NAMES.get(exc.argument, exc.argument)
+        path = name + exc.path.removeprefix(exc.argument)  # the element's [i][j], if any
+        return InvalidContent(f"{path}: {exc.message}", errors={path: [exc.message]})
+    return from_graph_error(exc)
 

@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 import engine
-from engine.conv.api import PARALLEL_MIN_WORK as CONV_PARALLEL_MIN_WORK
+from engine.conv.kernels import PARALLEL_MIN_WORK as CONV_PARALLEL_MIN_WORK
 from engine.conv import conv1d, conv1d_backward
 
 # Every batch takes the batch kernel; these sizes fall on either side of the threshold

@@ -14,6 +14,8 @@ import math
 import numbers
 from dataclasses import asdict, dataclass
 
+from engine.errors import ArgumentError
+
 
 @dataclass(frozen=True)
 class ConvGeometry:
@@ -55,7 +57,8 @@ def conv_geometry(width, filter_size, padding=0, stride=1, dilation=1) -> ConvGe
 
     `padding` is a non-negative int (units added on each side), "valid" (0) or
     "same" (the smallest P that keeps the output as wide as the input). Raises
-    ValueError, in words a student understands, for geometry that cannot work.
+    ArgumentError (a ValueError), in words a student understands and naming the
+    argument at fault, for geometry that cannot work.
 
     >>> g = conv_geometry(10, 7, padding=3, stride=3)
     >>> g.output_size, g.centers, g.formula
@@ -101,18 +104,17 @@ def resolve_geometry(width, filter_size, padding=0, stride=1, dilation=1, *,
         elif mode == "valid":
             P = 0
         else:
-            raise ValueError(
-                f"{padding_name}: must be a whole number >= 0, 'same' or 'valid', "
-                f"not {padding!r}")
+            raise ArgumentError(f"must be a whole number >= 0, 'same' or 'valid', not {padding!r}",
+                                argument=padding_name)
     else:
         P = as_size(padding, padding_name, minimum=0)
     if span > W + 2 * P:
         what = (f"filter of size {F}" if D == 1 else
                 f"filter of size {F} with dilation {D} spans {span} units, and")
-        raise ValueError(
-            f"{filter_name}: {what} is wider than the padded input "
-            f"(width {W} + 2*{P} padding = {W + 2 * P}); use a smaller filter or "
-            f"at least {math.ceil((span - W) / 2)} padding")
+        raise ArgumentError(
+            f"{what} is wider than the padded input (width {W} + 2*{P} padding = {W + 2 * P}); "
+            f"use a smaller filter or at least {math.ceil((span - W) / 2)} padding",
+            argument=filter_name)
     out = (W + 2 * P - span) // S + 1
     return W, F, P, S, D, out
 
@@ -136,26 +138,26 @@ def same_padding(width: int, filter_size: int, stride: int = 1, dilation: int = 
         out_hi = (width + 2 * hi - span) // stride + 1
         filt = f"filter size {filter_size}" + (
             f" with dilation {dilation} (span {span})" if dilation != 1 else "")
-        raise ValueError(
-            f"{padding_name}: 'same' has no whole-number answer for width {width}, "
-            f"{filt} and stride {stride}: keeping {width} outputs needs 2*P = {need}, "
-            f"which is odd. Padding {lo} gives {out_lo} outputs and padding {hi} gives "
-            f"{out_hi}; use an odd filter size to keep the width")
+        raise ArgumentError(
+            f"'same' has no whole-number answer for width {width}, {filt} and stride "
+            f"{stride}: keeping {width} outputs needs 2*P = {need}, which is odd. Padding "
+            f"{lo} gives {out_lo} outputs and padding {hi} gives {out_hi}; use an odd filter "
+            f"size to keep the width", argument=padding_name)
     return P
 
 
 def as_size(value, name: str, minimum: int = 1) -> int:
     """`value` as an int >= minimum; bools, fractions, NaN and strings are refused."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name}: must be a whole number, not {value!r}")
+        raise ArgumentError(f"must be a whole number, not {value!r}", argument=name)
     if not isinstance(value, numbers.Integral):
         if not math.isfinite(value) or value != int(value):
-            raise ValueError(f"{name}: must be a whole number, not {value!r}")
+            raise ArgumentError(f"must be a whole number, not {value!r}", argument=name)
     value = int(value)
     if value < minimum:
         if minimum == 0:
-            raise ValueError(f"{name}: must be 0 or more, not {value}")
-        raise ValueError(f"{name}: must be at least {minimum}, not {value}")
+            raise ArgumentError(f"must be 0 or more, not {value}", argument=name)
+        raise ArgumentError(f"must be at least {minimum}, not {value}", argument=name)
     return value
 
 

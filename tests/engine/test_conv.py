@@ -5,8 +5,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import engine.conv.api as conv
+import engine.conv.api as api
+import engine.conv.kernels as kernels
+import engine.conv.many as many
 from engine.conv import ConvResult, conv1d, conv1d_backward, conv1d_many
+from engine.errors import ArgumentError, GraphError, NonFiniteError
 
 
 # --- an independent oracle: im2col in NumPy --------------------------------------------
@@ -144,7 +147,7 @@ def test_large_problems_take_the_parallel_kernels_and_agree_with_the_oracle(
     b = rng.normal(size=6)
     y = conv1d(x, w, b, stride, padding, dilation)
     work = y.size * 8 * 7
-    assert work >= conv.PARALLEL_MIN_WORK
+    assert work >= kernels.PARALLEL_MIN_WORK
     np.testing.assert_allclose(y, reference_conv1d(x, w, b, stride, padding, dilation),
                                rtol=1e-11, atol=1e-11)
     gy = rng.normal(size=y.shape)
@@ -157,9 +160,9 @@ def test_serial_and_parallel_kernels_give_the_same_numbers(monkeypatch):
     rng = np.random.default_rng(2)
     x, w = rng.normal(size=(3, 4, 50)), rng.normal(size=(5, 4, 5))
     gy = rng.normal(size=(3, 5, 24))
-    monkeypatch.setattr(conv, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(api, "PARALLEL_MIN_WORK", 0)
     parallel = (conv1d(x, w, None, 2, 1), *conv1d_backward(x, w, gy, 2, 1))
-    monkeypatch.setattr(conv, "PARALLEL_MIN_WORK", 1 << 62)
+    monkeypatch.setattr(api, "PARALLEL_MIN_WORK", 1 << 62)
     serial = (conv1d(x, w, None, 2, 1), *conv1d_backward(x, w, gy, 2, 1))
     for a, b in zip(parallel, serial):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)
@@ -226,10 +229,10 @@ def test_each_kernel_compiles_exactly_one_signature_whatever_the_shapes_and_dtyp
         conv1d_backward(x, w, np.ones_like(y), S, P, D)
         conv1d_many([(x, w, S, P), dict(x=x, w=w, stride=S, padding=P, dilation=D,
                                          grad_output=np.ones_like(y), bias=None)])
-    kernels = [conv._forward_serial, conv._forward_parallel, conv._backward_serial,
-               conv._backward_parallel, conv._many_serial, conv._many_parallel]
-    counts = {k.__name__: len(k.signatures) for k in kernels}
-    assert counts == {k.__name__: 1 for k in kernels}
+    drivers = [kernels.forward_serial, kernels.forward_parallel, kernels.backward_serial,
+               kernels.backward_parallel, kernels.many_serial, kernels.many_parallel]
+    counts = {k.__name__: len(k.signatures) for k in drivers}
+    assert counts == {k.__name__: 1 for k in drivers}
 
 
 # --- conv1d_many -------------------------------------------------------------------
@@ -322,9 +325,9 @@ def test_conv1d_many_takes_thousands_of_worksheet_problems_in_one_call():
 
 
 def test_conv1d_many_names_a_bad_item_by_its_place_in_the_whole_list():
-    items = [(np.ones(8), np.ones(3), 1, 0)] * (conv.MANY_CHUNK + 500)
-    items[conv.MANY_CHUNK + 17] = (np.ones(8), np.ones(3), 1, -1)
-    with pytest.raises(ValueError, match=rf"^items\[{conv.MANY_CHUNK + 17}\]\.padding: "):
+    items = [(np.ones(8), np.ones(3), 1, 0)] * (many.MANY_CHUNK + 500)
+    items[many.MANY_CHUNK + 17] = (np.ones(8), np.ones(3), 1, -1)
+    with pytest.raises(ValueError, match=rf"^items\[{many.MANY_CHUNK + 17}\]\.padding: "):
         conv1d_many(items)
 
 
@@ -340,11 +343,11 @@ def test_conv1d_many_accepts_a_generator_and_list_items():
 
 def test_conv1d_many_results_index_like_a_list_across_chunks():
     rng = np.random.default_rng(11)
-    count = conv.MANY_CHUNK + 3
+    count = many.MANY_CHUNK + 3
     items = [(rng.normal(size=6), rng.normal(size=3), 1, 1) for _ in range(count)]
     results = conv1d_many(items)
     assert len(results) == count
-    for i in (0, conv.MANY_CHUNK - 1, conv.MANY_CHUNK, -1, -count):
+    for i in (0, many.MANY_CHUNK - 1, many.MANY_CHUNK, -1, -count):
         x, w, S, P = items[i]
         np.testing.assert_allclose(results[i].output, reference_conv1d(
             x[None, None], w[None, None], np.zeros(1), S, P, 1)[0, 0], rtol=1e-13, atol=1e-13)
@@ -466,3 +469,104 @@ def test_conv1d_many_names_the_item_at_fault(items, message):
     with pytest.raises(ValueError) as err:
         conv1d_many(items)
     assert str(err.value).startswith(message)
+
+
+# --- errors as data: what is wrong in `message`, where in `path` --------------------
+
+def _x_with_nan_at_0_1_2():
+    x = np.ones((1, 2, 6))
+    x[0, 1, 2] = np.nan
+    return x
+
+
+@pytest.mark.parametrize("kwargs, argument, position, path, text", [
+    (dict(x=_x_with_nan_at_0_1_2()), "x", (0, 1, 2), "x[0][1][2]",
+     "x[0, 1, 2]: is nan; values must be finite"),
+    (dict(w=np.ones((3, 2, 3, 1))), "w", None, "w",
+     "w: must be [F] or [C_out, C_in, F], got 4 dimensions (shape (3, 2, 3, 1))"),
+    (dict(stride=0), "stride", None, "stride", "stride: must be at least 1, not 0"),
+    (dict(padding="full"), "padding", None, "padding",
+     "padding: must be a whole number >= 0, 'same' or 'valid', not 'full'"),
+    (dict(bias=[1.0, 1.0, np.inf]), "bias", (2,), "bias[2]", "bias[2]: is inf; values must be finite"),
+])
+def test_conv1d_errors_carry_the_argument_and_the_element_as_data(kwargs, argument, position,
+                                                                   path, text):
+    args = dict(x=GOOD_X, w=GOOD_W, bias=None, stride=1, padding=0, dilation=1)
+    args.update(kwargs)
+    with pytest.raises(GraphError) as err:
+        conv1d(**args)
+    e = err.value
+    assert isinstance(e, ArgumentError)
+    assert (e.argument, e.position, e.path, str(e)) == (argument, position, path, text)
+    assert text.endswith(e.message)  # the message says what; the path says where
+
+
+def test_conv1d_backward_locates_a_bad_grad_output_element():
+    gy = np.ones((1, 3, 4))
+    gy[0, 2, 1] = -np.inf
+    with pytest.raises(ArgumentError) as err:
+        conv1d_backward(GOOD_X, GOOD_W, gy)
+    assert (err.value.path, err.value.position) == ("grad_output[0][2][1]", (0, 2, 1))
+    assert err.value.message == "is -inf; values must be finite"
+
+
+@pytest.mark.parametrize("bad, path", [
+    (dict(x=_x_with_nan_at_0_1_2()), "items[1].x[0][1][2]"),
+    (dict(w=np.ones((3, 2, 3, 1))), "items[1].w"),
+    (dict(stride=0), "items[1].stride"),
+    (dict(padding=-1), "items[1].padding"),
+    (dict(grad_output=np.ones((1, 3, 5))), "items[1].grad_output"),
+])
+def test_conv1d_many_errors_carry_the_item_and_the_element_as_data(bad, path):
+    good = dict(x=GOOD_X, w=GOOD_W, stride=1, padding=0)
+    items = [good, {**good, **bad}, good]
+    with pytest.raises(ArgumentError) as err:
+        conv1d_many(items)
+    assert err.value.path == path
+    assert str(err.value).startswith(str(err.value.argument))
+
+
+def test_a_tuple_item_with_a_nan_names_the_element_by_its_place_in_the_list():
+    items = [(np.ones(5), np.ones(3), 1, 0)] * 3
+    items[2] = (np.array([1.0, 2.0, 3.0, np.nan, 5.0]), np.ones(3), 1, 0)
+    with pytest.raises(ArgumentError) as err:
+        conv1d_many(items)
+    assert (err.value.argument, err.value.position, err.value.path) == ("items[2].x", (3,),
+                                                                         "items[2].x[3]")
+
+
+def test_an_output_that_overflows_float64_is_a_non_finite_error_naming_the_element():
+    # y = [1 * 1e200, 1e200 * 1e200, 2 * 1e200]: only the middle one overflows.
+    with pytest.raises(NonFiniteError) as err:
+        conv1d(np.array([1.0, 1e200, 2.0]), np.array([1e200]))
+    e = err.value
+    assert (e.node, e.kind, e.index, e.position) == ("output", "value", None, (1,))
+    assert e.message == "output[1] is inf: the numbers are too large for float64"
+
+
+def test_a_gradient_that_overflows_float64_is_named_with_its_element():
+    # grad_input = w * g stays finite; grad_weight = sum x * g = 1e200 * 1e200 + ... overflows.
+    x, w, gy = np.array([1e200, 1.0, 2.0]), np.array([1.0]), np.array([1e200, 1e200, 1.0])
+    with pytest.raises(NonFiniteError) as err:
+        conv1d_backward(x, w, gy)
+    assert (err.value.node, err.value.kind, err.value.position) == ("grad_weight", "gradient", (0,))
+
+
+def test_conv1d_many_names_the_first_item_whose_results_overflow_and_the_element():
+    x = np.zeros((1, 2, 3))
+    x[0, 1, 2] = 1e200
+    items = [(np.ones(4), np.ones(2), 1, 0),
+             dict(x=x, w=np.full((2, 2, 1), 1e200)),    # y[0, :, 2] = 1e200 * 1e200
+             (np.array([1.0, 1e200, 2.0]), np.array([1e200]), 1, 0)]
+    with pytest.raises(NonFiniteError) as err:
+        conv1d_many(items)
+    e = err.value
+    assert (e.node, e.kind, e.position) == ("items[1].output", "value", (0, 0, 2))
+
+
+def test_conv1d_many_names_an_earlier_items_gradient_before_a_later_items_output():
+    items = [(np.array([1e200, 1.0]), np.array([1.0]), 1, 0, np.array([1e200, 1e200])),
+             (np.array([1.0, 1e200, 2.0]), np.array([1e200]), 1, 0, np.ones(3))]
+    with pytest.raises(NonFiniteError) as err:
+        conv1d_many(items)
+    assert (err.value.node, err.value.position) == ("items[0].grad_weight", (0,))

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.conv.geometry import ConvGeometry, conv_geometry, same_padding
+from engine.conv.geometry import ConvGeometry, conv_geometry, resolve_geometry, same_padding
+from engine.errors import ArgumentError
 
 
 def brute_force_output_size(W, F, P, S, D):
@@ -203,3 +204,18 @@ def test_bad_geometry_is_refused_in_words_a_student_understands(args, message):
 def test_filter_too_wide_says_how_much_padding_would_fit_it():
     with pytest.raises(ValueError, match="at least 2 padding"):
         conv_geometry(5, 9, 1)
+
+
+@pytest.mark.parametrize("call, path", [
+    (lambda: conv_geometry(10, 4, "same", 1), "padding"),
+    (lambda: conv_geometry(5, 9, 1), "filter_size"),
+    (lambda: conv_geometry(10, 3, 0, 0), "stride"),
+    (lambda: conv_geometry(0, 3), "width"),
+    (lambda: resolve_geometry(5, 9, 0, width_name="x", filter_name="w"), "w"),
+    (lambda: resolve_geometry(5, 3, "full", padding_name="items[4].padding"), "items[4].padding"),
+])
+def test_geometry_errors_carry_the_argument_they_name_as_their_path(call, path):
+    with pytest.raises(ArgumentError) as err:
+        call()
+    assert err.value.path == path and err.value.position is None
+    assert str(err.value) == f"{path}: {err.value.message}"

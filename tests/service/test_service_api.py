@@ -428,6 +428,16 @@ def test_a_conv_output_that_overflows_is_422_naming_the_element(client):
     assert (body["node"], body["position"]) == ("output", [1])
 
 
+def test_a_conv_gradient_that_overflows_is_422_naming_the_gradient_and_element(client):
+    # grad_weight[1] = sum_o g[o] * x[o + 1] = 1e200 * 1e200 + 2: inf; the output is finite.
+    body = problem(post(client, "/v1/conv1d", {"input": [1.0, 1e200, 2.0], "weight": [1.0, 1.0],
+                                               "grad_output": [1e200, 1.0]}), 422)
+    assert body["type"] == "/problems/non-finite-result"
+    assert (body["node"], body["kind"], body["index"], body["position"]) == (
+        "grad_weight", "gradient", None, [1])
+    assert list(body["errors"]) == ["grad_weight"]
+
+
 def test_conv_tensors_nested_deeper_than_three_lists_are_refused(client):
     deep = 1.0
     for _ in range(100):
