@@ -10,7 +10,7 @@ forward and in reverse, batched over input sets and over many graphs at once.
 """
 
 from engine.conv import conv1d, conv1d_backward, conv1d_many
-from engine.errors import GraphError, NonFiniteError
+from engine.errors import ArgumentError, GraphError, NonFiniteError
 from engine.evaluation import Evaluation, evaluate, evaluate_many
 from engine.conv.geometry import ConvGeometry, conv_geometry
 from engine.graph import Graph, Limits, Node
@@ -20,6 +20,7 @@ from engine.ops import OPS, OpDef
 from engine.parser import parse
 
 __all__ = [
+    "ArgumentError",
     "GraphError", "NonFiniteError", "Evaluation", "evaluate", "evaluate_many", "Graph", "Limits",
     "Node", "Program", "lower", "OPS", "OpDef", "parse",
     "ConvGeometry", "conv_geometry", "conv1d", "conv1d_backward", "conv1d_many",
