@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -209,3 +210,17 @@ def test_over_http_a_set_is_graded_by_either_worker(served):
     assert all(status == 200 and r["score"] == r["max_score"] for status, r in results)
     status, headers, raw = call(served, "/v1/grade", {"token": "x.y", "answers": {}})
     assert status == 422 and headers["Content-Type"] == PROBLEM
+
+
+def test_over_http_answer_keys_need_the_instructor_token_and_refusals_come_at_once(served):
+    body = {"seed": 7, "students": ["alice"], "include_answers": True}
+    for headers, status in (({}, 401), ({"Authorization": "Bearer "}, 401),
+                            ({"Authorization": "Bearer wrong-token-of-some-length"}, 401)):
+        started = time.monotonic()
+        got, response_headers, raw = call(served, "/v1/problem-sets", body, headers=headers)
+        assert time.monotonic() - started < 1
+        assert got == status and response_headers["Content-Type"] == PROBLEM
+        assert response_headers["WWW-Authenticate"].startswith("Bearer")
+        assert b'"answers"' not in raw
+    status, _, raw = call(served, "/v1/problem-sets", body, headers=AUTH)
+    assert status == 200 and "answers" in json.loads(raw)["sheets"][0]["problems"][0]

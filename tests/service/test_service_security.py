@@ -3,6 +3,7 @@ without a secret: the attacks of the security review, each refused with problem+
 
 from __future__ import annotations
 
+import argparse
 import base64
 import hashlib
 import json
@@ -16,6 +17,7 @@ import pytest
 from itsdangerous import Signer
 
 from service import create_app
+from service.cli.server import service_environment
 from tests.service.test_service_gunicorn import ROOT, call, gradsheet_serve
 from worksheets.seeding import DEVELOPMENT_SECRET, keys
 from worksheets.tokens import TokenSigner
@@ -286,3 +288,20 @@ def test_serve_no_instructor_starts_without_tokens_and_answers_keys_with_403():
                                     headers=bearer("tiny"))
         assert status == 403 and headers["Content-Type"] == PROBLEM
         assert call(base, "/v1/problem-sets", SET)[0] == 200
+
+
+def test_make_run_keeps_a_private_secret_and_token_that_serve_accepts(tmp_path):
+    env_file = tmp_path / "gradsheet" / "local.env"
+    make = ["make", "-s", "-C", str(ROOT), f"LOCAL_ENV={env_file}", str(env_file)]
+    subprocess.run(make, check=True, capture_output=True, timeout=60)
+    first = env_file.read_text()
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    values = dict(line.split("=", 1) for line in first.splitlines())
+    assert set(values) == {"GRADSHEET_SECRET", "GRADSHEET_INSTRUCTOR_TOKENS"}
+    assert values["GRADSHEET_SECRET"] != values["GRADSHEET_INSTRUCTOR_TOKENS"]
+    subprocess.run(make, check=True, capture_output=True, timeout=60)
+    assert env_file.read_text() == first  # made once, then kept
+    # what `make run` then starts with passes serve's checks, which change nothing
+    args = argparse.Namespace(dev=False, no_instructor=False)
+    assert service_environment(args, values) == {}
+    assert "/.gradsheet/" in (ROOT / ".gitignore").read_text().split()
