@@ -31,4 +31,6 @@ USER gradsheet
 EXPOSE 8000
 # Bind all interfaces inside the container; nginx reaches the replicas on the
 # compose network. The healthcheck in docker-compose.yml polls /readyz.
+# `gradsheet serve` exits at once, saying what to set, without GRADSHEET_SECRET or
+# GRADSHEET_INSTRUCTOR_TOKENS (pass --no-instructor to serve without answer keys).
 CMD ["sh", "-c", "exec gradsheet serve --host 0.0.0.0 --port \"$GRADSHEET_PORT\""]

@@ -17,9 +17,22 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-# The REST API under gunicorn on http://127.0.0.1:8000 (Ctrl-C stops it).
-run: $(STAMP)
-	$(BIN)/gradsheet serve --host 127.0.0.1 --port 8000
+# The REST API under gunicorn on http://127.0.0.1:8000 (Ctrl-C stops it), with the
+# secret and an instructor token made on the first run and kept, git-ignored and
+# readable by you alone, in $(LOCAL_ENV).
+LOCAL_ENV := .gradsheet/local.env
+
+$(LOCAL_ENV):
+	@mkdir -p $(dir $@)
+	@umask 077 && $(PYTHON) -c 'import secrets; print(f"GRADSHEET_SECRET={secrets.token_urlsafe(32)}\nGRADSHEET_INSTRUCTOR_TOKENS={secrets.token_urlsafe(32)}")' > $@.tmp && mv $@.tmp $@
+	@echo "made $(LOCAL_ENV): this server's secret and instructor token"
+
+run: $(STAMP) $(LOCAL_ENV)
+	@set -a && . ./$(LOCAL_ENV) && set +a && \
+	echo "secret and instructor token: $(LOCAL_ENV); an answer key, for example:" && \
+	echo "  curl -H \"Authorization: Bearer $$GRADSHEET_INSTRUCTOR_TOKENS\" -H 'Content-Type: application/json' \\" && \
+	echo "       -d '{\"seed\": 7, \"students\": 2, \"include_answers\": true}' http://127.0.0.1:8000/v1/problem-sets" && \
+	exec $(BIN)/gradsheet serve --host 127.0.0.1 --port 8000
 
 # The HTML export test screenshots sheets in Debian's Chromium (Playwright drives it and
 # downloads no browser of its own), so a fresh machine gets it here, once.

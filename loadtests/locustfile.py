@@ -18,6 +18,7 @@ locust image of docker-compose.yml.
 from __future__ import annotations
 
 import math
+import os
 import random
 
 from locust import HttpUser, between, events, task
@@ -331,13 +332,16 @@ def answers_by_hand(p: dict) -> dict:
 
 class Instructor(HttpUser):
     """Makes a class's problem set with answers, checks every key by hand, and traces a
-    leaked sheet back to its student."""
+    leaked sheet back to its student, with the instructor token in
+    $GRADSHEET_INSTRUCTOR_TOKEN (one of the server's GRADSHEET_INSTRUCTOR_TOKENS)."""
 
     weight = 1
     wait_time = between(1.0, 3.0)
 
     def on_start(self):
         self.rng = random.Random(SEED + 104729 + id(self) % 997)
+        self.client.headers["Authorization"] = \
+            f"Bearer {os.environ.get('GRADSHEET_INSTRUCTOR_TOKEN', '')}"
         self.client.get("/v1/problem-types")
 
     @task(3)

@@ -2,7 +2,9 @@
 
     python loadtests/run.py [--users 40] [--spawn-rate 20] [--time 60] [--p95-ms 1000]
 
-Starts the service on a free 127.0.0.1 port, waits until every worker is ready,
+Starts the service on a free 127.0.0.1 port, with a fresh secret and instructor token
+and grading limits every locust user fits in (all come from one address and grade the
+same problems again and again), waits until every worker is ready,
 runs locust for a bounded time, stops the service, and exits with locust's code:
 non-zero on any failed request, a wrong number, or a p95 over the threshold.
 `make loadtest` runs the full mix; `make loadtest-smoke` (CI) a short one.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -52,9 +55,14 @@ def main(argv=None) -> int:
 
     port = free_port()
     base = f"http://{HOST}:{port}"
+    token = secrets.token_urlsafe(32)
+    env = {**os.environ, "GRADSHEET_SECRET": secrets.token_urlsafe(32),
+           "GRADSHEET_INSTRUCTOR_TOKENS": token, "GRADSHEET_INSTRUCTOR_TOKEN": token,
+           "GRADSHEET_GRADE_LIMIT_PER_ADDRESS": "1000000 per minute",
+           "GRADSHEET_GRADE_LIMIT_PER_PROBLEM": "1000000 per minute"}
     server = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "serve", "--host", HOST, "--port", str(port),
-         "--workers", str(args.workers)], cwd=ROOT, start_new_session=True)
+         "--workers", str(args.workers)], cwd=ROOT, start_new_session=True, env=env)
     try:
         deadline = time.monotonic() + args.ready_timeout
         while True:
@@ -75,7 +83,7 @@ def main(argv=None) -> int:
              "--host", base, "--users", str(args.users), "--spawn-rate", str(args.spawn_rate),
              "--run-time", f"{args.time}s", "--stop-timeout", "10", "--only-summary",
              "--p95-threshold-ms", str(args.p95_ms)],
-            cwd=ROOT, timeout=args.time + 120)
+            cwd=ROOT, timeout=args.time + 120, env=env)
         return locust.returncode
     finally:
         if server.poll() is None:

@@ -18,7 +18,7 @@ def create_app(config: dict | None = None) -> Flask:
     """The Flask app; `config` overrides Settings fields (see service.config) and may
     hold plain Flask keys too (TESTING, ...)."""
     from engine import Limits
-    from service import conv, evaluate, health, metrics, problems, problemsets
+    from service import auth, conv, evaluate, health, metrics, problems, problemsets, ratelimit
     from service.openapi import ProblemApi
     from service.orjson_provider import OrjsonProvider
     from service.runtime import Runtime
@@ -47,6 +47,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     api = ProblemApi(app)
     api.DEFAULT_ERROR_RESPONSE_NAME = None
+    auth.install(app, api, settings.instructor_tokens)
+    ratelimit.install(app, settings)
     for blp in (evaluate.blp, conv.blp, problemsets.blp, health.blp):
         api.register_blueprint(blp)
     problems.register(app)

@@ -32,6 +32,18 @@ class Settings:
     # Warm-up of the Numba kernels: "sync" (in create_app), "background" (a thread;
     # /readyz says 503 until it is done) or "off".
     warmup: str = "background"
+    # Bearer tokens, comma-separated, that open the endpoints revealing answers or
+    # identifying students (service/auth.py); none: those answer 403.
+    instructor_tokens: str = ""
+    # /v1/grade on a non-practice token (service/ratelimit.py), in flask-limiter's
+    # notation ("10 per minute;60 per hour"), per client address and per problem,
+    # counted in memory:// (each worker) or redis://host:port/db (every replica).
+    grade_limit_per_address: str = "120 per minute"
+    grade_limit_per_problem: str = "10 per minute;60 per hour"
+    ratelimit_storage_uri: str = "memory://"
+    # Proxies in front that append to X-Forwarded-For (nginx in docker-compose: 1): the
+    # client address is that many entries from its end; 0 trusts no header.
+    forwarded_hops: int = 0
 
     @classmethod
     def from_mapping(cls, overrides: dict | None = None, environ=os.environ) -> "Settings":

@@ -89,7 +89,8 @@ class ApiBlueprint(Blueprint):
                     return view(load_body(loader))
             # flask-smorest copies _apidoc["manual_doc"] into the operation, where
             # apispec turns schema classes into component references.
-            wrapper._apidoc = {"manual_doc": doc}
+            wrapper._apidoc = {"manual_doc": {**getattr(view, "_apidoc", {}).get("manual_doc", {}),
+                                              **doc}}  # keeps Blueprint.doc's (security)
             self.route(rule, methods=[method])(wrapper)
             return wrapper
         return decorate

@@ -67,6 +67,19 @@ class MethodNotAllowed(Problem):
     description = "The endpoint exists but not for this HTTP method."
 
 
+class Unauthorized(Problem):
+    slug, title, status = "unauthorized", "Instructor token required", 401
+    description = ("The endpoint reveals answers or identifies students: send an instructor "
+                   "token (one of GRADSHEET_INSTRUCTOR_TOKENS) as Authorization: Bearer <token>.")
+
+
+class Forbidden(Problem):
+    slug, title, status = "instructor-access-off", "Instructor access is off", 403
+    description = ("The endpoint reveals answers or identifies students, and the server has "
+                   "no instructor token: set GRADSHEET_INSTRUCTOR_TOKENS to one or more "
+                   "comma-separated tokens and send one as Authorization: Bearer <token>.")
+
+
 class BodyTooLarge(Problem):
     slug, title, status = "body-too-large", "Body too large", 413
     description = "The request body is larger than the configured limit."
@@ -82,6 +95,13 @@ class InvalidContent(Problem):
     description = ("The JSON is well formed but a field is missing, of the wrong type, "
                    "out of range, or the graph or its inputs are wrong; `errors` maps "
                    "each field path to its messages.")
+
+
+class TooManyRequests(Problem):
+    slug, title, status = "too-many-requests", "Too many requests", 429
+    description = ("Grading a problem without its answers is rate limited per client and per "
+                   "problem, so it cannot be used to search for the answers; retry after the "
+                   "number of seconds in Retry-After.")
 
 
 class NonFiniteResult(Problem):
@@ -120,8 +140,9 @@ class OtherHTTPError(Problem):
 
 
 PROBLEMS: tuple[type[Problem], ...] = (
-    MalformedJSON, NotFound, MethodNotAllowed, BodyTooLarge, UnsupportedMediaType,
-    InvalidContent, NonFiniteResult, Overloaded, NotReady, InternalError)
+    MalformedJSON, Unauthorized, Forbidden, NotFound, MethodNotAllowed, BodyTooLarge,
+    UnsupportedMediaType, InvalidContent, TooManyRequests, NonFiniteResult, Overloaded, NotReady,
+    InternalError)
 
 
 # --- building problems from what the layers below raise ------------------------------

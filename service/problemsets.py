@@ -15,6 +15,7 @@ from marshmallow import Schema, ValidationError, fields
 import worksheets
 from worksheets import exports
 from worksheets.generator import MAX_SEED, Generator, read_request
+from service import auth, ratelimit
 from service.fields import JSONObject, StrictInteger, describe, settings
 from service.openapi import ApiBlueprint
 from service.orjson_provider import json_response
@@ -216,9 +217,13 @@ def problem_types():
 
 
 @blp.endpoint("/v1/problem-sets", body=ProblemSetRequestSchema,
-              response=ProblemSetResponseSchema, problems=(503,))
+              response=ProblemSetResponseSchema, problems=(401, 403, 503))
+@blp.doc(security=auth.INSTRUCTOR_FOR_ANSWERS)
 def problem_sets(req):
-    """One sheet per student, with answers and worked solutions when include_answers."""
+    """One sheet per student, with answers and worked solutions when include_answers
+    (which, with every export holding a key, needs an instructor token)."""
+    if req["include_answers"]:
+        auth.require_instructor()
     problems = req.get("problems")
     _check_size(req["students"], len(worksheets.WORKSHEET) if problems is None else len(problems))
     with runtime().admission:
@@ -244,7 +249,8 @@ blp._docs["problem_sets"]["post"]["manual_doc"]["responses"]["200"]["content"].u
 
 
 @blp.endpoint("/v1/grade", body=GradeRequestSchema, response=GradeResponseSchema,
-              problems=(503,))
+              problems=(429, 503))
+@ratelimit.limit_grading
 def grade(req):
     """Marks for a student's answers to the problem a token names, part by part."""
     with runtime().admission:
@@ -255,9 +261,13 @@ def grade(req):
     return json_response(body)
 
 
-@blp.endpoint("/v1/problem-sets/trace", body=TraceRequestSchema, response=TraceResponseSchema)
+@blp.endpoint("/v1/problem-sets/trace", body=TraceRequestSchema, response=TraceResponseSchema,
+              problems=(401, 403))
+@blp.doc(security=auth.INSTRUCTOR)
+@auth.instructor_only
 def trace(req):
-    """The students of a roster whose sheet has this variant or token (a leaked sheet)."""
+    """The students of a roster whose sheet has this variant or token (a leaked sheet);
+    needs an instructor token."""
     _check_size(req["students"], 1)
     try:
         found = Generator().trace(req["seed"], req["students"], variant=req.get("variant"),

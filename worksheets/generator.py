@@ -11,6 +11,8 @@ import gc
 import numbers
 from dataclasses import dataclass
 
+import orjson
+
 import engine
 from engine.conv import conv1d_many
 from worksheets.errors import ProblemSetError, TokenError
@@ -94,11 +96,17 @@ def read_problems(problems) -> list:
         if "type" not in spec:
             raise ProblemSetError(f"needs a type (one of {', '.join(TYPES)})", path=f"{path}.type")
         t = problem_type(spec["type"], f"{path}.type")
-        given = t.read_options(spec, path)
-        options = t.with_defaults(given)
-        t.check_options(options, path)
-        out.append((t, given, options))
+        out.append((t, *read_options(t, spec, path)))
     return out
+
+
+def read_options(t, spec: dict, path: str) -> tuple[dict, dict]:
+    """(given, with defaults): the options of one problem, checked as generation and
+    grading both check them."""
+    given = t.read_options(spec, path)
+    options = t.with_defaults(given)
+    t.check_options(options, path)
+    return given, options
 
 
 class Generator:
@@ -165,17 +173,33 @@ class Generator:
     def regenerate(self, token) -> tuple:
         """(ticket, type, options, variant, answers) of the problem a token names."""
         ticket = self.signer.read(token)
+        t, options = self._check(ticket)
+        v = t.sample(Stream(self.keys, ticket.variant, ticket.index, t.id), options)
+        answers, _ = solve(t, v, options, worked=False)
+        return ticket, t, options, v, answers
+
+    @staticmethod
+    def _check(ticket) -> tuple:
+        """(type, options with defaults) of a signed ticket, refused unless generation
+        could have signed it: a token is only as trustworthy as the secret, and a leaked
+        or weak one must not open problems no sheet holds."""
+        if not 0 <= ticket.index < MAX_PROBLEMS_PER_SHEET:
+            raise TokenError(f"names problem {ticket.index} of its sheet; a sheet holds at "
+                             f"most {MAX_PROBLEMS_PER_SHEET} problems")
         t = TYPES.get(ticket.type_id)
         if t is None:
             raise TokenError(f"names problem type {ticket.type_id!r}, which this gradsheet "
                              f"does not have")
+        if "type" in ticket.options:
+            raise TokenError(f"its options hold 'type', which is not an option of {t.id}")
         try:
-            options = t.with_defaults(t.read_options(ticket.options, "options"))
+            given, options = read_options(t, ticket.options, "options")
         except ProblemSetError as exc:
             raise TokenError(f"its options do not fit {t.id}: {exc}") from None
-        v = t.sample(Stream(self.keys, ticket.variant, ticket.index, t.id), options)
-        answers, _ = solve(t, v, options, worked=False)
-        return ticket, t, options, v, answers
+        # As JSON, not ==, which takes 3.0 for 3 and True for 1.
+        if orjson.dumps(given) != orjson.dumps(ticket.options):
+            raise TokenError(f"its options are not in the form gradsheet signs for {t.id}")
+        return t, options
 
     def grade(self, token, answers) -> dict:
         """{"score", "max_score", "parts": [...]} for `answers` to the token's problem."""

@@ -82,10 +82,14 @@ class Keys:
         self.token = derive(b"token")
 
 
+VARIANT_HEX_DIGITS = 16
+
+
 def variant_of(keys: Keys, seed: int, student: str) -> str:
-    """The student's variant for this set seed: 16 hex digits."""
+    """The student's variant for this set seed: VARIANT_HEX_DIGITS lowercase hex digits."""
     data = f"{seed}\x1f{student}".encode()
-    return hashlib.blake2b(data, key=keys.variant, digest_size=8).hexdigest()
+    return hashlib.blake2b(data, key=keys.variant,
+                           digest_size=VARIANT_HEX_DIGITS // 2).hexdigest()
 
 
 class Stream:

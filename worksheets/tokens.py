@@ -16,15 +16,17 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from dataclasses import dataclass
 
 import orjson
 from itsdangerous import BadSignature, Signer
 
 from worksheets.errors import TokenError
-from worksheets.seeding import GENERATOR_VERSION, Keys
+from worksheets.seeding import GENERATOR_VERSION, VARIANT_HEX_DIGITS, Keys
 
 MAX_TOKEN_CHARS = 4096
+_VARIANT = re.compile(f"[0-9a-f]{{{VARIANT_HEX_DIGITS}}}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,4 +85,7 @@ class TokenSigner:
         if (type(variant) is not str or type(index) is not int or type(type_id) is not str
                 or type(options) is not dict or reveal not in (0, 1)):
             raise TokenError("the payload is not a problem token")
+        if not _VARIANT.fullmatch(variant):
+            raise TokenError(f"names variant {variant[:40]!r}; a variant is "
+                             f"{VARIANT_HEX_DIGITS} lowercase hex digits")
         return Ticket(version, variant, index, type_id, options, bool(reveal))

@@ -10,6 +10,7 @@ import pytest
 from service import create_app
 
 PROBLEM = "application/problem+json"
+TOKEN = "exports-service-instructor"
 
 
 @pytest.fixture(autouse=True)
@@ -19,13 +20,14 @@ def secret(monkeypatch):
 
 @pytest.fixture(scope="module")
 def client():
-    return create_app({"warmup": "off"}).test_client()
+    return create_app({"warmup": "off", "instructor_tokens": TOKEN}).test_client()
 
 
 def post(client, **body):
     return client.post("/v1/problem-sets", json={"seed": 9, "students": ["ada", "alan"],
                                                  "problems": ["conv_output_size",
-                                                              "graph_backprop"], **body})
+                                                              "graph_backprop"], **body},
+                       headers={"Authorization": f"Bearer {TOKEN}"})
 
 
 def test_html_and_pdf_come_back_as_one_zip_with_a_file_name(client):

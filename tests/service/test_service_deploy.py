@@ -52,8 +52,25 @@ def test_an_invalid_compose_file_is_refused_by_the_same_check(tmp_path):
     assert result.returncode != 0
 
 
-def test_services_are_api_nginx_and_locust(compose):
-    assert set(compose["services"]) == {"api", "nginx", "locust-master", "locust-worker"}
+def test_services_are_api_redis_nginx_and_locust(compose):
+    assert set(compose["services"]) == {"api", "redis", "nginx", "locust-master",
+                                        "locust-worker"}
+
+
+def test_every_replica_counts_grading_limits_in_redis_behind_one_trusted_proxy(
+        compose, nginx_conf):
+    api, redis = compose["services"]["api"], compose["services"]["redis"]
+    env = api["environment"]
+    uri = re.fullmatch(r"redis://(\w+):(\d+)/\d+", env["GRADSHEET_RATELIMIT_STORAGE_URI"])
+    assert uri and uri.group(1) == "redis" and [uri.group(2)] == [str(p) for p in redis["expose"]]
+    assert api["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert "redis-cli" in redis["healthcheck"]["test"]
+    # nginx appends the client's address to X-Forwarded-For: exactly one hop to trust
+    assert "X-Forwarded-For $proxy_add_x_forwarded_for" in nginx_conf
+    assert env["GRADSHEET_FORWARDED_HOPS"] == "1"
+    # serve refuses to start without these; compose refuses to start without them too
+    for name in ("GRADSHEET_SECRET", "GRADSHEET_INSTRUCTOR_TOKENS"):
+        assert env[name].startswith("${" + name + ":?")
 
 
 def api_port(compose) -> int:

@@ -24,6 +24,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 WORKERS = 2
+# `gradsheet serve` refuses to start without a secret and an instructor token.
+SERVE_SECRET = "gunicorn-test-secret-of-some-length"
+INSTRUCTOR_TOKEN = "gunicorn-test-instructor-token"
+SERVE_ENV = {"GRADSHEET_SECRET": SERVE_SECRET, "GRADSHEET_INSTRUCTOR_TOKENS": INSTRUCTOR_TOKEN}
 
 
 def free_port() -> int:
@@ -32,10 +36,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def call(base: str, path: str, body=None, timeout: float = 30):
+def call(base: str, path: str, body=None, timeout: float = 30, headers: dict | None = None):
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(base + path, data=data,
-                                 headers={"Content-Type": "application/json"})
+                                 headers={"Content-Type": "application/json", **(headers or {})})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status, resp.headers, resp.read()
@@ -49,17 +53,21 @@ def metric(text: str, prefix: str) -> float:
 
 
 @contextlib.contextmanager
-def gradsheet_serve(workers: int, threads: int, env: dict | None = None):
+def gradsheet_serve(workers: int, threads: int, env: dict | None = None,
+                    args: tuple[str, ...] = (), output: list | None = None):
     """`gradsheet serve` on a free loopback port until every worker is warm; yields
-    (base URL, metrics directory) and always stops the server."""
+    (base URL, metrics directory) and always stops the server. `env` adds to SERVE_ENV
+    (a value of None removes the variable); `output`, when given, receives the server's
+    output so far once it is ready."""
     port = free_port()
     log = tempfile.TemporaryFile()
     metrics_dir = tempfile.mkdtemp(prefix="gradsheet-test-metrics-")
+    environ = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir, **SERVE_ENV, **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers), "--threads", str(threads)],
+         "--workers", str(workers), "--threads", str(threads), *args],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir, **(env or {})})
+        env={k: v for k, v in environ.items() if v is not None})
     base = f"http://127.0.0.1:{port}"
 
     def stop():
@@ -87,6 +95,10 @@ def gradsheet_serve(workers: int, threads: int, env: dict | None = None):
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(0.2)
+        if output is not None:
+            # pread: the server shares the file's offset, which a seek would move
+            size = os.fstat(log.fileno()).st_size
+            output.append(os.pread(log.fileno(), size, 0).decode(errors="replace"))
         yield base, Path(metrics_dir)
     finally:
         stop()

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from service import create_app
-from tests.service.test_service_gunicorn import call, gradsheet_serve
+from tests.service.test_service_gunicorn import INSTRUCTOR_TOKEN, call, gradsheet_serve
 
 PROBLEM = "application/problem+json"
 SECRET = "service-test-secret"
+AUTH = {"Authorization": f"Bearer {INSTRUCTOR_TOKEN}"}
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +26,7 @@ def secret(monkeypatch):
 
 @pytest.fixture(scope="module")
 def client():
-    return create_app({"warmup": "off"}).test_client()
+    return create_app({"warmup": "off", "instructor_tokens": INSTRUCTOR_TOKEN}).test_client()
 
 
 def problem(resp, status: int) -> dict:
@@ -34,7 +36,7 @@ def problem(resp, status: int) -> dict:
 
 
 def make_set(client, **body):
-    resp = client.post("/v1/problem-sets", json={"seed": 7, "students": 3, **body})
+    resp = client.post("/v1/problem-sets", json={"seed": 7, "students": 3, **body}, headers=AUTH)
     assert resp.status_code == 200, resp.get_data(as_text=True)
     return resp.get_json()
 
@@ -69,8 +71,10 @@ def test_without_include_answers_no_problem_carries_answers(client):
 
 
 def test_the_same_request_gives_the_same_body(client):
-    a = client.post("/v1/problem-sets", json={"seed": 3, "students": 4, "include_answers": True})
-    b = client.post("/v1/problem-sets", json={"seed": 3, "students": 4, "include_answers": True})
+    a = client.post("/v1/problem-sets", json={"seed": 3, "students": 4, "include_answers": True},
+                    headers=AUTH)
+    b = client.post("/v1/problem-sets", json={"seed": 3, "students": 4, "include_answers": True},
+                    headers=AUTH)
     assert a.get_data() == b.get_data()
 
 
@@ -172,13 +176,15 @@ def test_trace_finds_the_student_of_a_leaked_token(client):
     roster = [f"student{i}@uni.edu" for i in range(30)]
     body = make_set(client, students=roster)
     token = body["sheets"][21]["problems"][4]["token"]
-    resp = client.post("/v1/problem-sets/trace", json={"seed": 7, "students": roster, "token": token})
+    resp = client.post("/v1/problem-sets/trace", json={"seed": 7, "students": roster, "token": token},
+                       headers=AUTH)
     assert resp.status_code == 200 and resp.get_json() == {"students": ["student21@uni.edu"]}
     variant = body["sheets"][5]["variant"]
     resp = client.post("/v1/problem-sets/trace", json={"seed": 7, "students": roster,
-                                                       "variant": variant})
+                                                       "variant": variant}, headers=AUTH)
     assert resp.get_json() == {"students": ["student5@uni.edu"]}
-    problem(client.post("/v1/problem-sets/trace", json={"seed": 7, "students": roster}), 422)
+    problem(client.post("/v1/problem-sets/trace", json={"seed": 7, "students": roster},
+                        headers=AUTH), 422)
 
 
 # --- over HTTP: any worker grades any token ----------------------------------------------
@@ -192,7 +198,7 @@ def served():
 
 def test_over_http_a_set_is_graded_by_either_worker(served):
     status, _, raw = call(served, "/v1/problem-sets", {"seed": 11, "students": 4,
-                                                       "include_answers": True})
+                                                       "include_answers": True}, headers=AUTH)
     assert status == 200
     problems = [p for sheet in json.loads(raw)["sheets"] for p in sheet["problems"]]
 
@@ -204,3 +210,17 @@ def test_over_http_a_set_is_graded_by_either_worker(served):
     assert all(status == 200 and r["score"] == r["max_score"] for status, r in results)
     status, headers, raw = call(served, "/v1/grade", {"token": "x.y", "answers": {}})
     assert status == 422 and headers["Content-Type"] == PROBLEM
+
+
+def test_over_http_answer_keys_need_the_instructor_token_and_refusals_come_at_once(served):
+    body = {"seed": 7, "students": ["alice"], "include_answers": True}
+    for headers, status in (({}, 401), ({"Authorization": "Bearer "}, 401),
+                            ({"Authorization": "Bearer wrong-token-of-some-length"}, 401)):
+        started = time.monotonic()
+        got, response_headers, raw = call(served, "/v1/problem-sets", body, headers=headers)
+        assert time.monotonic() - started < 1
+        assert got == status and response_headers["Content-Type"] == PROBLEM
+        assert response_headers["WWW-Authenticate"].startswith("Bearer")
+        assert b'"answers"' not in raw
+    status, _, raw = call(served, "/v1/problem-sets", body, headers=AUTH)
+    assert status == 200 and "answers" in json.loads(raw)["sheets"][0]["problems"][0]

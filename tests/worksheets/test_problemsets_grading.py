@@ -286,3 +286,34 @@ def test_a_token_from_another_generator_version_is_refused():
     old = signer.sign(base64.urlsafe_b64encode(orjson.dumps(body)).rstrip(b"=")).decode()
     with pytest.raises(TokenError, match="gradsheet-problems/0"):
         grade(old, p["answers"], secret=SECRET)
+
+
+def resigned(token: str, **changes) -> str:
+    """The token's ticket with fields changed, signed again with the same secret: what a
+    holder of the secret (or of a leaked one) could make, and generation never would."""
+    from worksheets.tokens import TokenSigner
+    ticket = TokenSigner(keys(SECRET.encode())).read(token)
+    fields = {"variant": ticket.variant, "index": ticket.index, "type_id": ticket.type_id,
+              "options": ticket.options, "reveal": ticket.reveal, **changes}
+    return TokenSigner(keys(SECRET.encode())).sign(**fields)
+
+
+def test_a_signed_token_is_graded_only_when_generation_could_have_made_it():
+    p = problem("graph_backprop", difficulty=3)
+    assert grade(resigned(p["token"]), p["answers"], secret=SECRET)["score"] > 0
+    refusals = {
+        "names problem 4611686018427387904 of its sheet; a sheet holds at most 50":
+            {"index": 2 ** 62},
+        "names problem -1 of its sheet": {"index": -1},
+        "graph_backprop has no option 'colour'": {"options": {"colour": "red"}},
+        "options.difficulty: must be between 1 and 5, not 9": {"options": {"difficulty": 9}},
+        "its options hold 'type'": {"options": {"type": "graph_backprop"}},
+        "not in the form gradsheet signs": {"options": {"difficulty": 3.0}},
+        "a variant is 16 lowercase hex digits": {"variant": "../../etc"},
+        "which this gradsheet does not have": {"type_id": "conv2d"},
+    }
+    for message, change in refusals.items():
+        with pytest.raises(TokenError, match=message.replace("(", r"\(")) as caught:
+            grade(resigned(p["token"], **change), p["answers"], secret=SECRET)
+        assert caught.value.path == "token", change
+
