@@ -24,7 +24,8 @@ import pypdf
 
 import worksheets
 from worksheets import exports
-from worksheets.exports import conv_figure, graph_figure, graph_layout, html_sheets, markdown_sheets
+from worksheets.drawing import conv_figure, graph_figure, graph_layout
+from worksheets.exports import html_sheets, markdown_sheets
 from worksheets.exports import moodle, pdf_sheets, qti
 from worksheets.exports.sheetset import SheetSet
 
