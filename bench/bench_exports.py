@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import statistics
-import time
 import warnings
 
 import pypdf
@@ -28,12 +26,7 @@ from worksheets.drawing import conv_figure, graph_figure, graph_layout
 from worksheets.exports import html_sheets, markdown_sheets
 from worksheets.exports import moodle, pdf_sheets, qti
 from worksheets.exports.sheetset import SheetSet
-
-
-def timed(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
+from timing import median_time, timed
 
 
 def clear_caches() -> None:
@@ -63,9 +56,8 @@ def main() -> None:
     warnings.simplefilter("ignore", worksheets.DevelopmentSecretWarning)
     secret = os.environ.get("GRADSHEET_SECRET", "bench-secret")
 
-    t = time.perf_counter()
-    data = worksheets.generate(2026, args.students, secret=secret)
-    made = time.perf_counter() - t
+    data: dict = {}
+    made = timed(lambda: data.update(worksheets.generate(2026, args.students, secret=secret)))
     problems = sum(len(s["problems"]) for s in data["sheets"])
     print(f"set: {args.students} students x {problems // args.students} problems, generated "
           f"with answers in {made:.2f} s (issue 5's generator, for scale)")
@@ -79,7 +71,8 @@ def main() -> None:
 
     cold_s = timed(cold)
     layouts = graph_layout.layout.cache_info().currsize
-    warm = statistics.median(timed(lambda: all_figures(data)) for _ in range(args.repeats))
+    # the cold run above was the warm-up
+    warm = median_time(lambda: all_figures(data), args.repeats, warm_up=False)
     print(f"figures: {count} SVGs ({count // 2} blank + {count // 2} filled), "
           f"{layouts} graph layouts")
     print(f"  empty caches: {cold_s:.2f} s = {count / cold_s:,.0f} figures/s")

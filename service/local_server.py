@@ -1,0 +1,174 @@
+"""`gradsheet serve` on a free loopback port, for the tests, the load test and the
+benchmarks: started, waited for until every worker is warm, and always stopped.
+
+    with local_server(workers=2, threads=4) as server:
+        urllib.request.urlopen(server.base + "/v1/evaluate", ...)
+        server.metrics_dir     # the workers' Prometheus sample files
+        server.log()           # what gunicorn and the workers wrote so far
+
+Nothing here listens anywhere but 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HOST = "127.0.0.1"
+ROOT = Path(__file__).resolve().parent.parent
+# A cold start compiles every kernel when Numba's cache is empty: about a minute on a
+# quiet machine, several on a shared one.
+READY_TIMEOUT = 300.0
+STOP_TIMEOUT = 30.0
+LOG_TAIL = 4000   # characters of the log an error carries
+
+
+class ServerError(RuntimeError):
+    """The server exited, or was not ready in time; the message ends with its log."""
+
+
+def free_port() -> int:
+    """A loopback port free right now (the server binds it a moment later)."""
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def metric(text: str, prefix: str) -> float:
+    """The sum of the samples in Prometheus text whose lines start with `prefix` (a
+    metric's name and a space, or its name and labels)."""
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(prefix))
+
+
+def serve_argv(port: int, workers: int | None = None, threads: int | None = None) -> list[str]:
+    """The command line of `gradsheet serve` on HOST:port."""
+    argv = [sys.executable, "-m", "service.cli", "serve", "--host", HOST, "--port", str(port)]
+    if workers is not None:
+        argv += ["--workers", str(workers)]
+    if threads is not None:
+        argv += ["--threads", str(threads)]
+    return argv
+
+
+class LocalServer:
+    """A server process started from `argv` (which binds HOST:`port`) in the project's
+    root, in its own session so that stopping it reaches every worker. Its output goes
+    to a temporary file; its Prometheus samples to a fresh directory unless `env` names
+    one."""
+
+    def __init__(self, argv: list[str], port: int, env: dict | None = None):
+        self.base = f"http://{HOST}:{port}"
+        env = dict(env or {})
+        # A fresh directory even when this process has one: the samples of an earlier
+        # server would be summed into this one's /metrics.
+        self._own_metrics_dir = not env.get("PROMETHEUS_MULTIPROC_DIR")
+        if self._own_metrics_dir:
+            env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gradsheet-local-metrics-")
+        self.metrics_dir = Path(env["PROMETHEUS_MULTIPROC_DIR"])
+        env = {**os.environ, **env}
+        self._log = tempfile.TemporaryFile()
+        self._log_text: str | None = None
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self._log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
+    @classmethod
+    def gradsheet(cls, workers: int | None = None, threads: int | None = None,
+                  env: dict | None = None) -> LocalServer:
+        """`gradsheet serve` on a free port, not yet waited for."""
+        port = free_port()
+        return cls(serve_argv(port, workers, threads), port, env)
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def log(self) -> str:
+        """Everything the server has written so far (all of it, once stopped)."""
+        if self._log_text is not None:
+            return self._log_text
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
+
+    def wait_for(self, path: str, body: dict | None = None,
+                 timeout: float = READY_TIMEOUT) -> float:
+        """Seconds from the start until `path` first answers 200 (a POST of `body` as
+        JSON when given)."""
+        data = None if body is None else json.dumps(body).encode()
+        return self._wait(lambda: self._status(path, data) == 200, f"{path} answered 200",
+                          timeout)
+
+    def wait_for_workers(self, workers: int, timeout: float = READY_TIMEOUT) -> float:
+        """Seconds from the start until /metrics counts `workers` warm workers:
+        readiness is per worker, and /readyz answers from whichever one it reaches."""
+        return self._wait(lambda: self.workers_ready() >= workers,
+                          f"{workers} worker(s) were ready", timeout)
+
+    def workers_ready(self) -> int:
+        with urllib.request.urlopen(self.url("/metrics"), timeout=5) as resp:
+            return int(metric(resp.read().decode(), "gradsheet_workers_ready "))
+
+    def _status(self, path: str, data: bytes | None) -> int:
+        req = urllib.request.Request(self.url(path), data=data,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.status
+
+    def _wait(self, ready, what: str, timeout: float) -> float:
+        deadline = time.perf_counter() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise ServerError(f"the server exited with {self.proc.returncode} before "
+                                  f"{what}:\n{self.log()[-LOG_TAIL:]}")
+            try:
+                if ready():
+                    return time.perf_counter() - self.started
+            except (OSError, http.client.HTTPException):
+                pass   # not listening yet, or a worker still warming up (503)
+            if time.perf_counter() > deadline:
+                raise ServerError(f"not ready in {timeout:g} s: nothing said {what}:\n"
+                                  f"{self.log()[-LOG_TAIL:]}")
+            time.sleep(0.1)
+
+    def stop(self) -> str:
+        """SIGTERM (gunicorn's graceful stop), SIGKILL to the whole session if that
+        takes longer than STOP_TIMEOUT; returns the log. Safe to call twice."""
+        if self._log_text is not None:
+            return self._log_text
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self._log_text = self.log()
+        self._log.close()
+        if self._own_metrics_dir:
+            shutil.rmtree(self.metrics_dir, ignore_errors=True)
+        return self._log_text
+
+
+@contextlib.contextmanager
+def local_server(workers: int = 1, threads: int | None = None, env: dict | None = None,
+                 timeout: float = READY_TIMEOUT):
+    """`gradsheet serve` with `workers` x `threads` on a free 127.0.0.1 port, yielded
+    (a LocalServer) once every worker is warm, and stopped on the way out; ServerError
+    with the log when it exits or is not ready within `timeout` seconds."""
+    server = LocalServer.gradsheet(workers, threads, env)
+    try:
+        server.wait_for_workers(workers, timeout)
+        yield server
+    finally:
+        server.stop()
