@@ -36,8 +36,8 @@ def clear_caches() -> None:
     conv_figure.same_padding_svg.cache_clear()
 
 
-def all_figures(data: dict) -> int:
-    s = SheetSet(data)
+def all_figures(s: SheetSet) -> int:
+    """Draw every sheet's figures, blank and filled; how many."""
     n = 0
     for sheet in s.sheets:
         for k in range(len(sheet.problems)):
@@ -67,12 +67,12 @@ def main() -> None:
 
     def cold():
         nonlocal count
-        count = all_figures(data)
+        count = all_figures(SheetSet(data))
 
     cold_s = timed(cold)
     layouts = graph_layout.layout.cache_info().currsize
     # the cold run above was the warm-up
-    warm = median_time(lambda: all_figures(data), args.repeats, warm_up=False)
+    warm = median_time(lambda: all_figures(SheetSet(data)), args.repeats, warm_up=False)
     print(f"figures: {count} SVGs ({count // 2} blank + {count // 2} filled), "
           f"{layouts} graph layouts")
     print(f"  empty caches: {cold_s:.2f} s = {count / cold_s:,.0f} figures/s")
@@ -81,10 +81,7 @@ def main() -> None:
 
     # pages below are timed on top of drawn figures, as one export of several formats is
     s = SheetSet(data)
-    for sheet in s.sheets:
-        for k in range(len(sheet.problems)):
-            sheet.figure(k, False)
-            sheet.figure(k, True)
+    all_figures(s)
 
     def md():
         markdown_sheets.files(s)

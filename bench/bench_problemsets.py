@@ -16,16 +16,14 @@ Run: .venv/bin/python bench/bench_problemsets.py [--repeats 5] [--students 1000]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import urllib.request
 
 import orjson
 
 os.environ.setdefault("GRADSHEET_SECRET", "bench-problemsets-secret")
 
-from service.local_server import local_server  # noqa: E402
+from service.local_server import call, local_server  # noqa: E402
 from timing import median_time  # noqa: E402
 from worksheets import TYPES, generate, grade  # noqa: E402
 
@@ -80,14 +78,11 @@ def bench_flask(students: int, repeats: int) -> None:
 
 
 def bench_http(students: int, repeats: int) -> None:
+    body = {"seed": 7, "students": students, "include_answers": True}
     with local_server(workers=1) as server:
-        data = json.dumps({"seed": 7, "students": students, "include_answers": True}).encode()
-
         def post():
-            req = urllib.request.Request(server.url("/v1/problem-sets"), data=data,
-                                         headers={"Content-Type": "application/json"})
-            with urllib.request.urlopen(req, timeout=120) as r:
-                r.read()
+            status, _, raw = call(server.base, "/v1/problem-sets", body, timeout=120)
+            assert status == 200, raw[:300]
         t = median_time(post, repeats)
         print(rate_line("over HTTP (gunicorn, 1 worker)", students * len(TYPES), t))
 

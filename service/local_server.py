@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -43,6 +44,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
         return s.getsockname()[1]
+
+
+def call(base: str, path: str, body=None, timeout: float = 30.0):
+    """(status, headers, body bytes) of a GET of base + path, or a POST of `body` as
+    JSON; an error status is returned like any other, not raised."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base + path, data=data,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers, err.read()
 
 
 def metric(text: str, prefix: str) -> float:
@@ -105,9 +119,8 @@ class LocalServer:
                  timeout: float = READY_TIMEOUT) -> float:
         """Seconds from the start until `path` first answers 200 (a POST of `body` as
         JSON when given)."""
-        data = None if body is None else json.dumps(body).encode()
-        return self._wait(lambda: self._status(path, data) == 200, f"{path} answered 200",
-                          timeout)
+        return self._wait(lambda: call(self.base, path, body, timeout=5)[0] == 200,
+                          f"{path} answered 200", timeout)
 
     def wait_for_workers(self, workers: int, timeout: float = READY_TIMEOUT) -> float:
         """Seconds from the start until /metrics counts `workers` warm workers:
@@ -116,14 +129,8 @@ class LocalServer:
                           f"{workers} worker(s) were ready", timeout)
 
     def workers_ready(self) -> int:
-        with urllib.request.urlopen(self.url("/metrics"), timeout=5) as resp:
-            return int(metric(resp.read().decode(), "gradsheet_workers_ready "))
-
-    def _status(self, path: str, data: bytes | None) -> int:
-        req = urllib.request.Request(self.url(path), data=data,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=5) as resp:
-            return resp.status
+        status, _, text = call(self.base, "/metrics", timeout=5)
+        return int(metric(text.decode(), "gradsheet_workers_ready ")) if status == 200 else 0
 
     def _wait(self, ready, what: str, timeout: float) -> float:
         deadline = time.perf_counter() + timeout
@@ -135,7 +142,7 @@ class LocalServer:
                 if ready():
                     return time.perf_counter() - self.started
             except (OSError, http.client.HTTPException):
-                pass   # not listening yet, or a worker still warming up (503)
+                pass   # not listening yet
             if time.perf_counter() > deadline:
                 raise ServerError(f"not ready in {timeout:g} s: nothing said {what}:\n"
                                   f"{self.log()[-LOG_TAIL:]}")

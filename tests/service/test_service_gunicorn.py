@@ -13,20 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from service.local_server import local_server, metric
+from service.local_server import call, local_server, metric
 
 WORKERS = 2
-
-
-def call(base: str, path: str, body=None, timeout: float = 30):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(base + path, data=data,
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, resp.headers, resp.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.headers, err.read()
 
 
 @pytest.fixture(scope="module")
