@@ -18,13 +18,11 @@ Needs PyTorch CPU in the venv: .venv/bin/pip install torch==2.13.0
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import numba
 import numpy as np
@@ -38,36 +36,11 @@ except ImportError:
              "  .venv/bin/pip install torch==2.13.0")
 
 from engine.conv import conv1d, conv1d_backward, conv1d_many
+from timing import alternate, timed
 
-PAUSE = 0.02  # seconds between timed calls
+# Seconds before each timed call: OpenMP threads spin for a while after their work.
+PAUSE = 0.02
 L_SHAPE = dict(N=32, C_in=16, C_out=32, W=4096, F=7, S=2, P=3)
-
-
-def timed(fn) -> float:
-    """Seconds for one call, with the garbage collector collected before and off during
-    the call, as timeit does, so that no contender pays for another's garbage; and after
-    a short pause, so that no contender shares the cores with the previous one's thread
-    pool (OpenMP threads spin for a while after their work is done)."""
-    gc.collect()
-    time.sleep(PAUSE)
-    gc.disable()
-    try:
-        t0 = time.perf_counter()
-        fn()
-        return time.perf_counter() - t0
-    finally:
-        gc.enable()
-
-
-def alternate(fns: dict, repeats: int) -> dict:
-    """Median seconds of each function, run in turn `repeats` times after one warm-up."""
-    for fn in fns.values():
-        fn()
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            times[name].append(timed(fn))
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 # --- L ----------------------------------------------------------------------------
@@ -110,7 +83,7 @@ def bench_large(repeats: int) -> dict:
             torch.set_num_threads(threads)
 
     t = alternate({"engine": engine_step, "torch": torch_step, "torch_1": torch_one_thread,
-                   "engine_fwd": engine_forward, "torch_fwd": torch_forward}, repeats)
+                   "engine_fwd": engine_forward, "torch_fwd": torch_forward}, repeats, PAUSE)
     # On a busy machine torch's two OpenMP threads can be several times slower than its
     # one; the ratio is taken against whichever of the two was faster.
     t["torch_best"] = min(t["torch"], t["torch_1"])
@@ -186,14 +159,14 @@ def bench_small(count: int, baseline_count: int, repeats: int) -> dict:
     for rep in range(repeats):
         items = worksheet_problems(count, seed=rep)
         out = []
-        times["engine"].append(timed(lambda: out.append(conv1d_many(items))) / count)
+        times["engine"].append(timed(lambda: out.append(conv1d_many(items)), PAUSE) / count)
         # conv1d_many computes everything; the per-item NumPy views are made on first read
         times["read"].append(timed(lambda: [(r.output, r.grad_input, r.grad_weight)
-                                            for r in out[0]]) / count)
+                                            for r in out[0]], PAUSE) / count)
         sample = worksheet_problems(baseline_count, seed=10**3 + rep)
-        times["torch"].append(timed(lambda: torch_one_by_one(sample)) / baseline_count)
+        times["torch"].append(timed(lambda: torch_one_by_one(sample), PAUSE) / baseline_count)
         sample = worksheet_problems(baseline_count, seed=10**3 + rep)
-        times["numpy"].append(timed(lambda: im2col_one_by_one(sample)) / baseline_count)
+        times["numpy"].append(timed(lambda: im2col_one_by_one(sample), PAUSE) / baseline_count)
     check = worksheet_problems(500, seed=7)
     for r, (y, gx, gw) in zip(conv1d_many(check), torch_one_by_one(check)):
         err = max(err, np.abs(r.output - y).max(), np.abs(r.grad_input - gx).max(),

@@ -19,7 +19,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import numba
 import numpy as np
@@ -27,15 +26,7 @@ from numba import prange
 
 import engine
 from engine import lowering
-
-
-def median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+from timing import median_time, timed
 
 
 # --- A ------------------------------------------------------------------------------
@@ -85,14 +76,15 @@ def bench_a(n: int, repeats: int) -> dict:
     for r, e in zip(ref, got):
         np.testing.assert_allclose(e, r, rtol=1e-12, atol=1e-12)
     numpy_hand(a, b, c, d)
+    # Every contender has run once above, so no timing below needs a warm-up call.
     # Memory bandwidth on this shared machine drifts from minute to minute (the
     # specialised kernel alone has measured 1.2 to 2.9 ms), so the two are timed in
     # alternating rounds and the ratio is the median of the rounds' ratios.
     rounds = []
     for _ in range(repeats):
-        t_engine = median_time(run_engine, 5)
-        rounds.append((t_engine, median_time(lambda: specialised(a, b, c, d), 5)))
-    t_numpy = median_time(lambda: numpy_hand(a, b, c, d), repeats)
+        t_engine = median_time(run_engine, 5, warm_up=False)
+        rounds.append((t_engine, median_time(lambda: specialised(a, b, c, d), 5, warm_up=False)))
+    t_numpy = median_time(lambda: numpy_hand(a, b, c, d), repeats, warm_up=False)
     out = {"n": n, "engine": statistics.median(e for e, _ in rounds),
            "specialised": statistics.median(s for _, s in rounds), "numpy": t_numpy,
            "ratio": statistics.median(e / s for e, s in rounds),
@@ -100,10 +92,8 @@ def bench_a(n: int, repeats: int) -> dict:
     try:
         import micrograd  # noqa: F401
         k = 2000
-        t0 = time.perf_counter()
-        for i in range(k):
-            micrograd_one(a[i], b[i], c[i], d[i])
-        out["micrograd_extrapolated"] = (time.perf_counter() - t0) / k * n
+        seconds = timed(lambda: [micrograd_one(a[i], b[i], c[i], d[i]) for i in range(k)])
+        out["micrograd_extrapolated"] = seconds / k * n
     except ImportError:
         pass
     return out
@@ -198,7 +188,7 @@ def bench_b(count: int, repeats: int) -> dict:
         return [micrograd_spec(s, x) for s, x in zip(specs, inputs)]
 
     results = run_engine()
-    out = {"count": count, "engine": median_time(run_engine, repeats)}
+    out = {"count": count, "engine": median_time(run_engine, repeats, warm_up=False)}
     try:
         ref = run_micrograd()
     except ImportError:
@@ -207,7 +197,7 @@ def bench_b(count: int, repeats: int) -> dict:
         for name, g in ev.gradients.items():
             if name in r:
                 assert abs(g - r[name]) <= 1e-9 * max(1.0, abs(r[name])), (name, g, r[name])
-    out["micrograd"] = median_time(run_micrograd, repeats)
+    out["micrograd"] = median_time(run_micrograd, repeats, warm_up=False)
     return out
 
 

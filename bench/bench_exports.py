@@ -16,23 +16,17 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import statistics
-import time
 import warnings
 
 import pypdf
 
 import worksheets
 from worksheets import exports
-from worksheets.exports import conv_figure, graph_figure, graph_layout, html_sheets, markdown_sheets
+from worksheets.drawing import conv_figure, graph_figure, graph_layout
+from worksheets.exports import html_sheets, markdown_sheets
 from worksheets.exports import moodle, pdf_sheets, qti
 from worksheets.exports.sheetset import SheetSet
-
-
-def timed(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
+from timing import median_time, timed
 
 
 def clear_caches() -> None:
@@ -42,8 +36,8 @@ def clear_caches() -> None:
     conv_figure.same_padding_svg.cache_clear()
 
 
-def all_figures(data: dict) -> int:
-    s = SheetSet(data)
+def all_figures(s: SheetSet) -> int:
+    """Draw every sheet's figures, blank and filled; how many."""
     n = 0
     for sheet in s.sheets:
         for k in range(len(sheet.problems)):
@@ -62,9 +56,8 @@ def main() -> None:
     warnings.simplefilter("ignore", worksheets.DevelopmentSecretWarning)
     secret = os.environ.get("GRADSHEET_SECRET", "bench-secret")
 
-    t = time.perf_counter()
-    data = worksheets.generate(2026, args.students, secret=secret)
-    made = time.perf_counter() - t
+    data: dict = {}
+    made = timed(lambda: data.update(worksheets.generate(2026, args.students, secret=secret)))
     problems = sum(len(s["problems"]) for s in data["sheets"])
     print(f"set: {args.students} students x {problems // args.students} problems, generated "
           f"with answers in {made:.2f} s (issue 5's generator, for scale)")
@@ -74,11 +67,12 @@ def main() -> None:
 
     def cold():
         nonlocal count
-        count = all_figures(data)
+        count = all_figures(SheetSet(data))
 
     cold_s = timed(cold)
     layouts = graph_layout.layout.cache_info().currsize
-    warm = statistics.median(timed(lambda: all_figures(data)) for _ in range(args.repeats))
+    # the cold run above was the warm-up
+    warm = median_time(lambda: all_figures(SheetSet(data)), args.repeats, warm_up=False)
     print(f"figures: {count} SVGs ({count // 2} blank + {count // 2} filled), "
           f"{layouts} graph layouts")
     print(f"  empty caches: {cold_s:.2f} s = {count / cold_s:,.0f} figures/s")
@@ -87,10 +81,7 @@ def main() -> None:
 
     # pages below are timed on top of drawn figures, as one export of several formats is
     s = SheetSet(data)
-    for sheet in s.sheets:
-        for k in range(len(sheet.problems)):
-            sheet.figure(k, False)
-            sheet.figure(k, True)
+    all_figures(s)
 
     def md():
         markdown_sheets.files(s)

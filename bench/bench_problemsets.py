@@ -16,36 +16,18 @@ Run: .venv/bin/python bench/bench_problemsets.py [--repeats 5] [--students 1000]
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import signal
-import socket
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
-from pathlib import Path
 
 import orjson
 
 os.environ.setdefault("GRADSHEET_SECRET", "bench-problemsets-secret")
 
+from service.local_server import call, local_server  # noqa: E402
+from timing import median_time  # noqa: E402
 from worksheets import TYPES, generate, grade  # noqa: E402
 
 GOAL = 6000
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def median_time(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def rate_line(label: str, problems: int, seconds: float) -> str:
@@ -96,45 +78,13 @@ def bench_flask(students: int, repeats: int) -> None:
 
 
 def bench_http(students: int, repeats: int) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    metrics_dir = tempfile.mkdtemp(prefix="gradsheet-bench-")
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True, env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                sys.exit(f"gradsheet serve did not start:\n{log.read().decode()[-2000:]}")
-            try:
-                with urllib.request.urlopen(base + "/readyz", timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            time.sleep(0.2)
-        data = json.dumps({"seed": 7, "students": students, "include_answers": True}).encode()
-
+    body = {"seed": 7, "students": students, "include_answers": True}
+    with local_server(workers=1) as server:
         def post():
-            req = urllib.request.Request(base + "/v1/problem-sets", data=data,
-                                         headers={"Content-Type": "application/json"})
-            with urllib.request.urlopen(req, timeout=120) as r:
-                r.read()
+            status, _, raw = call(server.base, "/v1/problem-sets", body, timeout=120)
+            assert status == 200, raw[:300]
         t = median_time(post, repeats)
         print(rate_line("over HTTP (gunicorn, 1 worker)", students * len(TYPES), t))
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
 
 
 def main() -> int:

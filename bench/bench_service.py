@@ -27,19 +27,15 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
+from service.local_server import HOST, LocalServer, ServerError, free_port
+
+BENCH = Path(__file__).resolve().parent
 SMALL = {"graph": {"expr": "(x + y) * z"}, "inputs": {"x": -2, "y": 5, "z": -4}}
 
 WRK_SCRIPT = """
@@ -92,98 +88,34 @@ def batch_body(count: int, seed: int = 7) -> dict:
     return {"items": items}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+def cpu_seconds(server: LocalServer) -> float:
+    """CPU time (user + system) used so far by the master and its live workers:
+    unlike requests/s, it does not move when other jobs share the machine."""
+    pids = [server.proc.pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == server.proc.pid:  # field 4, ppid
+            pids.append(int(stat.parent.name))
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
-class Server:
-    def __init__(self, argv: list[str], port: int, env: dict | None = None):
-        self.port = port
-        self.log = tempfile.TemporaryFile()
-        self.started = time.perf_counter()
-        self.proc = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **(env or {})},
-                                     stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-
-    def url(self, path: str) -> str:
-        return f"http://{HOST}:{self.port}{path}"
-
-    def wait_for(self, path: str, body: dict | None = None, timeout: float = 300) -> float:
-        """Seconds from start until `path` first answers 200."""
-        data = json.dumps(body).encode() if body is not None else None
-        deadline = time.perf_counter() + timeout
-        while time.perf_counter() < deadline:
-            if self.proc.poll() is not None:
-                self.log.seek(0)
-                sys.exit(f"server exited with {self.proc.returncode}:\n{self.log.read().decode()}")
-            req = urllib.request.Request(self.url(path), data=data,
-                                         headers={"Content-Type": "application/json"})
-            try:
-                with urllib.request.urlopen(req, timeout=5) as resp:
-                    if resp.status == 200:
-                        return time.perf_counter() - self.started
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.05)
-        raise TimeoutError(f"{path} not 200 after {timeout} s")
-
-    def wait_all_workers_ready(self, workers: int, timeout: float = 300) -> None:
-        """Until /metrics shows every worker warm (readiness is per worker)."""
-        deadline = time.perf_counter() + timeout
-        while time.perf_counter() < deadline:
-            try:
-                with urllib.request.urlopen(self.url("/metrics"), timeout=5) as resp:
-                    for line in resp.read().decode().splitlines():
-                        if line.startswith("gradsheet_workers_ready "):
-                            if float(line.split()[1]) >= workers:
-                                return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.2)
-        raise TimeoutError("workers not all ready")
-
-    def cpu_seconds(self) -> float:
-        """CPU time (user + system) used so far by the master and its live workers:
-        unlike requests/s, it does not move when other jobs share the machine."""
-        pids = [self.proc.pid]
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == self.proc.pid:  # field 4, ppid
-                pids.append(int(stat.parent.name))
-        total = 0
-        for pid in pids:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        return total / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.log.close()
-
-
-def gunicorn_argv(app: str, port: int, workers: int) -> list[str]:
-    return [sys.executable, "-m", "gunicorn", "--config", "python:service.gunicorn_conf",
-            "--pythonpath", str(ROOT / "bench"), "--bind", f"{HOST}:{port}",
-            "--workers", str(workers), app]
-
-
-def serve_argv(port: int, workers: int) -> list[str]:
-    return [sys.executable, "-m", "service.cli", "serve", "--host", HOST, "--port", str(port),
-            "--workers", str(workers)]
+def baseline_server(workers: int) -> LocalServer:
+    """baseline_app() under gunicorn with gradsheet's settings, on a free port."""
+    port = free_port()
+    argv = [sys.executable, "-m", "gunicorn", "--config", "python:service.gunicorn_conf",
+            "--pythonpath", str(BENCH), "--bind", f"{HOST}:{port}", "--workers", str(workers),
+            "bench_service:baseline_app()"]
+    return LocalServer(argv, port, env={"GRADSHEET_CACHE_WARMUP": "0"})
 
 
 def wrk(url: str, body_file: str, script: str, duration: float, connections: int) -> dict:
@@ -221,7 +153,7 @@ def main(argv=None) -> int:
     small_file, batch_file = work / "small.json", work / "batch.json"
     small_file.write_text(json.dumps(SMALL))
     batch_file.write_text(json.dumps(batch_body(1000)))
-    servers: list[Server] = []
+    servers: list[LocalServer] = []
     report: dict = {"workers": args.workers, "connections": args.connections,
                     "duration_s": args.duration, "repeats": args.repeats,
                     "cores": os.cpu_count()}
@@ -229,30 +161,26 @@ def main(argv=None) -> int:
         # 1. Start-up: first with an empty Numba cache (every kernel compiled), then as
         # an operator usually runs it, with the cache filled.
         if not args.skip_empty_cache:
-            port = free_port()
-            cold = Server(serve_argv(port, args.workers), port,
-                          env={"NUMBA_CACHE_DIR": str(work / "numba-cache")})
+            cold = LocalServer.gradsheet(args.workers,
+                                         env={"NUMBA_CACHE_DIR": str(work / "numba-cache")})
             servers.append(cold)
             report["serve_to_first_readyz_200_s_empty_cache"] = round(
                 cold.wait_for("/readyz"), 2)
             cold.stop()
-        port = free_port()
-        svc = Server(serve_argv(port, args.workers), port)
+        svc = LocalServer.gradsheet(args.workers)
         servers.append(svc)
         report["serve_to_first_readyz_200_s"] = round(svc.wait_for("/readyz"), 2)
         report["serve_to_first_evaluate_200_s"] = round(svc.wait_for("/v1/evaluate", SMALL), 2)
-        svc.wait_all_workers_ready(args.workers)
+        svc.wait_for_workers(args.workers)
 
-        base_port = free_port()
-        base = Server(gunicorn_argv("bench_service:baseline_app()", base_port, args.workers),
-                      base_port, env={"GRADSHEET_CACHE_WARMUP": "0"})
+        base = baseline_server(args.workers)
         servers.append(base)
         base.wait_for("/readyz")
 
         def run(server, path, body, connections):
-            cpu = server.cpu_seconds()
+            cpu = cpu_seconds(server)
             result = wrk(server.url(path), str(body), str(script), args.duration, connections)
-            result["cpu_us_per_request"] = (server.cpu_seconds() - cpu) / result["requests"] * 1e6
+            result["cpu_us_per_request"] = (cpu_seconds(server) - cpu) / result["requests"] * 1e6
             return result
 
         # 2. Small graph vs the bare endpoint, interleaved.
@@ -264,6 +192,8 @@ def main(argv=None) -> int:
         batch_runs = [run(svc, "/v1/evaluate/batch", batch_file, args.batch_connections)
                       for _ in range(args.repeats)]
         svc.stop()
+    except ServerError as exc:
+        sys.exit(f"bench_service: {exc}")
     finally:
         for server in servers:
             server.stop()

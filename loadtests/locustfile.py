@@ -158,14 +158,22 @@ def check(response, expected: dict) -> None:
 
 # --- users -----------------------------------------------------------------------------
 
-class Student(HttpUser):
+class SeededUser(HttpUser):
+    """A user with its own random stream for picking payloads from the pool; `stream`
+    keeps the kinds of users' streams apart."""
+
+    abstract = True
+    stream = 0
+
+    def on_start(self):
+        self.rng = random.Random(SEED + self.stream + id(self) % 997)
+
+
+class Student(SeededUser):
     """Works through a worksheet: small graphs, a descent step, filter geometry."""
 
     weight = 8
     wait_time = between(0.05, 0.3)
-
-    def on_start(self):
-        self.rng = random.Random(SEED + id(self) % 997)
 
     @task(5)
     def evaluate_neuron(self):
@@ -193,14 +201,12 @@ class Student(HttpUser):
             check(resp, expected)
 
 
-class ApiClient(HttpUser):
+class ApiClient(SeededUser):
     """A course site or an autograder: batches of graphs, and conv with gradients."""
 
     weight = 2
     wait_time = between(0.2, 1.0)
-
-    def on_start(self):
-        self.rng = random.Random(SEED + 7919 + id(self) % 997)
+    stream = 7919
 
     @task(3)
     def batch(self):
@@ -330,16 +336,17 @@ def answers_by_hand(p: dict) -> dict:
     return {"output": y, "grad_input": gxp[P:len(xp) - P], "grad_weight": gw}
 
 
-class Instructor(HttpUser):
+class Instructor(SeededUser):
     """Makes a class's problem set with answers, checks every key by hand, and traces a
     leaked sheet back to its student, with the instructor token in
     $GRADSHEET_INSTRUCTOR_TOKEN (one of the server's GRADSHEET_INSTRUCTOR_TOKENS)."""
 
     weight = 1
     wait_time = between(1.0, 3.0)
+    stream = 104729
 
     def on_start(self):
-        self.rng = random.Random(SEED + 104729 + id(self) % 997)
+        super().on_start()
         self.client.headers["Authorization"] = \
             f"Bearer {os.environ.get('GRADSHEET_INSTRUCTOR_TOKEN', '')}"
         self.client.get("/v1/problem-types")
@@ -378,15 +385,16 @@ class Instructor(HttpUser):
                 resp.failure(f"HTTP {resp.status_code}: {resp.text[:200]}")
 
 
-class PracticeStudent(HttpUser):
+class PracticeStudent(SeededUser):
     """Fetches their own sheet (no answers), works each problem by hand and has it graded;
     now and then submits a slip on purpose and expects to lose marks for it."""
 
     weight = 3
     wait_time = between(0.1, 0.5)
+    stream = 15485863
 
     def on_start(self):
-        self.rng = random.Random(SEED + 15485863 + id(self) % 997)
+        super().on_start()
         self.me = f"practice{id(self) % 100000}"
         self.problems = []
 

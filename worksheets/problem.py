@@ -10,6 +10,8 @@ options, and the five things that define it in one place:
     solve(variant, options, evs, convs)    the answer key and the worked solution
     statement(variant, options)            Markdown with LaTeX math
     grade(variant, options, key, parts)    marks, credit and feedback per part
+    figure(problem, key, title)            SVG, drawn with worksheets.drawing, from the
+                                           problem as a set holds it (optional)
 """
 
 from __future__ import annotations
@@ -173,6 +175,8 @@ class ProblemType(abc.ABC):
     options: ClassVar[tuple[Option, ...]] = ()
     # top-level answer part -> tolerance
     tolerances: ClassVar[dict[str, Tolerance]] = {}
+    # what the figure shows, for its title; None for a type drawn without a figure
+    figure_shows: ClassVar[str | None] = None
 
     def __init__(self):
         self._options = {o.name: o for o in self.options}
@@ -230,6 +234,12 @@ class ProblemType(abc.ABC):
 
     def part_tolerances(self, variant: Variant) -> dict[str, Tolerance]:
         return self.tolerances
+
+    def figure(self, problem: dict, key: bool, title: str) -> str | None:
+        """SVG text of the figure of `problem` as a set holds it (its parameters and,
+        for the key, its answers): blank for a student's sheet, filled in when `key`.
+        It reads only the set's JSON, so a set written to disk draws the same figures."""
+        return None
 
 
 def step(title: str, text: str) -> dict:

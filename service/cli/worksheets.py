@@ -13,18 +13,15 @@ Tokens are signed with $GRADSHEET_SECRET; use the same secret to generate, grade
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
-from pathlib import Path
 
-from worksheets import exports
-from worksheets import GENERATOR_VERSION, Generator, ProblemSetError, problem_types
-from worksheets.generator import read_request
-
-# Students per engine call while a progress bar is shown: each chunk is still batched.
-CHUNK = 100
+from worksheets import exports, problem_types
+from worksheets.answer_files import grade_file
+from worksheets.leaks import trace_leak
+from worksheets.roster import read_roster
+from worksheets.set_folder import read_problem_list, write_set
 
 
 def register(subparsers) -> None:
@@ -79,92 +76,33 @@ def register(subparsers) -> None:
     t.set_defaults(handler=trace)
 
 
-# --- generate ------------------------------------------------------------------------
-
-def read_roster(path: str) -> list[str]:
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = [row for row in csv.reader(f) if any(cell.strip() for cell in row)]
-    except OSError as exc:
-        raise ProblemSetError(f"cannot read {path}: {exc.strerror}", path="--roster") from None
-    if not rows:
-        raise ProblemSetError(f"{path} holds no student ids", path="--roster")
-    header = [cell.strip().lower() for cell in rows[0]]
-    column = next((header.index(n) for n in ("id", "student", "student_id", "email")
-                   if n in header), None)
-    if column is None:
-        column, body = 0, rows
-    else:
-        body = rows[1:]
-    ids = [row[column].strip() if column < len(row) else "" for row in body]
-    for line, sid in enumerate(ids, start=len(rows) - len(body) + 1):
-        if not sid:
-            raise ProblemSetError(f"{path}, line {line}: no student id in column "
-                                  f"{column + 1}", path="--roster")
-    if not ids:
-        raise ProblemSetError(f"{path} holds a header but no student ids", path="--roster")
-    return ids
-
-
-def read_problem_list(text: str | None):
-    if text is None:
-        return None
-    if text.startswith("@"):
-        try:
-            with open(text[1:], encoding="utf-8") as f:
-                return json.load(f)
-        except OSError as exc:
-            raise ProblemSetError(f"cannot read {text[1:]}: {exc.strerror}",
-                                  path="--problems") from None
-        except json.JSONDecodeError as exc:
-            raise ProblemSetError(f"{text[1:]} is not valid JSON: {exc.msg} (line {exc.lineno})",
-                                  path="--problems") from None
-    return [name.strip() for name in text.split(",") if name.strip()]
-
-
 def generate(args) -> int:
     students = read_roster(args.roster) if args.roster else args.students
-    formats = exports.parse_formats(args.format)
-    request = read_request(args.seed, students, read_problem_list(args.problems))
-    gen = Generator()
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ProblemSetError(f"cannot create {out}: {exc.strerror}", path="--out") from None
+    problems = read_problem_list(args.problems)
     show = sys.stderr.isatty() if args.progress is None else args.progress
-    total = len(request.students)
-    bar = Progress(total, show)
-    sheets = []
-    step = CHUNK if show else total
-    for start in range(0, total, step):
-        part = read_request(request.seed, request.students[start:start + step],
-                            [dict(given, type=t.id) for t, given, _ in request.problems])
-        sheets += gen.build(part, include_answers=True, reveal=args.practice)["sheets"]
-        bar.update(len(sheets))
+    bar = Progress(show)
+    written = write_set(args.seed, students, problems, args.format, args.out,
+                        reveal=args.practice, progress=bar.update if show else None)
     bar.done()
-    key = {"seed": request.seed, "version": GENERATOR_VERSION, "sheets": sheets}
-    exports.write(key, formats, out)
-    n = sum(len(s["problems"]) for s in sheets)
-    print(f"wrote {len(sheets)} sheets ({n} problems) and the answer key as "
-          f"{', '.join(formats)} to {out}")
+    print(f"wrote {written.sheets} sheets ({written.problems} problems) and the answer key as "
+          f"{', '.join(written.formats)} to {written.out}")
     return 0
 
 
 class Progress:
     """A one-line progress bar on stderr."""
 
-    def __init__(self, total: int, show: bool, width: int = 30):
-        self.total, self.show, self.width = total, show, width
+    def __init__(self, show: bool, width: int = 30):
+        self.show, self.width = show, width
         self.started = time.perf_counter()
 
-    def update(self, done: int) -> None:
+    def update(self, done: int, total: int) -> None:
         if not self.show:
             return
-        filled = self.width * done // max(self.total, 1)
+        filled = self.width * done // max(total, 1)
         rate = done / max(time.perf_counter() - self.started, 1e-9)
         sys.stderr.write(f"\rgenerating [{'#' * filled}{'.' * (self.width - filled)}] "
-                         f"{done}/{self.total} students ({rate:.0f}/s)")
+                         f"{done}/{total} students ({rate:.0f}/s)")
         sys.stderr.flush()
 
     def done(self) -> None:
@@ -172,61 +110,19 @@ class Progress:
             sys.stderr.write("\n")
 
 
-# --- grade -----------------------------------------------------------------------------
-
-def read_json(path: str):
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ProblemSetError(f"cannot read {path}: {exc.strerror}", path="answers") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ProblemSetError(f"{path} is not valid JSON: {exc.msg} (line {exc.lineno}, "
-                              f"column {exc.colno})", path="answers") from None
-
-
-def submissions(data) -> list[tuple[str, dict]]:
-    """(where, {"token", "answers"}) for each problem in an answers file."""
-    if isinstance(data, dict) and "problems" in data:
-        data, where = data["problems"], "problems"
-    elif isinstance(data, dict):
-        return [("answers file", _submission(data, "answers file"))]
-    else:
-        where = "answers file"
-    if not isinstance(data, list) or not data:
-        raise ProblemSetError('must hold {"token", "answers"} objects', path="answers file")
-    return [(f"{where}[{i}]", _submission(item, f"{where}[{i}]")) for i, item in enumerate(data)]
-
-
-def _submission(item, where: str) -> dict:
-    if not isinstance(item, dict) or "token" not in item:
-        raise ProblemSetError('must be an object with "token" and "answers"', path=where)
-    return item
-
-
 def grade(args) -> int:
-    gen = Generator()
-    results = []
-    for where, item in submissions(read_json(args.answers)):
-        try:
-            results.append(gen.grade(item["token"], item.get("answers", {})))
-        except ProblemSetError as exc:
-            raise ProblemSetError(exc.message, path=f"{where}.{exc.path}") from None
-    score = sum(r["score"] for r in results)
-    max_score = sum(r["max_score"] for r in results)
+    graded = grade_file(args.answers)
     if args.json:
-        print(json.dumps({"score": score, "max_score": max_score, "problems": results},
-                         indent=1, ensure_ascii=False))
+        print(json.dumps(graded.to_dict(), indent=1, ensure_ascii=False))
         return 0
-    for r in results:
+    for r in graded.problems:
         print(f"{r['problem']} ({r['type']}): {_fmt(r['score'])} / {_fmt(r['max_score'])}")
         for part in r["parts"]:
             mark = "ok " if part["correct"] else "-- "
             shown = "expected" in part and not part["correct"]
             extra = f" (expected {part['expected']})" if shown else ""
             print(f"  {mark}{part['part']}: {part['feedback']}{extra}")
-    print(f"total: {_fmt(score)} / {_fmt(max_score)}")
+    print(f"total: {_fmt(graded.score)} / {_fmt(graded.max_score)}")
     return 0
 
 
@@ -234,33 +130,13 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-# --- trace -----------------------------------------------------------------------------
-
 def trace(args) -> int:
     students = read_roster(args.roster) if args.roster else args.students
-    gen = Generator()
-    variant, token = args.variant, args.token
-    if args.sheet:
-        variant, token = leaked_codes(read_json(args.sheet))
-    found = gen.trace(args.seed, students, variant=variant, token=token)
+    found = trace_leak(args.seed, students, variant=args.variant, token=args.token,
+                       sheet=args.sheet)
     if not found:
         print(f"no student of this roster has that sheet (seed {args.seed})", file=sys.stderr)
         return 1
     for student in found:
         print(student)
     return 0
-
-
-def leaked_codes(data) -> tuple[str | None, str | None]:
-    """(variant, token) found in a leaked sheet: its variant field, a problem id
-    ("<variant>-<n>") or a token."""
-    sheet = data["sheets"][0] if isinstance(data, dict) and data.get("sheets") else data
-    if isinstance(sheet, dict):
-        if isinstance(sheet.get("variant"), str):
-            return sheet["variant"], None
-        for p in sheet.get("problems") or []:
-            if isinstance(p, dict) and isinstance(p.get("token"), str):
-                return None, p["token"]
-            if isinstance(p, dict) and isinstance(p.get("id"), str) and "-" in p["id"]:
-                return p["id"].rsplit("-", 1)[0], None
-    raise ProblemSetError("holds no variant, problem id or token to trace", path="--sheet")

@@ -4,116 +4,28 @@ and always stopped."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+from service.local_server import call, local_server, metric
+
 WORKERS = 2
-# `gradsheet serve` refuses to start without a secret and an instructor token.
-SERVE_SECRET = "gunicorn-test-secret-of-some-length"
-INSTRUCTOR_TOKEN = "gunicorn-test-instructor-token"
-SERVE_ENV = {"GRADSHEET_SECRET": SERVE_SECRET, "GRADSHEET_INSTRUCTOR_TOKENS": INSTRUCTOR_TOKEN}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def call(base: str, path: str, body=None, timeout: float = 30, headers: dict | None = None):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(base + path, data=data,
-                                 headers={"Content-Type": "application/json", **(headers or {})})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, resp.headers, resp.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.headers, err.read()
-
-
-def metric(text: str, prefix: str) -> float:
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith(prefix))
-
-
-@contextlib.contextmanager
-def gradsheet_serve(workers: int, threads: int, env: dict | None = None,
-                    args: tuple[str, ...] = (), output: list | None = None):
-    """`gradsheet serve` on a free loopback port until every worker is warm; yields
-    (base URL, metrics directory) and always stops the server. `env` adds to SERVE_ENV
-    (a value of None removes the variable); `output`, when given, receives the server's
-    output so far once it is ready."""
-    port = free_port()
-    log = tempfile.TemporaryFile()
-    metrics_dir = tempfile.mkdtemp(prefix="gradsheet-test-metrics-")
-    environ = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir, **SERVE_ENV, **(env or {})}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers), "--threads", str(threads), *args],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={k: v for k, v in environ.items() if v is not None})
-    base = f"http://127.0.0.1:{port}"
-
-    def stop():
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-        log.seek(0)
-        return log.read().decode(errors="replace")
-
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"gradsheet serve exited with {proc.returncode}:\n{stop()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"gradsheet serve was not ready in 300 s:\n{stop()}")
-            try:
-                status, _, body = call(base, "/metrics", timeout=5)
-                if status == 200 and metric(body.decode(), "gradsheet_workers_ready ") >= workers:
-                    break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.2)
-        if output is not None:
-            # pread: the server shares the file's offset, which a seek would move
-            size = os.fstat(log.fileno()).st_size
-            output.append(os.pread(log.fileno(), size, 0).decode(errors="replace"))
-        yield base, Path(metrics_dir)
-    finally:
-        stop()
-        log.close()
-        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
 def served():
-    with gradsheet_serve(WORKERS, threads=4) as server:
+    with local_server(WORKERS, threads=4) as server:
         yield server
 
 
 def test_evaluate_over_http_gives_the_worksheet_numbers(served):
-    base, _ = served
+    base = served.base
     status, headers, body = call(base, "/v1/evaluate", {
         "graph": {"expr": "(x + y) * z"}, "inputs": {"x": -2, "y": 5, "z": -4}})
     assert status == 200 and headers["Content-Type"] == "application/json"
@@ -123,7 +35,7 @@ def test_evaluate_over_http_gives_the_worksheet_numbers(served):
 
 
 def test_batch_over_http_keeps_order_and_isolates_a_bad_item(served):
-    base, _ = served
+    base = served.base
     items = [{"graph": {"expr": "sigmoid(a) * k"}, "inputs": {"a": 0, "k": k}} for k in range(50)]
     items[7] = {"graph": {"expr": "log(a)"}, "inputs": {"a": 0}}
     status, _, body = call(base, "/v1/evaluate/batch", {"items": items})
@@ -136,7 +48,7 @@ def test_batch_over_http_keeps_order_and_isolates_a_bad_item(served):
 
 
 def test_conv_and_geometry_over_http(served):
-    base, _ = served
+    base = served.base
     status, _, body = call(base, "/v1/conv1d", {"input": [1, 2, 3, 4], "weight": [1, 0, -1],
                                                 "grad_output": [1, 1]})
     assert status == 200
@@ -148,7 +60,7 @@ def test_conv_and_geometry_over_http(served):
 
 
 def test_errors_over_http_are_problem_json(served):
-    base, _ = served
+    base = served.base
     req = urllib.request.Request(base + "/v1/evaluate", data=b"{nope",
                                  headers={"Content-Type": "application/json"})
     with pytest.raises(urllib.error.HTTPError) as caught:
@@ -160,7 +72,7 @@ def test_errors_over_http_are_problem_json(served):
 
 
 def test_metrics_sum_over_both_workers(served):
-    base, metrics_dir = served
+    base, metrics_dir = served.base, served.metrics_dir
     _, _, before = call(base, "/metrics")
     key = 'gradsheet_http_requests_total{endpoint="/healthz",method="GET",status="200"}'
     start = metric(before.decode(), key)
@@ -176,7 +88,7 @@ def test_metrics_sum_over_both_workers(served):
 
 
 def test_workers_run_numba_on_omp_with_the_cores_shared_out(served):
-    base, _ = served
+    base = served.base
     status, _, body = call(base, "/readyz")
     ready = json.loads(body)
     assert status == 200 and ready["status"] == "ready"
@@ -191,8 +103,9 @@ def test_a_worker_with_a_queue_in_front_of_its_threads_sheds_load_with_503():
     # leave six queued behind the thread, and those are turned away at once.
     batch = {"items": [{"graph": {"expr": "x * y + sigmoid(x)"}, "inputs": {"x": i, "y": 2}}
                        for i in range(4000)]}
-    with gradsheet_serve(1, threads=1, env={"GRADSHEET_MAX_PENDING": "2",
-                                            "GRADSHEET_RETRY_AFTER_SECONDS": "3"}) as (base, _):
+    with local_server(1, threads=1, env={"GRADSHEET_MAX_PENDING": "2",
+                                         "GRADSHEET_RETRY_AFTER_SECONDS": "3"}) as server:
+        base = server.base
         with ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(lambda _: call(base, "/v1/evaluate/batch", batch), range(8)))
         statuses = sorted(status for status, _, _ in answers)

@@ -12,10 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from service import create_app
-from tests.service.test_service_gunicorn import INSTRUCTOR_TOKEN, call, gradsheet_serve
+from service.local_server import call, local_server
 
 PROBLEM = "application/problem+json"
 SECRET = "service-test-secret"
+INSTRUCTOR_TOKEN = "service-test-instructor-token"
 AUTH = {"Authorization": f"Bearer {INSTRUCTOR_TOKEN}"}
 
 
@@ -192,8 +193,9 @@ def test_trace_finds_the_student_of_a_leaked_token(client):
 @pytest.fixture(scope="module")
 def served():
     # every worker must share the secret, or a token from one would fail on the other
-    with gradsheet_serve(2, threads=4, env={"GRADSHEET_SECRET": SECRET}) as (base, _):
-        yield base
+    with local_server(2, threads=4, env={"GRADSHEET_SECRET": SECRET,
+                                          "GRADSHEET_INSTRUCTOR_TOKENS": INSTRUCTOR_TOKEN}) as server:
+        yield server.base
 
 
 def test_over_http_a_set_is_graded_by_either_worker(served):

@@ -18,7 +18,7 @@ from itsdangerous import Signer
 
 from service import create_app
 from service.cli.server import service_environment
-from tests.service.test_service_gunicorn import ROOT, call, gradsheet_serve
+from service.local_server import ROOT, call, local_server
 from worksheets.seeding import DEVELOPMENT_SECRET, keys
 from worksheets.tokens import TokenSigner
 
@@ -264,10 +264,11 @@ def test_serve_refuses_to_start_without_what_service_mode_needs(env, args, says)
 
 
 def test_serve_dev_starts_without_a_secret_warns_loudly_and_serves_student_sheets():
-    output: list = []
     env = {"GRADSHEET_SECRET": None, "GRADSHEET_INSTRUCTOR_TOKENS": None}
-    with gradsheet_serve(1, threads=2, env=env, args=("--dev",), output=output) as (base, _):
-        assert "DEVELOPMENT MODE" in output[0] and "PUBLIC development secret" in output[0]
+    with local_server(1, threads=2, env=env, args=("--dev",)) as server:
+        base = server.base
+        log = server.log()
+        assert "DEVELOPMENT MODE" in log and "PUBLIC development secret" in log
         status, _, raw = call(base, "/v1/problem-sets", SET)
         assert status == 200
         # signed with the development secret, as the warning says
@@ -282,7 +283,8 @@ def test_serve_dev_starts_without_a_secret_warns_loudly_and_serves_student_sheet
 
 def test_serve_no_instructor_starts_without_tokens_and_answers_keys_with_403():
     env = {"GRADSHEET_INSTRUCTOR_TOKENS": "tiny, ignored"}
-    with gradsheet_serve(1, threads=2, env=env, args=("--no-instructor",)) as (base, _):
+    with local_server(1, threads=2, env=env, args=("--no-instructor",)) as server:
+        base = server.base
         status, headers, raw = call(base, "/v1/problem-sets/trace",
                                     {"seed": 7, "students": 2, "variant": "0" * 16},
                                     headers=bearer("tiny"))

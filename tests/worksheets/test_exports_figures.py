@@ -7,10 +7,10 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import engine
-from worksheets.exports import graph_figure, graph_layout
-from worksheets.exports.conv_figure import conv1d_svg, output_size_svg, same_padding_svg
-from worksheets.exports.figures import figure
-from worksheets.exports.graph_figure import graph_svg
+from worksheets.drawing import graph_figure, graph_layout
+from worksheets.drawing.conv_figure import conv1d_svg, output_size_svg, same_padding_svg
+from worksheets.exports import figure
+from worksheets.drawing.graph_figure import graph_svg
 from engine.conv.geometry import conv_geometry
 from worksheets import generate
 from worksheets.latex import num

@@ -22,8 +22,7 @@ from typing import Callable
 from worksheets.exports import html_sheets, markdown_sheets, moodle, pdf_sheets, qti
 from worksheets.exports.archive import File, write_files, zip_bytes
 from worksheets.exports.errors import ExportError
-from worksheets.exports.figures import figure
-from worksheets.exports.sheetset import KEY_STEM, SheetSet
+from worksheets.exports.sheetset import KEY_STEM, SheetSet, figure
 
 
 def json_files(s: SheetSet, data: dict) -> list[File]:

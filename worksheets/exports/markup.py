@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 from html import escape, unescape
-from xml.etree import ElementTree as ET
 
 import latex2mathml.converter
 from markdown_it import MarkdownIt

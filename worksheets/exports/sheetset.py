@@ -9,7 +9,6 @@ import re
 from dataclasses import dataclass, field
 
 from worksheets.exports.errors import ExportError
-from worksheets.exports.figures import figure
 from worksheets.problems import TYPES
 
 KEY_STEM = "answer-key"   # the key's file name, as `gradsheet generate` names it
@@ -64,6 +63,17 @@ class SheetSet:
     def name(self) -> str:
         """gradsheet-7: what the set's files and quizzes are called."""
         return f"gradsheet-{self.seed}" if self.seed is not None else "gradsheet"
+
+
+def figure(problem: dict, key: bool, number: int | None = None) -> str | None:
+    """SVG text of the problem's figure, drawn by its type (None for a type without
+    one). `key` fills in the answers, which the problem must then hold."""
+    t = TYPES.get(problem["type"])
+    if t is None or t.figure_shows is None:
+        return None
+    title = (f"Problem {number}: " if number is not None else "") + t.figure_shows + \
+        (" (answer key)" if key else "")
+    return t.figure(problem, key, title)
 
 
 def title(problem: dict) -> str:

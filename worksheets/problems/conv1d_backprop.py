@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from worksheets.drawing.conv_figure import conv1d_svg
 from worksheets.grading import mark_list
 from worksheets.problem import HAND, Option, ProblemType, Variant, step
 from worksheets.latex import num, signed
@@ -24,6 +25,7 @@ class Conv1dBackprop(ProblemType):
         Option("max_width", "integer", 8, "largest input width", minimum=4, maximum=12),
     )
     tolerances = {"output": HAND, "grad_input": HAND, "grad_weight": HAND}
+    figure_shows = "the convolution's input, output and filter"
 
     def sample(self, rng, options) -> Variant:
         while True:
@@ -120,6 +122,11 @@ class Conv1dBackprop(ProblemType):
             mark_list("grad_weight", submitted.get("grad_weight"), answers["grad_weight"], HAND,
                       gw_mistakes),
         ]
+
+    def figure(self, problem, key, title):
+        p = problem["parameters"]
+        return conv1d_svg(p["input"], p["weight"], p["stride"], p["padding"], p["grad_output"],
+                          key, problem.get("answers"), num, title)
 
 
 def _out_size(W: int, F: int, S: int, P: int) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 
 from engine.conv.geometry import conv_geometry
+from worksheets.drawing.conv_figure import output_size_svg
 from worksheets.errors import ProblemSetError
 from worksheets.grading import mark_list, mark_number
 from worksheets.problem import EXACT, Option, ProblemType, Tolerance, Variant, step
@@ -49,6 +50,7 @@ class ConvOutputSize(ProblemType):
                choices=(1, 2, 3, 4)),
     )
     tolerances = {"output_size": EXACT, "windows": EXACT, "centers": EXACT}
+    figure_shows = "the input units, padding and windows"
 
     def check_options(self, options: dict, path: str) -> None:
         if not geometries(options["exact"], options["max_width"], tuple(options["strides"])):
@@ -137,3 +139,8 @@ class ConvOutputSize(ProblemType):
                                    "indices count from the first real input unit: the padding "
                                    "on the left has negative indices")]))
         return results
+
+    def figure(self, problem, key, title):
+        p = problem["parameters"]
+        return output_size_svg(p["width"], p["filter_size"], p["padding"], p["stride"], key,
+                               title)

@@ -4,6 +4,7 @@ the input?"""
 from __future__ import annotations
 
 from engine.conv.geometry import conv_geometry
+from worksheets.drawing.conv_figure import same_padding_svg
 from worksheets.grading import mark_number
 from worksheets.problem import EXACT, Option, ProblemType, Variant, step
 
@@ -21,6 +22,7 @@ class ConvSamePadding(ProblemType):
         Option("max_width", "integer", 64, "largest input width W", minimum=16, maximum=256),
     )
     tolerances = {"padding": EXACT}
+    figure_shows = "the input, the filter and the padding"
 
     def sample(self, rng, options) -> Variant:
         F = rng.choice(options["filter_sizes"])
@@ -75,3 +77,7 @@ class ConvSamePadding(ProblemType):
             mistakes.append(((F - 1) // 2, "the dilation stretches the filter: it spans "
                                            "D(F - 1) + 1 units"))
         return [mark_number("padding", submitted.get("padding"), P, EXACT, mistakes)]
+
+    def figure(self, problem, key, title):
+        p = problem["parameters"]
+        return same_padding_svg(p["width"], p["filter_size"], p.get("dilation", 1), key, title)

@@ -4,6 +4,7 @@ or tanh gate pass back, given its input and the gradient arriving from above?"""
 from __future__ import annotations
 
 import engine
+from worksheets.drawing.graph_figure import graph_svg
 from worksheets.graph_grading import GraphQuestion, mark_graph
 from worksheets.problem import HAND, Option, ProblemType, Variant, step
 from worksheets.latex import num, signed
@@ -28,6 +29,7 @@ class GateGradient(ProblemType):
         Option("gates", "subset", list(GATES), "gates to draw from", choices=GATES),
     )
     tolerances = {"output": HAND, "gradient": HAND}
+    figure_shows = "the gate"
 
     def __init__(self):
         super().__init__()
@@ -90,4 +92,14 @@ class GateGradient(ProblemType):
                           {"value": HAND, "gradient": HAND})
         key = {"value": {"y": answers["output"]}, "gradient": {"x": answers["gradient"]}}
         return mark_graph(q, key, submitted)
+
+    def figure(self, problem, key, title):
+        p = problem["parameters"]
+        values = {"x": num(p["input"])}
+        gradients = {"y": num(p["upstream_gradient"])}
+        if key:
+            a = problem["answers"]
+            values["y"] = num(a["output"])
+            gradients["x"] = num(a["gradient"])
+        return graph_svg(self.graphs[p["gate"]], values, gradients, title, of="L")
 

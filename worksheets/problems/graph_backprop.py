@@ -4,7 +4,11 @@ a curated family or from the random-graph generator."""
 
 from __future__ import annotations
 
+import functools
+
+import engine
 from worksheets import families, randgraph
+from worksheets.drawing.graph_figure import graph_svg, labels
 from worksheets.grading import flatten
 from worksheets.graph_grading import GraphQuestion, mark_graph
 from worksheets.graph_text import GraphText
@@ -12,6 +16,20 @@ from worksheets.problem import HAND, STEP, Option, ProblemType, Variant
 from worksheets.latex import num, tex_name
 
 CURATED = tuple(families.FAMILIES)
+
+
+@functools.lru_cache(maxsize=1024)
+def _graph_from(nodes: tuple, output: str):
+    return engine.Graph.from_spec({
+        "nodes": [{"id": i, "op": op, "inputs": list(refs)} for i, op, refs in nodes],
+        "output": output})
+
+
+def graph_of_spec(spec: dict):
+    """The engine Graph of a node spec, parsed once per distinct spec: a class's
+    figures draw the same few curated graphs over and over."""
+    nodes = tuple((n["id"], n["op"], tuple(n["inputs"])) for n in spec["nodes"])
+    return _graph_from(nodes, spec["output"])
 
 
 class GraphState:
@@ -45,6 +63,7 @@ class GraphBackprop(ProblemType):
                minimum=1, maximum=5),
     )
     tolerances = {"values": HAND, "gradients": HAND, "step": STEP}
+    figure_shows = "the computational graph"
 
     def sample(self, rng, options) -> Variant:
         family = rng.choice(options["families"])
@@ -123,4 +142,14 @@ class GraphBackprop(ProblemType):
         key = {"value": answers["values"], "gradient": answers["gradients"],
                "step": answers["step"]}
         return mark_graph(q, key, flatten(submitted))
+
+    def figure(self, problem, key, title):
+        p = problem["parameters"]
+        graph = graph_of_spec(p["graph"])
+        if key:
+            a = problem["answers"]
+            return graph_svg(graph, labels(a["values"], graph.names, num),
+                             labels(a["gradients"], graph.names, num), title)
+        return graph_svg(graph, labels(p["inputs"], graph.inputs, num), {graph.output: "1"},
+                         title)
 

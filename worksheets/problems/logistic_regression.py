@@ -4,6 +4,7 @@ h = sigmoid(w1 x1 + w2 x2 + b), its cross-entropy loss, the gradients, and one s
 from __future__ import annotations
 
 import engine
+from worksheets.drawing.graph_figure import graph_svg, labels
 from worksheets.grading import flatten
 from worksheets.graph_grading import GraphQuestion, mark_graph
 from worksheets.problem import HAND, STEP, Option, ProblemType, Variant, step
@@ -32,6 +33,7 @@ class LogisticRegression(ProblemType):
                choices=(0.01, 0.1, 0.5, 1.0)),
     )
     tolerances = {"z": HAND, "h": HAND, "loss": HAND, "gradients": HAND, "updated": STEP}
+    figure_shows = "the logistic-regression circuit"
 
     def __init__(self):
         super().__init__()
@@ -125,4 +127,14 @@ class LogisticRegression(ProblemType):
         key = {"value": {"z": answers["z"], "h": answers["h"], "L": answers["loss"]},
                "gradient": answers["gradients"], "step": answers["updated"]}
         return mark_graph(q, key, flatten(submitted))
+
+    def figure(self, problem, key, title):
+        graph = self.graph
+        inputs = self._inputs(problem["parameters"])
+        if key:
+            # the answers hold z, h, L and three gradients; the figure shows every wire
+            ev = engine.evaluate(graph, inputs)
+            return graph_svg(graph, labels(ev.values, graph.names, num),
+                             labels(ev.gradients, graph.names, num), title)
+        return graph_svg(graph, labels(inputs, graph.inputs, num), {graph.output: "1"}, title)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 
-from worksheets.exports.svg import GRADIENT, INK, MUTED, PAD_FILL, SHADE, VALUE, Svg, text_width
+from worksheets.drawing.svg import GRADIENT, INK, MUTED, PAD_FILL, SHADE, VALUE, Svg, text_width
 from engine.conv.geometry import conv_geometry
 
 LEFT = 64.0          # room for row names

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from grandalf.graphs import Edge, Vertex, graph_core
 from grandalf.layouts import SugiyamaLayout
 
-from worksheets.exports.svg import text_width
+from worksheets.drawing.svg import text_width
 
 RADIUS = 17.0          # a gate's circle
 STUB = 62.0            # a name's wire: room for "-12.345" at the label size

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import functools
 
-from worksheets.exports import graph_layout as gl
-from worksheets.exports.svg import GRADIENT, INK, MUTED, VALUE, Svg, fmt, text_width
+from worksheets.drawing import graph_layout as gl
+from worksheets.drawing.svg import GRADIENT, INK, MUTED, VALUE, Svg, fmt, text_width
 from engine.ops import OPS_BY_NAME
 
 VALUE_RAISE = 5.0      # value baseline above its wire
@@ -79,6 +79,12 @@ def graph_svg(graph, values: dict, gradients: dict, title: str = "", of: str | N
             out.text(wire.x0 + half, wire.y + GRADIENT_DROP, g, size=gl.LABEL_SIZE,
                      anchor="middle", fill=GRADIENT, fit=gl.STUB - 6)
     return out.tostring()
+
+
+def labels(numbers: dict, names, show) -> dict:
+    """Display strings, written by `show`, for those of `names` that `numbers` holds:
+    the maps graph_svg takes."""
+    return {k: show(numbers[k]) for k in names if k in numbers}
 
 
 def _curve(points: tuple) -> str:
