@@ -7,9 +7,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import engine
-from engine import Graph, GraphError, NonFiniteError
+from engine import Graph, GraphError
 from tests import oracle
-from tests.engine.test_evaluate import _reference
+from tests.engine.test_evaluate import evaluated_as_the_oracle_says
 
 NAMES = ("x0", "x1", "x2")
 _UNARY = ("sigmoid", "tanh", "relu", "abs", "square", "neg", "exp")
@@ -54,16 +54,9 @@ def test_from_spec_of_to_spec_gives_the_graph_its_values_and_the_oracles_gradien
     back = Graph.from_spec(graph.to_spec())
     assert back == graph and back.inputs == graph.inputs
     values = {x: point[x] for x in graph.inputs}
-    env = _reference(graph, values)
-    assume(env is not None)
-    try:
-        ev = engine.evaluate(graph, values)
-    except NonFiniteError:
-        assume(False)
+    ev = evaluated_as_the_oracle_says(graph, values)
     ev_back = engine.evaluate(back, values)
     assert ev_back.values == ev.values and ev_back.gradients == ev.gradients
-    for name, want in env.items():
-        assert ev_back.values[name] == pytest.approx(want, rel=1e-11, abs=1e-11), name
     for name, want in oracle.complex_step_gradients(graph, values).items():
         assume(math.isfinite(want) and abs(want) < 1e8)
         assert ev_back.gradients[name] == pytest.approx(want, rel=1e-8, abs=1e-9), name
