@@ -108,19 +108,15 @@ class Graph:
     an expression.
     """
 
-    __slots__ = ("nodes", "inputs", "output", "where", "prebuilt", "_index", "_names", "_lowered",
-                 "__weakref__")
+    __slots__ = ("nodes", "inputs", "output", "where", "_index", "_names", "__weakref__")
 
-    def __init__(self, nodes, inputs, output, where, prebuilt=None):
+    def __init__(self, nodes, inputs, output, where):
         self.nodes: tuple[Node, ...] = tuple(nodes)
         self.inputs: tuple[str, ...] = tuple(inputs)
         self.output: str = output
         self.where = where
-        # lowering.Code emitted while the graph was read, when that was possible
-        self.prebuilt = prebuilt
         self._index = None
         self._names = None
-        self._lowered = None  # set by lowering.lowered
 
     # -- reading ---------------------------------------------------------------------
     @property
@@ -162,9 +158,16 @@ class Graph:
 
     # -- the spec form ---------------------------------------------------------------
     def to_spec(self) -> dict:
-        """The node-spec form; `Graph.from_spec(g.to_spec()) == g`."""
-        return {
+        """The node-spec form; `Graph.from_spec(g.to_spec()) == g`.
+
+        "inputs" is written only when the output is an input that no node uses: the
+        nodes alone would not say that it is one.
+        """
+        spec = {
             "nodes": [{"id": n.id, "op": n.op, "inputs": list(n.inputs), "label": n.label}
                       for n in self.nodes],
             "output": self.output,
         }
+        if self.output not in self.index and not any(self.output in n.inputs for n in self.nodes):
+            spec["inputs"] = list(self.inputs)
+        return spec

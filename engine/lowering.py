@@ -1,27 +1,32 @@
 """Graph -> Program: flat int32 instructions over numbered slots, and a constant pool.
 
 Slots are numbered in node order as things are met: a graph input on its first use, each
-number literal where it stands, then the node's instruction results. (engine.spec emits
-the same numbering while it reads a spec.) An instruction is (opcode, dst, a, b), b = -1
-for unary ops. n-ary add/mul become chains of binary instructions through temporaries.
+number literal where it stands, then the node's instruction results. One routine,
+emit(), numbers and emits, here and in engine.spec_bulk's pass over many specs. An
+instruction is (opcode, dst, a, b), b = -1 for unary ops. n-ary add/mul become chains of
+binary instructions through temporaries; x^2 becomes square.
 
 Constant folding: a node whose inputs are all constants is computed here, once, and
 its slot is pre-filled like a constant. Its instructions are kept at the front of the
 program (`forward_start` skips them) because the reverse sweep still needs them: the
 gradient of a folded node must flow on to the folded nodes that feed it.
 
-Programs are cached by structure: the program itself (instructions, constants, which
-slots are inputs) is the key, names play no part, so graphs that differ only in their
-ids share one Code.
+Programs are cached by structure: the graph coded for emit() (ops, references as
+codes numbered by first use, and literals) is the key, names play no part, so graphs
+that differ only in their ids share one Code. Which Code a Graph lowered to is kept
+here too, by the graph's id, for as long as the graph lives: the Graph carries no
+lowering state of its own.
 """
 
 from __future__ import annotations
 
 import math
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numba
 import numpy as np
 
 from engine.errors import NonFiniteError
@@ -160,7 +165,11 @@ class Program:
         return "\n".join(lines)
 
 
-_cache: OrderedDict = OrderedDict()
+_cache: OrderedDict = OrderedDict()  # a graph's coding for emit() -> Code, oldest first
+# id(graph) -> (weak reference to the graph, its Code). Lowered programs are the lowering's
+# state, not the graph's: the weak reference's callback drops the entry when the graph
+# dies, before its id can be reused.
+_of_graph: dict[int, tuple[weakref.ref, Code]] = {}
 
 
 def lower(graph: Graph) -> Program:
@@ -170,22 +179,19 @@ def lower(graph: Graph) -> Program:
 
 def lowered(graph: Graph) -> Code:
     """The graph's Code, shared through the cache with every graph of the same structure."""
-    code = graph._lowered
-    if code is None:
-        built = graph.prebuilt or _build(graph)
-        key = built.key()
-        code = _cache.get(key)
-        if code is None:
-            code = _cache[key] = built
-            if len(_cache) > _CACHE_SIZE:
-                _cache.popitem(last=False)
-        graph._lowered = code
-        graph.prebuilt = None
+    entry = _of_graph.get(id(graph))
+    if entry is not None:
+        return entry[1]
+    code = _build(graph)
+    graph_id = id(graph)
+    _of_graph[graph_id] = (weakref.ref(graph, lambda _, graph_id=graph_id: _of_graph.pop(graph_id, None)),
+                           code)
     return code
 
 
 def cache_clear() -> None:
     _cache.clear()
+    _of_graph.clear()
 
 
 def structure(graph: Graph) -> tuple:
@@ -203,77 +209,209 @@ def _fold(op, a: float, b: float | None) -> float:
     return y if type(y) is float or type(y) is int else math.nan  # (-8)**(1/3) is complex
 
 
+
+# --- slot numbering and emission ----------------------------------------------------
+# emit() is the one routine that numbers slots and writes instructions: _build calls it
+# for a Graph (every graph, parsed or read from a spec, is lowered that way), and
+# engine.spec_bulk from inside its Numba pass over thousands of specs. Graphs reach it integer-coded: each
+# name or number has a code.
+
+PENDING_POW = 1  # emit() flag: some pow's exponent is a folded node, whose value is not known yet
+
+
+@numba.njit(cache=True, nogil=True)
+def emit(n0, n1, op_code, ref_start, ref_code, literal, id_code, output, output_may_be_input,
+         stamp, slot_of, has_slot, known, operands, code, instr_node, c, folded, folded_node, f,
+         const_slot, const_value, k, input_slot, input_code, m, node_slot):
+    """Number the slots of nodes [n0, n1) and emit their instructions.
+
+    Per node i: op_code, id_code, refs ref_code[ref_start[i]:ref_start[i + 1]]; a ref
+    r >= 0 is the code of a name, r < 0 the number literal[~r]. A name has a slot where has_slot[code] == stamp (a stamp per graph, so nothing is cleared
+    between graphs), at slot_of[code]; known[slot] == stamp marks constant slots.
+    Live instructions go to code / instr_node from row c, folded ones (all operands
+    constant) to folded / folded_node from row f; constants (literals, then folded
+    results as they come, value NaN until folded) to const_slot / const_value from k;
+    graph inputs on first use to input_slot / input_code from m; node i's slot to
+    node_slot[i]. `output` is a code, or -1 for an unknown name.
+
+    Returns (n_slots, output slot or -1, c, f, k, m, flags, bad): bad >= 0 is a node
+    whose pow exponent is not a constant, where emission stopped.
+    """
+    nxt = 0
+    flags = 0
+    for i in range(n0, n1):
+        op = op_code[i]
+        r0, r1 = ref_start[i], ref_start[i + 1]
+        n_ops = r1 - r0
+        constant = True
+        for r in range(r0, r1):
+            name = ref_code[r]
+            if name < 0:
+                slot = nxt
+                nxt += 1
+                const_slot[k] = slot
+                const_value[k] = literal[~name]
+                k += 1
+                known[slot] = stamp
+            else:
+                if has_slot[name] != stamp:  # a graph input, met for the first time
+                    slot_of[name] = nxt
+                    has_slot[name] = stamp
+                    input_slot[m] = nxt
+                    input_code[m] = name
+                    m += 1
+                    nxt += 1
+                slot = slot_of[name]
+                if known[slot] != stamp:
+                    constant = False
+            operands[r - r0] = slot
+        if op == POW:
+            exponent = ref_code[r0 + 1]
+            if exponent < 0:
+                if literal[~exponent] == 2.0:  # x^2: same value and derivative, without libm's pow
+                    op, n_ops = SQUARE, 1
+            elif known[operands[1]] == stamp:
+                flags |= PENDING_POW
+            else:
+                return nxt, -1, c, f, k, m, flags, i
+        acc = operands[0]
+        for j in range(1, max(n_ops, 2)):  # n-ary add and mul: a chain of binary instructions
+            b = operands[j] if n_ops > 1 else -1
+            if constant:
+                folded[f, 0], folded[f, 1], folded[f, 2], folded[f, 3] = op, nxt, acc, b
+                folded_node[f] = i - n0
+                f += 1
+                known[nxt] = stamp
+                const_slot[k] = nxt
+                const_value[k] = np.nan
+                k += 1
+            else:
+                code[c, 0], code[c, 1], code[c, 2], code[c, 3] = op, nxt, acc, b
+                instr_node[c] = i - n0
+                c += 1
+            acc = nxt
+            nxt += 1
+        slot_of[id_code[i]] = acc
+        has_slot[id_code[i]] = stamp
+        node_slot[i] = acc
+    out = -1
+    if output >= 0:
+        if has_slot[output] == stamp:
+            out = slot_of[output]
+        elif output_may_be_input:  # an output that is an input and feeds no node
+            out = nxt
+            nxt += 1
+            input_slot[m] = out
+            input_code[m] = output
+            m += 1
+    return nxt, out, c, f, k, m, flags, -1
+
+
+@numba.njit(cache=True, nogil=True)
+def _emit_graph(coded, literal):
+    """emit() for one graph coded as int64 [n, n_codes, output code, op_code (n),
+    ref_start (n + 1), ref_code]; node i has code i.
+
+    Returns int64 [8 + 12 * cap + n]: [n_slots, output slot, n_live, n_folded, n_const,
+    n_inputs, flags, bad], then regions of cap = len(ref_code) + 1 rows for the folded
+    code, the live code (4 per row), folded_node, instr_node, const slots, input slots,
+    and node slots (n); and the const values (NaN for folded results).
+    """
+    n, n_codes, output = coded[0], coded[1], coded[2]
+    ref_code = coded[4 + 2 * n:]
+    cap = ref_code.shape[0] + 1
+    out = np.empty(8 + 12 * cap + n, np.int64)
+    region = out[8:8 + 12 * cap]
+    const_value = np.empty(cap, np.float64)
+    scratch = np.zeros(2 * n_codes + 4 * cap, np.int64)
+    out[:8] = emit(
+        0, n, coded[3:3 + n], coded[3 + n:4 + 2 * n], ref_code, literal, np.arange(n), output, True, 1,
+        scratch[:n_codes], scratch[n_codes:2 * n_codes], scratch[2 * n_codes:2 * n_codes + 2 * cap],
+        scratch[2 * n_codes + 2 * cap:2 * n_codes + 3 * cap], region[4 * cap:8 * cap].reshape(cap, 4),
+        region[9 * cap:10 * cap], 0, region[:4 * cap].reshape(cap, 4), region[8 * cap:9 * cap], 0,
+        region[10 * cap:11 * cap], const_value, 0, region[11 * cap:], scratch[2 * n_codes + 3 * cap:], 0,
+        out[8 + 12 * cap:])
+    return out, const_value[:out[4]]
+
+
+_OPCODE = {op.name: op.opcode for op in OPS}
+
+
 def _build(graph: Graph) -> Code:
-    slot_of: dict[str, int] = {}  # graph inputs and nodes
-    known: dict[int, float] = {}  # slot -> value, for constants and folded results
-    input_slots: list[int] = []
-    const_slots: list[int] = []
-    folded: list[int] = []  # flat (opcode, dst, a, b) of folded instructions
-    live: list[int] = []
-    folded_node: list[int] = []
-    live_node: list[int] = []
-    node_slots: list[int] = []
-    next_slot = 0
-    for i, node in enumerate(graph.nodes):
-        op = OPS_BY_NAME[node.op]
-        opcode = op.opcode
-        operands = []
-        is_folded = True
+    """The graph coded for emit() (node i is code i, then input names as they come) and,
+    unless the cache holds that coding's Code, emitted."""
+    nodes = graph.nodes
+    code_of = {node.id: i for i, node in enumerate(nodes)}
+    coded = [len(nodes), 0, 0]
+    starts = [0]
+    refs = []
+    literals = []
+    for node in nodes:
+        coded.append(_OPCODE[node.op])
         for ref in node.inputs:
             if type(ref) is str:
-                slot = slot_of.get(ref)
-                if slot is None:  # a graph input, met for the first time
-                    slot = slot_of[ref] = next_slot
-                    next_slot += 1
-                    input_slots.append(slot)
-                if is_folded and slot not in known:
-                    is_folded = False
+                refs.append(code_of.setdefault(ref, len(code_of)))
             else:
-                slot = next_slot
-                next_slot += 1
-                const_slots.append(slot)
-                known[slot] = ref
-            operands.append(slot)
-        if opcode == POW:
-            exponent = known.get(operands[1])
-            if exponent is None:
-                raise graph.error_at(i, f"pow needs a constant exponent: {node.inputs[1]!r} is not a "
-                                        "number (write x^2, or use exp and log for a variable exponent)",
-                                     ".inputs[1]")
-            if exponent == 2.0:  # x^2: same value and derivative, without libm's pow
-                opcode, operands = SQUARE, operands[:1]
-        code, owners = (folded, folded_node) if is_folded else (live, live_node)
-        acc = operands[0]
-        for b in (operands[1:] if len(operands) > 1 else (-1,)):
-            dst = next_slot
-            next_slot += 1
-            code += (opcode, dst, acc, b)
-            owners.append(i)
-            if is_folded:
-                value = _fold(OPS[opcode], known[acc], None if b < 0 else known[b])
-                if not math.isfinite(value):
-                    raise NonFiniteError(
-                        f"node {node.id!r} ({node.op}) is {value} for any input: its inputs are "
-                        f"constants ({', '.join(map(repr, node.inputs))})", node=node.id, index=None,
-                        kind="value", **graph.error_at(i, "").location)
-                known[dst] = value
-                const_slots.append(dst)
-            acc = dst
-        slot_of[node.id] = acc
-        node_slots.append(acc)
-    for name in graph.inputs:  # only an output that is an input and feeds no node is left
-        if name not in slot_of:
-            slot_of[name] = next_slot
-            input_slots.append(next_slot)
-            next_slot += 1
-    return Code(
-        code=folded + live,
-        forward_start=len(folded) // 4,
-        n_slots=next_slot,
-        input_slots=input_slots,
-        const_slots=const_slots,
-        const_values=[known[s] for s in const_slots],
-        node_slots=node_slots,
-        instr_node=folded_node + live_node,
-        output_slot=slot_of[graph.output],
-    )
+                refs.append(~len(literals))
+                literals.append(ref)
+        starts.append(len(refs))
+    coded[2] = code_of.setdefault(graph.output, len(code_of))
+    coded[1] = len(code_of)
+    coded += starts
+    coded += refs
+    # names play no part in the coding, so graphs that differ only in names share a Code
+    key = (*coded, *literals)
+    code = _cache.get(key)
+    if code is None:
+        ints, values = _emit_graph(np.array(coded, np.int64), np.array(literals, np.float64))
+        code = _cache[key] = _code(graph, ints.tolist(), values.tolist())
+        if len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return code
+
+
+def _code(graph: Graph, ints: list, const_values: list) -> Code:
+    """_emit_graph's answer as a Code: folded nodes computed (with `_fold`, in order, so
+    a folded pow exponent is known before it is used) and errors raised."""
+    n_slots, output_slot, c, f, k, m, flags, bad = ints[:8]
+    cap = (len(ints) - 8 - len(graph.nodes)) // 12
+    at = 8 + 4 * cap
+    code = ints[8:8 + 4 * f] + ints[at:at + 4 * c]
+    at += 4 * cap
+    instr_node = ints[at:at + f] + ints[at + cap:at + cap + c]
+    at += 2 * cap
+    const_slots = ints[at:at + k]
+    input_slots = ints[at + cap:at + cap + m]
+    node_slots = ints[at + 2 * cap:]
+    if f or flags or bad >= 0:
+        known = dict(zip(const_slots, const_values))
+        _fold_all(graph, code, instr_node, f + c if flags else f, f, known)
+        if bad >= 0:
+            node = graph.nodes[bad]
+            raise graph.error_at(bad, f"pow needs a constant exponent: {node.inputs[1]!r} is not a number "
+                                      "(write x^2, or use exp and log for a variable exponent)", ".inputs[1]")
+        const_values = [known[s] for s in const_slots]
+    return Code(code=code, forward_start=f, n_slots=n_slots, input_slots=input_slots,
+                const_slots=const_slots, const_values=const_values, node_slots=node_slots,
+                instr_node=instr_node, output_slot=output_slot)
+
+
+def _fold_all(graph: Graph, code: list, instr_node: list, stop: int, n_folded: int, known: dict) -> None:
+    """Compute the folded instructions [0, n_folded) into `known` (slot -> value), and
+    turn each pow of [0, stop) whose exponent came out as 2 into square, as emit() does
+    for a literal 2."""
+    for j in range(stop):
+        op, dst, a, b = code[4 * j:4 * j + 4]
+        if op == POW and known.get(b) == 2.0:
+            op, b = code[4 * j], code[4 * j + 3] = SQUARE, -1
+        if j >= n_folded:
+            continue
+        value = _fold(OPS[op], known[a], None if b < 0 else known[b])
+        if not math.isfinite(value):
+            i = instr_node[j]
+            node = graph.nodes[i]
+            raise NonFiniteError(
+                f"node {node.id!r} ({node.op}) is {value} for any input: its inputs are "
+                f"constants ({', '.join(map(repr, node.inputs))})", node=node.id, index=None,
+                kind="value", **graph.error_at(i, "").location)
+        known[dst] = value

@@ -7,13 +7,15 @@ A node spec is JSON-shaped:
 An input of a node is a node id, a graph-input name, or a number. Graph inputs are the
 names referenced but not defined, in order of first use. `{"expr": "..."}` is parsed.
 
+An optional "inputs" list names the graph inputs in order of first use; it is needed
+only when the output is an input that no node uses (the graph of the expression `b`),
+which a spec could not tell from a misspelt node id without it. `Graph.to_spec()`
+writes it exactly then.
+
 This is the one validating pass over a spec: every fault raises GraphError with a
 `path` into the spec (`nodes[3].inputs[1]`), so callers need no schema of their own.
-It is also the hot path of a batch of small graphs, so while it checks a node it also
-emits the node's instructions with the same slot numbering as engine.lowering, and
-formats error paths only once something is wrong. Specs that need more than that
-(constant folding, a computed pow exponent, nodes out of order) are lowered by
-engine.lowering from the finished Graph instead.
+It is also the hot path of a batch of small graphs, so it formats error paths only once
+something is wrong. It reads; engine.lowering lowers the finished Graph.
 """
 
 from __future__ import annotations
@@ -24,13 +26,12 @@ import math
 from engine.errors import GraphError
 from engine.graph import (DEFAULT_LIMITS, MAX_NAME_LENGTH, NAME_RE, Graph, Limits, Node, arity_error, describe_inputs,
                           suggest, unknown_op_error)
-from engine.lowering import POW, SQUARE, Code
 from engine.ops import OPS, OPS_BY_NAME
 
-_SPEC_KEYS = frozenset(("nodes", "output"))
+_SPEC_KEYS = frozenset(("nodes", "output", "inputs"))
 _NODE_KEYS = frozenset(("id", "op", "inputs", "label"))
-_OPCODE = {op.name: op.opcode for op in OPS}
 _ARITY = {op.name: -1 if op.arity is None else op.arity for op in OPS}  # -1: n-ary
+_UNUSED_OUTPUT_HINT = "; an output that is an input no node uses must be listed in 'inputs'"
 _valid_names: set[str] = set()  # memo: names already checked against NAME_RE
 
 
@@ -83,8 +84,8 @@ def graph_from_spec(spec, limits: Limits) -> Graph:
         return parse(spec["expr"], limits=limits, path="expr")
     if not spec.keys() <= _SPEC_KEYS:
         key = sorted(map(str, spec.keys() - _SPEC_KEYS))[0]
-        raise GraphError(f"unexpected field {key!r} (a graph spec has 'nodes' and 'output', "
-                         "or 'expr')", path=key)
+        raise GraphError(f"unexpected field {key!r} (a graph spec has 'nodes', 'output' and "
+                         "optionally 'inputs', or 'expr')", path=key)
     nodes = spec.get("nodes")
     if nodes is None:
         raise GraphError("the graph has no 'nodes' list", path="nodes")
@@ -99,18 +100,7 @@ def graph_from_spec(spec, limits: Limits) -> Graph:
 
     ids: dict[str, int] = {}
     parsed: list[Node] = []
-    # slots numbered as engine.lowering numbers them: each name on first use, each
-    # literal where it stands, each instruction's result after its operands
-    slot_of: dict[str, int] = {}
-    inputs: list[str] = []
-    input_slots: list[int] = []
-    code: list[int] = []
-    const_slots: list[int] = []
-    const_values: list[float] = []
-    node_slots: list[int] = []
-    instr_node: list[int] = []
-    next_slot = 0
-    emit = True  # False once the spec needs engine.lowering's general path
+    seen: dict[str, None] = {}  # every name used, in order of first use
     in_order = True
     valid = _valid_names
     arities = _ARITY
@@ -138,77 +128,58 @@ def graph_from_spec(spec, limits: Limits) -> Graph:
         if len(ins) != arity and (arity != -1 or len(ins) < 2):
             raise arity_error(OPS_BY_NAME[opname], len(ins), path=f"nodes[{i}].inputs")
         refs = []
-        operands = []
-        named = False
         for ref in ins:
             kind = type(ref)
             if kind is str:
                 if ref not in valid:
                     check_name(ref, f"nodes[{i}].inputs[{len(refs)}]", "an input")
-                slot = slot_of.get(ref)
-                if slot is None:  # an input, or a node defined further down (found below)
-                    slot = slot_of[ref] = next_slot
-                    next_slot += 1
-                    inputs.append(ref)
-                    input_slots.append(slot)
-                named = True
+                seen[ref] = None
                 refs.append(ref)
             elif kind is float or kind is int:
-                value = constant(ref, f"nodes[{i}].inputs[{len(refs)}]")
-                slot = next_slot
-                next_slot += 1
-                const_slots.append(slot)
-                const_values.append(value)
-                refs.append(value)
+                refs.append(constant(ref, f"nodes[{i}].inputs[{len(refs)}]"))
             else:
                 raise GraphError(f"an input must be a node id, an input name or a number, not "
                                  f"{_type_name(ref)}", path=f"nodes[{i}].inputs[{len(refs)}]")
-            operands.append(slot)
         label = raw.get("label")
         if label is not None and type(label) is not str:
             raise GraphError("'label' must be a string", path=f"nodes[{i}].label")
-        if nid in slot_of:  # used above as if it were an input: the spec is out of order
-            in_order = emit = False
+        if nid in seen:  # used above as if it were an input: the spec is out of order
+            in_order = False
         ids[nid] = i
         parsed.append(new_node(Node, (nid, opname, tuple(refs), label)))
-        slot_of[nid] = -1  # a node, not an input, even if nothing is emitted for it
-        if not emit:
-            continue
-        opcode = _OPCODE[opname]
-        if not named:  # every input a number: constant folding, done by engine.lowering
-            emit = False
-            continue
-        if opcode == POW:
-            if type(refs[1]) is str:  # maybe a folded node; engine.lowering decides
-                emit = False
-                continue
-            if refs[1] == 2.0:
-                opcode, operands = SQUARE, operands[:1]
-        acc = operands[0]
-        for b in (operands[1:] if len(operands) > 1 else (-1,)):
-            code += (opcode, next_slot, acc, b)
-            instr_node.append(i)
-            acc = next_slot
-            next_slot += 1
-        slot_of[nid] = acc
-        node_slots.append(acc)
+        seen[nid] = None
 
     if type(output) is not str or output not in valid:
         check_name(output, "output", "output")
     where = None  # node i is nodes[i] of the spec
-    if not in_order:
+    if in_order:
+        inputs = [name for name in seen if name not in ids]
+    else:
         where = _topological_order(parsed, ids)
         parsed = [parsed[i] for i in where]
         inputs = _graph_inputs(parsed, ids)
+    declared = spec.get("inputs")
+    if declared is not None:
+        if output not in ids and output not in inputs:  # the output is an input no node uses
+            inputs.append(output)
+        _check_declared_inputs(declared, inputs)
     if output not in ids and output not in inputs:
         raise GraphError(f"unknown output {output!r}: no node has that id (node ids: "
                          f"{describe_inputs(ids) if len(ids) <= 20 else str(len(ids)) + ' nodes'})"
-                         f"{suggest(output, ids)}", path="output")
-    prebuilt = None
-    if emit:
-        prebuilt = Code(code, 0, next_slot, input_slots, const_slots, const_values, node_slots, instr_node,
-                        slot_of[output])
-    return Graph(parsed, inputs, output, where, prebuilt)
+                         f"{suggest(output, ids) or _UNUSED_OUTPUT_HINT}", path="output")
+    return Graph(parsed, inputs, output, where)
+
+
+def _check_declared_inputs(declared, inputs: list[str]) -> None:
+    """A spec's "inputs" must be the graph's inputs, in order of first use."""
+    if type(declared) is not list:
+        raise GraphError(f"'inputs' must be a list of names, not {_type_name(declared)}", path="inputs")
+    for j, name in enumerate(declared):
+        check_name(name, f"inputs[{j}]", "an input")
+    if declared != inputs:
+        raise GraphError(f"'inputs' lists {describe_inputs(declared)}, but the graph's inputs in order of "
+                         f"first use (then an output no node uses) are {describe_inputs(inputs)}",
+                         path="inputs")
 
 
 def _from_spec(cls, spec, *, limits: Limits | None = None) -> Graph:

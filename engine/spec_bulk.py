@@ -5,13 +5,13 @@ Reading them node by node in Python (engine.spec) costs about 1.5 us a node, far
 than evaluating them. Here the specs' fields are pulled out column by column with
 C-level passes (map over the dicts), names are interned to integer codes, and one
 kernel resolves every reference, checks every arity and emits each graph's
-instructions, numbering slots as engine.spec does. No Graph or Node object is made: an
+instructions with engine.lowering.emit, the routine that lowers every other graph. No Graph or Node object is made: an
 Evaluation builds its Graph from the spec only when asked for it.
 
 Only the plain case takes this path: an item (spec, inputs) whose spec is
 {"nodes": [...], "output": id}, whose nodes are {"id", "op", "inputs"} in order, with
-no pow, no node of constants only (those are folded) and an output that is a node or
-a used input, and whose inputs map exactly the graph's inputs to finite floats or ints.
+no pow, no node of constants only (those are folded) and an
+output that is a node or a used input, and whose inputs map exactly the graph's inputs to finite floats or ints.
 Every other item, and every item with something wrong in it, is left to the general
 path (engine.spec, then evaluation.Prepared), which words the exact error. So this
 module only decides "plain or not"; it never words an error itself.
@@ -28,13 +28,14 @@ import numpy as np
 
 from engine.vm import kernels as vm
 from engine.bulk import every, parallel_lock
+from engine import lowering
 from engine.graph import Limits
 from engine.ops import OPS, OPS_BY_NAME
 from engine.spec import is_valid_name
 
 _OPCODE = {op.name: op.opcode for op in OPS}
-_ARITY = np.array([-1 if op.arity is None else op.arity for op in OPS], dtype=np.int64)
 _POW = OPS_BY_NAME["pow"].opcode
+_ARITY = np.array([-1 if op.arity is None else op.arity for op in OPS], dtype=np.int64)
 _NODES = operator.itemgetter("nodes")
 _OUTPUT = operator.itemgetter("output")
 _ID = operator.itemgetter("id")
@@ -48,13 +49,12 @@ PARALLEL_MIN_ITEMS = 256
 
 
 @numba.njit(cache=True, nogil=True)
-def _lower(node_start, id_code, op_code, ref_start, ref_code, is_number, number, out_code,
-           arity, pow_op):
+def _lower(node_start, id_code, op_code, ref_start, ref_code, number, out_code, arity, pow_op):
     """Resolve and emit every graph; a graph that is not plain gets status 1 and no code.
 
     node_start [G + 1]: graph g's nodes are [node_start[g], node_start[g + 1]).
     Per node: id_code, op_code (-1 for an unknown op), refs [ref_start[i], ref_start[i+1]).
-    Per ref: ref_code; per code: is_number, and then its value in number.
+    Per ref: ref_code, a name's code, or ~code for a number whose value is number[code].
     Returns per graph: status, n_slots, output slot, and [start, stop) ranges into the
     flat instructions (code [n, 4], instr_node), constants (slot, value) and inputs
     (slot, code); and each node's value slot.
@@ -77,8 +77,11 @@ def _lower(node_start, id_code, op_code, ref_start, ref_code, is_number, number,
     input_code = np.empty(cap, np.int64)
     node_slot = np.zeros(max(n_nodes, 1), np.int32)
     operands = np.empty(cap, np.int64)
+    folded = np.empty((cap, 4), np.int32)  # a plain graph folds nothing; a graph that does is left out
+    folded_node = np.empty(cap, np.int64)
+    known = np.zeros(2 * cap + 1, np.int64)
     # per name code: stamped g + 1 while graph g is read, so nothing is cleared between graphs
-    n_codes = is_number.shape[0]
+    n_codes = number.shape[0]
     is_node = np.zeros(n_codes, np.int64)
     has_slot = np.zeros(n_codes, np.int64)
     slot_of = np.zeros(n_codes, np.int64)
@@ -89,68 +92,30 @@ def _lower(node_start, id_code, op_code, ref_start, ref_code, is_number, number,
         n0, n1 = node_start[g], node_start[g + 1]
         plain = True
         for i in range(n0, n1):
-            if is_node[id_code[i]] == stamp:  # a duplicate id
+            op = op_code[i]
+            nr = ref_start[i + 1] - ref_start[i]
+            if is_node[id_code[i]] == stamp or op < 0 or op == pow_op or (
+                    nr != arity[op] if arity[op] >= 0 else nr < 2):  # a duplicate id, or a bad op
                 plain = False
                 break
             is_node[id_code[i]] = stamp
-        nxt = 0
-        i = n0
-        while plain and i < n1:
-            op = op_code[i]
-            r0, r1 = ref_start[i], ref_start[i + 1]
-            nr = r1 - r0
-            if op < 0 or op == pow_op or (nr != arity[op] if arity[op] >= 0 else nr < 2):
-                plain = False
-                break
-            named = False
-            for r in range(r0, r1):
-                name = ref_code[r]
-                if is_number[name]:
-                    const_slot[k] = nxt
-                    const_value[k] = number[name]
-                    k += 1
-                    operands[r - r0] = nxt
-                    nxt += 1
-                    continue
-                if has_slot[name] != stamp:
-                    if is_node[name] == stamp:  # a node defined further down
-                        plain = False
-                        break
-                    slot_of[name] = nxt  # a graph input, met for the first time
-                    has_slot[name] = stamp
-                    input_slot[m] = nxt
-                    input_code[m] = name
-                    m += 1
-                    nxt += 1
-                operands[r - r0] = slot_of[name]
-                named = True
-            if not plain or not named:  # all constants: folded by engine.lowering
-                plain = False
-                break
-            acc = operands[0]
-            for r in range(1, max(nr, 2)):
-                code[c, 0] = op
-                code[c, 1] = nxt
-                code[c, 2] = acc
-                code[c, 3] = operands[r] if nr > 1 else -1
-                instr_node[c] = i - n0
-                acc = nxt
-                nxt += 1
-                c += 1
-            slot_of[id_code[i]] = acc
-            has_slot[id_code[i]] = stamp
-            node_slot[i] = acc
-            i += 1
         if plain:
-            name = out_code[g]
-            if name < 0 or has_slot[name] != stamp:  # unknown, or an input that feeds nothing
-                plain = False
-            else:
-                out_slot[g] = slot_of[name]
+            nxt, out, c1, f, k1, m1, flags, bad = lowering.emit(
+                n0, n1, op_code, ref_start, ref_code, number, id_code, out_code[g], False, stamp,
+                slot_of, has_slot, known, operands, code, instr_node, c, folded, folded_node, 0,
+                const_slot, const_value, k, input_slot, input_code, m, node_slot)
+            for j in range(m, m1):  # emit() took a node used before its definition for an input
+                if is_node[input_code[j]] == stamp:
+                    plain = False
+            # folding, and an output that is not a node or a used input, are the general path's
+            if plain and f == 0 and bad < 0 and out >= 0:
+                c, k, m = c1, k1, m1
+                out_slot[g] = out
                 n_slots[g] = nxt
+            else:
+                plain = False
         if not plain:
             status[g] = 1
-            c, k, m = code_at[g], const_at[g], input_at[g]
     code_at[G], const_at[G], input_at[G] = c, k, m
     return (status, n_slots, out_slot, code[:c], instr_node[:c], code_at, const_slot[:k],
             const_value[:k], const_at, input_slot[:m], input_code[:m], input_at, node_slot)
@@ -340,9 +305,10 @@ def _evaluate_plain(items, seed, intermediates, limits):
     ref_start = np.zeros(n_nodes + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, refs_of), np.int64, n_nodes), out=ref_start[1:])
 
+    ref_code = np.where(is_number[ref_code], ~ref_code, ref_code)  # emit()'s coding of numbers
     (status, n_slots, out_slot, code, instr_node, code_at, const_slot, const_value, const_at,
      input_slot, input_code, input_at, node_slot) = _lower(
-        node_start, id_code, op_code, ref_start, ref_code, is_number, number, out_code, _ARITY, _POW)
+        node_start, id_code, op_code, ref_start, ref_code, number, out_code, _ARITY, _POW)
 
     # each graph's input values, looked up by name in its inputs dict, in one pass
     n_inputs = np.diff(input_at).tolist()

@@ -26,14 +26,17 @@ NUMBER_OR_LIST = {"oneOf": [{"type": "number"},
 REF = {"oneOf": [{"type": "string"}, {"type": "number"}]}
 GRAPH_DOC = {
     "description": 'An expression {"expr": "(x + y) * z"} or a node list {"nodes": '
-                   '[{"id", "op", "inputs", "label"?}], "output": id}; an input of a node '
-                   "is a node id, a graph input's name or a number.",
+                   '[{"id", "op", "inputs", "label"?}], "output": id, "inputs"?: [name]}; an '
+                   "input of a node is a node id, a graph input's name or a number. \"inputs\" "
+                   "lists the graph inputs in order of first use; it is needed only when the "
+                   "output is an input that no node uses.",
     "oneOf": [
         {"type": "object", "required": ["expr"], "additionalProperties": False,
          "properties": {"expr": {"type": "string"}}},
         {"type": "object", "required": ["nodes", "output"], "additionalProperties": False,
          "properties": {
              "output": {"type": "string"},
+             "inputs": {"type": "array", "items": {"type": "string"}},
              "nodes": {"type": "array", "items": {
                  "type": "object", "required": ["id", "op", "inputs"],
                  "properties": {"id": {"type": "string"}, "op": {"type": "string"},
