@@ -15,6 +15,7 @@ from marshmallow import Schema, ValidationError, fields
 import worksheets
 from worksheets import exports
 from worksheets.generator import MAX_SEED, Generator, read_request
+from worksheets.seeding import signing_secret
 from service.fields import JSONObject, StrictInteger, describe, settings
 from service.openapi import ApiBlueprint
 from service.orjson_provider import json_response
@@ -215,6 +216,11 @@ def problem_types():
     return json_response({"types": worksheets.problem_types()})
 
 
+def _generator() -> Generator:
+    # The app's validated settings hold the secret; the environment is not read again.
+    return Generator(signing_secret(settings().secret_value))
+
+
 @blp.endpoint("/v1/problem-sets", body=ProblemSetRequestSchema,
               response=ProblemSetResponseSchema, problems=(503,))
 def problem_sets(req):
@@ -224,7 +230,7 @@ def problem_sets(req):
     with runtime().admission:
         try:
             request = read_request(req["seed"], req["students"], problems)
-            body = Generator().build(request, include_answers=req["include_answers"])
+            body = _generator().build(request, include_answers=req["include_answers"])
             if req["format"] != ["json"]:
                 name, media_type, data = exports.render_download(body, req["format"])
                 return Response(data, content_type=media_type, headers={
@@ -249,7 +255,7 @@ def grade(req):
     """Marks for a student's answers to the problem a token names, part by part."""
     with runtime().admission:
         try:
-            body = Generator().grade(req["token"], req["answers"])
+            body = _generator().grade(req["token"], req["answers"])
         except worksheets.ProblemSetError as exc:
             raise _problem(exc) from None
     return json_response(body)
@@ -260,7 +266,7 @@ def trace(req):
     """The students of a roster whose sheet has this variant or token (a leaked sheet)."""
     _check_size(req["students"], 1)
     try:
-        found = Generator().trace(req["seed"], req["students"], variant=req.get("variant"),
+        found = _generator().trace(req["seed"], req["students"], variant=req.get("variant"),
                                   token=req.get("token"))
     except worksheets.ProblemSetError as exc:
         raise _problem(exc) from None

@@ -19,7 +19,7 @@ def secret(monkeypatch):
 
 @pytest.fixture(scope="module")
 def client():
-    return create_app({"warmup": "off"}).test_client()
+    return create_app({"warmup": "off", "secret": "exports-service-secret"}).test_client()
 
 
 def post(client, **body):
