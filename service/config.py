@@ -113,7 +113,7 @@ class Settings(_Checked):
     """What one app enforces and how it serves."""
 
     # Limits a client can hit; each one answers with a problem naming the limit.
-    max_body_bytes: int = _count(16 * MIB, 1024, 1024 * MIB, "largest request body, in bytes")
+    max_body_bytes: int = _count(16 * MIB, 1, 1024 * MIB, "largest request body, in bytes")
     max_nodes: int = _count(10_000, 1, 10_000_000, "nodes in one graph")
     max_expr_chars: int = _count(100_000, 1, 100_000_000, "characters in one expression")
     max_depth: int = _count(200, 1, 1_000, "nesting depth of one expression")
@@ -126,7 +126,8 @@ class Settings(_Checked):
                                      "padded width /v1/conv1d/geometry lists")
     # Load shedding: compute requests one worker holds, running or queued for a
     # thread, before it answers 503.
-    max_pending: int = _count(64, 1, 100_000, "compute requests one worker holds before 503")
+    # 0 sheds every compute request: a worker kept up for health checks only.
+    max_pending: int = _count(64, 0, 100_000, "compute requests one worker holds before 503")
     retry_after_seconds: int = _count(1, 1, 3_600, "Retry-After of a 503, in seconds")
     # Warm-up of the Numba kernels: "sync" (in create_app), "background" (a thread;
     # /readyz says 503 until it is done) or "off".
