@@ -17,11 +17,17 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     GRADSHEET_PORT=8000
 
 WORKDIR /app
+# The locked versions first, hash-checked, in their own layer: a code change does not
+# reinstall them. Then the project without resolving anything, and pip check to fail
+# the build if pyproject.toml wants what the lock lacks.
+COPY requirements/service.txt ./requirements/
+RUN pip install --no-cache-dir --require-hashes -r requirements/service.txt
 COPY pyproject.toml README.md ./
 COPY engine ./engine
 COPY worksheets ./worksheets
 COPY service ./service
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir --no-deps . \
+    && pip check \
     && useradd --system --no-create-home gradsheet \
     && mkdir -p "$NUMBA_CACHE_DIR" \
     && gradsheet warmup \

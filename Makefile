@@ -1,21 +1,53 @@
 # The two commands a fresh machine needs: `make run` and `make test`.
-# Each (re)creates .venv and installs the project when pyproject.toml changes.
+# Each (re)creates .venv and installs the locked versions when pyproject.toml or the
+# lock changes.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint-imports codegen bench bench-service loadtest loadtest-smoke install clean
+# requirements/test.txt: every version make, CI and the tests use, with the hash of
+# each file; requirements/service.txt: the same versions, the service's share only (the
+# Docker image). Both come from pyproject.toml through `make lock`.
+LOCK := requirements/test.txt
+SERVICE_LOCK := requirements/service.txt
+UV_VERSION := 0.13.8
+# One lock for every platform and Python from 3.11 (the image's) up.
+LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet \
+	--custom-compile-command 'make lock'
+
+.PHONY: run test lint-imports codegen bench bench-service loadtest loadtest-smoke install \
+	lock lock-upgrade clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+# The locked files (pip refuses any whose hash differs), then the project itself
+# without resolving anything; pip check fails when pyproject.toml asks for a package or
+# range the lock does not hold, that is when `make lock` was forgotten.
+$(STAMP): pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The lock tool lives in the venv, installed on first use.
+$(BIN)/uv: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+
+# Re-resolve after a change to pyproject.toml, keeping every pin that still fits;
+# lock-upgrade takes the newest versions pyproject.toml allows. The service's lock is
+# constrained by the test lock, so the image runs exactly the versions the tests ran.
+lock: $(BIN)/uv
+	$(BIN)/uv pip compile pyproject.toml --extra test --extra load $(LOCK_FLAGS) $(UPGRADE) -o $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_FLAGS) -c $(LOCK) -o $(SERVICE_LOCK)
+
+lock-upgrade:
+	$(MAKE) lock UPGRADE=--upgrade
+
 
 # The REST API under gunicorn on http://127.0.0.1:8000 (Ctrl-C stops it), with the
 # secret and an instructor token made on the first run and kept, git-ignored and
@@ -52,8 +84,11 @@ lint-imports: $(STAMP)
 codegen: $(STAMP)
 	$(BIN)/python -m engine.vm.codegen
 
+# The bench peers are not locked: torch comes from this workplace's local CPU wheel,
+# whose hash PyPI's torch 2.13.0 files do not share. pip adds them on top of the locked
+# set and leaves the locked versions as they are.
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/bench_engine.py
 	$(BIN)/python bench/bench_conv.py
 	$(BIN)/python bench/bench_problemsets.py

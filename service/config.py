@@ -1,78 +1,178 @@
-"""The service's settings: limits and serving knobs, with defaults, env overrides and
-per-app overrides passed to `create_app(config)`.
+"""The service's settings, read and checked in one place: defaults, then GRADSHEET_*
+environment variables, then per-app overrides passed to `create_app(config)`.
 
-Every setting is a Flask config key prefixed ``GRADSHEET_``; the same name in the
-environment overrides the default, and `create_app(config={...})` overrides both.
+Each setting is one field below with its default and bounds; its environment variable
+is its name upper-cased after ``GRADSHEET_``. A value outside the bounds stops the app
+(or gunicorn, or `gradsheet config`) with a `ConfigError` that names the variable, the
+value and what is allowed. `gradsheet config` prints the effective values with the
+secret masked.
+
+pydantic-settings reads the environment and the overrides through the same field
+checks, and its errors carry the offending input and the bound that failed, which is
+what a message has to name.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+import re
+import typing
+from typing import Annotated, Literal
 
+import annotated_types
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PREFIX = "GRADSHEET_"
 MIB = 1024 * 1024
 
+# A field whose name says it holds a credential is masked even if someone forgets to
+# type it SecretStr.
+_SECRET_NAME = re.compile(r"secret|token|password|passwd|credential|api_?key", re.IGNORECASE)
 
-@dataclass(frozen=True)
-class Settings:
+
+class ConfigError(ValueError):
+    """Settings whose values are not allowed; the message has one line per setting."""
+
+
+def _count(default: int, low: int, high: int, doc: str):
+    return Field(default, ge=low, le=high, description=doc)
+
+
+class _Checked(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=PREFIX, frozen=True, extra="forbid",
+                                      validate_default=True)
+
+    @classmethod
+    def from_mapping(cls, overrides: dict | None = None):
+        """Defaults, then GRADSHEET_* environment variables, then `overrides` (keys with or
+        without the GRADSHEET_ prefix, any case; keys that name no setting, such as
+        Flask's own TESTING, are left to the caller)."""
+        values = {}
+        for key, value in (overrides or {}).items():
+            name = key.lower().removeprefix(PREFIX.lower())
+            if name in cls.model_fields:
+                values[name] = value
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise ConfigError("\n".join(cls._explain(error) for error in exc.errors())) from None
+
+    @classmethod
+    def _explain(cls, error: dict) -> str:
+        name = str(error["loc"][0]) if error["loc"] else "?"
+        value = "'********'" if cls.is_secret(name) else repr(error["input"])
+        message = error["msg"][:1].lower() + error["msg"][1:]
+        return f"{variable(name)}={value}: {message}; allowed: {cls.allowed(name)}"
+
+    @classmethod
+    def is_secret(cls, name: str) -> bool:
+        field = cls.model_fields.get(name)
+        return bool(_SECRET_NAME.search(name)) or (
+            field is not None and SecretStr in typing.get_args(field.annotation) + (field.annotation,))
+
+    @classmethod
+    def allowed(cls, name: str) -> str:
+        """What the setting accepts, in words, from its type and bounds."""
+        field = cls.model_fields.get(name)
+        if field is None:
+            return "no such setting"
+        if typing.get_origin(field.annotation) is Literal:
+            return "one of " + ", ".join(map(str, typing.get_args(field.annotation)))
+        if field.annotation is bool:
+            return "true or false (also 1/0, yes/no, on/off)"
+        if field.annotation is int:
+            low = next((m.ge for m in field.metadata if isinstance(m, annotated_types.Ge)), None)
+            high = next((m.le for m in field.metadata if isinstance(m, annotated_types.Le)), None)
+            return f"a whole number from {low} to {high}"
+        return "a non-empty string"
+
+    def effective(self) -> list[tuple[str, str, str, str]]:
+        """(variable, value as printed, where it came from, what it is) for every
+        setting, secrets masked."""
+        rows = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                shown = ""
+            elif self.is_secret(name):
+                shown = "********"
+            else:
+                shown = str(value).lower() if isinstance(value, bool) else str(value)
+            source = "environment" if variable(name) in os.environ else "default"
+            rows.append((variable(name), shown, source,
+                         type(self).model_fields[name].description or ""))
+        return rows
+
+
+def variable(name: str) -> str:
+    return PREFIX + name.upper()
+
+
+class Settings(_Checked):
+    """What one app enforces and how it serves."""
+
     # Limits a client can hit; each one answers with a problem naming the limit.
-    max_body_bytes: int = 16 * MIB
-    max_nodes: int = 10_000
-    max_expr_chars: int = 100_000
-    max_depth: int = 200
-    max_batch_items: int = 10_000
-    max_array_elements: int = 1_000_000
-    max_conv_elements: int = 10_000_000
+    max_body_bytes: int = _count(16 * MIB, 1, 1024 * MIB, "largest request body, in bytes")
+    max_nodes: int = _count(10_000, 1, 10_000_000, "nodes in one graph")
+    max_expr_chars: int = _count(100_000, 1, 100_000_000, "characters in one expression")
+    max_depth: int = _count(200, 1, 1_000, "nesting depth of one expression")
+    max_batch_items: int = _count(10_000, 1, 1_000_000, "items in one batch request")
+    max_array_elements: int = _count(1_000_000, 1, 1_000_000_000, "elements in one array")
+    max_conv_elements: int = _count(10_000_000, 1, 1_000_000_000,
+                                    "elements a conv1d request computes")
     # /v1/conv1d/geometry lists every window: its padded width is bounded too.
-    max_geometry_width: int = 100_000
+    max_geometry_width: int = _count(100_000, 1, 10_000_000,
+                                     "padded width /v1/conv1d/geometry lists")
     # Load shedding: compute requests one worker holds, running or queued for a
     # thread, before it answers 503.
-    max_pending: int = 64
-    retry_after_seconds: int = 1
+    # 0 sheds every compute request: a worker kept up for health checks only.
+    max_pending: int = _count(64, 0, 100_000, "compute requests one worker holds before 503")
+    retry_after_seconds: int = _count(1, 1, 3_600, "Retry-After of a 503, in seconds")
     # Warm-up of the Numba kernels: "sync" (in create_app), "background" (a thread;
     # /readyz says 503 until it is done) or "off".
-    warmup: str = "background"
+    warmup: Literal["sync", "background", "off"] = Field(
+        "background", description="when the kernels are compiled or loaded")
+    # Signs problem tokens and keys students' variants; unset means the public
+    # development secret (worksheets.seeding warns loudly).
+    secret: SecretStr | None = Field(None, description="key of problem tokens and variants")
+
     # Bearer tokens, comma-separated, that open the endpoints revealing answers or
-    # identifying students (service/auth.py); none: those answer 403.
-    instructor_tokens: str = ""
+    # identifying students (service/auth.py checks them); none: those answer 403.
+    instructor_tokens: str = Field("", description="instructor bearer tokens, comma-separated")
     # /v1/grade on a non-practice token (service/ratelimit.py), in flask-limiter's
     # notation ("10 per minute;60 per hour"), per client address and per problem,
     # counted in memory:// (each worker) or redis://host:port/db (every replica).
-    grade_limit_per_address: str = "120 per minute"
-    grade_limit_per_problem: str = "10 per minute;60 per hour"
-    ratelimit_storage_uri: str = "memory://"
+    grade_limit_per_address: str = Field("120 per minute",
+                                         description="gradings per client address")
+    grade_limit_per_problem: str = Field("10 per minute;60 per hour",
+                                         description="gradings of one problem, by any token")
+    ratelimit_storage_uri: str = Field("memory://", description="where grading counts live")
     # Proxies in front that append to X-Forwarded-For (nginx in docker-compose: 1): the
     # client address is that many entries from its end; 0 trusts no header.
-    forwarded_hops: int = 0
+    forwarded_hops: int = _count(0, 0, 16, "proxies in front that add X-Forwarded-For")
 
+    @field_validator("secret", mode="before")
     @classmethod
-    def from_mapping(cls, overrides: dict | None = None, environ=os.environ) -> "Settings":
-        """Defaults, then GRADSHEET_* environment variables, then `overrides`
-        (keys with or without the GRADSHEET_ prefix, any case)."""
-        values: dict = {}
-        for f in fields(cls):
-            key = f"GRADSHEET_{f.name.upper()}"
-            if key in environ:
-                values[f.name] = _coerce(f.name, environ[key], f.default)
-        for key, value in (overrides or {}).items():
-            name = key.lower().removeprefix("gradsheet_")
-            if name in cls.__dataclass_fields__:
-                values[name] = _coerce(name, value, cls.__dataclass_fields__[name].default)
-        return cls(**values)
+    def _empty_secret_is_unset(cls, value):
+        # compose files pass ${GRADSHEET_SECRET:-}: empty means "not set", as before
+        return None if value in ("", b"") else value
+
+    @property
+    def secret_value(self) -> str | None:
+        return self.secret.get_secret_value() if self.secret is not None else None
 
 
-def _coerce(name: str, value, default):
-    if isinstance(default, bool):
-        if isinstance(value, str):
-            lowered = value.strip().lower()
-            if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
-                raise ValueError(f"GRADSHEET_{name.upper()}: expected a boolean, not {value!r}")
-            return lowered in ("1", "true", "yes", "on")
-        return bool(value)
-    if isinstance(default, int):
-        return int(value)
-    if isinstance(default, float):
-        return float(value)
-    if name == "warmup" and str(value) not in ("sync", "background", "off"):
-        raise ValueError(f"GRADSHEET_WARMUP: expected sync, background or off, not {value!r}")
-    return str(value)
+class ServerSettings(_Checked):
+    """gunicorn's knobs (service/gunicorn_conf.py reads them in the master)."""
+
+    bind: Annotated[str, Field(min_length=1)] = Field(
+        "127.0.0.1:8000", description="address gunicorn listens on")
+    workers: int = _count(os.cpu_count() or 1, 1, 256, "worker processes")
+    # gthread runs several requests per worker; sync one at a time.
+    worker_class: Literal["gthread", "sync"] = Field("gthread", description="gunicorn worker")
+    threads: int = _count(4, 1, 256, "threads per worker")
+    timeout: int = _count(120, 1, 3_600, "seconds before a silent worker is restarted")
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        "info", description="gunicorn's log level")
+    cache_warmup: bool = Field(True, description="fill Numba's cache before forking workers")

@@ -22,21 +22,31 @@ import subprocess
 import sys
 import tempfile
 
+from service.config import ConfigError, ServerSettings, Settings
+
 _cores = os.cpu_count() or 1
 
-bind = os.environ.get("GRADSHEET_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("GRADSHEET_WORKERS", _cores))
-worker_class = os.environ.get("GRADSHEET_WORKER_CLASS", "gthread")
-threads = int(os.environ.get("GRADSHEET_THREADS", "4"))
+try:
+    _server = ServerSettings.from_mapping()
+    # The app's settings too: a bad value stops the master once, here, with the
+    # variable named, instead of every worker failing in create_app.
+    Settings.from_mapping()
+except ConfigError as exc:
+    sys.exit(f"gradsheet: bad configuration:\n{exc}")
+
+bind = _server.bind
+workers = _server.workers
+worker_class = _server.worker_class
+threads = _server.threads
 wsgi_app = "service.wsgi:app"
 preload_app = False
-timeout = int(os.environ.get("GRADSHEET_TIMEOUT", "120"))
+timeout = _server.timeout
 graceful_timeout = 10
 keepalive = 5
 backlog = 2048
 accesslog = None
 errorlog = "-"
-loglevel = os.environ.get("GRADSHEET_LOG_LEVEL", "info")
+loglevel = _server.log_level
 
 os.environ.setdefault("NUMBA_THREADING_LAYER", "omp")
 os.environ.setdefault("NUMBA_NUM_THREADS", str(max(1, _cores // max(1, workers))))
@@ -56,7 +66,7 @@ def on_starting(server):
     else:
         _created_metrics_dir = tempfile.mkdtemp(prefix="gradsheet-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_metrics_dir
-    if os.environ.get("GRADSHEET_CACHE_WARMUP", "1") != "0":
+    if _server.cache_warmup:
         # A child process compiles and caches the kernels, so the master never runs
         # one and the workers load them instead of each compiling its own.
         result = subprocess.run([sys.executable, "-m", "service.warmup"], check=False)

@@ -14,7 +14,7 @@ from marshmallow import Schema, ValidationError, fields
 
 import worksheets
 from worksheets import exports
-from worksheets.generator import MAX_SEED, Generator, read_request
+from worksheets.generator import MAX_SEED, read_request
 from service import auth, ratelimit
 from service.fields import JSONObject, StrictInteger, describe, settings
 from service.openapi import ApiBlueprint
@@ -229,7 +229,7 @@ def problem_sets(req):
     with runtime().admission:
         try:
             request = read_request(req["seed"], req["students"], problems)
-            body = Generator().build(request, include_answers=req["include_answers"])
+            body = runtime().generator.build(request, include_answers=req["include_answers"])
             if req["format"] != ["json"]:
                 name, media_type, data = exports.render_download(body, req["format"])
                 return Response(data, content_type=media_type, headers={
@@ -255,7 +255,7 @@ def grade(req):
     """Marks for a student's answers to the problem a token names, part by part."""
     with runtime().admission:
         try:
-            body = Generator().grade(req["token"], req["answers"])
+            body = runtime().generator.grade(req["token"], req["answers"])
         except worksheets.ProblemSetError as exc:
             raise _problem(exc) from None
     return json_response(body)
@@ -270,7 +270,7 @@ def trace(req):
     needs an instructor token."""
     _check_size(req["students"], 1)
     try:
-        found = Generator().trace(req["seed"], req["students"], variant=req.get("variant"),
+        found = runtime().generator.trace(req["seed"], req["students"], variant=req.get("variant"),
                                   token=req.get("token"))
     except worksheets.ProblemSetError as exc:
         raise _problem(exc) from None

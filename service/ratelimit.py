@@ -22,8 +22,8 @@ from flask_limiter import Limiter, RateLimitExceeded
 
 from service.fields import settings
 from service.problems import TooManyRequests
+from service.runtime import runtime
 from worksheets import TokenError
-from worksheets.generator import Generator
 
 LIMIT_SETTINGS = ("grade_limit_per_address", "grade_limit_per_problem")
 
@@ -105,7 +105,7 @@ def limit_grading(view):
     @functools.wraps(view)
     def wrapper(req):
         try:
-            g.gradsheet_grade_ticket = Generator().signer.read(req["token"])
+            g.gradsheet_grade_ticket = runtime().generator.signer.read(req["token"])
         except TokenError:
             g.gradsheet_grade_ticket = None
         return limited(req)

@@ -3,6 +3,7 @@ warm-up state and the count of pending work that decides when to shed load."""
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import threading
@@ -16,6 +17,8 @@ from service import metrics
 from service.config import Settings
 from service.graph_cache import GraphCache
 from service.problems import Overloaded
+from worksheets.generator import Generator
+from worksheets.seeding import signing_secret
 
 log = logging.getLogger("gradsheet.service")
 
@@ -150,6 +153,12 @@ class Runtime:
         if self.admission is None:
             self.admission = Admission(self.settings.max_pending,
                                        self.settings.retry_after_seconds)
+
+    @functools.cached_property
+    def generator(self) -> Generator:
+        """Problem sets signed with this app's secret (from its checked settings; the
+        environment is not read again)."""
+        return Generator(signing_secret(self.settings.secret_value))
 
 
 def runtime() -> Runtime:

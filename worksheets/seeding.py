@@ -41,6 +41,13 @@ def secret_bytes(secret: str | bytes | None = None) -> bytes:
     """`secret`, else $GRADSHEET_SECRET, else the development default (with a warning)."""
     if secret is None:
         secret = os.environ.get(SECRET_ENV) or None
+    return signing_secret(secret)
+
+
+def signing_secret(secret: str | bytes | None) -> bytes:
+    """`secret` as bytes, or the development default (with a warning) when it is None;
+    never the environment: for a caller (the service) that read the secret from its own
+    validated settings."""
     if secret is None:
         _warn_development()
         secret = DEVELOPMENT_SECRET

@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from service.cli import conv, graph, server, worksheets
+from service.cli import config, conv, graph, server, worksheets
 
-COMMAND_MODULES = (graph, conv, worksheets, server)
+COMMAND_MODULES = (graph, conv, worksheets, server, config)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -101,7 +101,9 @@ def service_environment(args, environ) -> dict[str, str]:
             f"tokens as Authorization: Bearer <token> to get answer keys, LMS exports and "
             f"the trace of a leaked sheet (make one with {make_one}). Pass --no-instructor "
             f"to serve without those endpoints.")
-    ratelimit.check_limits(Settings.from_mapping(environ={**environ, **updates}))
+    # every setting, checked as the workers will read it (ConfigError names a bad one)
+    ratelimit.check_limits(Settings.from_mapping(
+        {k: v for k, v in {**environ, **updates}.items() if k.startswith("GRADSHEET_")}))
     if dev:
         bar = "!" * 78
         tokens = "" if environ.get(auth.TOKENS_ENV) and not args.no_instructor else (

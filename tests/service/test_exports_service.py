@@ -20,7 +20,8 @@ def secret(monkeypatch):
 
 @pytest.fixture(scope="module")
 def client():
-    return create_app({"warmup": "off", "instructor_tokens": TOKEN}).test_client()
+    return create_app({"warmup": "off", "secret": "exports-service-secret",
+                       "instructor_tokens": TOKEN}).test_client()
 
 
 def post(client, **body):

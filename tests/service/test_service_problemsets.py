@@ -27,7 +27,10 @@ def secret(monkeypatch):
 
 @pytest.fixture(scope="module")
 def client():
-    return create_app({"warmup": "off", "instructor_tokens": INSTRUCTOR_TOKEN}).test_client()
+    # The app reads GRADSHEET_SECRET once, with its other settings; this module-scoped
+    # app is made before the per-test environment above, so it gets the secret here.
+    return create_app({"warmup": "off", "secret": SECRET,
+                       "instructor_tokens": INSTRUCTOR_TOKEN}).test_client()
 
 
 def problem(resp, status: int) -> dict:
@@ -131,13 +134,13 @@ def test_grading_a_wrong_step_names_the_sign(client):
     assert step["expected"] == p["answers"]["step"]["y"]
 
 
-def test_a_tampered_or_foreign_token_is_a_422(client, monkeypatch):
+def test_a_tampered_or_foreign_token_is_a_422(client):
     p = make_set(client)["sheets"][0]["problems"][0]
     body = problem(client.post("/v1/grade", json={"token": p["token"][:-4] + "AAAA",
                                                   "answers": {}}), 422)
     assert "token" in body["errors"] and "signature" in body["detail"]
-    monkeypatch.setenv("GRADSHEET_SECRET", "a different deployment")
-    body = problem(client.post("/v1/grade", json={"token": p["token"], "answers": {}}), 422)
+    other = create_app({"warmup": "off", "secret": "a different deployment"}).test_client()
+    body = problem(other.post("/v1/grade", json={"token": p["token"], "answers": {}}), 422)
     assert "another GRADSHEET_SECRET" in body["errors"]["token"][0]
 
 

@@ -43,7 +43,9 @@ def secret(monkeypatch):
 
 
 def app_client(**config):
-    return create_app({"warmup": "off", "instructor_tokens": ",".join(TOKENS),
+    # the app reads its secret once, with its other settings: a module-scoped app is
+    # made before the per-test environment above, so it is given the secret here
+    return create_app({"warmup": "off", "secret": SECRET, "instructor_tokens": ",".join(TOKENS),
                        **config}).test_client()
 
 

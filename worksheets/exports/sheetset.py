@@ -6,12 +6,19 @@ many formats use them.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
+
+from pathvalidate import sanitize_filename
 
 from worksheets.exports.errors import ExportError
 from worksheets.problems import TYPES
 
 KEY_STEM = "answer-key"   # the key's file name, as `gradsheet generate` names it
+STEM_CHARS = 80
+STEM_BYTES = 200
+# \w is Unicode-aware: letters, digits and _ of every script stay in a file name.
+_UNSAFE_RUN = re.compile(r"[^\w.-]+")
 
 
 @dataclass
@@ -82,11 +89,19 @@ def title(problem: dict) -> str:
 
 
 def file_stem(student, taken: set) -> str:
-    """The student id as a file name (letters, digits, . _ -), unique among `taken`
-    ignoring case and never the key's name: the same rule as `gradsheet generate`."""
-    base = re.sub(r"[^A-Za-z0-9._-]+", "_", str(student)).strip("._")[:80] or "student"
+    """The student id as a file name that reads like the id and is safe on Windows,
+    macOS and Linux and inside a Markdown link: letters and digits of any script are
+    kept (NFC, as macOS would store them), every other run of characters (spaces,
+    slashes, punctuation) becomes one _, and Windows' reserved device names (CON, nul,
+    COM1, ...) get a trailing _. Unique among `taken` ignoring case and never the key's
+    name: the same rule as `gradsheet generate`."""
+    text = unicodedata.normalize("NFC", str(student))
+    base = _UNSAFE_RUN.sub("_", text).strip("._")[:STEM_CHARS]
+    # pathvalidate: the reserved names, and a byte budget that leaves room for the
+    # figures' "answer-key-" prefix, "-p12.svg" suffix and a "-2" in a 255-byte name.
+    base = sanitize_filename(base, platform="universal", max_len=STEM_BYTES) or "student"
     name, k = base, 2
-    while name.lower() in taken or name.lower() == KEY_STEM:
+    while name.casefold() in taken or name.casefold() == KEY_STEM:
         name, k = f"{base}-{k}", k + 1
-    taken.add(name.lower())
+    taken.add(name.casefold())
     return name
