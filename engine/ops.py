@@ -335,7 +335,7 @@ class OpDef:
 
 def _real(y):
     # float ** float of a negative base is complex in Python, NaN in the kernels
-    return float(y) if type(y) is float or type(y) is int else math.nan
+    return float(y) if isinstance(y, (float, int)) else math.nan
 
 
 def _ieee(f, args):
