@@ -613,11 +613,7 @@ def _lane(item: Prepared, lane: int) -> Prepared:
 
 
 def _local(op, a: float, b: float | None, y: float):
-    f = op.derivative.py_func
-    try:
-        return f(a, y) if b is None else f(a, b, y)
-    except (OverflowError, ZeroDivisionError, ValueError):
-        return math.inf if b is None else (math.inf, math.inf)
+    return op.local(a, y) if b is None else op.local(a, b, y)
 
 
 def _nonfinite(item: Prepared, kind: int, lane: int, intermediates: bool) -> GraphError:

@@ -22,21 +22,22 @@ import re
 
 from engine.errors import GraphError
 from engine.graph import DEFAULT_LIMITS, Graph, Limits, Node, arity_error, unknown_op_error
-from engine.ops import OPS_BY_INFIX, OPS_BY_NAME
+from engine.ops import OPS, OPS_BY_NAME
 
-_TOKEN = re.compile(r"""
+# the operators of the op table, by spelling: infix (a + b) and prefix (-a)
+_INFIX = {spelling: op for op in OPS if op.infix for spelling in (op.infix, *op.also)}
+_PREFIX = {op.prefix: op for op in OPS if op.prefix}
+# longest spelling first, so that ** is one token and not two *
+_OPERATORS = "|".join(re.escape(s) for s in sorted({*_INFIX, *_PREFIX}, key=len, reverse=True))
+
+_TOKEN = re.compile(rf"""
     (?P<ws>[ \t\r]+|\#[^\n]*)
   | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op>\*\*|[-+*/^(),=;])
+  | (?P<op>{_OPERATORS}|[(),=;])
   | (?P<newline>\n)
   | (?P<bad>.)
 """, re.VERBOSE)
-
-# binding power of each infix operator; ^ is right-associative
-_INFIX = {"+": 1, "-": 1, "*": 2, "/": 2, "^": 4, "**": 4}
-_UNARY_MINUS = 3
-_NARY = {"+": "add", "*": "mul"}
 
 
 class _Term:
@@ -188,33 +189,31 @@ class _Parser:
         left = self.unary()
         while True:
             tok = self.peek()
-            power = _INFIX.get(tok[1]) if tok[0] == "op" else None
-            if power is None or power < min_power:
+            op = _INFIX.get(tok[1]) if tok[0] == "op" else None
+            if op is None or op.power < min_power:
                 return left
             self.take()
-            symbol = "^" if tok[1] == "**" else tok[1]
-            # ^ binds to the right (2^3^2 = 2^9); the others to the left
-            right = self.expr(power if symbol == "^" else power + 1)
-            right = self.close(right)
-            op = _NARY.get(symbol)
-            if op is not None and left.chain_op == op:
+            # a right-grouping operator (2^3^2 = 2^9) lets its own kind bind its right operand
+            right = self.close(self.expr(op.power if op.right else op.power + 1))
+            if op.arity is not None:
+                left = self.emit(op.name, [left, right], left.start, right.end)
+            elif left.chain_op == op.name:
                 left.chain.append(right)
                 left.end = right.end
-            elif op is not None:
-                left = _Term("chain", None, left.start, right.end, op, [self.close(left), right])
             else:
-                left = self.emit(OPS_BY_INFIX[symbol].name, [left, right], left.start, right.end)
+                left = _Term("chain", None, left.start, right.end, op.name, [self.close(left), right])
 
     def unary(self) -> _Term:
         tok = self.peek()
-        if tok[1] == "-" and tok[0] == "op":
+        op = _PREFIX.get(tok[1]) if tok[0] == "op" else None
+        if op is not None:
             self.take()
             self.enter(tok[2])
-            operand = self.close(self.expr(_UNARY_MINUS))
+            operand = self.close(self.expr(op.power))
             self.depth -= 1
-            if operand.kind == "const":  # -3 is a number, not a gate
+            if operand.kind == "const" and tok[1] == "-":  # -3 is a number, not a gate
                 return _Term("const", -operand.value + 0.0, tok[2], operand.end)
-            return self.emit("neg", [operand], tok[2], operand.end)
+            return self.emit(op.name, [operand], tok[2], operand.end)
         if tok[1] == "+" and tok[0] == "op":
             raise self.error("unary plus is not supported; remove the '+'", tok[2])
         return self.atom()

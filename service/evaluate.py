@@ -24,6 +24,7 @@ blp = ApiBlueprint("evaluate", __name__, description="Forward values and reverse
 NUMBER_OR_LIST = {"oneOf": [{"type": "number"},
                             {"type": "array", "items": {"type": "number"}}]}
 REF = {"oneOf": [{"type": "string"}, {"type": "number"}]}
+OP = {"type": "string", "enum": [op.name for op in engine.OPS], "description": "an op of the table"}
 GRAPH_DOC = {
     "description": 'An expression {"expr": "(x + y) * z"} or a node list {"nodes": '
                    '[{"id", "op", "inputs", "label"?}], "output": id, "inputs"?: [name]}; an '
@@ -39,7 +40,7 @@ GRAPH_DOC = {
              "inputs": {"type": "array", "items": {"type": "string"}},
              "nodes": {"type": "array", "items": {
                  "type": "object", "required": ["id", "op", "inputs"],
-                 "properties": {"id": {"type": "string"}, "op": {"type": "string"},
+                 "properties": {"id": {"type": "string"}, "op": OP,
                                 "inputs": {"type": "array", "items": REF},
                                 "label": {"type": "string"}}}}}},
     ],
@@ -67,7 +68,7 @@ def wrt_needs_a_step(data: dict) -> None:
 
 class NodeResultSchema(Schema):
     id = fields.String(required=True)
-    op = fields.String(required=True)
+    op = fields.String(required=True, metadata=OP)
     inputs = fields.List(fields.Raw(metadata=REF), required=True)
     label = fields.String(required=True)
     value = fields.Raw(required=True, metadata=NUMBER_OR_LIST)

@@ -18,9 +18,6 @@ import math
 
 from engine.ops import OPS_BY_NAME
 
-_FORWARD = {op.name: op.forward.py_func for op in OPS_BY_NAME.values()}
-_DERIVATIVE = {op.name: op.derivative.py_func for op in OPS_BY_NAME.values()}
-_UNARY = {op.name for op in OPS_BY_NAME.values() if op.arity == 1}
 NAN = math.nan
 
 
@@ -29,21 +26,23 @@ def _args(node, env) -> list[float]:
 
 
 def forward_node(node, env) -> float:
-    """The node's value from its inputs' values in `env` (NaN where the op is undefined)."""
+    """The node's value from its inputs' values in `env` (NaN or inf where the op is)."""
     args = _args(node, env)
     op = node.op
-    try:
-        if op == "add":
-            return math.fsum(args) if len(args) > 2 else args[0] + args[1]
-        if op == "mul":
-            out = args[0]
-            for a in args[1:]:
-                out *= a
-            return out
-        f = _FORWARD[op]
-        return f(args[0]) if op in _UNARY else f(args[0], args[1])
-    except (OverflowError, ZeroDivisionError, ValueError):
-        return NAN
+    # n-ary ops as a student adds and multiplies them, not as a chain of binary gates
+    if op == "add":
+        if len(args) == 2:
+            return args[0] + args[1]
+        try:
+            return math.fsum(args)
+        except (OverflowError, ValueError):  # inf - inf, or past the float range
+            return sum(args)
+    if op == "mul":
+        out = args[0]
+        for a in args[1:]:
+            out *= a
+        return out
+    return OPS_BY_NAME[op].value(*args)
 
 
 def local(node, env, k: int) -> float:
@@ -52,19 +51,14 @@ def local(node, env, k: int) -> float:
     if op == "add":
         return 1.0
     args = _args(node, env)
-    try:
-        if op == "mul":
-            out = 1.0
-            for i, a in enumerate(args):
-                if i != k:
-                    out *= a
-            return out
-        d = _DERIVATIVE[op]
-        if op in _UNARY:
-            return d(args[0], env[node.id])
-        return d(args[0], args[1], env[node.id])[k]
-    except (OverflowError, ZeroDivisionError, ValueError):
-        return NAN
+    if op == "mul":
+        out = 1.0
+        for i, a in enumerate(args):
+            if i != k:
+                out *= a
+        return out
+    d = OPS_BY_NAME[op].local(*args, env[node.id])
+    return d if len(args) == 1 else d[k]
 
 
 def forward(graph, inputs: dict, given: dict | None = None) -> tuple[dict, dict]:
@@ -119,48 +113,25 @@ def edges_into(graph) -> dict[str, list[tuple]]:
 
 def mistaken_locals(node, env, k: int) -> list[tuple[float, str]]:
     """Local factors a student commonly uses instead of d node / d (input k), each with
-    the words that name the mistake."""
-    op = node.op
-    args = _args(node, env)
-    y = env[node.id]
-    a = args[0]
+    the words that name the mistake (the op table's slips)."""
+    args = tuple(_args(node, env))
     where = f"at {node.id} = {node.label}"
-    out = []
-    if op == "sigmoid":
-        out.append((y, f"σ used where σ(1 − σ) belongs ({where}): the sigmoid gate "
-                       f"passes back σ(1 − σ) times the upstream gradient"))
-    elif op == "tanh":
-        out.append((y, f"tanh used where 1 − tanh² belongs ({where})"))
-    elif op == "square" or (op == "pow" and args[1] == 2.0):
-        out.append((a, f"u used where 2u belongs ({where}): d(u²)/du = 2u"))
-    elif op == "pow":
-        out.append((a ** (args[1] - 1.0), f"the exponent's factor p is missing ({where}): "
-                                          f"d(u^p)/du = p·u^(p−1)"))
-    elif op == "relu":
-        if a > 0:
-            out.append((0.0, f"this ReLU's input is positive, so it passes the gradient "
-                             f"back unchanged ({where})"))
-        else:
-            out.append((1.0, f"this ReLU's input is not positive, so it passes no "
-                             f"gradient back ({where})"))
-    elif op == "mul":
-        out.append((args[k], f"multiplied by the input's own value instead of the other "
-                             f"factor ({where})"))
-    elif op == "sub" and k == 1:
-        out.append((1.0, f"the second input of a subtraction gets minus the gradient ({where})"))
-    elif op == "neg":
-        out.append((1.0, f"negation flips the sign of the gradient ({where})"))
-    elif op in ("max", "min"):
-        true = local(node, env, k)
-        if true in (0.0, 1.0):
-            which = "larger" if op == "max" else "smaller"
-            out.append((1.0 - true,
-                        f"{op} passes the gradient only to its {which} input ({where})"))
-    elif op == "exp":
-        out.append((1.0, f"d(e^u)/du = e^u, not 1 ({where})"))
-    elif op == "log":
-        out.append((a, f"d(log u)/du = 1/u ({where})"))
-    elif op == "div" and k == 1:
-        out.append((1.0 / args[1] if args[1] else NAN,
-                    f"d(a/b)/db = −a/b², not 1/b ({where})"))
-    return out
+    return [(wrong, slip.says.format(where=where)) for slip in OPS_BY_NAME[node.op].slips
+            if (wrong := _slipped(slip.wrong, args, env[node.id], k)) is not None]
+
+
+def mistaken_values(node, env) -> list[tuple[float, str]]:
+    """Values a student commonly writes instead of the node's, each with the words that
+    name the mistake (the op table's value slips)."""
+    args = tuple(_args(node, env))
+    return [(wrong, slip.says) for slip in OPS_BY_NAME[node.op].value_slips
+            if (wrong := _slipped(slip.wrong, args)) is not None]
+
+
+def _slipped(wrong, *args):
+    """The wrong number, or None where the slip does not apply or is not a number."""
+    try:
+        value = wrong(*args)
+    except (ArithmeticError, ValueError):
+        return None
+    return value if isinstance(value, (float, int)) else None  # not None, not complex

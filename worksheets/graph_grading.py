@@ -56,7 +56,7 @@ def mark_graph(q: GraphQuestion, key: dict, leaves: dict) -> list[PartResult]:
             continue
         if kind == "value":
             follows = fresh[name]
-            mistakes = _value_mistakes(q.graph.node(name), env)
+            mistakes = backprop.mistaken_values(q.graph.node(name), env)
         elif kind == "gradient":
             follows = carried[name]
             mistakes = variants.gradient_mistakes(name)
@@ -117,28 +117,6 @@ class _Variants:
         # graph the same pass would blame the wrong node.
         return [(grads[name], message) for grads, only, message in self._passes
                 if only is None or only == name]
-
-
-def _value_mistakes(node, env) -> list[tuple[float, str]]:
-    args = [env[r] if isinstance(r, str) else r for r in node.inputs]
-    a = args[0]
-    op = node.op
-    if op == "sigmoid":
-        try:
-            flipped = 1.0 / (1.0 + math.exp(a))
-        except OverflowError:
-            return []
-        return [(flipped, "σ(z) = 1/(1 + e^(−z)): the sign in the exponent is flipped")]
-    if op == "square" or (op == "pow" and args[1] == 2.0):
-        return [(2 * a, "u² is u·u, not 2u")]
-    if op == "relu" and a < 0:
-        return [(a, "ReLU(z) = max(z, 0): a negative input gives 0")]
-    if op == "sub":
-        return [(args[1] - a, "a subtraction takes its second input from its first")]
-    if op in ("max", "min"):
-        other = min(args) if op == "max" else max(args)
-        return [(other, f"{op} keeps the {'larger' if op == 'max' else 'smaller'} input")]
-    return []
 
 
 def _step_mistakes(x: float, lr: float, g: float, key_g: float) -> list[tuple[float, str]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from worksheets import backprop
 from worksheets.problem import step
 from worksheets.latex import (inline_tex, local_tex, node_tex, num, op_tex, partial,
-                                       signed, tex_name)
+                                       shown, signed, tex_name)
 
 
 class GraphText:
@@ -35,12 +35,9 @@ class GraphText:
     def forward_steps(self, values: dict) -> list[dict]:
         out = []
         for node in self.graph.nodes:
-            args = [signed(values[r]) if r.__class__ is str else signed(r) for r in node.inputs]
-            op = "square" if node.op == "pow" and node.inputs[1] == 2.0 else node.op
-            if op == "neg":
-                numeric = f"-\\left({args[0]}\\right)"
-            else:
-                numeric = op_tex(op, args[:1] if op == "square" else args, numeric=True)
+            op, inputs = shown(node)
+            args = [signed(values[r]) if r.__class__ is str else signed(r) for r in inputs]
+            numeric = op_tex(op, args, numeric=True)
             out.append(step(f"Forward: {node.id}",
                             f"${tex_name(node.id)} = {self.forward_sym[node.id]} = {numeric} "
                             f"= {num(values[node.id])}$"))

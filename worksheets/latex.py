@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from string import Template
 
-from engine.ops import OPS_BY_NAME
+from engine.ops import OPS_BY_NAME, TEX_ATOM
 
 _NAME = re.compile(r"([A-Za-z]+)_?(\d*)\Z")
 _names: dict[str, str] = {}
@@ -73,47 +73,49 @@ def partial(of: str, wrt: str) -> str:
     return rf"\frac{{\partial {tex_name(of)}}}{{\partial {tex_name(wrt)}}}"
 
 
-# How tightly each op's LaTeX binds, to decide parentheses when formulas are inlined.
-_PREC = {"add": 1, "sub": 1, "neg": 2, "mul": 3, "div": 4, "square": 5, "pow": 5}
-ATOM = 9
+ATOM = TEX_ATOM
 
 
 def prec(op: str) -> int:
-    return _PREC.get(op, ATOM)
+    """How tightly the op's LaTeX binds, to decide parentheses when formulas are inlined."""
+    return OPS_BY_NAME[op].tex_prec
 
 
 def op_tex(op: str, args: list[str], args_prec: list[int] | None = None,
            numeric: bool = False) -> str:
     """Gate `op` applied to LaTeX `args`. `args_prec` gives each argument's precedence
-    (for parentheses); `numeric` joins a product with \\cdot rather than juxtaposition."""
+    (for parentheses); `numeric` says the arguments are numbers, which a product joins
+    with \\cdot rather than juxtaposition and a prefix sign takes in parentheses."""
+    d = OPS_BY_NAME.get(op)
+    if d is None:
+        raise ValueError(f"no LaTeX for op {op!r}")
     p = args_prec or [ATOM] * len(args)
+    wrap = d.tex_wrap
 
-    def wrap(i: int, below: int) -> str:
+    def arg(i: int) -> str:
+        below = ATOM + 1 if numeric and d.prefix else wrap[min(i, len(wrap) - 1)]
         return f"\\left({args[i]}\\right)" if p[i] < below else args[i]
 
-    if op == "add":
+    if d.tex_join == " + ":
         # a + (-b) reads as a - b when the term is a negation
         return "".join((f" - {a[1:]}" if a.startswith("-") else f" + {a}") if i else a
-                       for i, a in enumerate(args))
-    if op == "sub":
-        return f"{args[0]} - {wrap(1, 2)}"
-    if op == "mul":
-        joiner = r" \cdot " if numeric else " "
-        if not numeric and any(a[0].isdigit() or a[0] == "(" for a in args[1:]):
+                       for i, a in enumerate(arg(i) for i in range(len(args))))
+    if d.tex_join is not None:
+        joiner = d.tex_join
+        # juxtaposition (3ab), unless a number would run into the factor before it
+        if joiner == " " and (numeric or any(a[0].isdigit() or a[0] == "(" for a in args[1:])):
             joiner = r" \cdot "
-        return joiner.join(wrap(i, 3) for i in range(len(args)))
-    if op == "div":
-        return rf"\frac{{{args[0]}}}{{{args[1]}}}"
-    if op == "neg":
-        return f"-{wrap(0, 3)}"
-    if op == "square":
-        return f"{wrap(0, ATOM)}^2"
-    if op == "pow":
-        return f"{wrap(0, ATOM)}^{{{args[1]}}}"
-    template = OPS_BY_NAME[op].tex if op in OPS_BY_NAME else None
-    if template is None:
+        return joiner.join(arg(i) for i in range(len(args)))
+    if d.tex is None:
         raise ValueError(f"no LaTeX for op {op!r}")
-    return Template(template).substitute(a=args[0], b=args[1] if len(args) > 1 else "")
+    return Template(d.tex).substitute(a=arg(0), b=arg(1) if len(args) > 1 else "")
+
+
+def shown(node) -> tuple[str, tuple]:
+    """(op, inputs) as a worksheet shows the node: u^2 as the square it lowers to."""
+    if node.op == "pow" and node.inputs[1] == 2.0:
+        return "square", node.inputs[:1]
+    return node.op, node.inputs
 
 
 def ref_tex(ref) -> str:
@@ -123,27 +125,23 @@ def ref_tex(ref) -> str:
 
 def node_tex(node) -> str:
     """A node's definition in terms of its inputs' names: q = 3ab -> "3 a b"."""
-    args = [ref_tex(r) for r in node.inputs]
-    if node.op == "pow" and node.inputs[1] == 2.0:
-        return op_tex("square", args[:1])
-    return op_tex(node.op, args)
+    op, inputs = shown(node)
+    return op_tex(op, [ref_tex(r) for r in inputs])
 
 
 def inline_tex(graph) -> str:
     """The graph's output as one formula, every node inlined: (3ab)^2 + cd."""
     texts: dict[str, tuple[str, int]] = {}
     for node in graph.nodes:
+        op, inputs = shown(node)
         args, precs = [], []
-        for r in node.inputs:
+        for r in inputs:
             if isinstance(r, str):
                 t, p = texts.get(r, (tex_name(r), ATOM))
             else:
                 t, p = signed(r), ATOM
             args.append(t)
             precs.append(p)
-        op = node.op
-        if op == "pow" and node.inputs[1] == 2.0:
-            op, args, precs = "square", args[:1], precs[:1]
         texts[node.id] = (op_tex(op, args, precs), prec(op))
     return texts[graph.output][0] if graph.output in texts else tex_name(graph.output)
 
@@ -151,18 +149,16 @@ def inline_tex(graph) -> str:
 def local_tex(node, k: int) -> str:
     """The symbolic local derivative d node / d input k, in the names of the graph:
     mul(a, b) -> b for k = 0, sigmoid(z) as h -> h(1 - h)."""
-    op, refs = node.op, node.inputs
+    op, refs = shown(node)[0], node.inputs
     y = tex_name(node.id)
     a = ref_tex(refs[0])
     if op == "mul":
         others = [ref_tex(r) for i, r in enumerate(refs) if i != k]
         return op_tex("mul", others)
-    if op == "pow" and refs[1] == 2.0:
-        op = "square"
     if op == "pow":
         p = refs[1]
         return f"{num(p)} {a}^{{{num(p - 1)}}}"
-    local = OPS_BY_NAME[op].tex_local if op in OPS_BY_NAME else None
+    local = OPS_BY_NAME[op].tex_local
     if local is not None:
         b = ref_tex(refs[1]) if len(refs) > 1 else ""
         return Template(local[min(k, len(local) - 1)]).substitute(a=a, b=b, y=y)

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import engine
 from engine.graph import Node
+from engine.ops import OPS, OPS_BY_NAME
 from worksheets import backprop
 
 INPUT_NAMES = ("a", "b", "c", "d", "e")
-UNARY = {"square", "sigmoid", "relu", "tanh", "exp", "neg"}
 MAX_ATTEMPTS = 400
 
 
@@ -31,14 +31,19 @@ class Level:
     depth: float     # chance that the first operand is the newest node
 
 
+def drawn_at(difficulty: int) -> tuple[str, ...]:
+    """The ops a graph of this difficulty draws from (OpDef.drawn), in the order the
+    draw indexes them."""
+    return tuple(op.name for op in sorted((op for op in OPS if op.drawn and op.drawn[0] <= difficulty),
+                                          key=lambda op: op.drawn))
+
+
 LEVELS = {
-    1: Level((2, 2), (2, 3), ("add", "mul"), 0.0, 0.5),
-    2: Level((2, 3), (3, 4), ("add", "mul", "sub", "square"), 0.15, 0.55),
-    3: Level((3, 3), (4, 5), ("add", "mul", "sub", "square", "sigmoid", "relu", "max"), 0.25, 0.6),
-    4: Level((3, 4), (5, 7), ("add", "mul", "sub", "square", "sigmoid", "relu", "max", "tanh",
-                              "exp", "neg"), 0.3, 0.7),
-    5: Level((4, 4), (6, 8), ("add", "mul", "sub", "square", "sigmoid", "relu", "max", "tanh",
-                              "exp", "neg", "div", "min"), 0.35, 0.75),
+    1: Level((2, 2), (2, 3), drawn_at(1), 0.0, 0.5),
+    2: Level((2, 3), (3, 4), drawn_at(2), 0.15, 0.55),
+    3: Level((3, 3), (4, 5), drawn_at(3), 0.25, 0.6),
+    4: Level((3, 4), (5, 7), drawn_at(4), 0.3, 0.7),
+    5: Level((4, 4), (6, 8), drawn_at(5), 0.35, 0.75),
 }
 
 
@@ -93,7 +98,7 @@ def _candidate(rng, level: Level):
     for i in range(rng.integer(*level.nodes)):
         op = rng.choice(level.ops)
         first = _pick(rng, level, pool, unused, newest=nodes[-1].id if nodes else None)
-        if op in UNARY:
+        if OPS_BY_NAME[op].arity == 1:
             args = (first,)
         else:
             second = _pick(rng, level, pool, unused, newest=None, avoid=first)
@@ -134,17 +139,8 @@ def _nice(draft: _Draft, inputs: dict) -> float | None:
         v = env[node.id]
         if not abs(v) <= 100:  # also refuses NaN
             return None
-        a = env[node.inputs[0]] if isinstance(node.inputs[0], str) else node.inputs[0]
-        op = node.op
-        if op == "relu" and abs(a) < 0.5:
-            return None
-        if op in ("max", "min") and abs(env[node.inputs[0]] - env[node.inputs[1]]) < 0.5:
-            return None
-        if op == "exp" and abs(a) > 2:
-            return None
-        if op in ("sigmoid", "tanh") and abs(a) > (3 if op == "sigmoid" else 2):
-            return None
-        if op == "div" and abs(env[node.inputs[1]]) < 0.5:
+        awkward = OPS_BY_NAME[node.op].awkward
+        if awkward is not None and awkward([env[r] if isinstance(r, str) else r for r in node.inputs]):
             return None
     grads = backprop.backward(draft, env, 1.0)
     for name in draft.names:

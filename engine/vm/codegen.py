@@ -2,7 +2,7 @@
 
 Numba cannot dispatch on a table of functions inside a vectorised loop, so, like
 numexpr generating its virtual machine from opcodes.hpp, the `if op == ...` cases are
-generated from `engine.ops.OPS` and committed. `tests/test_ops.py` fails when the file
+generated from `engine.ops.OPS` and committed. `tests/engine/test_ops.py` fails when the file
 is stale; regenerate with:
 
     python -m engine.vm.codegen

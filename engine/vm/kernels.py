@@ -36,12 +36,13 @@ import numpy as np
 from numba import prange
 
 from engine.vm.addresses import row_at, store_fence, stream_line
-from engine.ops import OPS_BY_NAME
+from engine.ops import OPS
 from engine.vm.cases import (FIRST_A, FIRST_B, NEED_A, NEED_B, SHARE_A, SHARE_B, ZERO_D, forward_rows,
                            forward_sweep, reverse_rows, reverse_sweep)
 
-ADD = OPS_BY_NAME["add"].opcode
-SUB = OPS_BY_NAME["sub"].opcode
+# per opcode, the operands that receive the result's adjoint unchanged (OpDef.shares):
+# bit 1 for a, bit 2 for b
+SHARES = np.array([sum(1 << k for k in op.shares) for op in OPS], np.int32)
 
 BLOCK = 256
 STRIPE = 32  # lanes of one row the interleaved passes take before moving to the next row
@@ -192,19 +193,20 @@ def _plan(code, n_slots, output_slot, grad_slots):
             touched[d] = True
         a = code[k, 2]
         b = code[k, 3]
-        # An operand of an add (or the first of a sub) whose whole adjoint is this one
-        # contribution gets an exact copy of the result's adjoint: it may read the
-        # result's row instead, since nothing writes that row after this instruction.
-        op = code[k, 0]
+        # An operand the op shares its adjoint with (both of an add, the first of a sub)
+        # whose whole adjoint is this one contribution gets an exact copy of the result's
+        # adjoint: it may read the result's row instead, since nothing writes that row
+        # after this instruction.
+        share = SHARES[code[k, 0]]
         if need[a]:
-            if uses[a] == 1 and (op == ADD or op == SUB) and a != output_slot:
+            if uses[a] == 1 and share & 1 and a != output_slot:
                 f |= SHARE_A
             else:
                 f |= NEED_A if touched[a] else NEED_A | FIRST_A
             touched[a] = True
             seeded |= a == output_slot
         if b >= 0 and need[b]:
-            if uses[b] == 1 and op == ADD and b != output_slot:
+            if uses[b] == 1 and share & 2 and b != output_slot:
                 f |= SHARE_B
             else:
                 f |= NEED_B if touched[b] else NEED_B | FIRST_B

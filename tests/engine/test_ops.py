@@ -147,3 +147,130 @@ def test_the_tables_latex_for_sigmoid_reads_sigma_one_minus_sigma():
     from worksheets.latex import local_tex
     assert local_tex(engine.graph.Node("h", "sigmoid", ("z",)), 0) == "h(1 - h)"
     assert local_tex(engine.graph.Node("m", "max", ("a", "b")), 1) == "[b > a]"
+
+
+# The rest of each op's row: syntax, gradient sharing, plain-Python helpers, named slips
+
+def _complex_step_local(op, args, k):
+    """d op / d (input k) at `args`, by complex step through the oracle's own forward."""
+    h = 1e-30
+    shifted = list(args)
+    shifted[k] = complex(args[k], h)
+    return oracle.REFERENCE[op.name](*shifted).imag / h
+
+
+def _points(op):
+    """Input tuples away from kinks, ties and domain edges."""
+    if op.name == "pow":
+        return [(a, p) for a in POSITIVE for p in (2.0, 2.5)]
+    return [tuple(row.values()) for row in _inputs_for(op)]
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+def test_the_operands_an_op_shares_its_gradient_with_are_those_whose_derivative_is_one(op):
+    # the reverse sweep hands these operands the result's adjoint row itself
+    operands = 1 if op.arity == 1 else 2
+    ones = {k for k in range(operands)
+            if all(_complex_step_local(op, args, k) == 1.0 for args in _points(op))}
+    assert set(op.shares) == ones
+
+
+def _python_tree(node):
+    import ast
+    names = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return ("neg", _python_tree(node.operand))
+    op = names[type(node.op)]
+    left = _python_tree(node.left)
+    # Python nests a run a + b + c to the left; the parser makes it one n-ary node
+    if OPS_BY_NAME[op].arity is None and type(left) is tuple and left[0] == op:
+        return left + (_python_tree(node.right),)
+    return (op, left, _python_tree(node.right))
+
+
+def _graph_tree(graph, ref):
+    node = graph.node(ref) if ref in {n.id for n in graph.nodes} else None
+    if node is None:
+        return ref
+    return (node.op,) + tuple(_graph_tree(graph, r) for r in node.inputs)
+
+
+def test_operator_precedence_and_grouping_agree_with_pythons_own_parser():
+    import ast
+    import random
+    rng = random.Random(7)
+    spellings = {"+": "+", "-": "-", "*": "*", "/": "/", "^": "**", "**": "**"}
+    for _ in range(400):
+        ours, python = [], []
+        for i in range(rng.randint(1, 6)):
+            if i:
+                op = rng.choice(list(spellings))
+                ours.append(op)
+                python.append(spellings[op])
+            term = "-" * rng.choice((0, 0, 0, 1, 2)) + rng.choice("abcd")
+            ours.append(term)
+            python.append(term)
+        text = " ".join(ours)
+        graph = engine.parse(text)
+        want = _python_tree(ast.parse(" ".join(python), mode="eval").body)
+        assert _graph_tree(graph, graph.output) == want, text
+
+
+def test_every_operator_of_the_table_parses_to_its_op():
+    for op in OPS:
+        for spelling in filter(None, (op.infix, *op.also)):
+            assert engine.parse(f"a {spelling} b").nodes[-1].op == op.name
+        if op.prefix:
+            assert engine.parse(f"{op.prefix}a").nodes[-1].op == op.name
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+def test_plain_python_value_and_local_give_what_the_compiled_kernel_functions_give(op):
+    # edge points where Python raises (1/0, exp(710), 0**-1, 1e308**2, (-8)**(1/3))
+    # and the kernels' IEEE arithmetic gives inf or NaN instead
+    edges = (0.0, -0.0, 1.0, -1.0, -8.0, 1 / 3, -0.5, 710.0, 1e308, -1e308)
+    pairs = [(a,) for a in edges] if op.arity == 1 else [(a, b) for a in edges for b in edges]
+
+    def same(x, y):
+        return (math.isnan(x) and math.isnan(y)) or x == y
+
+    for args in pairs:
+        y = op.forward(*args)
+        assert same(op.value(*args), y), (op.name, args)
+        want = op.derivative(*args, y)
+        got = op.local(*args, y)
+        if op.arity == 1:
+            assert same(got, want), (op.name, args)
+        else:
+            assert all(same(g, w) for g, w in zip(got, want)), (op.name, args, got, want)
+
+
+@pytest.mark.parametrize("op", [op for op in OPS if op.slips or op.value_slips], ids=lambda op: op.name)
+def test_every_named_slip_is_a_wrong_answer_where_it_applies(op):
+    applied = 0
+    for args in _points(op):
+        y = oracle.REFERENCE[op.name](*args)
+        for k in range(len(args)):
+            true = _complex_step_local(op, args, k)
+            for slip in op.slips:
+                wrong = slip.wrong(args, y, k)
+                if wrong is not None and (op.name != "pow" or k == 0):
+                    applied += 1
+                    assert not math.isclose(wrong, true, rel_tol=1e-9), (op.name, args, k, slip.says)
+        for slip in op.value_slips:
+            wrong = slip.wrong(args)
+            if wrong is not None:
+                applied += 1
+                assert not math.isclose(wrong, y, rel_tol=1e-9), (op.name, args, slip.says)
+    assert applied, f"no slip of {op.name} applies at any sample point"
+
+
+def test_the_readme_lists_the_ops_of_the_table_in_table_order():
+    import pathlib
+    import re
+    readme = (pathlib.Path(__file__).parents[2] / "README.md").read_text()
+    section = readme[readme.index("### Ops and conventions"):]
+    listing = next(p for p in section.split("\n\n")[1:] if p.startswith("`"))
+    assert re.findall(r"`(\w+)`", listing) == [op.name for op in OPS]
