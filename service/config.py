@@ -25,6 +25,25 @@ class Settings:
     max_conv_elements: int = 10_000_000
     # /v1/conv1d/geometry lists every window: its padded width is bounded too.
     max_geometry_width: int = 100_000
+    # Admission by work (service/admission.py), checked before anything is allocated.
+    # Defaults keep one request near 2 s of compute and 256 MB; bench/bench_admission.py
+    # measured the rates behind them (README, "Limits").
+    max_conv_multiply_adds: int = 4_000_000_000
+    max_conv_working_elements: int = 16_000_000
+    max_node_lanes: int = 40_000_000
+    max_response_numbers: int = 4_000_000
+    max_node_inputs: int = 10_000
+    max_set_problems: int = 2_000
+    max_export_problems_markdown: int = 250
+    max_export_problems_html: int = 80
+    max_export_problems_pdf: int = 12
+    max_export_problems_moodle: int = 250
+    max_export_problems_qti: int = 2_000
+    graph_cache_bytes: int = 64 * MIB
+    # Work above this share of a limit is big: one big request at a time per worker, and
+    # one that cannot start within big_lane_wait_ms answers 503.
+    big_work_share: float = 0.05
+    big_lane_wait_ms: int = 250
     # Load shedding: compute requests one worker holds, running or queued for a
     # thread, before it answers 503.
     max_pending: int = 64

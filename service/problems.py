@@ -90,6 +90,19 @@ class NonFiniteResult(Problem):
                    "cannot carry; `node`, `kind` and `index` say where.")
 
 
+class TooMuchWork(Problem):
+    slug, title, status = "too-much-work", "Too much work", 422
+    description = ("The request is well formed but asks for more work or memory than one "
+                   "request may use; `limit` names the setting, `maximum` its value and "
+                   "`requested` what the request needs.")
+
+
+class OutOfMemory(Problem):
+    slug, title, status = "out-of-memory", "Out of memory", 503
+    description = ("The worker could not allocate memory for the request; retry after the "
+                   "number of seconds in Retry-After, or send a smaller request.")
+
+
 class Overloaded(Problem):
     slug, title, status = "overloaded", "Overloaded", 503
     description = "The worker is full; retry after the number of seconds in Retry-After."
@@ -121,7 +134,8 @@ class OtherHTTPError(Problem):
 
 PROBLEMS: tuple[type[Problem], ...] = (
     MalformedJSON, NotFound, MethodNotAllowed, BodyTooLarge, UnsupportedMediaType,
-    InvalidContent, NonFiniteResult, Overloaded, NotReady, InternalError)
+    InvalidContent, NonFiniteResult, TooMuchWork, Overloaded, OutOfMemory, NotReady,
+    InternalError)
 
 
 # --- building problems from what the layers below raise ------------------------------
@@ -227,6 +241,16 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         return _from_http_exception(exc).response()
+
+    @app.errorhandler(MemoryError)
+    def _out_of_memory(exc: MemoryError):
+        # Admission should refuse such work before it starts; an allocation that fails
+        # anyway (a shared machine, a limit set too high) is the server's state, not a bug.
+        from service.runtime import runtime
+        log.warning("allocation failed: %s", exc)
+        retry = str(runtime().settings.retry_after_seconds)
+        return OutOfMemory("the worker could not allocate memory for this request",
+                           headers={"Retry-After": retry}).response()
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -15,6 +15,7 @@ from marshmallow import Schema, ValidationError, fields
 import worksheets
 from worksheets import exports
 from worksheets.generator import MAX_SEED, Generator, read_request
+from service import admission, export_process
 from service.fields import JSONObject, StrictInteger, describe, settings
 from service.openapi import ApiBlueprint
 from service.orjson_provider import json_response
@@ -220,13 +221,15 @@ def problem_types():
 def problem_sets(req):
     """One sheet per student, with answers and worked solutions when include_answers."""
     problems = req.get("problems")
-    _check_size(req["students"], len(worksheets.WORKSHEET) if problems is None else len(problems))
-    with runtime().admission:
+    per_sheet = len(worksheets.WORKSHEET) if problems is None else len(problems)
+    _check_size(req["students"], per_sheet)
+    share = admission.admit_problem_set(req["students"], per_sheet, req["format"])
+    with admission.lane(share), runtime().admission:
         try:
             request = read_request(req["seed"], req["students"], problems)
             body = Generator().build(request, include_answers=req["include_answers"])
             if req["format"] != ["json"]:
-                name, media_type, data = exports.render_download(body, req["format"])
+                name, media_type, data = export_process.render_download(body, req["format"])
                 return Response(data, content_type=media_type, headers={
                     "Content-Disposition": f'attachment; filename="{name}"'})
         except (worksheets.ProblemSetError, exports.ExportError) as exc:
