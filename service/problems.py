@@ -246,9 +246,9 @@ def register(app: Flask) -> None:
     def _out_of_memory(exc: MemoryError):
         # Admission should refuse such work before it starts; an allocation that fails
         # anyway (a shared machine, a limit set too high) is the server's state, not a bug.
-        from service.runtime import runtime
+        from flask import current_app
         log.warning("allocation failed: %s", exc)
-        retry = str(runtime().settings.retry_after_seconds)
+        retry = str(current_app.extensions["gradsheet"].settings.retry_after_seconds)
         return OutOfMemory("the worker could not allocate memory for this request",
                            headers={"Retry-After": retry}).response()
 
