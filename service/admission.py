@@ -110,7 +110,7 @@ def admit_problem_set(students, per_sheet: int, formats: list[str]) -> float:
     about 170 times as much as generating it."""
     count = (students if type(students) is int else len(students)) * per_sheet
     what = f"students x problems ({count // max(per_sheet, 1)} x {per_sheet})"
-    needs = [Need("max_set_problems", count, what, "students")]
-    needs += [Need(f"max_export_problems_{fmt}", count, f"{what} as {fmt}", "students")
-              for fmt in formats if fmt != "json"]
-    return admit(*needs)
+    # the downloads' limits first: each is tighter than making the set
+    needs = [Need(f"max_export_problems_{fmt}", count, f"{what} as {fmt}", "students")
+             for fmt in formats if fmt != "json"]
+    return admit(*needs, Need("max_set_problems", count, what, "students"))

@@ -29,12 +29,13 @@ STUDENTS_DOC = {"description": "a number of students (named student-01, ...) or 
                                "student ids",
                 "oneOf": [{"type": "integer", "minimum": 1},
                           {"type": "array", "minItems": 1,
-                           "items": {"oneOf": [{"type": "string"}, {"type": "integer"}]}}]}
+                           "items": {"oneOf": [{"type": "string", "minLength": 1},
+                                               {"type": "integer"}]}}]}
 PROBLEMS_DOC = {"description": 'problem type ids or {"type": id, ...options} (see GET '
                                "/v1/problem-types); default: the whole worksheet, one problem "
                                "of each type",
                 "type": "array", "minItems": 1,
-                "items": {"oneOf": [{"type": "string"}, {"type": "object",
+                "items": {"oneOf": [{"type": "string", "minLength": 1}, {"type": "object",
                                                          "required": ["type"]}]}}
 
 
