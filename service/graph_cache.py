@@ -40,6 +40,9 @@ class GraphCache:
         self._graphs: dict = {}   # key -> (graph, its estimated bytes)
         self._lock = threading.Lock()
 
+    def __len__(self) -> int:
+        return len(self._graphs)
+
     def graph(self, spec: dict):
         """engine.Graph.from_spec(spec), from the cache when this spec was seen;
         raises GraphError as from_spec does."""

@@ -91,7 +91,7 @@ def test_the_graph_cache_is_bounded_by_bytes_as_well_as_entries():
         spec = {"nodes": [{"id": "s", "op": "add", "inputs": [float(k)] * 20_000}], "output": "s"}
         assert cache.graph(spec).nodes[0].inputs[0] == float(k)
     assert cache.bytes <= 4_000_000
-    assert len(cache._graphs) < 7
+    assert len(cache) < 7
     small = {"expr": "x * y"}
     assert cache.graph(small) is cache.graph(small)  # small graphs are still kept
 
