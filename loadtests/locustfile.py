@@ -234,6 +234,45 @@ class ApiClient(SeededUser):
             check(resp, expected)
 
 
+class HeavyClient(HttpUser):
+    """Now and then a request at the edge of the admission limits: the largest conv and
+    the widest evaluate the defaults admit. Each must succeed with the right numbers, or
+    be turned away with 503 and Retry-After when another big job holds the worker's lane
+    (that answer is the service working as designed, so it is not a failure)."""
+
+    weight = 1
+    wait_time = between(2.0, 4.0)
+
+    # W_out = 40,000 + 2*49,999 - 99,999 = 39,999 outputs of 100,000 multiply-adds each:
+    # 3.9999e9, just under max_conv_multiply_adds. Window o spans input units
+    # o - 49,999 .. o + 50,000, which holds the whole input of ones: every output is
+    # 0.5 * 40,000.
+    MAX_CONV = {"input": [[[1.0] * 40_000]], "weight": [[[0.5] * 100_000]], "padding": 49_999}
+    # 48 tanh nodes and x over 20,000 lanes: 4 * 49 * 20,000 = 3.92e6 numbers in the
+    # response, just under max_response_numbers; tanh(0) = 0 all the way up.
+    CHAIN = 48
+
+    def _big(self, path: str, body: dict, name: str, expected) -> None:
+        with self.client.post(path, json=body, name=name, catch_response=True) as resp:
+            if resp.status_code == 503 and resp.headers.get("Retry-After"):
+                resp.success()
+                return
+            check(resp, expected)
+
+    @task(1)
+    def maximal_conv(self):
+        self._big("/v1/conv1d", self.MAX_CONV, "/v1/conv1d (maximal)",
+                  {"output_size": 39_999, "output": [[[20_000.0] * 39_999]]})
+
+    @task(1)
+    def maximal_evaluate(self):
+        expr = "x"
+        for _ in range(self.CHAIN):
+            expr = f"tanh({expr})"
+        body = {"graph": {"expr": expr}, "inputs": {"x": [0.0] * 20_000}}
+        self._big("/v1/evaluate", body, "/v1/evaluate (maximal)", {"value": [0.0] * 20_000})
+
+
 # --- problem sets: instructors make them, students practise on them ----------------------
 # Answers are worked here in plain Python from each problem's parameters, as a student
 # would, and graded through /v1/grade: a right answer must score full marks, a wrong one

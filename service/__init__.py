@@ -18,7 +18,9 @@ def create_app(config: dict | None = None) -> Flask:
     """The Flask app; `config` overrides Settings fields (see service.config) and may
     hold plain Flask keys too (TESTING, ...)."""
     from engine import Limits
-    from service import auth, conv, evaluate, health, metrics, problems, problemsets, ratelimit
+    from service import (admission, auth, conv, evaluate, health, metrics, problems, problemsets,
+                         ratelimit)
+    from service.graph_cache import GraphCache
     from service.openapi import ProblemApi
     from service.orjson_provider import OrjsonProvider
     from service.runtime import Runtime
@@ -40,10 +42,13 @@ def create_app(config: dict | None = None) -> Flask:
     for key, value in (config or {}).items():
         if key.isupper() and not key.startswith("GRADSHEET_"):
             app.config[key] = value
-    rt = Runtime(settings=settings, engine_limits=Limits(
+    engine_limits = Limits(
         max_expr_chars=settings.max_expr_chars, max_depth=settings.max_depth,
-        max_nodes=settings.max_nodes, max_batch=settings.max_array_elements))
+        max_nodes=settings.max_nodes, max_batch=settings.max_array_elements)
+    rt = Runtime(settings=settings, engine_limits=engine_limits,
+                 graphs=GraphCache(engine_limits, max_bytes=settings.graph_cache_bytes))
     app.extensions["gradsheet"] = rt
+    admission.install(app, settings)
 
     api = ProblemApi(app)
     api.DEFAULT_ERROR_RESPONSE_NAME = None

@@ -85,6 +85,10 @@ class _Checked(BaseSettings):
             low = next((m.ge for m in field.metadata if isinstance(m, annotated_types.Ge)), None)
             high = next((m.le for m in field.metadata if isinstance(m, annotated_types.Le)), None)
             return f"a whole number from {low} to {high}"
+        if field.annotation is float:
+            low = next((m.gt for m in field.metadata if isinstance(m, annotated_types.Gt)), None)
+            high = next((m.le for m in field.metadata if isinstance(m, annotated_types.Le)), None)
+            return f"a number above {low}, at most {high}"
         return "a non-empty string"
 
     def effective(self) -> list[tuple[str, str, str, str]]:
@@ -124,6 +128,27 @@ class Settings(_Checked):
     # /v1/conv1d/geometry lists every window: its padded width is bounded too.
     max_geometry_width: int = _count(100_000, 1, 10_000_000,
                                      "padded width /v1/conv1d/geometry lists")
+    # Admission by work (service/admission.py), checked before anything is allocated.
+    # Defaults keep one request near 2 s of compute and 256 MB; bench/bench_admission.py
+    # measured the rates behind them (README, "Limits").
+    max_conv_multiply_adds: int = _count(4_000_000_000, 1, 10**15, "multiply-adds of one conv1d")
+    max_conv_working_elements: int = _count(16_000_000, 1, 10**12,
+                                            "floats one conv1d request works in")
+    max_node_lanes: int = _count(40_000_000, 1, 10**13, "nodes x lanes of one evaluation")
+    max_response_numbers: int = _count(4_000_000, 1, 10**12, "numbers in one response")
+    max_node_inputs: int = _count(10_000, 2, 10_000_000, "inputs of one node")
+    max_set_problems: int = _count(2_000, 1, 10**9, "students x problems of one set")
+    max_export_problems_markdown: int = _count(250, 1, 10**9, "students x problems, Markdown")
+    max_export_problems_html: int = _count(80, 1, 10**9, "students x problems, HTML")
+    max_export_problems_pdf: int = _count(12, 1, 10**9, "students x problems, PDF")
+    max_export_problems_moodle: int = _count(250, 1, 10**9, "students x problems, Moodle XML")
+    max_export_problems_qti: int = _count(2_000, 1, 10**9, "students x problems, Canvas QTI")
+    graph_cache_bytes: int = _count(64 * MIB, 0, 64 * 1024 * MIB,
+                                    "bytes of parsed graphs one worker keeps")
+    # Work above this share of a limit is big: one big request at a time per worker, and
+    # one that cannot start within big_lane_wait_ms answers 503.
+    big_work_share: float = Field(0.05, gt=0, le=1, description="share of a limit that is big work")
+    big_lane_wait_ms: int = _count(250, 0, 600_000, "ms a big request waits for its lane")
     # Load shedding: compute requests one worker holds, running or queued for a
     # thread, before it answers 503.
     # 0 sheds every compute request: a worker kept up for health checks only.

@@ -6,8 +6,9 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields
 
 from engine.conv import conv1d, conv1d_backward
-from engine.conv.geometry import conv_geometry, resolve_geometry
+from engine.conv.geometry import conv_cost, conv_geometry, resolve_geometry
 from engine.errors import ArgumentError, GraphError, NonFiniteError
+from service import admission
 from service.fields import MAX_SAFE_INTEGER, NestedList, StrictInteger, describe
 from service.openapi import ApiBlueprint
 from service.orjson_provider import json_response
@@ -126,9 +127,9 @@ def geometry(req):
 def convolve(req):
     """conv1d forward, and with grad_output its gradients (PyTorch's conventions)."""
     x, w = req["input"], req["weight"]
-    with runtime().admission:
-        try:
-            _check_output_size(req)
+    try:
+        share = _admit(req)
+        with admission.lane(share), runtime().admission:
             y = conv1d(x, w, bias=req.get("bias"), stride=req["stride"],
                        padding=req["padding"], dilation=req["dilation"])
             body = {"output": y, "output_size": y.shape[-1]}
@@ -136,28 +137,35 @@ def convolve(req):
                 gx, gw, gb = conv1d_backward(x, w, req["grad_output"], stride=req["stride"],
                                              padding=req["padding"], dilation=req["dilation"])
                 body.update(grad_input=gx, grad_weight=gw, grad_bias=gb)
-        except GraphError as exc:  # engine.conv refuses results that overflow float64 too
-            raise problem_from_conv_error(exc) from None
-        return json_response(body)
+            return json_response(body)
+    except GraphError as exc:  # engine.conv refuses results that overflow float64 too
+        raise problem_from_conv_error(exc) from None
 
 
-def _check_output_size(req) -> None:
-    """Refuse before any allocation an output past the tensor limit (a short input with
-    many output channels can be far larger than anything the client sent)."""
+def _admit(req) -> float:
+    """Refuse, before any allocation, a convolution whose work or arrays pass the limits
+    (a one-element input with a long filter and a wide padding can ask for 10^12
+    multiply-adds; a short input with many output channels an output far larger than
+    anything the client sent). Returns the share of the limits it uses."""
     x, w = req["input"], req["weight"]
     if x.ndim not in (1, 2, 3) or w.ndim not in (1, 3):
-        return  # engine.conv names the rank error
-    width, filter_size = x.shape[-1], w.shape[-1]
-    _, _, _, _, _, out = resolve_geometry(width, filter_size, req["padding"], req["stride"],
-                                          req["dilation"], width_name="x", filter_name="w")
-    n = x.shape[0] if x.ndim == 3 else 1
-    c_out = w.shape[0] if w.ndim == 3 else 1
-    limit = runtime().settings.max_conv_elements
-    if n * c_out * out > limit:
-        raise InvalidContent(
-            f"output: would hold {n * c_out * out} numbers; the limit is {limit}",
-            errors={"output": [f"would hold {n}*{c_out}*{out} = {n * c_out * out} numbers; "
-                               f"the limit is {limit}"]})
+        return 0.0  # engine.conv names the rank error before it allocates anything
+    n, c_in, width = (1,) * (3 - x.ndim) + x.shape
+    c_out, filter_size = (w.shape[0] if w.ndim == 3 else 1), w.shape[-1]
+    gradients = "grad_output" in req
+    cost = conv_cost(n, c_in, width, c_out, filter_size, req["padding"], req["stride"],
+                     req["dilation"], gradients=gradients, width_name="x", filter_name="w")
+    padding = (cost.padded_width - width) // 2
+    admission.check_conv_geometry(width, req["dilation"] * (filter_size - 1) + 1, padding,
+                                  req["stride"])
+    returned = cost.output_elements + (x.size + w.size + c_out if gradients else 0)
+    return admission.admit(
+        admission.Need("max_conv_multiply_adds", cost.multiply_adds, "multiply-adds", "weight"),
+        admission.Need("max_conv_working_elements", cost.working_elements,
+                       "numbers held while it runs", "input"),
+        admission.Need("max_conv_elements", cost.output_elements,
+                       f"output numbers ({n}*{c_out}*{cost.output_size})", "output"),
+        admission.Need("max_response_numbers", returned, "numbers in the response", "output"))
 
 
 # engine.conv and engine.conv.geometry name their arguments x and w; the API says input

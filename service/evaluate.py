@@ -11,7 +11,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields
 
 import engine
-from service import metrics
+from service import admission, metrics
 from service.fields import FlatLoader, Inputs, JSONObject, StrictNumber, describe, settings
 from service.openapi import ApiBlueprint
 from service.orjson_provider import json_response
@@ -33,7 +33,7 @@ GRAPH_DOC = {
                    "output is an input that no node uses.",
     "oneOf": [
         {"type": "object", "required": ["expr"], "additionalProperties": False,
-         "properties": {"expr": {"type": "string"}}},
+         "properties": {"expr": {"type": "string", "minLength": 1}}},
         {"type": "object", "required": ["nodes", "output"], "additionalProperties": False,
          "properties": {
              "output": {"type": "string"},
@@ -109,7 +109,8 @@ class Items(fields.List):
 
 
 class BatchRequestSchema(Schema):
-    items = Items(fields.Nested(EvaluateRequestSchema), required=True)
+    items = Items(fields.Nested(EvaluateRequestSchema), required=True,
+                  metadata={"minItems": 1})
 
 
 class BatchResponseSchema(Schema):
@@ -130,14 +131,23 @@ def evaluate_one(req):
     rt = runtime()
     with rt.admission:
         graph = load_graph(req["graph"], rt.graphs, "graph")
+        share = admission.admit(*evaluation_needs([(graph, req["inputs"])], "graph"))
+        with admission.lane(share):
+            ev = _evaluate(graph, req, rt)
         try:
-            ev = engine.evaluate(graph, req["inputs"], output_gradient=req["output_gradient"],
-                                 limits=rt.engine_limits)
             body = evaluation_body(ev, req)
         except engine.GraphError as exc:
             raise from_graph_error(exc) from None
     metrics.GRAPHS.inc()
     return json_response(body)
+
+
+def _evaluate(graph, req, rt):
+    try:
+        return engine.evaluate(graph, req["inputs"], output_gradient=req["output_gradient"],
+                               limits=rt.engine_limits)
+    except engine.GraphError as exc:
+        raise from_graph_error(exc) from None
 
 
 @blp.endpoint("/v1/evaluate/batch", body=BatchRequestSchema, response=BatchResponseSchema,
@@ -166,7 +176,9 @@ def evaluate_batch(req):
                 continue
             work.append((graph, item["inputs"], item["output_gradient"]))
             loaded.append((i, item))
-        evaluations = engine.evaluate_many(work, limits=rt.engine_limits, errors="return")
+        share = admission.admit(*evaluation_needs([(g, inputs) for g, inputs, _ in work], "items"))
+        with admission.lane(share):
+            evaluations = engine.evaluate_many(work, limits=rt.engine_limits, errors="return")
         for (i, item), ev in zip(loaded, evaluations):
             try:
                 if isinstance(ev, engine.GraphError):
@@ -180,10 +192,36 @@ def evaluate_batch(req):
 
 
 def load_graph(spec: dict, graphs, where: str):
+    admission.admit(admission.Need("max_node_inputs", widest_node(spec),
+                                   "the inputs of one node", where))
     try:
         return graphs.graph(spec)
     except engine.GraphError as exc:
         raise from_graph_error(exc, where) from None
+
+
+def widest_node(spec: dict) -> int:
+    """The most inputs one node of a node-list spec lists, read before the spec is parsed
+    (parsing a node of a million inputs takes a second); the engine names any fault."""
+    nodes = spec.get("nodes")
+    if type(nodes) is not list:
+        return 0
+    return max((len(n["inputs"]) for n in nodes
+                if type(n) is dict and type(n.get("inputs")) is list), default=0)
+
+
+def evaluation_needs(work, path: str) -> list:
+    """What evaluating (graph, inputs) pairs costs: node-lanes of kernel work, and the
+    numbers of the response (each node's value and gradient, by id and node by node)."""
+    node_lanes = numbers = 0
+    for graph, inputs in work:
+        lanes = max((v.size for v in inputs.values() if hasattr(v, "size")), default=1)
+        # a node's kernel work grows with its inputs (a sum of a thousand terms)
+        node_lanes += sum(1 + len(n.inputs) for n in graph.nodes) * lanes
+        numbers += 4 * (len(graph.nodes) + len(graph.inputs)) * lanes
+    return [admission.Need("max_node_lanes", node_lanes, "node inputs x lanes to evaluate",
+                           path),
+            admission.Need("max_response_numbers", numbers, "numbers in the response", path)]
 
 
 def evaluation_body(ev, req: dict) -> dict:

@@ -110,6 +110,19 @@ class NonFiniteResult(Problem):
                    "cannot carry; `node`, `kind` and `index` say where.")
 
 
+class TooMuchWork(Problem):
+    slug, title, status = "too-much-work", "Too much work", 422
+    description = ("The request is well formed but asks for more work or memory than one "
+                   "request may use; `limit` names the setting, `maximum` its value and "
+                   "`requested` what the request needs.")
+
+
+class OutOfMemory(Problem):
+    slug, title, status = "out-of-memory", "Out of memory", 503
+    description = ("The worker could not allocate memory for the request; retry after the "
+                   "number of seconds in Retry-After, or send a smaller request.")
+
+
 class Overloaded(Problem):
     slug, title, status = "overloaded", "Overloaded", 503
     description = "The worker is full; retry after the number of seconds in Retry-After."
@@ -141,7 +154,8 @@ class OtherHTTPError(Problem):
 
 PROBLEMS: tuple[type[Problem], ...] = (
     MalformedJSON, Unauthorized, Forbidden, NotFound, MethodNotAllowed, BodyTooLarge,
-    UnsupportedMediaType, InvalidContent, TooManyRequests, NonFiniteResult, Overloaded, NotReady,
+    UnsupportedMediaType, InvalidContent, TooManyRequests, NonFiniteResult, TooMuchWork,
+    Overloaded, OutOfMemory, NotReady,
     InternalError)
 
 
@@ -248,6 +262,16 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         return _from_http_exception(exc).response()
+
+    @app.errorhandler(MemoryError)
+    def _out_of_memory(exc: MemoryError):
+        # Admission should refuse such work before it starts; an allocation that fails
+        # anyway (a shared machine, a limit set too high) is the server's state, not a bug.
+        from flask import current_app
+        log.warning("allocation failed: %s", exc)
+        retry = str(current_app.extensions["gradsheet"].settings.retry_after_seconds)
+        return OutOfMemory("the worker could not allocate memory for this request",
+                           headers={"Retry-After": retry}).response()
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -15,7 +15,7 @@ from marshmallow import Schema, ValidationError, fields
 import worksheets
 from worksheets import exports
 from worksheets.generator import MAX_SEED, read_request
-from service import auth, ratelimit
+from service import admission, auth, export_process, ratelimit
 from service.fields import JSONObject, StrictInteger, describe, settings
 from service.openapi import ApiBlueprint
 from service.orjson_provider import json_response
@@ -29,12 +29,13 @@ STUDENTS_DOC = {"description": "a number of students (named student-01, ...) or 
                                "student ids",
                 "oneOf": [{"type": "integer", "minimum": 1},
                           {"type": "array", "minItems": 1,
-                           "items": {"oneOf": [{"type": "string"}, {"type": "integer"}]}}]}
+                           "items": {"oneOf": [{"type": "string", "minLength": 1},
+                                               {"type": "integer"}]}}]}
 PROBLEMS_DOC = {"description": 'problem type ids or {"type": id, ...options} (see GET '
                                "/v1/problem-types); default: the whole worksheet, one problem "
                                "of each type",
                 "type": "array", "minItems": 1,
-                "items": {"oneOf": [{"type": "string"}, {"type": "object",
+                "items": {"oneOf": [{"type": "string", "minLength": 1}, {"type": "object",
                                                          "required": ["type"]}]}}
 
 
@@ -225,13 +226,15 @@ def problem_sets(req):
     if req["include_answers"]:
         auth.require_instructor()
     problems = req.get("problems")
-    _check_size(req["students"], len(worksheets.WORKSHEET) if problems is None else len(problems))
-    with runtime().admission:
+    per_sheet = len(worksheets.WORKSHEET) if problems is None else len(problems)
+    _check_size(req["students"], per_sheet)
+    share = admission.admit_problem_set(req["students"], per_sheet, req["format"])
+    with admission.lane(share), runtime().admission:
         try:
             request = read_request(req["seed"], req["students"], problems)
             body = runtime().generator.build(request, include_answers=req["include_answers"])
             if req["format"] != ["json"]:
-                name, media_type, data = exports.render_download(body, req["format"])
+                name, media_type, data = export_process.render_download(body, req["format"])
                 return Response(data, content_type=media_type, headers={
                     "Content-Disposition": f'attachment; filename="{name}"'})
         except (worksheets.ProblemSetError, exports.ExportError) as exc:

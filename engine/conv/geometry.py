@@ -82,6 +82,47 @@ def conv_geometry(width, filter_size, padding=0, stride=1, dilation=1) -> ConvGe
         unvisited=unvisited, formula=_formula(W, F, P, S, D, out, exact))
 
 
+@dataclass(frozen=True)
+class ConvCost:
+    """What one conv1d call over [N, C_in, W] with a [C_out, C_in, F] filter costs,
+    before anything is allocated: the work of one pass and the float64 arrays it holds.
+
+    `working_elements` counts the padded, phase-split copy of x that the kernels read
+    (N * C_in * S * ceil((W + 2P) / S), which a long stride inflates past the padded
+    width), the output, and with gradients grad_output, grad_input and grad_weight.
+    """
+
+    multiply_adds: int
+    padded_width: int
+    output_size: int
+    output_elements: int
+    working_elements: int
+
+
+def conv_cost(batch: int, in_channels: int, width: int, out_channels: int, filter_size: int,
+              padding=0, stride=1, dilation=1, *, gradients: bool = False,
+              **names) -> ConvCost:
+    """The cost of conv1d (and with `gradients`, conv1d_backward too) on these shapes.
+
+    Pure arithmetic on ints, so a caller can refuse a convolution before it allocates
+    anything; raises ArgumentError as `resolve_geometry` does (`names` are passed on).
+
+    >>> conv_cost(1, 1, 1, 1, 100_000, padding=4_049_999).multiply_adds
+    790000000000
+    """
+    W, F, P, S, D, out = resolve_geometry(width, filter_size, padding, stride, dilation, **names)
+    # The forward pass, and with gradients grad_input's and grad_weight's, one each.
+    passes = 3 if gradients else 1
+    output = batch * out_channels * out
+    phases = batch * in_channels * S * -(-(W + 2 * P) // S)
+    working = phases + output
+    if gradients:
+        working += output + batch * in_channels * W + out_channels * in_channels * F
+    return ConvCost(multiply_adds=passes * output * in_channels * F,
+                    padded_width=W + 2 * P, output_size=out, output_elements=output,
+                    working_elements=working)
+
+
 def resolve_geometry(width, filter_size, padding=0, stride=1, dilation=1, *,
                      width_name="width", filter_name="filter_size",
                      padding_name="padding", stride_name="stride",
