@@ -93,7 +93,7 @@ def watch_worker_backlog(worker) -> None:
     """Count the requests queued in a gthread worker's thread pool as pending too: a
     worker never runs more requests than it has threads, so only the queue in front
     of them shows that it is falling behind. Workers other than
-    service.gunicorn_conf.QueueCountingThreadWorker (sync, or another class named by
+    service.gunicorn_worker.QueueCountingThreadWorker (sync, or another class named by
     GRADSHEET_WORKER_CLASS) queue nothing in front of their threads that we can see."""
     global backlog
     backlog = getattr(worker, "queued_requests", _no_backlog)

@@ -3,11 +3,15 @@ busy threads, the number service.runtime adds to a worker's pending requests."""
 
 from __future__ import annotations
 
+import os
+import pathlib
+import subprocess
+import sys
 import threading
 
 import pytest
 
-from service.gunicorn_conf import QueueCountingPool
+from service.gunicorn_worker import QueueCountingPool
 
 
 def test_calls_waiting_for_the_only_thread_are_counted_until_they_start():
@@ -42,9 +46,14 @@ def test_a_call_refused_by_a_shut_down_pool_is_not_counted():
     assert pool.queued == 0
 
 
-def test_the_default_worker_class_is_gthread_with_the_counting_pool():
+def test_gunicorns_settings_choose_the_counting_gthread_worker():
     from gunicorn.workers.gthread import ThreadWorker
 
-    from service import gunicorn_conf
-    assert gunicorn_conf.worker_class == "service.gunicorn_conf.QueueCountingThreadWorker"
-    assert issubclass(gunicorn_conf.QueueCountingThreadWorker, ThreadWorker)
+    from service.gunicorn_worker import QueueCountingThreadWorker
+    assert issubclass(QueueCountingThreadWorker, ThreadWorker)
+    # In a process of its own: the settings module sets Numba's environment on import.
+    env = {k: v for k, v in os.environ.items() if k != "GRADSHEET_WORKER_CLASS"}
+    done = subprocess.run([sys.executable, "-c", "import service.gunicorn_conf as c; "
+                           "print(c.worker_class)"], env=env, capture_output=True, text=True,
+                          check=True, cwd=pathlib.Path(__file__).parents[2])
+    assert done.stdout.strip() == "service.gunicorn_worker.QueueCountingThreadWorker"
