@@ -9,6 +9,8 @@ forward and in reverse, batched over input sets and over many graphs at once.
     [0, 3, 6, 9]
 """
 
+# First: it decides where Numba caches kernels, which Numba reads as each is defined.
+from engine import kernel_cache as _kernel_cache  # noqa: F401
 from engine.conv import conv1d, conv1d_backward, conv1d_many
 from engine.errors import ArgumentError, GraphError, NonFiniteError
 from engine.evaluation import Evaluation, evaluate, evaluate_many

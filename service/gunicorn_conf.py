@@ -55,6 +55,11 @@ os.environ.setdefault("OMP_NUM_THREADS", os.environ["NUMBA_NUM_THREADS"])
 _created_metrics_dir: str | None = None
 
 
+if worker_class == "gthread":
+    # gthread, with a thread pool that counts the requests queued for its threads
+    worker_class = "service.gunicorn_worker.QueueCountingThreadWorker"
+
+
 def on_starting(server):
     """In the master, before any fork: the metrics directory, then the Numba cache."""
     global _created_metrics_dir

@@ -8,7 +8,6 @@ import http
 
 from flask import request
 from flask_smorest import Api, Blueprint
-from flask_smorest.utils import prepare_response
 from marshmallow import Schema, ValidationError, fields
 
 from service.body import read_json_object
@@ -40,40 +39,37 @@ class ProblemSchema(Schema):
 
 
 class ProblemApi(Api):
+    """flask-smorest's Api with every error documented as problem+json.
+
+    Its named status responses (BAD_REQUEST, ...) take their body from ERROR_SCHEMA
+    and their media type from DEFAULT_RESPONSE_CONTENT_TYPE; no success response is
+    documented through that default, since every view documents its own (see
+    ApiBlueprint.endpoint). flask-smorest's JSON error handler is installed too, and
+    service.problems.register, called after it, takes over every error."""
+
     ERROR_SCHEMA = ProblemSchema
-
-    def _register_responses(self):
-        for status in http.HTTPStatus:
-            response = {"description": status.phrase}
-            if status >= 400:
-                response["schema"] = self.ERROR_SCHEMA
-            prepare_response(response, self.spec, PROBLEM_JSON)
-            self.spec.components.response(status.name, response, lazy=True)
-        response = {"description": "Problem details (RFC 9457)", "schema": self.ERROR_SCHEMA}
-        prepare_response(response, self.spec, PROBLEM_JSON)
-        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
-
-    def _register_error_handlers(self):
-        # service.problems.register handles every error as problem+json.
-        pass
+    DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_JSON
 
 
 class ApiBlueprint(Blueprint):
-    """flask-smorest's Blueprint, with views documented from their schemas but wrapped
-    once: its own decorators add a wrapper per documented response and parse through
+    """flask-smorest's Blueprint, with views documented from their schemas through
+    Blueprint.doc but not parsed by Blueprint.arguments or dumped by
+    Blueprint.response: those add a wrapper per documented response and parse through
     webargs, and together they cost more per request than the engine does."""
 
     def endpoint(self, rule: str, *, method: str = "POST", body: type[Schema] | None = None,
                  response: type[Schema] | None = None, content_type: str = "application/json",
-                 problems: tuple[int, ...] = (), loader=None):
+                 problems: tuple[int, ...] = (), loader=None, downloads: tuple[str, ...] = ()):
         """Route the view; with `body`, call it with the request's envelope as loaded by
         `loader` (default: an instance of `body`), a dict. `problems` lists the
-        statuses, besides those of reading a body, that the view can answer."""
+        statuses, besides those of reading a body, that the view can answer;
+        `downloads` the media types of files it can answer 200 with instead."""
         if body is not None:
             loader = loader or body()
             problems = (400, 413, 415, 422, *problems)
         ok = {"description": "OK",
-              "content": {content_type: {"schema": response or {"type": "string"}}}}
+              "content": {content_type: {"schema": response or {"type": "string"}}}
+              | {media: {"schema": {"type": "string", "format": "binary"}} for media in downloads}}
         responses = {"200": ok} | {str(s): http.HTTPStatus(s).name for s in sorted(set(problems))}
         doc: dict = {"responses": responses}
         if body is not None:
@@ -87,12 +83,11 @@ class ApiBlueprint(Blueprint):
                 @functools.wraps(view)
                 def wrapper():
                     return view(load_body(loader))
-            # flask-smorest copies _apidoc["manual_doc"] into the operation, where
-            # apispec turns schema classes into component references.
-            wrapper._apidoc = {"manual_doc": {**getattr(view, "_apidoc", {}).get("manual_doc", {}),
-                                              **doc}}  # keeps Blueprint.doc's (security)
-            self.route(rule, methods=[method])(wrapper)
-            return wrapper
+            # apispec turns the schema classes in `doc` into component references;
+            # Blueprint.doc merges into what the view already documents (its security).
+            documented = self.doc(**doc)(wrapper)
+            self.route(rule, methods=[method])(documented)
+            return documented
         return decorate
 
 

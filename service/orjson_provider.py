@@ -23,7 +23,11 @@ class OrjsonProvider(JSONProvider):
         return orjson.loads(s)
 
     def response(self, *args, **kwargs) -> Response:
-        obj = self._prepare_response_obj(args, kwargs)
+        """`jsonify`'s arguments as its documentation reads them: one positional
+        argument as is, several as a list, keyword arguments as an object."""
+        if args and kwargs:
+            raise TypeError("jsonify() takes either arguments or keyword arguments, not both")
+        obj = args[0] if len(args) == 1 else list(args) if args else kwargs or None
         return Response(orjson.dumps(obj, option=_OPTIONS), mimetype="application/json")
 
 

@@ -218,7 +218,10 @@ def problem_types():
 
 
 @blp.endpoint("/v1/problem-sets", body=ProblemSetRequestSchema,
-              response=ProblemSetResponseSchema, problems=(401, 403, 503))
+              response=ProblemSetResponseSchema, problems=(401, 403, 503), downloads=tuple(
+                  media for media in sorted({f.media_type for f in exports.FORMATS.values()}
+                                            | {"application/zip"})
+                  if media != "application/json"))
 @blp.doc(security=auth.INSTRUCTOR_FOR_ANSWERS)
 def problem_sets(req):
     """One sheet per student, with answers and worked solutions when include_answers
@@ -240,15 +243,6 @@ def problem_sets(req):
         except (worksheets.ProblemSetError, exports.ExportError) as exc:
             raise _problem(exc) from None
     return json_response(body)
-
-
-# The downloads a `format` other than json answers with, documented beside the JSON
-# body: ApiBlueprint.endpoint documents one content type, and flask-smorest keeps the
-# operation's doc in _docs until the app registers the blueprint.
-blp._docs["problem_sets"]["post"]["manual_doc"]["responses"]["200"]["content"].update(
-    {media: {"schema": {"type": "string", "format": "binary"}} for media in
-     sorted({f.media_type for f in exports.FORMATS.values()} | {"application/zip"})
-     if media != "application/json"})
 
 
 @blp.endpoint("/v1/grade", body=GradeRequestSchema, response=GradeResponseSchema,

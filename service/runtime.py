@@ -95,11 +95,11 @@ backlog: Callable[[], int] = _no_backlog
 def watch_worker_backlog(worker) -> None:
     """Count the requests queued in a gthread worker's thread pool as pending too: a
     worker never runs more requests than it has threads, so only the queue in front
-    of them shows that it is falling behind."""
+    of them shows that it is falling behind. Workers other than
+    service.gunicorn_worker.QueueCountingThreadWorker (sync, or another class named by
+    GRADSHEET_WORKER_CLASS) queue nothing in front of their threads that we can see."""
     global backlog
-    work_queue = getattr(getattr(worker, "tpool", None), "_work_queue", None)
-    if work_queue is not None and hasattr(work_queue, "qsize"):
-        backlog = work_queue.qsize
+    backlog = getattr(worker, "queued_requests", _no_backlog)
 
 
 class Admission:

@@ -499,37 +499,3 @@ def run_ragged_parallel(code, items, const_slots, const_values, input_slots, inp
 
 
 KERNELS = (run_batch, run_batch_parallel, run_ragged, run_ragged_parallel)
-
-
-def _invalidate_stale_cache() -> None:
-    """Drop cached kernels built from other sources than the ones on disk now.
-
-    Numba keys a cached function by its own file's timestamp only, not by the files of
-    the functions it calls: after an edit to engine/ops.py (or sweeps.py), the kernels
-    here would load from cache with the old ops compiled in. A stamp of all three
-    sources beside the cache decides, once per import, whether to flush them.
-    """
-    import hashlib
-    import pathlib
-
-    from engine.vm import addresses, cases as sweeps
-    from engine import ops
-
-    digest = hashlib.sha256()
-    for source in (ops.__file__, sweeps.__file__, addresses.__file__, __file__):
-        digest.update(pathlib.Path(source).read_bytes())
-    stamp = digest.hexdigest()
-    dispatchers = [f for f in globals().values() if isinstance(f, numba.core.dispatcher.Dispatcher)]
-    dispatchers += [sweeps.forward_sweep, sweeps.reverse_sweep, sweeps.forward_rows, sweeps.reverse_rows]
-    try:
-        stamp_file = pathlib.Path(run_batch._cache.cache_path) / "gradsheet-kernels.stamp"
-        if stamp_file.exists() and stamp_file.read_text() == stamp:
-            return
-        for dispatcher in dispatchers:
-            dispatcher._cache.flush()
-        stamp_file.write_text(stamp)
-    except OSError:  # a read-only cache: Numba itself then compiles in memory
-        pass
-
-
-_invalidate_stale_cache()

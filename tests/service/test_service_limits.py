@@ -18,15 +18,20 @@ from service.graph_cache import GraphCache
 PROBLEM = "application/problem+json"
 
 
+INSTRUCTOR_TOKEN = "limits-test-instructor-token"
+
+
 @pytest.fixture(scope="module")
 def client():
-    return create_app({"warmup": "off"}).test_client()
+    # an instructor: answer keys are refused to anyone else before their cost is priced
+    return create_app({"warmup": "off", "instructor_tokens": INSTRUCTOR_TOKEN}).test_client()
 
 
 def refused(client, path, body, status=422) -> dict:
     data = orjson.dumps(body)  # the client's encoding is not the server's time
     started = time.perf_counter()
-    resp = client.post(path, data=data, content_type="application/json")
+    resp = client.post(path, data=data, content_type="application/json",
+                       headers={"Authorization": f"Bearer {INSTRUCTOR_TOKEN}"})
     elapsed = time.perf_counter() - started
     assert resp.status_code == status, resp.get_data(as_text=True)[:300]
     assert resp.content_type == PROBLEM

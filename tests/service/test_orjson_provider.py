@@ -1,0 +1,49 @@
+"""The app's JSON provider (service.orjson_provider): `jsonify` reads its arguments as
+Flask documents them, serialises NumPy arrays, and parsing refuses NaN."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from flask import jsonify
+
+from service import create_app
+
+
+@pytest.fixture(scope="module")
+def app():
+    return create_app({"warmup": "off"})
+
+
+@pytest.mark.parametrize(("args", "kwargs", "expected"), [
+    (({"x": [1, 2]},), {}, {"x": [1, 2]}),         # one argument, as it is
+    ((1, "a", None), {}, [1, "a", None]),          # several, as a list
+    ((), {"x": 1.5, "y": "b"}, {"x": 1.5, "y": "b"}),  # keywords, as an object
+    ((), {}, None),                                 # nothing, as null
+    (([],), {}, []),                                # one empty list stays a list
+])
+def test_jsonify_reads_its_arguments_as_flask_documents(app, args, kwargs, expected):
+    with app.app_context():
+        response = jsonify(*args, **kwargs)
+    assert response.mimetype == "application/json"
+    assert json.loads(response.get_data()) == expected
+
+
+def test_jsonify_refuses_arguments_and_keywords_together(app):
+    with app.app_context(), pytest.raises(TypeError, match="not both"):
+        jsonify(1, x=2)
+
+
+def test_jsonify_serialises_numpy_arrays_and_non_string_keys(app):
+    with app.app_context():
+        response = jsonify({"v": np.array([[0.5, -1.0], [2.0, 3.25]]), 3: np.arange(3)})
+    assert json.loads(response.get_data()) == {"v": [[0.5, -1.0], [2.0, 3.25]], "3": [0, 1, 2]}
+
+
+def test_the_provider_parses_json_but_refuses_nan(app):
+    assert app.json.loads('{"x": [1, 2.5]}') == {"x": [1, 2.5]}
+    assert json.loads(app.json.dumps({"x": np.float64(0.25)})) == {"x": 0.25}
+    with pytest.raises(ValueError):
+        app.json.loads('{"x": NaN}')
