@@ -18,23 +18,10 @@ from worksheets import TYPES, generate, grade
 from worksheets.generator import Generator
 from worksheets.grading import read_submission
 from worksheets.problem import Tolerance
+from tests.worksheets.stated_tolerances import (EXACT, STATED, STEP, WORDS, graded,
+                                                 leaves, width)
 
 SECRET = "tolerance-test-secret"
-
-HAND = (0.005, 0.005)     # "within 0.005 or 0.5 %"
-STEP = (0.0005, 0.0)      # "within 0.0005"
-EXACT = (0.0, 0.0)        # "exactly"
-WORDS = {HAND: "within 0.005 or 0.5 %", STEP: "within 0.0005", EXACT: "exactly"}
-
-STATED = {
-    "conv_output_size": {"output_size": EXACT, "windows": EXACT, "centers": EXACT},
-    "conv_same_padding": {"padding": EXACT},
-    "graph_backprop": {"values": HAND, "gradients": HAND, "step": STEP},
-    "logistic_regression": {"z": HAND, "h": HAND, "loss": HAND, "gradients": HAND,
-                            "updated": STEP},
-    "gate_gradient": {"output": HAND, "gradient": HAND},
-    "conv1d_backprop": {"output": HAND, "grad_input": HAND, "grad_weight": HAND},
-}
 
 # Options that reach answers on both sides of 1 in size for every hand-worked part kind
 # (random graphs of difficulty 5 grow values and gradients past 1; curated ones stay small).
@@ -76,18 +63,6 @@ def test_every_statement_states_its_tolerances_in_words(type_id):
             assert WORDS[other] not in p["statement"], (type_id, WORDS[other])
 
 
-def _leaves(value, path=()):
-    """(path, number) for every number of an answer, depth first."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _leaves(v, path + (k,))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _leaves(v, path + (i,))
-    else:
-        yield path, value
-
-
 def _replaced(answers, path, number):
     out = copy.deepcopy(answers)
     inner = out
@@ -104,27 +79,14 @@ def _part_name(type_id, path):
     return path[0]
 
 
-def _graded(p, path) -> bool:
-    """Whether the grader marks this number: a graph's key also holds its inputs' values
-    and the output's own gradient (1), which the statement does not ask for."""
-    if p["type"] != "graph_backprop" or path[0] == "step":
-        return True
-    spec = p["parameters"]["graph"]
-    if path[0] == "values":
-        return path[1] in {n["id"] for n in spec["nodes"]}
-    return path[1] != spec["output"]
-
-
 def _offsets(tol, want):
     """(offset, should score) pairs: 0.99 and 1.01 of the allowed width on both sides;
     for an exact part the answer itself and the nearest floats either side."""
-    a, r = tol
-    width = max(a, r * abs(want))
-    if width == 0:
+    w = width(tol, want)
+    if w == 0:
         return [(0.0, True), (math.nextafter(want, math.inf) - want, False),
                 (math.nextafter(want, -math.inf) - want, False), (0.5, False), (-1.0, False)]
-    return [(0.99 * width, True), (-0.99 * width, True), (1.01 * width, False),
-            (-1.01 * width, False)]
+    return [(0.99 * w, True), (-0.99 * w, True), (1.01 * w, False), (-1.01 * w, False)]
 
 
 def _marks(type_id, options):
@@ -136,8 +98,8 @@ def _marks(type_id, options):
         p = sheet["problems"][0]
         _, t, opts, variant, key = gen.regenerate(p["token"])
         assert key == p["answers"]
-        for path, want in _leaves(key):
-            if not _graded(p, path):
+        for path, want in leaves(key):
+            if not graded(p, path):
                 continue
             tol = STATED[type_id][path[0]]
             regime = "relative" if tol[1] * abs(want) > tol[0] else "absolute"
