@@ -119,3 +119,16 @@ def test_canvas_ranges_are_the_headline_number_within_the_stated_width(problem_s
                                                                      high, value, w)
         relative += w > HAND[0]
     assert relative >= 3
+
+
+def test_a_problem_read_without_tolerances_is_marked_exactly(problem_set):
+    # a set from before tolerances were published: every number is then exact
+    s = {"seed": 33, "version": problem_set["version"], "sheets": [
+        {**sheet, "problems": [{k: v for k, v in p.items() if k != "tolerance"}
+                               for p in sheet["problems"]]} for sheet in problem_set["sheets"]]}
+    (f,) = exports.render(s, ["moodle"])
+    quiz = ET.fromstring(f.data)
+    widths = [float(t) for q in quiz.iter("question") if q.get("type") == "cloze"
+              for _, t in BLANK.findall(q.find("questiontext/text").text)]
+    widths += [float(a.text) for a in quiz.iter("tolerance")]
+    assert len(widths) > 100 and set(widths) == {0.0}
