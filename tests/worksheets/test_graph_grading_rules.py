@@ -70,6 +70,7 @@ def test_a_value_from_a_wrong_value_is_judged_against_what_it_gives():
     ("s = square(u)", {"u": 3.0}, "s", 6.0, "u² is u·u, not 2u"),
     ("s = u^2", {"u": 3.0}, "s", 6.0, "u² is u·u, not 2u"),
     ("r = relu(z)", {"z": -2.0}, "r", -2.0, "ReLU(z) = max(z, 0): a negative input gives 0"),
+    ("r = relu(z)", {"z": -0.5}, "r", -0.5, "ReLU(z) = max(z, 0): a negative input gives 0"),
     ("d = a - b", {"a": -1.0, "b": 2.0}, "d", 3.0,
      "a subtraction takes its second input from its first"),
     ("m = max(a, b)", {"a": 1.0, "b": 4.0}, "m", 1.0, "max keeps the larger input"),
@@ -83,6 +84,7 @@ def test_each_typical_forward_mistake_is_named(program, inputs, node, given, wor
 
 @pytest.mark.parametrize("program, inputs, node, given", [
     ("s = u^3", {"u": 3.0}, "s", 6.0),            # 2u is a mistake of squares only
+    ("s = u^1.5", {"u": 9.0}, "s", 18.0),
     ("r = relu(z)", {"z": 2.0}, "r", 3.0),        # a live ReLU has no dead-unit mistake
     ("s = square(u)", {"u": 3.0}, "s", 10.0),
 ])
@@ -91,6 +93,21 @@ def test_a_forward_mistake_it_does_not_match_is_not_named(program, inputs, node,
     r = _marked(q, key, **{f"values__{node}": given})[f"values.{node}"]
     assert not r.correct
     assert r.feedback.endswith("does not give this from your values of its inputs"), r.feedback
+
+
+def test_a_path_left_out_is_named_only_where_the_value_fans_out():
+    # u feeds p and q; z feeds u alone: dropping u's path through q is named at u, and
+    # at z the same wrong number is just wrong (a single consumer has nothing to sum)
+    q, key = _question("u = y*z\np = u*c\nq = u*d\nf = p + q",
+                       {"y": 1.0, "z": 2.0, "c": 3.0, "d": 4.0})
+    r = _marked(q, key, gradients__u=3.0)["gradients.u"]
+    assert r.feedback.startswith("gradients not summed: u feeds p, q")
+    # (u's own gradient left unanswered, so z's is judged from the key's)
+    leaves = {path: key[kind][name] for path, kind, name in q.parts if path != "gradients.u"}
+    r = {r.part: r for r in mark_graph(q, key, {**leaves, "gradients.z": 3.0})}["gradients.z"]
+    assert not r.correct and not r.feedback.startswith("gradients not summed"), r.feedback
+    r = _marked(q, key, gradients__c=0.0)["gradients.c"]
+    assert not r.correct and not r.feedback.startswith("gradients not summed"), r.feedback
 
 
 def test_a_gradient_that_leaves_out_one_path_of_a_fan_out_is_named():
@@ -124,8 +141,9 @@ def test_each_typical_descent_step_mistake_is_named(given, words):
 
 def test_a_step_taken_uphill_with_the_keys_gradient_is_named_after_a_wrong_gradient():
     q, key = _question(CHAIN, CHAIN_AT, lr=0.1)
-    r = _marked(q, key, gradients__a=5.0, step__a=2.0 + 0.1 * 3.0)
-    assert r["step.a"].feedback.startswith("the update is taken with the wrong sign")
+    for wrong_gradient in (5.0, 1.0):
+        r = _marked(q, key, gradients__a=wrong_gradient, step__a=2.0 + 0.1 * 3.0)
+        assert r["step.a"].feedback.startswith("the update is taken with the wrong sign")
     # the same step from the student's own gradient carries forward
     r = _marked(q, key, gradients__a=5.0, step__a=2.0 - 0.1 * 5.0)
     assert r["step.a"].correct and "error carried forward" in r["step.a"].feedback
