@@ -96,16 +96,18 @@ def test_a_forward_mistake_it_does_not_match_is_not_named(program, inputs, node,
 
 
 def test_a_path_left_out_is_named_only_where_the_value_fans_out():
-    # u feeds p and q; z feeds u alone: dropping u's path through q is named at u, and
-    # at z the same wrong number is just wrong (a single consumer has nothing to sum)
-    q, key = _question("u = y*z\np = u*c\nq = u*d\nf = p + q",
-                       {"y": 1.0, "z": 2.0, "c": 3.0, "d": 4.0})
+    # u feeds p and q; a and z feed u alone: dropping u's path through q is named at u,
+    # and at a or z the same wrong number is just wrong (one consumer has nothing to sum)
+    q, key = _question("u = a*z\np = u*c\nq = u*d\nf = p + q",
+                       {"a": 1.0, "z": 1.0, "c": 3.0, "d": 4.0})
     r = _marked(q, key, gradients__u=3.0)["gradients.u"]
     assert r.feedback.startswith("gradients not summed: u feeds p, q")
     # (u's own gradient left unanswered, so z's is judged from the key's)
     leaves = {path: key[kind][name] for path, kind, name in q.parts if path != "gradients.u"}
-    r = {r.part: r for r in mark_graph(q, key, {**leaves, "gradients.z": 3.0})}["gradients.z"]
-    assert not r.correct and not r.feedback.startswith("gradients not summed"), r.feedback
+    for name in ("a", "z"):
+        r = {r.part: r for r in mark_graph(q, key, {**leaves, f"gradients.{name}": 3.0})}
+        r = r[f"gradients.{name}"]
+        assert not r.correct and not r.feedback.startswith("gradients not summed"), r.feedback
     r = _marked(q, key, gradients__c=0.0)["gradients.c"]
     assert not r.correct and not r.feedback.startswith("gradients not summed"), r.feedback
 
