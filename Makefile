@@ -106,5 +106,12 @@ loadtest: $(STAMP)
 loadtest-smoke: $(STAMP)
 	$(BIN)/python loadtests/run.py --users 10 --spawn-rate 10 --time 25 --p95-ms 2000
 
+# Mutation testing of the op table, grading and tolerance code ([tool.cosmic-ray] in
+# pyproject.toml); CPU-heavy, not in CI. It mutates files in place: run nothing else here.
+.PHONY: mutation
+mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,mutation]'
+	$(BIN)/python -m tests.mutation
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -67,11 +67,6 @@ REFERENCE = {
     "min": lambda a, b: a if _real(a) <= _real(b) else b,
 }
 
-# ops whose complex extension above is analytic, so complex-step is exact for them
-ANALYTIC = {"add", "mul", "sub", "div", "neg", "square", "pow", "exp", "log", "sqrt", "sigmoid",
-            "tanh", "softplus", "logsigmoid"}
-
-
 def _product(xs):
     out = xs[0]
     for x in xs[1:]:
@@ -138,5 +133,37 @@ def central_gradients(graph, inputs: dict, h: float = 1e-6) -> dict:
     return grads
 
 
-def close(a: float, b: float, rel: float = 1e-9, abs_: float = 1e-9) -> bool:
-    return math.isclose(a, b, rel_tol=rel, abs_tol=abs_)
+
+def local_derivatives(graph, inputs: dict, h: float = 1e-30) -> list:
+    """d node / d operand for every node and every operand that is a name, by complex
+    step through that one op at the operands' plain-Python values."""
+    env = forward(graph, inputs)
+    out = []
+    for node in graph.nodes:
+        args = [env[r] if isinstance(r, str) else r for r in node.inputs]
+        for k, r in enumerate(node.inputs):
+            if isinstance(r, str):
+                step = _step(args[k], h)
+                shifted = list(args)
+                shifted[k] = complex(args[k], step)
+                y = REFERENCE[node.op](*shifted)
+                out.append((y.imag if isinstance(y, complex) else 0.0) / step)
+    return out
+
+
+def bounded(graph, inputs: dict, limit: float = 1e8) -> bool:
+    """Whether plain Python finds every value at `inputs` real and finite, and every
+    gradient (of each node and input) and every local derivative finite and below
+    `limit` in size: a point where the engine has no reason to report a non-finite
+    result. (A local derivative of inf times an upstream 0 is NaN, as in PyTorch, even
+    where the gradient through the whole graph is finite.)"""
+    try:
+        env = forward(graph, inputs)
+        if any(isinstance(v, complex) or not math.isfinite(v) for v in env.values()):
+            return False
+        grads = [*node_gradients_complex_step(graph, inputs).values(),
+                 *complex_step_gradients(graph, inputs).values(),
+                 *local_derivatives(graph, inputs)]
+    except (ValueError, ZeroDivisionError, OverflowError):
+        return False
+    return all(math.isfinite(g) and abs(g) < limit for g in grads)

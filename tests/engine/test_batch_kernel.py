@@ -50,16 +50,16 @@ def test_lanes_in_every_block_match_the_complex_step_oracle_for_any_output(case,
     try:
         ev = engine.evaluate(graph, batch, output_gradient=seed, intermediates=intermediates)
     except NonFiniteError as err:
-        assume(err.index not in lanes_checked)
+        # only at a lane where plain Python also finds a gradient infinite or past 1e8
+        at = {x: float(v[err.index]) for x, v in batch.items()}
+        assert not oracle.bounded(graph, at), err
         return
     for i, one, env in lanes:
         assert ev.value[i] == pytest.approx(env[output], rel=1e-11, abs=1e-11)
         for x, want in oracle.complex_step_gradients(graph, one).items():
-            assume(math.isfinite(want) and abs(want) < 1e8)
             assert ev.gradients[x][i] == pytest.approx(seed[i] * want, rel=1e-8, abs=1e-9), (x, i)
         if intermediates:
             for name, want in oracle.node_gradients_complex_step(graph, one).items():
-                assume(math.isfinite(want) and abs(want) < 1e8)
                 assert ev.gradients[name][i] == pytest.approx(seed[i] * want, rel=1e-8, abs=1e-9), (name, i)
                 assert ev.values[name][i] == pytest.approx(env[name], rel=1e-11, abs=1e-11)
 

@@ -69,8 +69,10 @@ def evaluated_as_the_oracle_says(graph, values) -> engine.Evaluation:
     assume(env is not None)
     try:
         ev = engine.evaluate(graph, values)
-    except NonFiniteError:
-        assume(False)
+    except NonFiniteError as err:
+        # only where plain Python also finds a gradient infinite or past 1e8
+        assert not oracle.bounded(graph, values), err
+        return
     for name, want in env.items():
         assert ev.values[name] == pytest.approx(want, rel=1e-11, abs=1e-11), name
     return ev
@@ -86,7 +88,6 @@ def test_random_graphs_match_plain_python_values_and_complex_step_gradients_at_e
     ev = evaluated_as_the_oracle_says(graph, values)
     want_nodes = oracle.node_gradients_complex_step(graph, values)
     for name, want in want_nodes.items():
-        assume(math.isfinite(want) and abs(want) < 1e8)
         assert ev.gradients[name] == pytest.approx(want, rel=1e-8, abs=1e-9), name
     for name, want in oracle.complex_step_gradients(graph, values).items():
         assert ev.gradients[name] == pytest.approx(want, rel=1e-8, abs=1e-9), name

@@ -13,6 +13,7 @@ import pytest
 
 from service import create_app
 from service.local_server import call, local_server
+from tests.worksheets.stated_tolerances import asked
 
 PROBLEM = "application/problem+json"
 SECRET = "service-test-secret"
@@ -110,14 +111,24 @@ def test_conv_answers_are_what_the_conv_endpoints_compute(client):
         assert g["centers"] == geometry["answers"]["centers"]
 
 
+def asked_parts(p) -> list:
+    """The parts a problem's statement asks for, as the grader names them: one per
+    number of a graph problem's maps, one per top-level answer otherwise."""
+    per_name = p["type"] in ("graph_backprop", "logistic_regression")
+    names = [f"{path[0]}.{path[1]}" if per_name and len(path) > 1 else path[0]
+             for path, _, _ in asked(p)]
+    return list(dict.fromkeys(names))
+
+
 def test_grading_a_problems_own_answers_scores_full_marks(client):
     body = make_set(client, include_answers=True)
     for p in body["sheets"][1]["problems"]:
         resp = client.post("/v1/grade", json={"token": p["token"], "answers": p["answers"]})
         assert resp.status_code == 200
         result = resp.get_json()
-        assert result["score"] == result["max_score"] > 0
-        assert {part["part"] for part in result["parts"]}
+        assert result["score"] == result["max_score"] == len(result["parts"])
+        assert [part["part"] for part in result["parts"]] == asked_parts(p), p["type"]
+        assert all(part["correct"] and part["credit"] == 1.0 for part in result["parts"])
 
 
 def test_grading_a_wrong_step_names_the_sign(client):

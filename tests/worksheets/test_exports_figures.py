@@ -116,7 +116,17 @@ def test_output_size_key_pads_shades_the_centres_and_writes_the_formula():
     shown = [t for *_, t, _ in texts(svg)]
     assert "output size = (10 - 7 + 2*3)/3 + 1 = 4" in shown
     assert {"-3", "-1", "12"} <= set(shown)         # padding units keep their indices
-    assert [t for t in shown if re.fullmatch(r"\d", t) and t in "0123"]  # window labels
+    # each window's number sits above the input row, top to bottom, just left of the
+    # first unit its window covers
+    placed = texts(svg)
+    (input_y,) = [y for x, y, t, _ in placed if t == "input"]
+    (index_y,) = [y for x, y, t, _ in placed if t == "-3"]
+    index_x = {t: x for x, y, t, _ in placed if y == index_y}
+    cell = index_x["1"] - index_x["0"]
+    labels = sorted((y, x, t) for x, y, t, _ in placed if y < input_y and re.fullmatch(r"\d+", t))
+    assert [t for *_, t in labels] == ["0", "1", "2", "3"]
+    for (_, x, _), (first, _) in zip(labels, g.windows):
+        assert 0 < index_x[str(first)] - x < cell
 
 
 def test_output_size_sheet_leaves_padding_windows_and_centres_to_the_student():

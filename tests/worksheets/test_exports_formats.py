@@ -19,6 +19,7 @@ from worksheets import exports
 from worksheets.exports.parts import answer_parts, headline_part
 from worksheets import generate
 from worksheets.latex import num
+from tests.worksheets.stated_tolerances import asked
 
 SECRET = "exports-test-secret"
 STUDENTS = ["ada", "Grace Hopper", "alan/turing"]
@@ -119,12 +120,21 @@ def test_pdf_text_holds_each_students_numbers(rendered, problem_set):
         assert f"x=[{','.join(map(str, p['conv1d_backprop']['input']))}]" in text
 
 
-def test_pdf_key_holds_every_answer(rendered, problem_set):
-    text = pdf_text(rendered["pdf"]["answer-key.pdf"]).replace(" ", "")
-    for sheet in problem_set["sheets"]:
-        for p in sheet["problems"]:
-            for part in answer_parts(p):
-                assert num(part.value) in text
+KEY_ROW = re.compile(r"(-?\d+(?:\.\d+)?) (exactly|± (\d+(?:\.\d+)?))")
+
+
+def test_pdf_key_holds_every_answer_with_its_stated_width_in_order(rendered, problem_set):
+    # each row of a key table ends "<answer> exactly" or "<answer> ± <width>"
+    rows = KEY_ROW.findall(pdf_text(rendered["pdf"]["answer-key.pdf"]))
+    want = [(num(v), w) for sheet in problem_set["sheets"] for p in sheet["problems"]
+            for _, v, w in asked(p)]
+    assert [value for value, *_ in rows] == [value for value, _ in want]
+    for (value, marked, width), (_, w) in zip(rows, want):
+        if w == 0:
+            assert marked == "exactly", value
+        else:
+            # the key prints the width to four significant digits
+            assert float(width) == pytest.approx(w, rel=1e-3), value
 
 
 def test_pdf_has_no_date_and_is_the_same_bytes_twice(problem_set):

@@ -159,4 +159,5 @@ def test_random_graphs_are_found_quickly_and_grow_with_difficulty(difficulty):
         assert (np.abs(grads) >= 0.05 - 1e-12).all()
         assert all(abs(v) <= 100 for v in ev.values.values())
     structures = {tuple((n.op, n.inputs) for n in r.graph.nodes) for r in drawn}
-    assert len(structures) >= (0.1 if difficulty == 1 else 0.5) * len(drawn) or difficulty == 1
+    # two add/mul gates over two inputs have few shapes: 287 of these 2000 differ
+    assert len(structures) >= (0.1 if difficulty == 1 else 0.5) * len(drawn)

@@ -1,0 +1,88 @@
+"""The op table's own functions, called one by one: each forward against plain Python
+(tests/oracle.py) and each local derivative against complex step through that plain
+Python, away from kinks, and at the kinks and domain edges the PyTorch conventions that
+engine/ops.py states. test_ops.py checks the same ops through the kernels; these checks
+need no kernel, so `make mutation` can run them against every mutant of the table."""
+
+import math
+
+import pytest
+
+from engine.ops import OPS, OPS_BY_NAME
+from tests import oracle
+
+UNARY_POINTS = [-2.3, -0.7, 0.4, 1.9, 3.1]
+POSITIVE = [0.3, 1.1, 2.7, 9.5]
+PAIRS = [(-2.3, 1.3), (-0.7, -2.9), (0.4, 0.8), (1.9, -0.5), (3.1, 2.2), (-1.5, -1.25)]
+EXPONENTS = [2.0, 3.0, -1.0, 0.5, 2.5]
+
+
+def _points(op):
+    if op.name in ("log", "sqrt"):
+        return [(a,) for a in POSITIVE]
+    if op.name == "pow":
+        return [(a, p) for a in POSITIVE for p in EXPONENTS]
+    if op.arity == 1:
+        return [(a,) for a in UNARY_POINTS]
+    return PAIRS + [(b, a) for a, b in PAIRS]
+
+
+def _complex_step(op_name, args, k, h=1e-30):
+    shifted = list(args)
+    shifted[k] = complex(args[k], h)
+    y = oracle.REFERENCE[op_name](*shifted)
+    return (y.imag if isinstance(y, complex) else 0.0) / h
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+def test_each_forward_in_the_table_matches_plain_python(op):
+    for args in _points(op):
+        want = oracle.REFERENCE[op.name](*args)
+        assert op.forward(*args) == pytest.approx(want, rel=1e-14, abs=1e-15), args
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+def test_each_local_derivative_in_the_table_matches_complex_step(op):
+    for args in _points(op):
+        y = oracle.REFERENCE[op.name](*args)
+        got = op.derivative(*args, y)
+        got = got if isinstance(got, tuple) else (got,)
+        # pow's exponent is a constant: no gradient flows to it
+        wrt = 1 if op.name == "pow" else len(args)
+        assert len(got) == len(args)
+        for k in range(wrt):
+            assert got[k] == pytest.approx(_complex_step(op.name, args, k), rel=1e-12,
+                                           abs=1e-15), (args, k)
+        if op.name == "pow":
+            assert got[1] == 0.0
+
+
+def _d(name, *args):
+    op = OPS_BY_NAME[name]
+    return op.derivative(*args, op.forward(*args))
+
+
+def test_at_kinks_the_table_follows_pytorch():
+    assert _d("relu", 0.0) == 0.0 and _d("abs", 0.0) == 0.0
+    assert _d("relu", 1e-300) == 1.0 and _d("abs", -1e-300) == -1.0
+    assert _d("max", 2.0, 2.0) == (0.5, 0.5) and _d("min", -1.0, -1.0) == (0.5, 0.5)
+    assert _d("pow", 0.0, 0.0) == (0.0, 0.0) and _d("pow", 5.0, 0.0) == (0.0, 0.0)
+    assert _d("pow", -2.0, 3.0) == (12.0, 0.0)
+
+
+def test_at_domain_edges_the_table_returns_ieee_values_for_the_kernels_to_report():
+    log, sqrt = OPS_BY_NAME["log"], OPS_BY_NAME["sqrt"]
+    assert log.forward(0.0) == -math.inf and math.isnan(log.forward(-1.0))
+    assert sqrt.forward(0.0) == 0.0 and math.isnan(sqrt.forward(-1e-300))
+    assert _d("sqrt", 0.0) == math.inf
+
+
+def test_far_out_the_table_stays_finite_and_exact():
+    forward = {op.name: op.forward for op in OPS}
+    assert forward["sigmoid"](-800.0) == 0.0 and forward["sigmoid"](800.0) == 1.0
+    assert forward["sigmoid"](-30.0) == pytest.approx(math.exp(-30.0), rel=1e-12)
+    assert forward["softplus"](800.0) == 800.0 and forward["softplus"](-800.0) == 0.0
+    assert forward["softplus"](-30.0) == pytest.approx(math.exp(-30.0), rel=1e-12)
+    assert forward["logsigmoid"](-800.0) == -800.0 and forward["logsigmoid"](800.0) == 0.0
+    assert _d("logsigmoid", -800.0) == 1.0 and _d("softplus", -800.0) == 0.0
+    assert _d("sigmoid", 800.0) == 0.0

@@ -1,0 +1,127 @@
+"""`make mutation`: cosmic-ray over the code a wrong key or tolerance would come from.
+
+Each module listed under [tool.cosmic-ray] in pyproject.toml is mutated on its own and
+each mutant is run against only the tests listed with it (most stop at the first
+failure), so the run stays within what a shared machine can spare. `only` keeps the
+mutants inside the named classes or functions of a module. The sessions are kept in
+.venv/mutation/ and the surviving mutants are printed per module at the end.
+
+cosmic-ray writes each mutant into the working tree and restores the file after it:
+run nothing else in the same tree meanwhile.
+
+    python -m tests.mutation [module path ...]     # default: every listed module
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import shlex
+import sqlite3
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SESSIONS = ROOT / ".venv" / "mutation"
+
+
+def _config() -> dict:
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        return tomllib.load(f)["tool"]["cosmic-ray"]
+
+
+def _test_command(tests: list) -> str:
+    return shlex.join([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                       *tests])
+
+
+def _session_toml(module: dict, timeout: float) -> str:
+    # cosmic-ray reads its own top-level [cosmic-ray] table, not pyproject's [tool] one
+    return "\n".join([
+        "[cosmic-ray]",
+        f"module-path = {module['path']!r}",
+        f"timeout = {timeout}",
+        "excluded-modules = []",
+        f"test-command = {_test_command(module['tests'])!r}",
+        "",
+        "[cosmic-ray.distributor]",
+        'name = "local"',
+        "",
+    ])
+
+
+def _lines_of(path: Path, names: list) -> list[tuple[int, int]]:
+    """(first, last) line of each top-level class or function named in `names`."""
+    tree = ast.parse(path.read_text())
+    spans = [(n.lineno, n.end_lineno) for n in tree.body
+             if isinstance(n, (ast.ClassDef, ast.FunctionDef)) and n.name in names]
+    if len(spans) != len(names):
+        raise SystemExit(f"{path}: not all of {names} are top-level definitions")
+    return spans
+
+
+def _keep_only(db: Path, spans: list[tuple[int, int]]) -> None:
+    con = sqlite3.connect(db)
+    with con:
+        rows = con.execute("SELECT job_id, start_pos_row FROM mutation_specs").fetchall()
+        drop = [(job,) for job, row in rows if not any(a <= row <= b for a, b in spans)]
+        con.executemany("DELETE FROM mutation_specs WHERE job_id = ?", drop)
+        con.executemany("DELETE FROM work_items WHERE job_id = ?", drop)
+    con.close()
+
+
+def _survivors(db: Path) -> list[tuple[int, str, str]]:
+    con = sqlite3.connect(db)
+    rows = con.execute(
+        "SELECT s.start_pos_row, s.operator_name, r.diff FROM work_results r "
+        "JOIN mutation_specs s ON s.job_id = r.job_id "
+        "WHERE upper(r.test_outcome) = 'SURVIVED' ORDER BY s.start_pos_row").fetchall()
+    counts = con.execute("SELECT test_outcome, count(*) FROM work_results "
+                         "GROUP BY test_outcome").fetchall()
+    con.close()
+    print(f"  outcomes: {dict(counts)}")
+    return rows
+
+
+def run(module: dict, timeout: float, env: dict) -> list:
+    path = ROOT / module["path"]
+    name = module["path"].replace("/", ".").removesuffix(".py")
+    SESSIONS.mkdir(parents=True, exist_ok=True)
+    cfg, db = SESSIONS / f"{name}.toml", SESSIONS / f"{name}.sqlite"
+    cfg.write_text(_session_toml(module, timeout))
+    db.unlink(missing_ok=True)
+    baseline = subprocess.run(shlex.split(_test_command(module["tests"])), cwd=ROOT, env=env)
+    if baseline.returncode:
+        raise SystemExit(f"{module['path']}: its tests fail before any mutation")
+    subprocess.run([Path(sys.executable).parent / "cosmic-ray", "init", cfg, db], cwd=ROOT,
+                   env=env, check=True)
+    if module.get("only"):
+        _keep_only(db, _lines_of(path, module["only"]))
+    subprocess.run([Path(sys.executable).parent / "cosmic-ray", "exec", cfg, db], cwd=ROOT,
+                   env=env, check=True)
+    return _survivors(db)
+
+
+def main(argv: list[str]) -> int:
+    config = _config()
+    modules = [m for m in config["modules"] if not argv or m["path"] in argv]
+    # pytest's plugins (hypothesis, schemathesis, ...) cost seconds per mutant at start-up
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    report = {}
+    for module in modules:
+        print(f"== {module['path']}: {' '.join(module['tests'])}", flush=True)
+        report[module["path"]] = run(module, float(config["timeout"]), env)
+    print("\nSurviving mutants")
+    for path, survivors in report.items():
+        print(f"{path}: {len(survivors)}")
+        for row, operator, diff in survivors:
+            print(f"  line {row}: {operator}")
+            print("    " + "\n    ".join(line for line in (diff or "").splitlines()
+                                          if line[:1] in "+-" and line[:3] not in ("+++", "---")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

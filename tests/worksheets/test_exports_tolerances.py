@@ -1,0 +1,134 @@
+"""The LMS exports accept what the grader accepts: each Moodle numerical answer, each
+cloze blank and each Canvas range is the key plus or minus the width worked out here
+from the problem's stated tolerance (tests/worksheets/stated_tolerances.py), never from
+worksheets.exports.parts, the code the exporters themselves use."""
+
+import io
+import re
+import xml.etree.ElementTree as ET
+import zipfile
+
+import pytest
+
+from worksheets import exports, generate
+from tests.worksheets.stated_tolerances import HAND, asked, width
+
+SECRET = "exports-tolerance-secret"
+STUDENTS = ["ada", "grace", "alan", "edsger", "barbara", "donald"]
+QTI = "{http://www.imsglobal.org/xsd/ims_qtiasiv1p2}"
+# Random graphs of difficulty 5 and ReLU gates give answers past 1 in size, where the
+# relative term of "within 0.005 or 0.5 %" sets the width.
+PROBLEMS = ["conv_output_size", "conv_same_padding",
+            {"type": "graph_backprop", "families": ["random"], "difficulty": 5},
+            "logistic_regression", {"type": "gate_gradient", "gates": ["relu"]},
+            "conv1d_backprop"]
+# The one number a Canvas question asks for, as the README's export section names it
+# (a graph problem's: the gradient of its first input).
+HEADLINE = {"conv_output_size": ("output_size",), "conv_same_padding": ("padding",),
+            "logistic_regression": ("gradients", "w1"), "gate_gradient": ("gradient",),
+            "conv1d_backprop": ("grad_weight", 0), "gradient_alone": ("gradient",)}
+BLANK = re.compile(r"\{1:NUMERICAL:=([^:}]+):([^}]+)\}")
+
+
+@pytest.fixture(scope="module")
+def problem_set():
+    s = generate(33, STUDENTS, PROBLEMS, secret=SECRET)
+    # No type of ours asks for one hand-worked number alone, but a set read from a file
+    # may hold such a problem: it is a Moodle numerical question with a non-zero
+    # tolerance. Here: the ReLU gate's gradient (0, or 1 to 3 in size), asked on its own.
+    for sheet in s["sheets"]:
+        gate = sheet["problems"][4]
+        sheet["problems"].append({
+            "id": gate["id"] + "-alone", "type": "gradient_alone", "statement": "dL/dx?",
+            "parameters": {}, "answers": {"gradient": gate["answers"]["gradient"]},
+            "tolerance": {"gradient": {"abs": HAND[0], "rel": HAND[1]}}})
+    return s
+
+
+def _problems(s):
+    return {p["id"]: p for sheet in s["sheets"] for p in sheet["problems"]}
+
+
+def _asked(p) -> list:
+    """(path, want, width) of every number a problem asks for, in the order it asks."""
+    if p["type"] == "gradient_alone":
+        v = p["answers"]["gradient"]
+        return [(("gradient",), v, width(HAND, v))]
+    return asked(p)
+
+
+def _close(got: float, want: float) -> bool:
+    # The exports write twelve significant digits.
+    return abs(got - want) <= 1e-11 * max(1.0, abs(want))
+
+
+def test_moodle_answers_and_blanks_are_the_key_within_the_stated_width(problem_set):
+    (f,) = exports.render(problem_set, ["moodle"])
+    quiz = ET.fromstring(f.data)
+    problems = _problems(problem_set)
+    relative = numerical = 0
+    seen = set()
+    for q in quiz.iter("question"):
+        if q.get("type") == "category":
+            continue
+        p = problems[q.find("idnumber").text]
+        seen.add(p["id"])
+        want = _asked(p)
+        if q.get("type") == "numerical":
+            ((_, value, w),) = want
+            answer = q.find("answer")
+            assert _close(float(answer.find("text").text), value), p["id"]
+            assert _close(float(answer.find("tolerance").text), w), (p["id"], w)
+            numerical += w > 0
+            relative += w > HAND[0]
+            continue
+        assert q.get("type") == "cloze", p["id"]
+        blanks = BLANK.findall(q.find("questiontext/text").text)
+        assert len(blanks) == len(want), p["id"]
+        for (v, t), (path, value, w) in zip(blanks, want):
+            assert _close(float(v), value), (p["id"], path)
+            assert _close(float(t), w), (p["id"], path, float(t), w)
+            relative += w > HAND[0]
+    assert seen == set(problems)
+    assert numerical == len(STUDENTS)
+    assert relative >= 20
+
+
+def test_canvas_ranges_are_the_headline_number_within_the_stated_width(problem_set):
+    (f,) = exports.render(problem_set, ["qti"])
+    z = zipfile.ZipFile(io.BytesIO(f.data))
+    (name,) = [n for n in z.namelist() if n.endswith(".xml") and n != "imsmanifest.xml"]
+    root = ET.fromstring(z.read(name))
+    items = list(root.iter(f"{QTI}item"))
+    by_title = {}
+    for sheet in problem_set["sheets"]:
+        for slot, p in enumerate(sheet["problems"]):
+            by_title[f"P{slot + 1}", sheet["variant"]] = p
+    assert len(items) == len(by_title)
+    relative = 0
+    for item in items:
+        m = re.fullmatch(r"(P\d+) .* \((\w+)\)", item.get("title"))
+        p = by_title[m.group(1), m.group(2)]
+        path = (("gradients", next(iter(p["parameters"]["inputs"])))
+                if p["type"] == "graph_backprop" else HEADLINE[p["type"]])
+        value, w = {pth: (v, w) for pth, v, w in _asked(p)}[path]
+        low = float(item.find(f".//{QTI}vargte").text)
+        high = float(item.find(f".//{QTI}varlte").text)
+        assert _close(float(item.find(f".//{QTI}varequal").text), value), item.get("title")
+        assert _close(low, value - w) and _close(high, value + w), (item.get("title"), low,
+                                                                     high, value, w)
+        relative += w > HAND[0]
+    assert relative >= 3
+
+
+def test_a_problem_read_without_tolerances_is_marked_exactly(problem_set):
+    # a set from before tolerances were published: every number is then exact
+    s = {"seed": 33, "version": problem_set["version"], "sheets": [
+        {**sheet, "problems": [{k: v for k, v in p.items() if k != "tolerance"}
+                               for p in sheet["problems"]]} for sheet in problem_set["sheets"]]}
+    (f,) = exports.render(s, ["moodle"])
+    quiz = ET.fromstring(f.data)
+    widths = [float(t) for q in quiz.iter("question") if q.get("type") == "cloze"
+              for _, t in BLANK.findall(q.find("questiontext/text").text)]
+    widths += [float(a.text) for a in quiz.iter("tolerance")]
+    assert len(widths) > 100 and set(widths) == {0.0}
