@@ -60,7 +60,7 @@ def _sheet(s: SheetSet, sheet: Sheet, key: bool, prefix: str, images: dict) -> s
             for part in answer_parts(p):
                 rows.append(f"[${markup.tex_to_typst(part.tex)}$], "
                             f"[{markup.typst_text(display(part))}], "
-                            f"[{markup.typst_text(tolerance_text(part.tolerance))}]")
+                            f"[{markup.typst_text(tolerance_text(part))}]")
             out.append("#table(columns: 3, table.header([*part*], [*answer*], [*marked*]), "
                        + ", ".join(rows) + ")")
             if p.get("solution"):

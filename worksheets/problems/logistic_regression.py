@@ -9,6 +9,7 @@ from worksheets.grading import flatten
 from worksheets.graph_grading import GraphQuestion, mark_graph
 from worksheets.problem import HAND, STEP, Option, ProblemType, Variant, step
 from worksheets.latex import num, signed
+from worksheets.numerals import settle
 
 PROGRAM = """
 p1 = w1*x1
@@ -133,7 +134,7 @@ class LogisticRegression(ProblemType):
         inputs = self._inputs(problem["parameters"])
         if key:
             # the answers hold z, h, L and three gradients; the figure shows every wire
-            ev = engine.evaluate(graph, inputs)
+            ev = settle(graph, engine.evaluate(graph, inputs))
             return graph_svg(graph, labels(ev.values, graph.names, num),
                              labels(ev.gradients, graph.names, num), title)
         return graph_svg(graph, labels(inputs, graph.inputs, num), {graph.output: "1"}, title)
