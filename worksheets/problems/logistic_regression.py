@@ -19,6 +19,10 @@ h = sigmoid(z)
 L = -(y*log(h) + (1 - y)*log(1 - h))
 """
 PARAMS = ("w1", "w2", "b")
+# The figure's gates as the statement writes them: it names z, h and L, and each other
+# gate is labelled by what it computes (add1, the bracket, is -L).
+SHOWN = {"p1": "w1·x1", "p2": "w2·x2", "log1": "log h", "sub1": "1−y", "sub2": "1−h",
+         "log2": "log(1−h)", "mul1": "(1−y)·log(1−h)", "mul2": "y·log h", "add1": "−L"}
 X_VALUES = (-3.0, -2.0, -1.5, -1.0, 1.0, 1.5, 2.0, 3.0)
 
 
@@ -136,6 +140,7 @@ class LogisticRegression(ProblemType):
             # the answers hold z, h, L and three gradients; the figure shows every wire
             ev = settle(graph, engine.evaluate(graph, inputs))
             return graph_svg(graph, labels(ev.values, graph.names, num),
-                             labels(ev.gradients, graph.names, num), title)
-        return graph_svg(graph, labels(inputs, graph.inputs, num), {graph.output: "1"}, title)
+                             labels(ev.gradients, graph.names, num), title, shown=SHOWN)
+        return graph_svg(graph, labels(inputs, graph.inputs, num), {graph.output: "1"}, title,
+                         shown=SHOWN)
 
