@@ -140,3 +140,9 @@ def central_gradients(graph, inputs: dict, h: float = 1e-6) -> dict:
 
 def close(a: float, b: float, rel: float = 1e-9, abs_: float = 1e-9) -> bool:
     return math.isclose(a, b, rel_tol=rel, abs_tol=abs_)
+
+
+# An answer key stores each value to 12 significant digits (worksheets.numerals): it
+# holds the oracle's value within half a unit in the 12th digit, on top of whatever a
+# comparison allows for the arithmetic.
+KEY_REL = 5e-12
