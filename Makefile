@@ -73,7 +73,13 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-test: $(STAMP) $(CHROMIUM) lint-imports
+# The PDF export test opens the sheets with poppler's pdfinfo and pdffonts.
+PDFINFO := /usr/bin/pdfinfo
+
+$(PDFINFO):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null
+
+test: $(STAMP) $(CHROMIUM) $(PDFINFO) lint-imports
 	$(BIN)/python -m pytest
 
 # The layer contracts in pyproject.toml: engine <- worksheets <- service, no back-arrows.

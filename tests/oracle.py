@@ -167,3 +167,9 @@ def bounded(graph, inputs: dict, limit: float = 1e8) -> bool:
     except (ValueError, ZeroDivisionError, OverflowError):
         return False
     return all(math.isfinite(g) and abs(g) < limit for g in grads)
+
+
+# An answer key stores each value to 12 significant digits (worksheets.numerals): it
+# holds the oracle's value within half a unit in the 12th digit, on top of whatever a
+# comparison allows for the arithmetic.
+KEY_REL = 5e-12

@@ -17,6 +17,7 @@ import engine
 from engine.conv import conv1d_many
 from worksheets.errors import ProblemSetError, TokenError
 from worksheets.grading import read_submission
+from worksheets.numerals import settle, stored
 from worksheets.problem import Work
 from worksheets.problems import TYPES, WORKSHEET, problem_type
 from worksheets.seeding import GENERATOR_VERSION, Stream, keys, secret_bytes, variant_of
@@ -158,13 +159,13 @@ class Generator:
                     works.append((w, problem))
             sheets.append({"student": student, "variant": variant, "problems": problems})
         if include_answers:
-            evaluations = engine.evaluate_many(graph_items) if graph_items else []
+            evaluations = evaluate_keys(graph_items)
             convs = conv1d_many(conv_items) if conv_items else []
             for w, problem in works:
                 answers, solution = w.type.solve(w.variant, w.options,
                                                  evaluations[w.graphs[0]:w.graphs[1]],
                                                  convs[w.convs[0]:w.convs[1]], worked)
-                problem["answers"] = answers
+                problem["answers"] = stored(answers)
                 if worked:
                     problem["solution"] = solution
         return {"seed": request.seed, "version": GENERATOR_VERSION, "sheets": sheets}
@@ -223,14 +224,25 @@ class Generator:
                 if variant_of(self.keys, request.seed, str(s)) == variant]
 
 
+def evaluate_keys(graph_items: list) -> list:
+    """The engine's evaluations of (graph, inputs[, output_gradient]) items with their
+    rounding noise settled (numerals.settle): every key value that is a whole number up
+    to noise is that number here, before any format or the grader reads it."""
+    if not graph_items:
+        return []
+    return [settle(item[0], ev) for item, ev in zip(graph_items,
+                                                     engine.evaluate_many(graph_items))]
+
+
 def solve(t, variant, options: dict | None = None, worked: bool = True) -> tuple[dict, list]:
-    """(answers, solution) of one variant of type `t`, its arithmetic done by the engine."""
+    """(answers, solution) of one variant of type `t`, its arithmetic done by the engine;
+    the answers as a key stores them (numerals.stored), as a set holds them."""
     options = t.with_defaults(options or {})
-    graphs = t.graph_items(variant)
-    evaluations = engine.evaluate_many(graphs) if graphs else []
+    evaluations = evaluate_keys(t.graph_items(variant))
     items = t.conv_items(variant)
     convs = conv1d_many(items) if items else []
-    return t.solve(variant, options, evaluations, convs, worked)
+    answers, solution = t.solve(variant, options, evaluations, convs, worked)
+    return stored(answers), solution
 
 
 def generate(seed, students, problems=None, *, include_answers: bool = True,

@@ -1,6 +1,6 @@
 """Numbers and formulas as a worksheet prints them: Markdown text with LaTeX math.
 
-`num` rounds for display only (answer keys keep full precision); `tex_name` writes
+`num` writes a number as worksheets.numerals shows it; `tex_name` writes
 node ids as math symbols (w1 -> w_1); `op_tex` writes one gate applied to its
 arguments; `local_tex` writes the local derivative a gate passes back to one input,
 the factor the chain rule multiplies by.
@@ -12,33 +12,15 @@ import re
 from string import Template
 
 from engine.ops import OPS_BY_NAME, TEX_ATOM
+from worksheets.numerals import show
 
 _NAME = re.compile(r"([A-Za-z]+)_?(\d*)\Z")
 _names: dict[str, str] = {}
-_SHOWN_MAX = 1 << 16
-_shown: dict[float, str] = {}
+_SIGNED_MAX = 1 << 16
 _signed: dict[float, str] = {}
 
-
-def num(x: float, places: int = 4) -> str:
-    """`x` for display: whole numbers without a point, others to `places` decimals with
-    trailing zeros dropped, and never "-0"."""
-    if places == 4:
-        # A set shows the same small numbers thousands of times: format each once.
-        text = _shown.get(x)
-        if text is not None:
-            return text
-    if x == int(x) and abs(x) < 1e15:
-        text = str(int(x))
-    elif abs(x) < 10 ** -places:
-        text = f"{x:.{places}g}" if x else "0"
-    else:
-        text = f"{x:.{places}f}".rstrip("0").rstrip(".")
-        if text == "-0":
-            text = "0"
-    if places == 4 and len(_shown) < _SHOWN_MAX:
-        _shown[x] = text
-    return text
+# The one number policy (worksheets.numerals): every number a worksheet prints.
+num = show
 
 
 def signed(x: float) -> str:
@@ -48,7 +30,7 @@ def signed(x: float) -> str:
         text = num(x)
         if text.startswith("-"):
             text = f"({text})"
-        if len(_signed) < _SHOWN_MAX:
+        if len(_signed) < _SIGNED_MAX:
             _signed[x] = text
     return text
 

@@ -38,7 +38,7 @@ def test_html_and_pdf_come_back_as_one_zip_with_a_file_name(client):
     assert resp.headers["Content-Disposition"] == 'attachment; filename="gradsheet-9-html-pdf.zip"'
     names = zipfile.ZipFile(io.BytesIO(resp.data)).namelist()
     assert names == sorted(["ada.html", "alan.html", "answer-key.html", "ada.pdf", "alan.pdf",
-                            "answer-key.pdf"])
+                            "all-sheets.pdf", "answer-key.pdf"])
 
 
 def test_moodle_comes_back_as_the_xml_file_itself(client):

@@ -299,3 +299,22 @@ def test_a_malformed_set_is_an_export_error_naming_the_field():
 def test_html_and_markdown_are_the_same_bytes_every_time(problem_set, rendered):
     again = {f.path: f.data for f in exports.render(problem_set, ["html", "markdown"])}
     assert again == {**rendered["html"], **rendered["markdown"]}
+
+
+POPPLER = ("pdfinfo", "pdffonts")
+
+
+@pytest.mark.parametrize("tool", POPPLER)
+def test_poppler_reads_the_student_and_key_pdfs_without_an_error(rendered, tmp_path, tool):
+    import subprocess
+    for name in ("ada.pdf", "answer-key.pdf", "all-sheets.pdf"):
+        path = tmp_path / name
+        path.write_bytes(rendered["pdf"][name])
+        run = subprocess.run([tool, str(path)], capture_output=True, text=True, check=True)
+        assert run.stderr == "", (name, run.stderr)
+
+
+def test_every_pdf_page_carries_its_sheet_code(rendered):
+    sheets = pypdf.PdfReader(io.BytesIO(rendered["pdf"]["all-sheets.pdf"])).pages
+    codes = [re.search(r"variant ([0-9a-f]{16})", page.extract_text()) for page in sheets]
+    assert all(codes) and len({c.group(1) for c in codes}) == len(STUDENTS)

@@ -58,14 +58,18 @@ def _template(key: tuple, names: tuple, symbols: tuple, of: str) -> tuple[float,
     return width, lay, "".join(out.parts)
 
 
-def graph_svg(graph, values: dict, gradients: dict, title: str = "", of: str | None = None) -> str:
+def graph_svg(graph, values: dict, gradients: dict, title: str = "", of: str | None = None,
+              shown: dict | None = None) -> str:
     """The figure of `graph` (an engine.Graph) with the given labels: `values` and
     `gradients` map names to display strings; a name not in a map gets a blank wire.
-    `of` names what the gradients are of in the legend (default: the graph's output)."""
+    `of` names what the gradients are of in the legend (default: the graph's output).
+    `shown` writes a node as the question does where its id is no name the question
+    defines (p1 -> "w1·x1"): a student never meets an internal id such as sub2."""
     key = gl.structure(graph)
     symbols = tuple(gl.gate_symbol(OPS_BY_NAME[n.op].symbol, n.op, refs)
                     for n, (_, refs) in zip(graph.nodes, key[1]))
-    width, lay, static = _template(key, graph.names, symbols, of or graph.output)
+    names = graph.names if not shown else tuple(shown.get(n, n) for n in graph.names)
+    width, lay, static = _template(key, names, symbols, of or graph.output)
     out = Svg(width, lay.height, title)
     out.raw(static)
     half = gl.STUB / 2

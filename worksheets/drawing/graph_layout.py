@@ -20,6 +20,7 @@ from grandalf.graphs import Edge, Vertex, graph_core
 from grandalf.layouts import SugiyamaLayout
 
 from worksheets.drawing.svg import text_width
+from worksheets.numerals import key_text
 
 RADIUS = 17.0          # a gate's circle
 STUB = 62.0            # a name's wire: room for "-12.345" at the label size
@@ -104,7 +105,7 @@ def gate_symbol(op_symbol: str, op: str, refs: tuple) -> str:
 
 
 def _number(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(x)
+    return key_text(x)
 
 
 @functools.lru_cache(maxsize=512)

@@ -71,7 +71,7 @@ def _sheet(s: SheetSet, sheet: Sheet, key: bool) -> str:
             for part in answer_parts(p):
                 out.append(f"<tr><td>{markup.mathml(part.tex)}</td>"
                            f"<td>{escape(display(part))}</td>"
-                           f"<td>{escape(tolerance_text(part.tolerance))}</td></tr>")
+                           f"<td>{escape(tolerance_text(part))}</td></tr>")
             out.append("</tbody></table>")
             if p.get("solution"):
                 out.append('<h3>Worked solution</h3><ol class="solution">')

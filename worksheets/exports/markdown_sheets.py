@@ -4,16 +4,18 @@ in figures/ beside them."""
 from __future__ import annotations
 
 from worksheets.exports.archive import File
-from worksheets.exports.parts import answer_parts, display
+from worksheets.exports.parts import Part, answer_parts, display
 from worksheets.exports.sheetset import KEY_STEM, Sheet, SheetSet, title
+from worksheets.numerals import show_tolerance
 
 
 def figure_path(sheet: Sheet, k: int, key: bool) -> str:
     return f"figures/{KEY_STEM + '-' if key else ''}{sheet.stem}-p{k + 1}.svg"
 
 
-def tolerance_text(width: float) -> str:
-    return "exactly" if width == 0 else f"± {width:.4g}"
+def tolerance_text(part: Part) -> str:
+    """How closely a part is marked, to the decimals its answer is shown with."""
+    return show_tolerance(part.tolerance, part.value)
 
 
 def _header(s: SheetSet, sheet: Sheet, level: str = "#") -> list[str]:
@@ -28,7 +30,7 @@ def _problem(sheet: Sheet, k: int, key: bool) -> list[str]:
         lines += [f"![Problem {k + 1}]({figure_path(sheet, k, key)})", ""]
     if key:
         lines += ["### Answers", "", "| part | answer | marked |", "|---|---|---|"]
-        lines += [f"| ${part.tex}$ | {display(part)} | {tolerance_text(part.tolerance)} |"
+        lines += [f"| ${part.tex}$ | {display(part)} | {tolerance_text(part)} |"
                   for part in answer_parts(p)]
         lines.append("")
         if p.get("solution"):

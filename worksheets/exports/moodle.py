@@ -18,14 +18,14 @@ from worksheets.exports import markup
 from worksheets.exports.archive import File
 from worksheets.exports.parts import Part, answer_parts
 from worksheets.exports.sheetset import SheetSet, title
+from worksheets.numerals import key_text
 
 PENALTY = "0.3333333"
 
 
 def number(x: float) -> str:
-    """A number as Moodle reads it: '.' decimals, enough digits to be the key's."""
-    text = format(x, ".12g")
-    return "0" if text == "-0" else text
+    """A number as Moodle reads it: '.' decimals, the key's digits (numerals.key_text)."""
+    return key_text(x)
 
 
 def _text(parent, tag: str, value: str, fmt: str | None = None) -> ET.Element:

@@ -16,7 +16,7 @@ from worksheets.exports import markup
 from worksheets.exports.archive import File
 from worksheets.exports.markdown_sheets import tolerance_text
 from worksheets.exports.parts import answer_parts, display
-from worksheets.exports.sheetset import KEY_STEM, Sheet, SheetSet, title
+from worksheets.exports.sheetset import CLASS_STEM, KEY_STEM, Sheet, SheetSet, title
 
 TEXT_WIDTH_PT = 490.0     # A4 less 2 x 18 mm
 PT_PER_UNIT = 0.72        # figure units to points: 12-unit labels print at about 8.6 pt
@@ -25,7 +25,9 @@ PREAMBLE = """#set document(title: {title}, author: "gradsheet", date: none)
 #set page(paper: "a4", margin: (x: 18mm, top: 16mm, bottom: 18mm),
           footer: context [#set text(size: 8pt, fill: luma(110)); {footer} #h(1fr) page #counter(page).display()])
 #set text(font: ("Libertinus Serif", "New Computer Modern"), size: 10.5pt, lang: "en")
-#set par(justify: false)
+// leading for inline fractions (\\dfrac): without it a fraction's denominator meets
+// the next line's numerator
+#set par(justify: false, leading: 0.9em)
 #show raw: set text(font: "DejaVu Sans Mono", size: 0.9em)
 #show heading.where(level: 2): set block(above: 1.4em, below: 0.7em)
 #set table(stroke: 0.5pt + luma(170), inset: 4pt)
@@ -39,28 +41,36 @@ def _svg_width(svg: str) -> float:
 
 def _sheet(s: SheetSet, sheet: Sheet, key: bool, prefix: str, images: dict) -> str:
     head = f"Problem set {s.seed}" + (" — answer key" if key else "")
-    out = [f"#block(width: 100%, below: 1em)[#text(size: 16pt, weight: \"bold\")"
+    # Every page carries the sheet's code, so a loose paper page is traced to its student
+    # and graded against the right key; a set-page rule also starts the sheet on a page.
+    code = f"{s.name} · {sheet.student} · variant {sheet.variant}" + (" · key" if key else "")
+    out = ["#set page(footer: none, header: context [#set text(size: 8pt, fill: luma(110)); "
+           f"{markup.typst_text(code)} #h(1fr) page #counter(page).display()])",
+           "#counter(page).update(1)",
+           f"#block(width: 100%, below: 1em)[#text(size: 16pt, weight: \"bold\")"
            f"[{markup.typst_text(head)}] #h(1fr) "
            + ("" if key else "Name: #box(width: 15em, stroke: (bottom: 0.6pt), height: 1.1em)")
            + f"\\ #text(size: 9pt, fill: luma(90))[{markup.typst_text(str(sheet.student))} · "
            f"variant #raw({markup.typst_string(sheet.variant)})]]",
            "#line(length: 100%, stroke: 1pt)"]
     for k, p in enumerate(sheet.problems):
-        out.append(f"== Problem {k + 1}. {markup.typst_text(title(p))}")
-        out.append(markup.typst(p["statement"]))
+        # a problem's heading, text and figure on one page: never a figure without its text
+        together = [f"#heading(level: 2)[Problem {k + 1}. {markup.typst_text(title(p))}]",
+                    markup.typst(p["statement"])]
         fig = sheet.figure(k, key)
         if fig is not None:
             name = f"{prefix}p{k + 1}{'-key' if key else ''}.svg"
             images[name] = fig.encode("utf-8")
             width = min(_svg_width(fig) * PT_PER_UNIT, TEXT_WIDTH_PT)
-            out.append(f"#align(center, image({markup.typst_string(name)}, "
-                       f"width: {width:.1f}pt))")
+            together.append(f"#align(center, image({markup.typst_string(name)}, "
+                            f"width: {width:.1f}pt))")
+        out.append("#block(breakable: false, width: 100%)[\n" + "\n\n".join(together) + "\n]")
         if key:
             rows = []
             for part in answer_parts(p):
                 rows.append(f"[${markup.tex_to_typst(part.tex)}$], "
                             f"[{markup.typst_text(display(part))}], "
-                            f"[{markup.typst_text(tolerance_text(part.tolerance))}]")
+                            f"[{markup.typst_text(tolerance_text(part))}]")
             out.append("#table(columns: 3, table.header([*part*], [*answer*], [*marked*]), "
                        + ", ".join(rows) + ")")
             if p.get("solution"):
@@ -85,13 +95,29 @@ def key_source(s: SheetSet) -> tuple[str, dict]:
     bodies = [_sheet(s, sheet, True, f"s{i + 1}-", images) for i, sheet in enumerate(s.sheets)]
     pre = PREAMBLE.format(title=markup.typst_string(f"Answer key: problem set {s.seed}"),
                           footer=markup.typst_text(f"{s.name} · answer key"))
-    return pre + "\n\n#pagebreak()\n\n".join(bodies), images
+    return pre + "\n\n".join(bodies), images
+
+
+def class_source(s: SheetSet) -> tuple[str, dict]:
+    """Every student's sheet in one document, each from a fresh page: one file to print
+    for the class."""
+    images: dict = {}
+    bodies = [_sheet(s, sheet, False, f"s{i + 1}-", images) for i, sheet in enumerate(s.sheets)]
+    pre = PREAMBLE.format(title=markup.typst_string(f"Problem set {s.seed}: every sheet"),
+                          footer=markup.typst_text(f"{s.name} · every sheet"))
+    return pre + "\n\n".join(bodies), images
 
 
 def typeset(source: str, images: dict, fmt: str = "pdf", ppi: float | None = None):
     """PDF bytes of a typst source; with fmt="png", a PNG per page."""
     files = {"main": source.encode("utf-8"), **images}
-    return typst.compile(files, ignore_system_fonts=True, format=fmt, ppi=ppi)
+    out = typst.compile(files, ignore_system_fonts=True, format=fmt, ppi=ppi)
+    if fmt == "pdf":
+        # typst marks the catalog /Suspects false, which the spec allows and poppler
+        # (pdfinfo, pdffonts, evince) reports as an error on every open; blanked in
+        # place, so no object moves and the cross-reference table stays right
+        out = out.replace(b"/Suspects false", b" " * len(b"/Suspects false"), 1)
+    return out
 
 
 def student_pdf(s: SheetSet, sheet: Sheet) -> bytes:
@@ -102,8 +128,14 @@ def key_pdf(s: SheetSet) -> bytes:
     return typeset(*key_source(s))
 
 
+def class_pdf(s: SheetSet) -> bytes:
+    return typeset(*class_source(s))
+
+
 def files(s: SheetSet) -> list[File]:
     out = [File(f"{sheet.stem}.pdf", student_pdf(s, sheet)) for sheet in s.sheets]
+    if len(s.sheets) > 1:
+        out.append(File(f"{CLASS_STEM}.pdf", class_pdf(s)))
     if s.has_answers:
         out.append(File(f"{KEY_STEM}.pdf", key_pdf(s)))
     return out

@@ -17,6 +17,7 @@ from xml.etree import ElementTree as ET
 
 from worksheets.exports import markup
 from worksheets.exports.archive import File, zip_bytes
+from worksheets.exports.markdown_sheets import tolerance_text
 from worksheets.exports.moodle import number, solution_html
 from worksheets.exports.parts import answer_parts, display, headline_part
 from worksheets.exports.sheetset import SheetSet, title
@@ -68,7 +69,7 @@ def _item(section, s: SheetSet, slot: int, sheet, problem: dict, figures: dict) 
         else:
             body += img
     body += (f"<p><strong>Enter \\({escape(part.tex)}\\)</strong> "
-             f"({'exactly' if part.tolerance == 0 else 'within ± ' + number(part.tolerance)}). "
+             f"({'exactly' if part.tolerance == 0 else 'within ' + tolerance_text(part)}). "
              "Work out the other parts on paper: all of them appear in the feedback.</p>")
     pres = ET.SubElement(item, "presentation")
     _mattext(pres, body)

@@ -15,6 +15,7 @@ from worksheets.exports.errors import ExportError
 from worksheets.problems import TYPES
 
 KEY_STEM = "answer-key"   # the key's file name, as `gradsheet generate` names it
+CLASS_STEM = "all-sheets"  # every student's sheet in one file, to print for a class
 STEM_CHARS = 80
 STEM_BYTES = 200
 # \w is Unicode-aware: letters, digits and _ of every script stay in a file name.
@@ -101,7 +102,7 @@ def file_stem(student, taken: set) -> str:
     # figures' "answer-key-" prefix, "-p12.svg" suffix and a "-2" in a 255-byte name.
     base = sanitize_filename(base, platform="universal", max_len=STEM_BYTES) or "student"
     name, k = base, 2
-    while name.casefold() in taken or name.casefold() == KEY_STEM:
+    while name.casefold() in taken or name.casefold() in (KEY_STEM, CLASS_STEM):
         name, k = f"{base}-{k}", k + 1
     taken.add(name.casefold())
     return name

@@ -9,6 +9,7 @@ from worksheets.grading import flatten
 from worksheets.graph_grading import GraphQuestion, mark_graph
 from worksheets.problem import HAND, STEP, Option, ProblemType, Variant, step
 from worksheets.latex import num, signed
+from worksheets.numerals import settle
 
 PROGRAM = """
 p1 = w1*x1
@@ -18,6 +19,10 @@ h = sigmoid(z)
 L = -(y*log(h) + (1 - y)*log(1 - h))
 """
 PARAMS = ("w1", "w2", "b")
+# The figure's gates as the statement writes them: it names z, h and L, and each other
+# gate is labelled by what it computes (add1, the bracket, is -L).
+SHOWN = {"p1": "w1·x1", "p2": "w2·x2", "log1": "log h", "sub1": "1−y", "sub2": "1−h",
+         "log2": "log(1−h)", "mul1": "(1−y)·log(1−h)", "mul2": "y·log h", "add1": "−L"}
 X_VALUES = (-3.0, -2.0, -1.5, -1.0, 1.0, 1.5, 2.0, 3.0)
 
 
@@ -133,8 +138,9 @@ class LogisticRegression(ProblemType):
         inputs = self._inputs(problem["parameters"])
         if key:
             # the answers hold z, h, L and three gradients; the figure shows every wire
-            ev = engine.evaluate(graph, inputs)
+            ev = settle(graph, engine.evaluate(graph, inputs))
             return graph_svg(graph, labels(ev.values, graph.names, num),
-                             labels(ev.gradients, graph.names, num), title)
-        return graph_svg(graph, labels(inputs, graph.inputs, num), {graph.output: "1"}, title)
+                             labels(ev.gradients, graph.names, num), title, shown=SHOWN)
+        return graph_svg(graph, labels(inputs, graph.inputs, num), {graph.output: "1"}, title,
+                         shown=SHOWN)
 

@@ -1,0 +1,160 @@
+"""How gradsheet writes a number, in one place: answer keys, worked solutions, figures,
+every export and grading messages all go through this module.
+
+Three rules:
+
+- A key value that is a whole number (zero included) up to rounding noise *is* that
+  whole number. Noise is judged against the magnitudes that produced the value, not a
+  fixed epsilon: z = 0.9 - 1.8 + 0.9 comes out as 2.2e-16, a few units in the last
+  place of the terms (|0.9| + |1.8| + |0.9|), so z is 0; a value of 2.2e-16 computed
+  from terms that small would be kept. `settle` does this once, where a key is built,
+  so every format (and the grader's expected value) shows the same number.
+- A key stores each value rounded to `KEY_DIGITS` significant digits, written as the
+  shortest decimal that reads back as it: 0.5, not 0.5000000000000001.
+- A person reads `PLACES` decimals, and at least `SIGNIFICANT` significant digits for
+  a small value, never more than `KEY_DIGITS`; a tolerance is written to the decimals
+  of the value it goes with.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from worksheets import backprop
+
+KEY_DIGITS = 12
+# Decimals shown: the worksheets mark values worked by hand to three decimals (HAND,
+# STEP), so four shown decimals keep a copied key value well inside its tolerance.
+PLACES = 4
+SIGNIFICANT = 4
+# A value within this many units in the last place of its terms' total magnitude of a
+# whole number is that number: n-ary sums and the chain rule's products lose a few ulps
+# per operation, far less than this, and a worksheet's numbers are never this close to
+# a whole number on purpose (they are drawn on a 0.1 grid or are sigmoids of it).
+NOISE_ULPS = 64
+
+_SHOWN_MAX = 1 << 16
+_shown: dict[float, str] = {}
+
+
+def snap(x: float, scale: float) -> float:
+    """`x`, or the whole number it equals up to rounding noise of computing it from terms
+    whose magnitudes add up to `scale`."""
+    if not math.isfinite(x):
+        return x
+    whole = round(x)
+    if abs(x - whole) <= NOISE_ULPS * math.ulp(max(scale, abs(x))):
+        return float(whole) + 0.0  # + 0.0: never -0
+    return x
+
+
+def stored(value):
+    """`value` (a number, or lists and maps of them) as a key stores it: each float
+    rounded to KEY_DIGITS significant digits, so it is written as the shortest decimal."""
+    if isinstance(value, float):
+        return float(f"{value:.{KEY_DIGITS}g}") + 0.0 if math.isfinite(value) else value
+    if isinstance(value, dict):
+        return {k: stored(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [stored(v) for v in value]
+    return value
+
+
+def _decimals(x: float) -> int:
+    """The decimals `show` writes `x` with."""
+    a = abs(x)
+    if a == 0:
+        return 0
+    exponent = math.floor(math.log10(a))
+    return max(0, min(max(PLACES, SIGNIFICANT - 1 - exponent), KEY_DIGITS - 1 - exponent))
+
+
+def show(x: float) -> str:
+    """`x` as a person reads it: whole numbers without a point, others to PLACES
+    decimals (at least SIGNIFICANT significant digits) with trailing zeros dropped; never
+    "-0" and never more than KEY_DIGITS significant digits."""
+    text = _shown.get(x)
+    if text is not None:
+        return text
+    if not math.isfinite(x):
+        text = str(x)
+    elif x == int(x) and abs(x) < 10 ** KEY_DIGITS:
+        text = str(int(x))
+    elif abs(x) < 1e-4 or abs(x) >= 10 ** KEY_DIGITS:
+        text = f"{x:.{SIGNIFICANT}g}"
+    else:
+        text = f"{x:.{_decimals(x)}f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        if text == "-0":
+            text = "0"
+    if len(_shown) < _SHOWN_MAX:
+        _shown[x] = text
+    return text
+
+
+def show_tolerance(width: float, value: float) -> str:
+    """The half-width of an accepted interval around `value`, to the decimals `value`
+    is shown with (so "0.2913 ± 0.0015", not "± 0.00145656306226"); "exactly" for 0."""
+    if width == 0:
+        return "exactly"
+    places = max(_decimals(value), PLACES)
+    text = f"{width:.{places}f}".rstrip("0").rstrip(".")
+    if float(text) == 0:  # a width below the value's last shown decimal
+        text = show(width)
+    return f"± {text}"
+
+
+def key_text(x: float) -> str:
+    """A key value as an LMS reads it: at most KEY_DIGITS significant digits, the
+    shortest decimal, "." decimals, no exponent for the values a worksheet holds."""
+    x = stored(float(x))
+    if x == int(x) and abs(x) < 10 ** KEY_DIGITS:
+        return str(int(x))
+    return repr(x)
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """An engine evaluation with its noise settled (see `settle`): the values and
+    gradients a key is built from, and the descent step from them."""
+
+    inputs: dict
+    values: dict
+    gradients: dict
+
+    def step(self, learning_rate: float, wrt) -> dict:
+        """{input: x - learning_rate * d output / d x}, the same step as the engine's,
+        each new value settled against |x| + |learning_rate * gradient|."""
+        out = {}
+        for name in wrt:
+            x, moved = self.inputs[name], learning_rate * self.gradients[name]
+            out[name] = snap(x - moved, abs(x) + abs(moved))
+        return out
+
+
+def settle(graph, evaluation) -> Settled:
+    """The evaluation of `graph` (an engine.Graph; an unbatched engine Evaluation with
+    intermediates) with every value and gradient that is a whole number up to rounding
+    noise made that number. A node's noise scale is the magnitudes it was computed
+    from: its inputs' values (a sum of 0.9, -1.8 and 0.9 is 0); a gradient's is the
+    terms the chain rule adds, upstream gradient times local factor along each edge."""
+    raw_values, raw_grads = evaluation.values, evaluation.gradients
+    inputs = {name: float(raw_values[name]) for name in graph.inputs}
+    values = dict(inputs)
+    for node in graph.nodes:
+        v = float(raw_values[node.id])
+        scale = sum(abs(raw_values[r]) if r.__class__ is str else abs(r) for r in node.inputs)
+        values[node.id] = snap(v, scale)
+    env = {name: float(raw_values[name]) for name in graph.names}
+    scales = dict.fromkeys(graph.names, 0.0)
+    for node in graph.nodes:
+        g = abs(float(raw_grads[node.id]))
+        if g == 0:
+            continue
+        for k, r in enumerate(node.inputs):
+            if r.__class__ is str:
+                scales[r] += g * abs(backprop.local(node, env, k))
+    gradients = {name: snap(float(raw_grads[name]), scales[name]) for name in graph.names}
+    return Settled(inputs, values, gradients)
