@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 from service.jobs.queue import enqueuer, make_queue
 from service.jobs.store import JobStore
@@ -30,11 +31,15 @@ def _sweep_forever(settings, parent: int | None, stop: threading.Event) -> None:
     store = JobStore.for_settings(settings)
     enqueue = enqueuer(settings)
     interval = min(5.0, settings.jobs_lease_seconds / 4)
-    while not stop.wait(interval):
+    swept = time.monotonic()
+    while not stop.wait(min(interval, 1.0)):
         if parent is not None and os.getppid() != parent:
             log.info("gradsheet serve (pid %s) is gone; stopping the job consumer", parent)
             os.kill(os.getpid(), signal.SIGTERM)
             return
+        if time.monotonic() - swept < interval:
+            continue
+        swept = time.monotonic()
         try:
             store.sweep(enqueue)
         except Exception:

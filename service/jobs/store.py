@@ -207,7 +207,8 @@ class JobStore:
         if record["status"] != RUNNING or (record["heartbeat"] or 0) + self.lease_seconds >= now:
             return None   # its worker spoke since the sweep read the record
         if record["attempt"] < MAX_ATTEMPTS:
-            return {"status": QUEUED, "attempt": record["attempt"] + 1, "heartbeat": None}
+            return {"status": QUEUED, "attempt": record["attempt"] + 1, "heartbeat": None,
+                    "done": 0}
         return {"status": FAILED, "expires": now + self.result_seconds, "error": {
             "type": "/problems/worker-lost", "title": "Worker lost", "status": 500,
             "detail": f"the worker running this job stopped answering ({MAX_ATTEMPTS} "
