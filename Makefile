@@ -73,7 +73,14 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-test: $(STAMP) $(CHROMIUM) lint-imports
+# The jobs tests run a real redis-server (Debian's) on a loopback port, as a
+# replica's queue would.
+REDIS_SERVER := /usr/bin/redis-server
+
+$(REDIS_SERVER):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+
+test: $(STAMP) $(CHROMIUM) $(REDIS_SERVER) lint-imports
 	$(BIN)/python -m pytest
 
 # The layer contracts in pyproject.toml: engine <- worksheets <- service, no back-arrows.

@@ -33,7 +33,8 @@ def test_the_zip_holds_the_clis_files_in_every_format(tmp_path, monkeypatch):
         assert archive.read(name) == content, name
 
 
-def test_a_cancelled_result_leaves_no_zip_behind(tmp_path):
+def test_a_cancelled_result_leaves_no_zip_behind(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADSHEET_SECRET", "job-result-test-secret-0123456789")
     def stop_at_two(done, total):
         if done == 2:
             raise Cancelled("test")
