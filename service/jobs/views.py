@@ -9,7 +9,6 @@ from marshmallow import Schema, fields
 
 import worksheets
 from service import auth
-from service.admission import Need, admit
 from service.fields import settings
 from service.jobs import store as jobstore
 from service.jobs.queue import enqueuer
@@ -112,8 +111,12 @@ def submit(req):
         raise InvalidContent(str(exc), errors={exc.path: [exc.message]}) from None
     students = len(parsed.students)
     per_sheet = len(parsed.problems)
-    admit(Need("jobs_max_problems", students * per_sheet,
-               f"students x problems ({students} x {per_sheet})", "students"))
+    limit = settings().jobs_max_problems
+    if students * per_sheet > limit:
+        message = (f"students x problems ({students} x {per_sheet}) would be "
+                   f"{students * per_sheet:,}; the limit of one job is {limit:,} "
+                   f"(jobs_max_problems): split the class into several jobs")
+        raise InvalidContent(f"students: {message}", errors={"students": [message]})
     body = {"seed": req["seed"], "students": req["students"], "problems": req.get("problems"),
             "format": req["format"], "practice": req["practice"]}
     cfg = settings()

@@ -147,3 +147,28 @@ def test_a_job_survives_a_restart_of_gradsheet_serve(tmp_path):
         job = _wait(second, job_id, lambda j: j["status"] in ("done", "failed"))
     assert job["status"] == "done" and job["done"] == 60
     assert _record(tmp_path, job_id)["attempt"] == 2
+
+
+def test_gradsheet_jobs_submits_watches_lists_and_downloads(server, monkeypatch, tmp_path,
+                                                            capsys):
+    from service.cli import main
+    monkeypatch.setenv("GRADSHEET_INSTRUCTOR_TOKEN", server.instructor_token)
+    monkeypatch.setenv("GRADSHEET_SERVER", server.base)
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id\nada\nalan\n")
+    assert main(["jobs", "submit", "--seed", "4", "--roster", str(roster),
+                 "--format", "json", "--idempotency-key", "cli-test"]) == 0
+    job_id = capsys.readouterr().out.strip()
+    assert main(["jobs", "submit", "--seed", "4", "--roster", str(roster),
+                 "--format", "json", "--idempotency-key", "cli-test"]) == 0
+    assert capsys.readouterr().out.strip() == job_id
+    assert main(["jobs", "watch", job_id, "--interval", "0.2"]) == 0
+    assert capsys.readouterr().out.strip().endswith("done")
+    assert main(["jobs", "list"]) == 0
+    assert f"{job_id}  done       2/2 students" in capsys.readouterr().out
+    assert main(["jobs", "download", job_id, "--out", str(tmp_path / "set.zip")]) == 0
+    assert sorted(zipfile.ZipFile(tmp_path / "set.zip").namelist()) == [
+        "ada.json", "alan.json", "answer-key.json"]
+    monkeypatch.setenv("GRADSHEET_INSTRUCTOR_TOKEN", "not-the-servers-token-at-all")
+    assert main(["jobs", "list"]) == 2
+    assert "401" in capsys.readouterr().err

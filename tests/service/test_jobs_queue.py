@@ -177,7 +177,8 @@ def test_bad_jobs_are_refused_at_submission_naming_the_field(tmp_path):
         assert field in reply.json["errors"], (body, reply.json)
     too_many = client.post("/v1/jobs/problem-sets", json={"seed": 1, "students": 101},
                            headers=_as(ALICE)).json
-    assert too_many["limit"] == "jobs_max_problems" and too_many["requested"] == 606
+    assert "(101 x 6) would be 606; the limit of one job is 600 (jobs_max_problems)" \
+        in too_many["errors"]["students"][0]
     assert client.get("/v1/jobs", headers=_as(ALICE)).json["jobs"] == []
 
 
