@@ -79,7 +79,14 @@ PDFINFO := /usr/bin/pdfinfo
 $(PDFINFO):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null
 
-test: $(STAMP) $(CHROMIUM) $(PDFINFO) lint-imports
+# The jobs tests run a real redis-server (Debian's) on a loopback port, as a
+# replica's queue would.
+REDIS_SERVER := /usr/bin/redis-server
+
+$(REDIS_SERVER):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+
+test: $(STAMP) $(CHROMIUM) $(PDFINFO) $(REDIS_SERVER) lint-imports
 	$(BIN)/python -m pytest
 
 # The layer contracts in pyproject.toml: engine <- worksheets <- service, no back-arrows.

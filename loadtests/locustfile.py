@@ -424,6 +424,58 @@ class Instructor(SeededUser):
                 resp.failure(f"HTTP {resp.status_code}: {resp.text[:200]}")
 
 
+class JobInstructor(SeededUser):
+    """Submits a small problem-set job, polls it until it is done, and checks the zip
+    holds every student's sheet and the key; a 429 (this token's cap of active jobs,
+    shared by every such user) is the server pacing it, not a failure."""
+
+    weight = 1
+    wait_time = between(2.0, 5.0)
+    stream = 7919
+    POLL_SECONDS = 60
+
+    def on_start(self):
+        super().on_start()
+        self.client.headers["Authorization"] = \
+            f"Bearer {os.environ.get('GRADSHEET_INSTRUCTOR_TOKEN', '')}"
+
+    @task
+    def run_a_job(self):
+        import io
+        import time
+        import zipfile
+        roster = [f"job{i}@example.edu" for i in range(3)]
+        body = {"seed": self.rng.randrange(1 << 30), "students": roster, "format": "json"}
+        with self.client.post("/v1/jobs/problem-sets", json=body, catch_response=True) as resp:
+            if resp.status_code == 429:
+                resp.success()
+                return
+            if resp.status_code != 202:
+                resp.failure(f"HTTP {resp.status_code}: {resp.text[:200]}")
+                return
+            status_url = resp.headers.get("Location")
+        deadline = time.monotonic() + self.POLL_SECONDS
+        while True:
+            with self.client.get(status_url, name="/v1/jobs/[id]", catch_response=True) as resp:
+                job = resp.json() if resp.status_code == 200 else {}
+                if job.get("status") in ("failed", "cancelled") or resp.status_code != 200:
+                    resp.failure(f"HTTP {resp.status_code}: {resp.text[:200]}")
+                    return
+                if job["status"] == "done":
+                    break
+                if time.monotonic() > deadline:
+                    resp.failure(f"not done in {self.POLL_SECONDS} s: {job}")
+                    return
+            time.sleep(0.5)
+        with self.client.get(job["result_url"], name="/v1/jobs/[id]/result",
+                             catch_response=True) as resp:
+            names = set(zipfile.ZipFile(io.BytesIO(resp.content)).namelist()) \
+                if resp.status_code == 200 else set()
+            # one sheet per student (@ and . make _ in a file name) and the key
+            if names != {f"{s.replace('@', '_')}.json" for s in roster} | {"answer-key.json"}:
+                resp.failure(f"HTTP {resp.status_code}: the zip holds {sorted(names)}")
+
+
 class PracticeStudent(SeededUser):
     """Fetches their own sheet (no answers), works each problem by hand and has it graded;
     now and then submits a slip on purpose and expects to lose marks for it."""

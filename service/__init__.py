@@ -54,7 +54,8 @@ def create_app(config: dict | None = None) -> Flask:
     api.DEFAULT_ERROR_RESPONSE_NAME = None
     auth.install(app, api, settings.instructor_tokens)
     ratelimit.install(app, settings)
-    for blp in (evaluate.blp, conv.blp, problemsets.blp, health.blp):
+    from service.jobs import views as jobs
+    for blp in (evaluate.blp, conv.blp, problemsets.blp, jobs.blp, health.blp):
         api.register_blueprint(blp)
     problems.register(app)
     metrics.install(app)

@@ -177,6 +177,27 @@ class Settings(_Checked):
     # client address is that many entries from its end; 0 trusts no header.
     forwarded_hops: int = _count(0, 0, 16, "proxies in front that add X-Forwarded-For")
 
+    # Background jobs (service/jobs): class-sized sets made by a job consumer, not in
+    # the request. Records and results live under jobs_dir (a volume every replica and
+    # worker shares); the queue is SQLite in jobs_dir unless jobs_queue_url names Redis.
+    jobs_dir: Annotated[str, Field(min_length=1)] = Field(
+        ".gradsheet/jobs", description="directory of job records, results and the embedded queue")
+    jobs_queue_url: str = Field("", description="redis://host:port/db for workers on other "
+                                                "machines; empty: SQLite in jobs_dir")
+    # `gradsheet serve` starts a consumer beside gunicorn; off where `gradsheet worker`
+    # runs elsewhere (docker-compose's worker service).
+    jobs_embedded: bool = Field(True, description="serve starts a job consumer beside gunicorn")
+    jobs_workers: int = _count(1, 1, 64, "job processes one consumer runs")
+    # A PDF student with the whole worksheet (6 problems) costs about 0.16 s, sheet and
+    # key together: 30,000 students x problems is near 15 minutes on one worker.
+    jobs_max_problems: int = _count(30_000, 1, 10**9, "students x problems of one job")
+    jobs_per_token: int = _count(2, 1, 10_000, "queued or running jobs of one instructor token")
+    jobs_result_seconds: int = _count(24 * 3600, 1, 365 * 24 * 3600,
+                                      "seconds a finished job and its result are kept")
+    # A running job's worker renews its lease a few times per lease; a job whose lease
+    # ran out (its worker died) is retried once, then failed.
+    jobs_lease_seconds: int = _count(60, 2, 3_600, "seconds a job's worker may be silent")
+
     @field_validator("secret", mode="before")
     @classmethod
     def _empty_secret_is_unset(cls, value):

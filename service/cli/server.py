@@ -58,6 +58,8 @@ def serve_command(args) -> int:
         # gunicorn_conf sizes Numba's threads per worker from this.
         os.environ["GRADSHEET_WORKERS"] = str(args.workers)
     argv = gunicorn_argv(args)
+    from service.jobs.consumer import start_beside_server
+    start_beside_server()
     sys.stdout.flush()
     sys.stderr.flush()
     # exec: gunicorn's master becomes this process, so signals reach it directly.

@@ -52,9 +52,22 @@ def test_an_invalid_compose_file_is_refused_by_the_same_check(tmp_path):
     assert result.returncode != 0
 
 
-def test_services_are_api_redis_nginx_and_locust(compose):
-    assert set(compose["services"]) == {"api", "redis", "nginx", "locust-master",
+def test_services_are_api_worker_redis_nginx_and_locust(compose):
+    assert set(compose["services"]) == {"api", "worker", "redis", "nginx", "locust-master",
                                         "locust-worker"}
+
+
+def test_api_replicas_enqueue_jobs_that_worker_replicas_make_on_a_shared_volume(compose):
+    api, worker = compose["services"]["api"], compose["services"]["worker"]
+    assert worker["image"] == api["image"] and worker["command"] == ["gradsheet", "worker"]
+    assert worker["deploy"]["replicas"] >= 2 and "ports" not in worker
+    for name in ("GRADSHEET_JOBS_QUEUE_URL", "GRADSHEET_JOBS_DIR", "GRADSHEET_SECRET"):
+        assert worker["environment"][name] == api["environment"][name], name
+    assert worker["environment"]["GRADSHEET_JOBS_QUEUE_URL"].startswith("redis://redis:")
+    # the api replicas only enqueue: no consumer beside their gunicorn
+    assert api["environment"]["GRADSHEET_JOBS_EMBEDDED"] == "false"
+    mount = f"jobs:{api['environment']['GRADSHEET_JOBS_DIR']}"
+    assert mount in api["volumes"] and mount in worker["volumes"] and "jobs" in compose["volumes"]
 
 
 def test_every_replica_counts_grading_limits_in_redis_behind_one_trusted_proxy(
