@@ -29,10 +29,12 @@ COPY service ./service
 RUN pip install --no-cache-dir --no-deps . \
     && pip check \
     && useradd --system --no-create-home gradsheet \
-    && mkdir -p "$NUMBA_CACHE_DIR" \
+    && mkdir -p "$NUMBA_CACHE_DIR" /var/lib/gradsheet/jobs \
     && gradsheet warmup \
-    && chown -R gradsheet "$NUMBA_CACHE_DIR"
+    && chown -R gradsheet "$NUMBA_CACHE_DIR" /var/lib/gradsheet/jobs
 
+# A fresh named volume mounted at /var/lib/gradsheet/jobs copies this directory's owner,
+# so the jobs store is writable by the gradsheet user.
 USER gradsheet
 EXPOSE 8000
 # Bind all interfaces inside the container; nginx reaches the replicas on the
