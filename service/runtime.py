@@ -48,6 +48,8 @@ class Readiness:
         return self._done.is_set() and self.error is None
 
     def start(self, mode: str, warm_up: Callable[..., float]) -> None:
+        from service.warmup import KERNELS
+        self.progress = (0, len(KERNELS))
         if mode == "off":
             self._finish(0.0)
         elif mode == "sync":
