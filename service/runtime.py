@@ -47,7 +47,7 @@ class Readiness:
     def ready(self) -> bool:
         return self._done.is_set() and self.error is None
 
-    def start(self, mode: str, warm_up: Callable[..., float]) -> None:
+    def start(self, mode: str, warm_up: Callable[[], object]) -> None:
         from service.warmup import KERNELS
         self.progress = (0, len(KERNELS))
         if mode == "off":
@@ -61,12 +61,12 @@ class Readiness:
     def wait(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)
 
-    def _run(self, warm_up: Callable[..., float]) -> None:
+    def _run(self, warm_up: Callable[[], object]) -> None:
         started = time.perf_counter()
         try:
             self._wait_for_cache()
             self.phase = "loading"
-            warm_up(progress=self._loaded)
+            warm_up()
             # Numba and LLVM leave about a million long-lived objects behind, and every
             # full collection walks them all: a 1000-graph batch allocates enough to
             # trigger several, which doubled its time. Frozen, the collector skips them.
@@ -94,7 +94,8 @@ class Readiness:
                 return  # done, or failed: then this worker compiles what it needs
             time.sleep(0.2)
 
-    def _loaded(self, done: int, of: int) -> None:
+    def loaded(self, done: int, of: int) -> None:
+        """warm_up's progress: `done` of `of` kernels loaded and run in this worker."""
         self.progress = (done, of)
 
     def _finish(self, seconds: float) -> None:
