@@ -16,8 +16,8 @@ UV_VERSION := 0.13.8
 LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet \
 	--custom-compile-command 'make lock'
 
-.PHONY: run test lint-imports codegen bench bench-service loadtest loadtest-smoke install \
-	lock lock-upgrade clean
+.PHONY: run test warm lint-imports codegen bench bench-startup bench-service loadtest \
+	loadtest-smoke install lock lock-upgrade clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ $(STAMP): pyproject.toml $(LOCK) | $(BIN)/python
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Compile the Numba kernels into their cache once, at install, so that no command and
+# no server start compiles; one line says where and how long. A warm cache (the same
+# kernel sources and Numba) answers at once.
+warm: $(STAMP)
+	@$(BIN)/gradsheet warmup
 
 # The lock tool lives in the venv, installed on first use.
 $(BIN)/uv: | $(BIN)/python
@@ -59,7 +65,7 @@ $(LOCAL_ENV):
 	@umask 077 && $(PYTHON) -c 'import secrets; print(f"GRADSHEET_SECRET={secrets.token_urlsafe(32)}\nGRADSHEET_INSTRUCTOR_TOKENS={secrets.token_urlsafe(32)}")' > $@.tmp && mv $@.tmp $@
 	@echo "made $(LOCAL_ENV): this server's secret and instructor token"
 
-run: $(STAMP) $(LOCAL_ENV)
+run: warm $(LOCAL_ENV)
 	@set -a && . ./$(LOCAL_ENV) && set +a && \
 	echo "secret and instructor token: $(LOCAL_ENV); an answer key, for example:" && \
 	echo "  curl -H \"Authorization: Bearer $$GRADSHEET_INSTRUCTOR_TOKENS\" -H 'Content-Type: application/json' \\" && \
@@ -86,7 +92,7 @@ REDIS_SERVER := /usr/bin/redis-server
 $(REDIS_SERVER):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
 
-test: $(STAMP) $(CHROMIUM) $(PDFINFO) $(REDIS_SERVER) lint-imports
+test: warm $(CHROMIUM) $(PDFINFO) $(REDIS_SERVER) lint-imports
 	$(BIN)/python -m pytest
 
 # The layer contracts in pyproject.toml: engine <- worksheets <- service, no back-arrows.
@@ -106,6 +112,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_conv.py
 	$(BIN)/python bench/bench_problemsets.py
 	$(BIN)/python bench/bench_exports.py
+
+# Cold and warm start: kernel compile, eval, generate, serve to /readyz.
+bench-startup: $(STAMP)
+	$(BIN)/python bench/bench_startup.py
 
 # Service throughput and latency under gunicorn, measured with wrk (apt-get install wrk).
 bench-service: $(STAMP)

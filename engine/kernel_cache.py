@@ -13,7 +13,10 @@ kernel without compiling, any other compiles into a directory of its own, and st
 machine code is never loaded.
 
 The directory is `gradsheet-<hash>` under NUMBA_CACHE_DIR when that is set (Docker
-sets it), else under engine/__pycache__; it is handed to Numba as
+sets it), else under engine/__pycache__, or, where that cannot be written (a read-only
+site-packages, another user's install), under the user's cache directory
+(platformdirs); a temporary directory of this process's own is the last resort, so
+importing the engine never fails for want of a cache. It is handed to Numba as
 `numba.config.CACHE_DIR`, the setting NUMBA_CACHE_DIR fills, which Numba reads when a
 `cache=True` function is decorated. engine/__init__.py imports this module before
 any module that defines a kernel.
@@ -52,9 +55,16 @@ def cache_key(engine_dir: pathlib.Path = _ENGINE) -> str:
 
 
 def cache_dir(key: str | None = None) -> pathlib.Path:
-    """The directory for the kernels of `key` (default: the sources as they are now)."""
+    """The preferred directory for the kernels of `key` (default: the sources as they
+    are now): under NUMBA_CACHE_DIR when set, else beside the package."""
     base = os.environ.get("NUMBA_CACHE_DIR") or _ENGINE / "__pycache__"
     return pathlib.Path(base) / f"gradsheet-{key or cache_key()}"
+
+
+def user_cache_dir(key: str | None = None) -> pathlib.Path:
+    """Where the kernels of `key` go when the preferred directory cannot be written."""
+    import platformdirs
+    return platformdirs.user_cache_path("gradsheet") / "numba" / f"gradsheet-{key or cache_key()}"
 
 
 def _writable(path: pathlib.Path) -> bool:
@@ -67,15 +77,34 @@ def _writable(path: pathlib.Path) -> bool:
 
 
 def _use_cache_dir() -> pathlib.Path:
-    path = cache_dir()
-    if not _writable(path):
+    key = cache_key()
+    for path in (cache_dir(key), user_cache_dir(key)):
+        if _writable(path):
+            break
+    else:
         # Numba would fall back to a directory keyed by each file's own source alone,
         # which is the stale cache this module exists to avoid: compile into a
         # directory of this process's own instead.
-        path = pathlib.Path(tempfile.mkdtemp(prefix="gradsheet-numba-"))
-        atexit.register(shutil.rmtree, path, ignore_errors=True)
+        temporary = tempfile.mkdtemp(prefix="gradsheet-numba-")
+        atexit.register(shutil.rmtree, temporary, ignore_errors=True)
+        path = pathlib.Path(temporary) / f"gradsheet-{key}"
+        path.mkdir()
     numba.config.CACHE_DIR = str(path)
     return path
 
 
 CACHE_DIR = _use_cache_dir()
+
+# Written by a warm-up (service/warmup.py) once every kernel it runs is in CACHE_DIR.
+# The directory is named for the sources, so the mark is never stale; a process that
+# finds it loads every kernel, one that does not will compile.
+_WARM_MARK = "warm"
+
+
+def is_warm(path: pathlib.Path = CACHE_DIR) -> bool:
+    """Whether a warm-up has filled `path`: without it, a first kernel call compiles."""
+    return (path / _WARM_MARK).is_file()
+
+
+def mark_warm(path: pathlib.Path = CACHE_DIR) -> None:
+    (path / _WARM_MARK).write_text("every kernel of service/warmup.py is cached here\n")

@@ -59,5 +59,5 @@ def create_app(config: dict | None = None) -> Flask:
         api.register_blueprint(blp)
     problems.register(app)
     metrics.install(app)
-    rt.readiness.start(settings.warmup, warm_up)
+    rt.readiness.start(settings.warmup, lambda: warm_up(progress=rt.readiness.loaded))
     return app

@@ -1,10 +1,12 @@
 """gunicorn settings for gradsheet: `gunicorn -c python:service.gunicorn_conf`.
 
 Fork order, so that no Numba thread pool ever exists in a process that forks:
-the master never imports the engine (no preload_app); before forking it fills
-Numba's on-disk cache in a child process (`gradsheet warmup`), and each worker,
-after fork, loads the kernels from that cache and runs them once in a thread while
-/readyz answers 503.
+the master never imports the engine (no preload_app). Before it binds the port it
+starts one child (`python -m service.warmup`) that compiles whatever Numba's on-disk
+cache lacks, and does not wait for it: the port opens at once, the workers answer
+/healthz, and /readyz answers 503 with how far the child is. Each worker, once the
+child is done (it writes its progress to $GRADSHEET_WARMUP_STATUS), loads the
+kernels from the cache and runs them once in a thread; then /readyz answers 200.
 
 Threading: gthread workers run several requests per process, and Numba's default
 `workqueue` layer aborts the process when two threads launch parallel kernels at
@@ -53,6 +55,8 @@ os.environ.setdefault("NUMBA_NUM_THREADS", str(max(1, _cores // max(1, workers))
 os.environ.setdefault("OMP_NUM_THREADS", os.environ["NUMBA_NUM_THREADS"])
 
 _created_metrics_dir: str | None = None
+_warmup: subprocess.Popen | None = None
+_warmup_dir: str | None = None
 
 
 if worker_class == "gthread":
@@ -74,10 +78,17 @@ def on_starting(server):
     if _server.cache_warmup:
         # A child process compiles and caches the kernels, so the master never runs
         # one and the workers load them instead of each compiling its own.
-        result = subprocess.run([sys.executable, "-m", "service.warmup"], check=False)
-        if result.returncode != 0:
-            server.log.warning("Numba cache warm-up failed (exit %s); workers will "
-                               "compile on their own", result.returncode)
+        global _warmup, _warmup_dir
+        _warmup_dir = tempfile.mkdtemp(prefix="gradsheet-warmup-")
+        status = os.path.join(_warmup_dir, "status.json")
+        os.environ["GRADSHEET_WARMUP_STATUS"] = status
+        _warmup = subprocess.Popen([sys.executable, "-m", "service.warmup", "--status", status])
+
+
+def when_ready(server):
+    """The port is open; the warm-up child goes on compiling meanwhile."""
+    if _warmup is not None:
+        server.log.info("listening; /readyz answers 503 until the workers' kernels are warm")
 
 
 def post_worker_init(worker):
@@ -91,5 +102,10 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
+    if _warmup is not None and _warmup.poll() is None:
+        _warmup.terminate()
+        _warmup.wait()
+    if _warmup_dir:
+        shutil.rmtree(_warmup_dir, ignore_errors=True)
     if _created_metrics_dir:
         shutil.rmtree(_created_metrics_dir, ignore_errors=True)

@@ -41,7 +41,9 @@ def readyz():
     if rt.readiness.error is not None:
         raise NotReady(f"warm-up failed: {rt.readiness.error}", headers=retry)
     if not rt.readiness.ready:
-        raise NotReady("the kernels are still compiling or warming up", headers=retry)
+        done, of = rt.readiness.progress
+        raise NotReady(f"warming up: {rt.readiness.phase} the kernels ({done} of {of})",
+                       headers=retry, warming=True, phase=rt.readiness.phase, done=done, of=of)
     if rt.admission.overloaded:
         raise NotReady(f"overloaded: {rt.admission.waiting} requests pending", headers=retry)
     return json_response({"status": "ready", "warmup_seconds": rt.readiness.seconds,

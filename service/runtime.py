@@ -6,6 +6,8 @@ from __future__ import annotations
 import functools
 import gc
 import logging
+import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,7 +29,10 @@ class Readiness:
     """Warm-up of the kernels: compiled or loaded from Numba's cache, then run once.
 
     Runs after gunicorn has forked this worker, never in the master, so no parallel
-    kernel's thread pool exists before a fork.
+    kernel's thread pool exists before a fork. Under gunicorn the master's warm-up
+    child compiles whatever the cache lacks (service/gunicorn_conf.py) and says how far
+    it is in the file named by $GRADSHEET_WARMUP_STATUS: a worker waits for it
+    ("compiling"), then loads every kernel ("loading"), so no worker compiles its own.
     """
 
     def __init__(self):
@@ -35,12 +40,16 @@ class Readiness:
         self.error: BaseException | None = None
         self.seconds: float | None = None
         self.threading_layer: str | None = None
+        self.phase = "starting"
+        self.progress = (0, 0)  # kernels done, kernels, in this phase
 
     @property
     def ready(self) -> bool:
         return self._done.is_set() and self.error is None
 
-    def start(self, mode: str, warm_up: Callable[[], None]) -> None:
+    def start(self, mode: str, warm_up: Callable[[], object]) -> None:
+        from service.warmup import KERNELS
+        self.progress = (0, len(KERNELS))
         if mode == "off":
             self._finish(0.0)
         elif mode == "sync":
@@ -52,9 +61,11 @@ class Readiness:
     def wait(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)
 
-    def _run(self, warm_up: Callable[[], None]) -> None:
+    def _run(self, warm_up: Callable[[], object]) -> None:
         started = time.perf_counter()
         try:
+            self._wait_for_cache()
+            self.phase = "loading"
             warm_up()
             # Numba and LLVM leave about a million long-lived objects behind, and every
             # full collection walks them all: a 1000-graph batch allocates enough to
@@ -66,9 +77,30 @@ class Readiness:
             log.exception("warm-up failed")
             self.error = exc
         self._finish(time.perf_counter() - started)
+        if self.error is None:
+            print(f"gradsheet: worker {os.getpid()} ready in {self.seconds:.1f} s",
+                  file=sys.stderr, flush=True)
+
+    def _wait_for_cache(self) -> None:
+        from service.warmup import STATUS_ENV, read_status
+        path = os.environ.get(STATUS_ENV)
+        if not path:
+            return
+        self.phase = "compiling"
+        while True:
+            status = read_status(path)
+            self.progress = (status["done"], status["of"])
+            if status["state"] != "compiling":
+                return  # done, or failed: then this worker compiles what it needs
+            time.sleep(0.2)
+
+    def loaded(self, done: int, of: int) -> None:
+        """warm_up's progress: `done` of `of` kernels loaded and run in this worker."""
+        self.progress = (done, of)
 
     def _finish(self, seconds: float) -> None:
         self.seconds = seconds
+        self.phase = "ready"
         self._done.set()
         if self.error is None:
             metrics.READY.inc()

@@ -48,10 +48,12 @@ def read_problem_list(text: str | None):
 
 
 def write_set(seed, students, problems, formats, out_dir, *, reveal: bool = False,
-              progress: Callable[[int, int], None] | None = None) -> WrittenSet:
+              progress: Callable[[int, int], None] | None = None,
+              writing: Callable[[str], None] | None = None) -> WrittenSet:
     """Build every student's sheet with answers and write them and the key in
     `formats` under `out_dir`. `progress`, when given, hears (sheets built, students)
-    after each chunk of CHUNK students."""
+    after each chunk of CHUNK students; `writing` hears each format's name before its
+    files are made (PDF's typesetting takes longer than building the sheets)."""
     formats = exports.parse_formats(formats)
     request = read_request(seed, students, problems)
     gen = Generator()
@@ -70,5 +72,10 @@ def write_set(seed, students, problems, formats, out_dir, *, reveal: bool = Fals
         if progress is not None:
             progress(len(sheets), total)
     key = {"seed": request.seed, "version": GENERATOR_VERSION, "sheets": sheets}
-    exports.write(key, formats, out)
+    if writing is None:
+        exports.write(key, formats, out)
+    else:
+        for name in formats:
+            writing(name)
+            exports.write(key, [name], out)
     return WrittenSet(len(sheets), sum(len(s["problems"]) for s in sheets), formats, out)

@@ -1,5 +1,9 @@
 """The `gradsheet` command line: one subcommand module per area, each with
-register(subparsers), listed here."""
+register(subparsers), listed here.
+
+A command that runs kernels sets `kernels=True` in its defaults: when the kernel cache
+is not yet warm, main says so on stderr (unless --quiet) and fills it first, with every
+core (service.warmup.fill_cache), so that no later command compiles."""
 
 from __future__ import annotations
 
@@ -18,12 +22,34 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(sub)
+    for command in sub.choices.values():
+        command.add_argument("-q", "--quiet", action="store_true",
+                             help="say nothing on stderr about compiling the kernels")
     return parser
+
+
+def ensure_kernels(quiet: bool) -> None:
+    """Fill the kernel cache, saying so, if this is the first run that needs it."""
+    from engine import kernel_cache
+    if kernel_cache.is_warm():
+        return
+    from service import warmup
+    if not quiet:
+        print(warmup.compile_notice(), file=sys.stderr, flush=True)
+    try:
+        warmup.fill_cache()
+    except (OSError, RuntimeError) as exc:
+        # the command still runs: it compiles what it needs in this process
+        if not quiet:
+            print(f"gradsheet: could not fill the kernel cache ({exc}); compiling in this "
+                  f"process", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "kernels", False):
+        ensure_kernels(args.quiet)
     try:
         return int(args.handler(args) or 0)
     except ValueError as exc:  # GraphError and geometry errors: a user's mistake, not a crash

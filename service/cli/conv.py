@@ -26,7 +26,7 @@ def register(subparsers) -> None:
     p.add_argument("--stride", "-S", default=1, type=int, help="stride S (default 1)")
     p.add_argument("--dilation", "-D", default=1, type=int, help="dilation D (default 1)")
     p.add_argument("--json", action="store_true", help="print the geometry as JSON")
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, kernels=True)
 
 
 def _padding(text: str):

@@ -32,7 +32,7 @@ def register(subparsers) -> None:
     p.add_argument("--steps", type=int, default=1, metavar="N", help="number of descent steps (default 1)")
     p.add_argument("--program", action="store_true", help="also print the lowered program")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, kernels=True)
 
 
 def _read_graph(text: str) -> Graph:

@@ -34,7 +34,8 @@ def register(subparsers) -> None:
     serve.set_defaults(handler=serve_command)
 
     warm = subparsers.add_parser(
-        "warmup", help="compile the kernels into Numba's cache (NUMBA_CACHE_DIR) and exit")
+        "warmup", help="compile the kernels into their cache and exit (it says where: "
+                       "under NUMBA_CACHE_DIR when set)")
     warm.set_defaults(handler=warmup_command)
 
 
@@ -118,7 +119,14 @@ def service_environment(args, environ) -> dict[str, str]:
 
 
 def warmup_command(args) -> int:
-    from service.warmup import warm_up
-    seconds = warm_up()
-    print(f"kernels compiled and cached in {seconds:.1f} s")
+    from engine import kernel_cache
+    from service.warmup import EXPECTED_SECONDS, KERNELS, fill_cache
+    where = kernel_cache.CACHE_DIR
+    if kernel_cache.is_warm():
+        print(f"gradsheet warmup: kernels already compiled in {where}")
+        return 0
+    print(f"gradsheet warmup: compiling {len(KERNELS)} kernels into {where} (about "
+          f"{EXPECTED_SECONDS} s, once) ... ", end="", flush=True)
+    filled = fill_cache()
+    print(f"done in {filled.seconds:.1f} s")
     return 0

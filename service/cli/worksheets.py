@@ -49,7 +49,7 @@ def register(subparsers) -> None:
                         "feedback in words)")
     g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: when stderr is a terminal)")
-    g.set_defaults(handler=generate)
+    g.set_defaults(handler=generate, kernels=True)
 
     r = subparsers.add_parser(
         "grade", help="grade a JSON answers file against its tokens",
@@ -58,7 +58,7 @@ def register(subparsers) -> None:
                     "each problem's score and per-part feedback.")
     r.add_argument("answers", metavar="FILE", help="the answers JSON file ('-' for stdin)")
     r.add_argument("--json", action="store_true", help="print the results as JSON")
-    r.set_defaults(handler=grade)
+    r.set_defaults(handler=grade, kernels=True)
 
     t = subparsers.add_parser(
         "trace", help="find the student a leaked sheet belongs to",
@@ -73,41 +73,84 @@ def register(subparsers) -> None:
     what.add_argument("--variant", help="the 16-hex-digit variant code")
     what.add_argument("--token", help="a problem token from the sheet")
     what.add_argument("--sheet", metavar="FILE", help="the leaked sheet (JSON)")
-    t.set_defaults(handler=trace)
+    t.set_defaults(handler=trace, kernels=True)
 
 
 def generate(args) -> int:
     students = read_roster(args.roster) if args.roster else args.students
     problems = read_problem_list(args.problems)
     show = sys.stderr.isatty() if args.progress is None else args.progress
-    bar = Progress(show)
-    written = write_set(args.seed, students, problems, args.format, args.out,
-                        reveal=args.practice, progress=bar.update if show else None)
-    bar.done()
+    progress = (Bars() if sys.stderr.isatty() else Lines()) if show else None
+    try:
+        written = write_set(args.seed, students, problems, args.format, args.out,
+                            reveal=args.practice,
+                            progress=progress.students if progress else None,
+                            writing=progress.writing if progress else None)
+    finally:
+        if progress:
+            progress.close()
     print(f"wrote {written.sheets} sheets ({written.problems} problems) and the answer key as "
           f"{', '.join(written.formats)} to {written.out}")
     return 0
 
 
-class Progress:
-    """A one-line progress bar on stderr."""
+class Lines:
+    """Progress as plain lines on stderr, for a log or a pipe: one per chunk of
+    students and one per format written, each with the seconds so far."""
 
-    def __init__(self, show: bool, width: int = 30):
-        self.show, self.width = show, width
+    def __init__(self, width: int = 30):
+        self.width = width
         self.started = time.perf_counter()
 
-    def update(self, done: int, total: int) -> None:
-        if not self.show:
-            return
-        filled = self.width * done // max(total, 1)
-        rate = done / max(time.perf_counter() - self.started, 1e-9)
-        sys.stderr.write(f"\rgenerating [{'#' * filled}{'.' * (self.width - filled)}] "
-                         f"{done}/{total} students ({rate:.0f}/s)")
-        sys.stderr.flush()
+    def _elapsed(self) -> float:
+        return time.perf_counter() - self.started
 
-    def done(self) -> None:
-        if self.show:
-            sys.stderr.write("\n")
+    def students(self, done: int, total: int) -> None:
+        filled = self.width * done // max(total, 1)
+        rate = done / max(self._elapsed(), 1e-9)
+        print(f"generating [{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} "
+              f"students ({rate:.0f}/s)", file=sys.stderr, flush=True)
+
+    def writing(self, fmt: str) -> None:
+        print(f"writing {fmt} files{_SLOW.get(fmt, '')} ({self._elapsed():.1f} s so far)",
+              file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        print(f"done in {self._elapsed():.1f} s", file=sys.stderr, flush=True)
+
+
+class Bars:
+    """Progress bars on a terminal (rich): the students, then each format's files."""
+
+    def __init__(self):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        from rich.progress import TimeElapsedColumn
+        from rich.console import Console
+        self.bars = Progress(TextColumn("{task.description}"), BarColumn(),
+                             MofNCompleteColumn(), TimeElapsedColumn(),
+                             console=Console(stderr=True), transient=False)
+        self.bars.start()
+        self.sheets = None
+        self.format = None
+
+    def students(self, done: int, total: int) -> None:
+        if self.sheets is None:
+            self.sheets = self.bars.add_task("generating students", total=total)
+        self.bars.update(self.sheets, completed=done)
+
+    def writing(self, fmt: str) -> None:
+        if self.format is not None:
+            self.bars.update(self.format, completed=1)
+        self.format = self.bars.add_task(f"writing {fmt} files{_SLOW.get(fmt, '')}", total=1)
+
+    def close(self) -> None:
+        if self.format is not None:
+            self.bars.update(self.format, completed=1)
+        self.bars.stop()
+
+
+# What a format's files cost, where a reader would otherwise think the bar stuck.
+_SLOW = {"pdf": ": typesetting one PDF per student and the key"}
 
 
 def grade(args) -> int:
