@@ -13,7 +13,7 @@ import math
 import numbers
 
 from worksheets.errors import AnswerError
-from worksheets.problem import PartResult, Tolerance
+from worksheets.problem import PartResult, Tolerance, problem_points, share_points
 
 CORRECT = "correct"
 CARRIED = "correct for your own earlier numbers (error carried forward)"
@@ -159,3 +159,11 @@ def flatten(submitted: dict) -> dict:
         else:
             out[part] = value
     return out
+
+
+def score(type_id: str, results: list[PartResult]) -> tuple[float, float]:
+    """(points earned, points possible) of one graded problem, by the weights table
+    (problem.POINTS) that Moodle, Canvas and the gradebook read too."""
+    shares = share_points(type_id, [r.part for r in results])
+    earned = sum(float(s) * r.credit for s, r in zip(shares, results))
+    return round(earned, 6), float(problem_points(type_id, [r.part for r in results]))
