@@ -138,6 +138,14 @@ def mark_list(part: str, got, want: list, tol: Tolerance,
     for value, message in mistakes:
         if _same(got, value, tol) and not _same(value, want, tol):
             return PartResult(part, False, right / n, message, want)
+    # A mistake made throughout can still leave a few positions right (where it gives
+    # the same number): it is named when it explains every position that is wrong.
+    for value, message in mistakes:
+        if len(value) == len(got) == len(want):
+            wrong_at = [i for i, (g, w) in enumerate(zip(got, want)) if not _same(g, w, tol)]
+            if wrong_at and all(_same(got[i], value[i], tol) for i in wrong_at):
+                return PartResult(part, False, right / n,
+                                  f"{message} ({right} of {len(want)} right)", want)
     notes = []
     if len(got) != len(want):
         notes.append(f"{len(got)} elements where the answer has {len(want)}")
