@@ -1,5 +1,5 @@
-"""GET /v1/problem-types, POST /v1/problem-sets, POST /v1/grade and
-POST /v1/problem-sets/trace: worksheets over HTTP.
+"""GET /v1/problem-types, POST /v1/problem-sets, POST /v1/grade,
+POST /v1/problem-sets/grade and POST /v1/problem-sets/trace: worksheets over HTTP.
 
 marshmallow checks the envelope's types; worksheets checks the rest (problem
 types, options, student ids, tokens, answer shapes) and names the field of every fault,
@@ -9,12 +9,14 @@ same on every replica, so any worker grades any token.
 
 from __future__ import annotations
 
+import orjson
 from flask import Response
 from marshmallow import Schema, ValidationError, fields
 
 import worksheets
 from worksheets import exports
 from worksheets.generator import MAX_SEED, read_request
+from worksheets.gradebook import grade_class
 from service import admission, auth, export_process, ratelimit
 from service.fields import JSONObject, StrictInteger, describe, settings
 from service.openapi import ApiBlueprint
@@ -184,6 +186,33 @@ class GradeResponseSchema(Schema):
     parts = fields.List(fields.Nested(GradedPartSchema), required=True)
 
 
+class ClassSubmissionSchema(Schema):
+    name = fields.String(required=True, metadata={
+        "description": "the answers file's name; names the student when neither the "
+                       "roster nor the sheet's \"student\" does"})
+    answers = fields.Raw(required=True, metadata={
+        "description": "the answers file's JSON, as gradsheet grade reads it: a sheet "
+                       "{\"student\", \"problems\"}, a list of {\"token\", \"answers\"}, "
+                       "or a list of sheets"})
+
+
+class ClassGradeRequestSchema(Schema):
+    submissions = fields.List(fields.Nested(ClassSubmissionSchema), required=True,
+                              metadata={"minItems": 1})
+    seed = _seed()
+    roster = Students(metadata={**STUDENTS_DOC, "description": "with seed: each sheet is "
+                                "named by the roster's student its tokens belong to"})
+
+
+class ClassGradeResponseSchema(Schema):
+    students = fields.List(fields.Dict(), required=True, metadata={
+        "description": "per student: student, source, score, max_score, notes, problems "
+                       "(each as /v1/grade answers) or error"})
+    csv = fields.String(required=True, metadata={
+        "description": "the gradebook: Student, SIS Login ID, a column of points per "
+                       "problem, gradsheet total, gradsheet percent"})
+
+
 class TraceRequestSchema(Schema):
     seed = _seed(required=True)
     students = Students(required=True, metadata=STUDENTS_DOC)
@@ -256,6 +285,41 @@ def grade(req):
         except worksheets.ProblemSetError as exc:
             raise _problem(exc) from None
     return json_response(body)
+
+
+def _tokens_in(doc, depth: int = 0) -> int:
+    """How many problems an answers document holds: what grading it costs."""
+    if depth > 3:
+        return 0
+    if isinstance(doc, dict):
+        if "token" in doc:
+            return 1
+        return sum(_tokens_in(v, depth + 1) for k, v in doc.items() if k in ("problems", "sheets"))
+    if isinstance(doc, list):
+        return sum(_tokens_in(v, depth + 1) for v in doc)
+    return 0
+
+
+@blp.endpoint("/v1/problem-sets/grade", body=ClassGradeRequestSchema,
+              response=ClassGradeResponseSchema, problems=(401, 403, 422, 503))
+@blp.doc(security=auth.INSTRUCTOR)
+@auth.instructor_only
+def grade_class_route(req):
+    """A class's answers files graded at once: each student's results and the gradebook
+    CSV; needs an instructor token (a gradebook names students and holds their marks,
+    and the instructor's token keeps bulk grading from being an oracle for /v1/grade's
+    rate limits)."""
+    count = sum(_tokens_in(s["answers"]) for s in req["submissions"])
+    share = admission.admit(admission.Need("max_set_problems", count, "problems graded",
+                                           "submissions"))
+    files = [(s["name"], orjson.dumps(s["answers"])) for s in req["submissions"]]
+    with admission.lane(share), runtime().admission:
+        try:
+            book = grade_class(files, roster=req.get("roster"), seed=req.get("seed"),
+                               generator=runtime().generator)
+        except worksheets.ProblemSetError as exc:
+            raise _problem(exc) from None
+    return json_response(book.to_dict())
 
 
 @blp.endpoint("/v1/problem-sets/trace", body=TraceRequestSchema, response=TraceResponseSchema,

@@ -16,7 +16,7 @@ import orjson
 import engine
 from engine.conv import conv1d_many
 from worksheets.errors import ProblemSetError, TokenError
-from worksheets.grading import read_submission
+from worksheets.grading import read_submission, score
 from worksheets.numerals import settle, stored
 from worksheets.problem import Work
 from worksheets.problems import TYPES, WORKSHEET, problem_type
@@ -207,9 +207,9 @@ class Generator:
         ticket, t, options, v, key = self.regenerate(token)
         submitted = read_submission(key, answers)
         results = t.grade(v, options, key, submitted)
-        score = sum(r.credit for r in results)
+        earned, possible = score(t.id, results)
         return {"problem": f"{ticket.variant}-{ticket.index + 1}", "type": t.id,
-                "score": round(score, 6), "max_score": float(len(results)),
+                "score": earned, "max_score": possible,
                 "parts": [r.to_dict(ticket.reveal) for r in results]}
 
     def trace(self, seed, students, *, variant=None, token=None) -> list:

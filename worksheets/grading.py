@@ -13,7 +13,7 @@ import math
 import numbers
 
 from worksheets.errors import AnswerError
-from worksheets.problem import PartResult, Tolerance
+from worksheets.problem import PartResult, Tolerance, problem_points, share_points
 
 CORRECT = "correct"
 CARRIED = "correct for your own earlier numbers (error carried forward)"
@@ -138,6 +138,14 @@ def mark_list(part: str, got, want: list, tol: Tolerance,
     for value, message in mistakes:
         if _same(got, value, tol) and not _same(value, want, tol):
             return PartResult(part, False, right / n, message, want)
+    # A mistake made throughout can still leave a few positions right (where it gives
+    # the same number): it is named when it explains every position that is wrong.
+    for value, message in mistakes:
+        if len(value) == len(got) == len(want):
+            wrong_at = [i for i, (g, w) in enumerate(zip(got, want)) if not _same(g, w, tol)]
+            if wrong_at and all(_same(got[i], value[i], tol) for i in wrong_at):
+                return PartResult(part, False, right / n,
+                                  f"{message} ({right} of {len(want)} right)", want)
     notes = []
     if len(got) != len(want):
         notes.append(f"{len(got)} elements where the answer has {len(want)}")
@@ -159,3 +167,11 @@ def flatten(submitted: dict) -> dict:
         else:
             out[part] = value
     return out
+
+
+def score(type_id: str, results: list[PartResult]) -> tuple[float, float]:
+    """(points earned, points possible) of one graded problem, by the weights table
+    (problem.POINTS) that Moodle, Canvas and the gradebook read too."""
+    shares = share_points(type_id, [r.part for r in results])
+    earned = sum(float(s) * r.credit for s, r in zip(shares, results))
+    return round(earned, 6), float(problem_points(type_id, [r.part for r in results]))

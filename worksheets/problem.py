@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import abc
 import numbers
+import re
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, ClassVar
 
 from worksheets.errors import ProblemSetError
@@ -55,6 +57,47 @@ HAND = Tolerance(0.005, 0.005)
 # A descent step moves a value by a small amount; its tolerance must stay well below
 # the step, or the update with the wrong sign would pass.
 STEP = Tolerance(0.0005)
+
+
+# Points per top-level answer part, per problem type: the one table that gradsheet's
+# grader, the class gradebook, Moodle and Canvas all read, so a problem is worth the
+# same everywhere. A part that holds several numbers (a list, a map of names) shares its
+# points equally among them: every student's variant of a problem is worth the same,
+# however long its lists or large its graph.
+POINTS: dict[str, dict[str, int]] = {
+    "conv_output_size": {"output_size": 1, "windows": 1, "centers": 1},
+    "conv_same_padding": {"padding": 1},
+    "graph_backprop": {"values": 2, "gradients": 3, "step": 1},
+    "logistic_regression": {"z": 1, "h": 1, "loss": 1, "gradients": 3, "updated": 3},
+    "gate_gradient": {"output": 1, "gradient": 1},
+    "conv1d_backprop": {"output": 1, "grad_input": 1, "grad_weight": 1},
+}
+_TOP = re.compile(r"[.\[]")
+
+
+def top_part(name: str) -> str:
+    """The top-level answer part of a part's name: gradients.x -> gradients,
+    windows[2][0] -> windows."""
+    return _TOP.split(name, 1)[0]
+
+
+def problem_points(type_id: str, names=()) -> int:
+    """What a problem of this type is worth; a type missing from POINTS gives one point
+    to each top-level part among `names`."""
+    table = POINTS.get(type_id)
+    return sum(table.values()) if table is not None else len({top_part(n) for n in names})
+
+
+def share_points(type_id: str, names: list[str]) -> list[Fraction]:
+    """The points of each named part of one problem (a leaf such as gradients.x or
+    windows[0][1], or a whole list such as windows): its top-level part's points shared
+    equally among the names under it."""
+    tops = [top_part(n) for n in names]
+    table = POINTS.get(type_id, {})
+    counts: dict[str, int] = {}
+    for t in tops:
+        counts[t] = counts.get(t, 0) + 1
+    return [Fraction(table.get(t, 1), counts[t]) for t in tops]
 
 
 @dataclass(frozen=True)

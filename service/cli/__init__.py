@@ -3,7 +3,16 @@ register(subparsers), listed here.
 
 A command that runs kernels sets `kernels=True` in its defaults: when the kernel cache
 is not yet warm, main says so on stderr (unless --quiet) and fills it first, with every
-core (service.warmup.fill_cache), so that no later command compiles."""
+core (service.warmup.fill_cache), so that no later command compiles.
+
+Exit codes, the same with and without --json:
+    0  the command ran and its answer is a yes: full marks, an exact geometry, a
+       student found, files written
+    1  the command ran and its answer is a no: an answer short of full marks, a filter
+       that leaves units unvisited (not exact), no student with that sheet
+    2  a usage or input error: a bad option, a file that cannot be read, a graph that
+       does not parse; nothing was computed
+"""
 
 from __future__ import annotations
 
@@ -45,16 +54,19 @@ def ensure_kernels(quiet: bool) -> None:
                   f"process", file=sys.stderr)
 
 
+EXIT_OK, EXIT_NO, EXIT_USAGE = 0, 1, 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "kernels", False):
         ensure_kernels(args.quiet)
     try:
-        return int(args.handler(args) or 0)
+        return int(args.handler(args) or EXIT_OK)
     except ValueError as exc:  # GraphError and geometry errors: a user's mistake, not a crash
         print(f"gradsheet: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

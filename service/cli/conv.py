@@ -17,7 +17,8 @@ def register(subparsers) -> None:
         "conv", help="output size, windows and centres of a 1-D convolution filter",
         description="Where a 1-D filter sits on a padded input: the output size with the "
                     "formula filled in, and a picture of the padded input with each "
-                    "window and its centre unit.")
+                    "window and its centre unit. Exits 1 when the division is not exact "
+                    "(units are never visited), with or without --json.")
     p.add_argument("--width", "-W", required=True, type=int, help="input width W")
     p.add_argument("--filter", "-F", required=True, type=int, dest="filter_size",
                    help="filter size F")
@@ -40,12 +41,14 @@ def _padding(text: str):
 
 
 def run(args) -> int:
+    """Exit 0 when the windows cover the padded input exactly, 1 when the floor drops
+    units (as text or JSON alike)."""
     g = conv_geometry(args.width, args.filter_size, args.padding, args.stride, args.dilation)
     if args.json:
         print(json.dumps(g.to_dict()))
-        return 0
-    print("\n".join(describe(g, solved=args.padding == "same")))
-    return 0
+    else:
+        print("\n".join(describe(g, solved=args.padding == "same")))
+    return 0 if g.exact else 1
 
 
 def describe(g: ConvGeometry, solved: bool = False) -> list[str]:

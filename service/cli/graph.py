@@ -28,8 +28,8 @@ def register(subparsers) -> None:
     p.add_argument("--upstream", type=float, default=1.0, metavar="G",
                    help="gradient arriving at the output (default 1)")
     p.add_argument("--lr", type=float, metavar="RATE", help="also take a gradient-descent step at this rate")
-    p.add_argument("--wrt", metavar="NAMES", help="comma-separated inputs the step updates (default: all)")
-    p.add_argument("--steps", type=int, default=1, metavar="N", help="number of descent steps (default 1)")
+    p.add_argument("--wrt", metavar="NAMES", help="comma-separated inputs the step updates (default: all); needs --lr")
+    p.add_argument("--steps", type=int, default=1, metavar="N", help="number of descent steps (default 1); needs --lr")
     p.add_argument("--program", action="store_true", help="also print the lowered program")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(handler=run, kernels=True)
@@ -74,6 +74,10 @@ def fmt(x: float) -> str:
 def run(args) -> int:
     graph = _read_graph(args.graph)
     ev = evaluate(graph, _read_inputs(args.inputs), output_gradient=args.upstream)
+    if args.lr is None and (args.wrt is not None or args.steps != 1):
+        given = "--wrt" if args.wrt is not None else "--steps"
+        raise GraphError(f"{given} says which descent step to take; give the learning rate "
+                         f"with --lr as well")
     wrt = args.wrt.split(",") if args.wrt else None
     trajectory = ev.trajectory(args.lr, args.steps, wrt=wrt) if args.lr is not None else None
     if args.json:

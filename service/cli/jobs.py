@@ -22,7 +22,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from service.cli.worksheets import Progress
+from service.cli.worksheets import Bars, Lines
 from worksheets.roster import read_roster
 from worksheets.set_folder import read_problem_list
 
@@ -129,14 +129,16 @@ def list_jobs(args) -> int:
 def watch(args) -> int:
     """0 when the job is done; 1 when it failed or was cancelled."""
     client = _Client(args)
-    bar = Progress(sys.stderr.isatty())
-    while True:
-        job = client.job(args.id)
-        bar.update(job["done"], job["of"])
-        if job["status"] in FINISHED:
-            break
-        time.sleep(max(args.interval, 0.1))
-    bar.done()
+    progress = Bars() if sys.stderr.isatty() else Lines()
+    try:
+        while True:
+            job = client.job(args.id)
+            progress.students(job["done"], job["of"])
+            if job["status"] in FINISHED:
+                break
+            time.sleep(max(args.interval, 0.1))
+    finally:
+        progress.close()
     print(job["status"] if "error" not in job else
           f"{job['status']}: {job['error'].get('detail', job['error'])}")
     return 0 if job["status"] == "done" else 1

@@ -24,7 +24,8 @@ def test_generate_writes_one_file_per_student_and_an_answer_key(capsys, tmp_path
     code, out, _ = run(capsys, "generate", "--seed", "7", "--students", "3", "--out", str(tmp_path))
     assert code == 0 and "wrote 3 sheets (18 problems)" in out
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["answer-key.json", "student-01.json", "student-02.json", "student-03.json"]
+    assert names == ["answer-key.json", "gradsheet-manifest.json", "student-01.json",
+                     "student-02.json", "student-03.json"]
     sheet = json.loads((tmp_path / "student-02.json").read_text())
     assert sheet["student"] == "student-02" and sheet["seed"] == 7
     assert len(sheet["problems"]) == 6  # the whole worksheet
@@ -83,8 +84,9 @@ def test_grade_an_answers_file_against_its_tokens(capsys, tmp_path):
     path = tmp_path / "answers.json"
     path.write_text(json.dumps(answers))
     code, out, _ = run(capsys, "grade", str(path))
-    assert code == 0
+    assert code == 1                      # short of full marks, with or without --json
     code, text, _ = run(capsys, "grade", str(path), "--json")
+    assert code == 1
     result = json.loads(text)
     assert result["score"] == result["max_score"] - 1 and len(result["problems"]) == 6
     assert "-- gradient:" in out

@@ -12,6 +12,7 @@ import pytest
 from itsdangerous import Signer
 
 from worksheets import AnswerError, TokenError, generate, grade
+from worksheets.problem import POINTS
 from worksheets.seeding import keys
 
 SECRET = "grading-test-secret"
@@ -116,6 +117,14 @@ def test_2p_where_p_belongs_in_same_padding():
     assert parts["padding"]["feedback"].startswith("2P where P belongs")
 
 
+def worth(result, part):
+    """What one graded part is worth: its top-level part's points in the shared table,
+    shared among the graded parts under it."""
+    top = part.split(".")[0]
+    under = [p for p in result["parts"] if p["part"].split(".")[0] == top]
+    return POINTS[result["type"]][top] / len(under)
+
+
 def graph_problem(family, seed=41):
     return problem("graph_backprop", seed=seed, families=[family])
 
@@ -129,7 +138,7 @@ def test_gradients_not_summed_where_a_value_feeds_two_nodes():
     feedback = parts["gradients.x"]["feedback"]
     assert feedback.startswith("gradients not summed: x feeds p, q")
     assert "path through q is missing" in feedback
-    assert result["score"] == result["max_score"] - 1
+    assert result["score"] == pytest.approx(result["max_score"] - worth(result, "gradients.x"))
 
 
 def test_sigma_used_where_sigma_times_one_minus_sigma_belongs():
@@ -180,7 +189,7 @@ def test_a_wrong_forward_value_is_carried_forward_to_later_values_and_gradients(
     assert "does not give this" in parts["values.q"]["feedback"]
     for part in ("values.f", "gradients.z", "step.z"):
         assert parts[part]["credit"] == 1 and "carried forward" in parts[part]["feedback"]
-    assert result["score"] == result["max_score"] - 1
+    assert result["score"] == pytest.approx(result["max_score"] - worth(result, "values.q"))
 
 
 def test_a_logistic_unit_follows_the_students_own_h():

@@ -2,21 +2,27 @@
 variant of it, so a quiz draws each student a "random question from category" per slot.
 
 A problem with one answer is a `numerical` question; one with several (most of them)
-is a `cloze` question with a NUMERICAL blank per part. Tolerances are the key's, as
-one absolute width per number; the worked solution is the general feedback. Math is
-written \\(...\\) for Moodle's MathJax filter, and each figure travels inside the
-question as a file (@@PLUGINFILE@@), blank in the text and filled in the feedback.
+is a `cloze` question with a NUMERICAL blank per number, each with its own tolerance
+(the key's, as one absolute width) and its weight from the shared points table, so
+Moodle marks every part as gradsheet's own grader weighs it (without error carried
+forward, which Moodle cannot apply). The question text is the problem's setup and one
+labelled blank per number; the general feedback is the worked
+solution (Moodle's review shows each blank's right answer itself). Math is written \\(...\\) for Moodle's MathJax filter, and the figure travels
+inside the question as one compact SVG file (@@PLUGINFILE@@).
 """
 
 from __future__ import annotations
 
 import base64
+import math
+import re
+from fractions import Fraction
 from html import escape
 from xml.etree import ElementTree as ET
 
 from worksheets.exports import markup
 from worksheets.exports.archive import File
-from worksheets.exports.parts import Part, answer_parts
+from worksheets.exports.parts import Part, answer_parts, display, lms_statement, tolerance_words
 from worksheets.exports.sheetset import SheetSet, title
 from worksheets.numerals import key_text
 
@@ -28,10 +34,28 @@ def number(x: float) -> str:
     return key_text(x)
 
 
-def _text(parent, tag: str, value: str, fmt: str | None = None) -> ET.Element:
+def _text(parent, tag: str, value: str, fmt: str | None = None,
+          cdata: list | None = None) -> ET.Element:
+    """<tag format=fmt><text>value</text></tag>; HTML is held back in `cdata` and later
+    written as a CDATA section (as Moodle's own exports do), not escaped tag by tag."""
     e = ET.SubElement(parent, tag, {"format": fmt} if fmt else {})
+    if cdata is not None:
+        cdata.append(value)
+        value = f"{_HOLD[0]}{len(cdata) - 1}{_HOLD[1]}"
     ET.SubElement(e, "text").text = value
     return e
+
+
+# Private-use characters that mark where a CDATA section goes: ElementTree writes them
+# as they are, and no text of ours holds them.
+_HOLD = ("\ue000", "\ue001")
+_HELD = re.compile(f"{_HOLD[0]}([0-9]+){_HOLD[1]}")
+
+
+def _with_cdata(xml: str, cdata: list) -> str:
+    def section(m) -> str:
+        return "<![CDATA[" + cdata[int(m.group(1))].replace("]]>", "]]]]><![CDATA[>") + "]]>"
+    return _HELD.sub(section, xml)
 
 
 def _file(parent, name: str, svg: str) -> None:
@@ -43,9 +67,10 @@ def _img(name: str, alt: str) -> str:
     return f'<p><img src="@@PLUGINFILE@@/{escape(name)}" alt="{escape(alt)}"></p>'
 
 
-def cloze_blank(part: Part) -> str:
-    """{1:NUMERICAL:=want:tolerance}: Moodle's embedded-answer syntax for one number."""
-    return f"{{1:NUMERICAL:={number(part.value)}:{number(part.tolerance)}}}"
+def cloze_blank(part: Part, weight: int = 1) -> str:
+    """{weight:NUMERICAL:=want:tolerance}: Moodle's embedded-answer syntax for one
+    number."""
+    return f"{{{weight}:NUMERICAL:={number(part.value)}:{number(part.tolerance)}}}"
 
 
 def solution_html(problem: dict) -> str:
@@ -53,7 +78,7 @@ def solution_html(problem: dict) -> str:
     if not steps:
         return ""
     items = "".join(f"<li><strong>{escape(s['title'])}</strong>: "
-                    f"{_inline(markup.lms_html(s['text']))}</li>" for s in steps)
+                    f"{_inline(lms_html(s['text']))}</li>" for s in steps)
     return f"<p><strong>Worked solution</strong></p><ol>{items}</ol>"
 
 
@@ -64,27 +89,56 @@ def _inline(html: str) -> str:
     return html
 
 
-def _question(quiz, slot: int, sheet, problem: dict, blank_svg, key_svg) -> None:
+# MathJax finds \\(...\\) by itself: the span around it only adds bytes to every
+# variant of a large bank.
+_MATH_SPAN = re.compile(r'<span class="math inline">(\\\(.*?\\\))</span>', re.S)
+
+
+def lms_html(markdown: str) -> str:
+    return _MATH_SPAN.sub(r"\1", markup.lms_html(markdown))
+
+
+def cloze_weights(parts: list[Part]) -> list[int]:
+    """Each blank's weight: Moodle takes whole numbers and shares the question's mark in
+    their proportion, so the parts' points are scaled to the smallest whole numbers with
+    the same ratios."""
+    scale = math.lcm(*(Fraction(p.points).denominator for p in parts))
+    whole = [int(Fraction(p.points) * scale) for p in parts]
+    common = math.gcd(*whole) or 1
+    return [max(w // common, 1) for w in whole]
+
+
+def answer_table(parts: list[Part]) -> str:
+    rows = "".join(f"<tr><td>\\({escape(p.tex)}\\)</td><td>{escape(display(p))}</td></tr>"
+                   for p in parts)
+    return f"<table><tbody>{rows}</tbody></table>"
+
+
+def _question(quiz, slot: int, sheet, problem: dict, blank_svg, cdata: list) -> None:
     parts = answer_parts(problem)
     kind = "numerical" if len(parts) == 1 else "cloze"
     q = ET.SubElement(quiz, "question", {"type": kind})
     _text(q, "name", f"P{slot + 1} {title(problem)} ({sheet.variant})")
-    body = markup.lms_html(problem["statement"])
+    body = lms_html(lms_statement(problem))
     if blank_svg is not None:
         body += _img("figure.svg", f"Problem {slot + 1}: figure")
     if kind == "cloze":
-        rows = "".join(f"<li>\\({escape(p.tex)}\\) = {cloze_blank(p)}</li>" for p in parts)
-        body += f"<p>Answers:</p><ul>{rows}</ul>"
-    text = _text(q, "questiontext", body, "html")
+        # one tolerance for every blank is said once, not on every line
+        words = {tolerance_words(p) for p in parts}
+        each = f" ({words.pop()})" if len(words) == 1 else ""
+        rows = "".join(f"<li>\\({escape(p.tex)}\\) = {cloze_blank(p, w)}"
+                       + ("" if each else f" ({tolerance_words(p)})") + "</li>"
+                       for p, w in zip(parts, cloze_weights(parts)))
+        body += f"<p>Enter each number{each}:</p><ul>{rows}</ul>"
+    else:
+        body += (f"<p>Enter \\({escape(parts[0].tex)}\\) "
+                 f"({tolerance_words(parts[0])}).</p>")
+    text = _text(q, "questiontext", body, "html", cdata)
     if blank_svg is not None:
         _file(text, "figure.svg", blank_svg)
-    feedback = solution_html(problem)
-    if key_svg is not None:
-        feedback = _img("key.svg", f"Problem {slot + 1}: figure with the answers") + feedback
-    fb = _text(q, "generalfeedback", feedback, "html")
-    if key_svg is not None:
-        _file(fb, "key.svg", key_svg)
-    ET.SubElement(q, "defaultgrade").text = str(len(parts)) if kind == "cloze" else "1"
+    _text(q, "generalfeedback", solution_html(problem), "html", cdata)
+    points = sum(Fraction(p.points) for p in parts)
+    ET.SubElement(q, "defaultgrade").text = number(float(points))
     ET.SubElement(q, "penalty").text = PENALTY
     ET.SubElement(q, "hidden").text = "0"
     ET.SubElement(q, "idnumber").text = problem.get("id", f"{sheet.variant}-{slot + 1}")
@@ -103,6 +157,7 @@ def _question(quiz, slot: int, sheet, problem: dict, blank_svg, key_svg) -> None
 def quiz_xml(s: SheetSet) -> bytes:
     s.require_answers("moodle")
     quiz = ET.Element("quiz")
+    cdata: list = []
     for slot in range(s.slots):
         first = s.sheets[0].problems[slot]
         c = ET.SubElement(quiz, "question", {"type": "category"})
@@ -114,11 +169,11 @@ def quiz_xml(s: SheetSet) -> bytes:
         for sheet in s.sheets:
             if slot >= len(sheet.problems):
                 continue
-            _question(quiz, slot, sheet, sheet.problems[slot], sheet.figure(slot, False),
-                      sheet.figure(slot, True))
+            _question(quiz, slot, sheet, sheet.problems[slot],
+                      sheet.compact_figure(slot, False), cdata)
     ET.indent(quiz, space=" ")
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(quiz, encoding="utf-8",
-                                                                     xml_declaration=False) + b"\n"
+    xml = _with_cdata(ET.tostring(quiz, encoding="unicode"), cdata)
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n' + xml + "\n").encode("utf-8")
 
 
 def files(s: SheetSet) -> list[File]:

@@ -5,14 +5,18 @@ The parts are those the grader marks (worksheets): for a graph, the values of
 its nodes (the inputs are given), the gradient of every name but the output (which is
 1), and the step. A part's tolerance is the problem's `tolerance` of its top-level
 answer, |got - want| <= max(abs, rel * |want|), as one absolute width per number since
-Moodle and Canvas take one.
+Moodle and Canvas take one; a part's points are its share of the weights table
+(worksheets.problem.POINTS) that gradsheet's own grader reads too.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from fractions import Fraction
 
 from worksheets.latex import num, tex_name
+from worksheets.problem import share_points
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,7 @@ class Part:
     tex: str         # the same in LaTeX
     value: float
     tolerance: float
+    points: Fraction = Fraction(0)
 
     @property
     def name(self) -> str:
@@ -117,30 +122,29 @@ def answer_parts(problem: dict) -> list[Part]:
         width = max(float(tol.get("abs", 0.0)), float(tol.get("rel", 0.0)) * abs(value))
         label, tex = _label(problem, path)
         out.append(Part(path, label, tex, float(value), width))
-    return out
+    shares = share_points(problem["type"], [p.name for p in out])
+    return [Part(p.path, p.label, p.tex, p.value, p.tolerance, s) for p, s in zip(out, shares)]
 
 
-# The one part an LMS that takes a single number per question (Canvas) asks for: the
-# number the problem builds up to; the others are in the worked solution it shows.
-HEADLINE = {
-    "conv_output_size": lambda p: ("output_size",),
-    "conv_same_padding": lambda p: ("padding",),
-    "graph_backprop": lambda p: ("gradients", next(iter(p["parameters"]["inputs"]))),
-    "logistic_regression": lambda p: ("gradients", "w1"),
-    "gate_gradient": lambda p: ("gradient",),
-    "conv1d_backprop": lambda p: ("grad_weight", 0),
-}
+# Where a statement stops setting the problem up and starts listing the parts of the
+# JSON answer ("1. `output_size`: ...", "Answer each with a map keyed by ..."): an LMS
+# asks for its own blanks instead, so it keeps only what comes before.
+_ANSWER_LIST = re.compile(r"\n\n1\. `")
+# A single-part statement names its part inline: "`padding`: how many zeros ...".
+_PART_NAME = re.compile(r"(?m)^`\w+`: (\w)")
 
 
-def headline_part(problem: dict) -> Part:
-    parts = answer_parts(problem)
-    choose = HEADLINE.get(problem["type"])
-    if choose is not None:
-        path = choose(problem)
-        for part in parts:
-            if part.path == path:
-                return part
-    return parts[0]
+def lms_statement(problem: dict) -> str:
+    """The problem's statement (Markdown) without the parts of the JSON answer and how
+    gradsheet's own grader marks them: the setup an LMS question shows above its
+    blanks."""
+    text = problem["statement"]
+    cut = _ANSWER_LIST.search(text)
+    return text[:cut.start()] if cut else _PART_NAME.sub(lambda m: m.group(1).upper(), text)
+
+
+def tolerance_words(part: Part) -> str:
+    return "exactly" if part.tolerance == 0 else f"within ± {part.tolerance:.6g}"
 
 
 def display(part: Part) -> str:

@@ -1,12 +1,15 @@
-"""Canvas QTI 1.2: a zip of imsmanifest.xml, one assessment, and the figures.
+"""Canvas QTI 1.2: a zip of imsmanifest.xml, one quiz per student, and the figures.
 
-The assessment has one question group per problem slot ("pick 1"), holding every
-student's variant of it as a `numerical_question` whose answer is a range (the key
-plus or minus its tolerance). Canvas's numerical question takes one number, so each
-asks for the number its problem builds up to (parts.HEADLINE: the output size, the
-gradient of the first input, ...) and shows every part, and the worked solution, as
-feedback after the attempt. Figures are files in the zip that the manifest lists and
-the questions reference through $IMS-CC-FILEBASE$, as Canvas's own exports do.
+Canvas's classic quizzes draw questions from a group at random, one by one, so they
+cannot keep the parts of one student's variant together; each student gets a quiz of
+their own instead (assign it to them with Canvas's "Assign to"). A quiz has a section
+per problem: a text-only question with the problem's setup and figure, then one
+`numerical_question` per number, its answer a range (the key plus or minus its
+tolerance) and its points the part's share of the shared points table, so Canvas
+grades every part as gradsheet's own grader weighs it (without error carried
+forward). The last part's feedback holds the answers, the key's figure and the worked
+solution. Figures are files in the zip, one per distinct image, that the manifest
+lists and the questions reference through $IMS-CC-FILEBASE$, as Canvas's own exports do.
 """
 
 from __future__ import annotations
@@ -17,9 +20,8 @@ from xml.etree import ElementTree as ET
 
 from worksheets.exports import markup
 from worksheets.exports.archive import File, zip_bytes
-from worksheets.exports.markdown_sheets import tolerance_text
-from worksheets.exports.moodle import number, solution_html
-from worksheets.exports.parts import answer_parts, display, headline_part
+from worksheets.exports.moodle import answer_table, number, solution_html
+from worksheets.exports.parts import Part, answer_parts, lms_statement, tolerance_words
 from worksheets.exports.sheetset import SheetSet, title
 
 QTI_NS = "http://www.imsglobal.org/xsd/ims_qtiasiv1p2"
@@ -45,34 +47,46 @@ def _mattext(parent, html: str) -> None:
     ET.SubElement(m, "mattext", {"texttype": "text/html"}).text = html
 
 
-def _item(section, s: SheetSet, slot: int, sheet, problem: dict, figures: dict) -> None:
-    part = headline_part(problem)
-    item_id = ident(s.name, s.version, sheet.variant, slot, "item")
-    item = ET.SubElement(section, "item", {
-        "ident": item_id, "title": f"P{slot + 1} {title(problem)} ({sheet.variant})"})
+def points_text(points) -> str:
+    return f"{float(points):.6g}"
+
+
+def _figure(figures: dict, svg: str) -> str:
+    """The figure's path in the package: named by its content, so a figure that two
+    students share is one file."""
+    name = f"{hashlib.sha1(svg.encode('utf-8')).hexdigest()[:20]}.svg"
+    figures[name] = svg
+    return name
+
+
+def _img(name: str, alt: str) -> str:
+    return f'<p><img src="$IMS-CC-FILEBASE$/{escape(name)}" alt="{escape(alt)}"></p>'
+
+
+def _setup_item(section, item_id: str, slot: int, problem: dict, figure: str | None) -> None:
+    item = ET.SubElement(section, "item", {"ident": item_id,
+                                           "title": f"P{slot + 1} {title(problem)}"})
     md = ET.SubElement(item, "itemmetadata")
-    _meta(md, [("question_type", "numerical_question"), ("points_possible", "1.0"),
+    _meta(md, [("question_type", "text_only_question"), ("points_possible", "0"),
+               ("assessment_question_identifierref", ident(item_id, "bank"))])
+    body = f"<p><strong>Problem {slot + 1}</strong></p>" + \
+        markup.lms_html(lms_statement(problem))
+    if figure is not None:
+        body += _img(figure, f"Problem {slot + 1}: figure")
+    _mattext(ET.SubElement(item, "presentation"), body)
+
+
+def _part_item(section, item_id: str, slot: int, part: Part, feedback: str | None) -> None:
+    item = ET.SubElement(section, "item", {"ident": item_id,
+                                           "title": f"P{slot + 1} {part.name}"})
+    md = ET.SubElement(item, "itemmetadata")
+    _meta(md, [("question_type", "numerical_question"),
+               ("points_possible", points_text(part.points)),
                ("original_answer_ids", ident(item_id, "answer")),
                ("assessment_question_identifierref", ident(item_id, "bank"))])
-    body = markup.lms_html(problem["statement"])
-    key_img = ""
-    for key in (False, True):
-        svg = sheet.figure(slot, key)
-        if svg is None:
-            continue
-        name = f"{s.name}/{sheet.variant}-p{slot + 1}{'-key' if key else ''}.svg"
-        figures[name] = svg
-        img = (f'<p><img src="$IMS-CC-FILEBASE$/{escape(name)}" '
-               f'alt="Problem {slot + 1}: figure{" with the answers" if key else ""}"></p>')
-        if key:
-            key_img = img
-        else:
-            body += img
-    body += (f"<p><strong>Enter \\({escape(part.tex)}\\)</strong> "
-             f"({'exactly' if part.tolerance == 0 else 'within ' + tolerance_text(part)}). "
-             "Work out the other parts on paper: all of them appear in the feedback.</p>")
     pres = ET.SubElement(item, "presentation")
-    _mattext(pres, body)
+    _mattext(pres, f"<p>Problem {slot + 1}: enter \\({escape(part.tex)}\\) "
+                   f"({tolerance_words(part)}).</p>")
     resp = ET.SubElement(pres, "response_str", {"ident": "response1", "rcardinality": "Single"})
     fib = ET.SubElement(resp, "render_fib", {"fibtype": "Decimal"})
     ET.SubElement(fib, "response_label", {"ident": ident(item_id, "answer")})
@@ -81,10 +95,11 @@ def _item(section, s: SheetSet, slot: int, sheet, problem: dict, figures: dict) 
     out = ET.SubElement(proc, "outcomes")
     ET.SubElement(out, "decvar", {"maxvalue": "100", "minvalue": "0", "varname": "SCORE",
                                   "vartype": "Decimal"})
-    general = ET.SubElement(proc, "respcondition", {"continue": "Yes"})
-    ET.SubElement(ET.SubElement(general, "conditionvar"), "other")
-    ET.SubElement(general, "displayfeedback", {"feedbacktype": "Response",
-                                               "linkrefid": "general_fb"})
+    if feedback is not None:
+        general = ET.SubElement(proc, "respcondition", {"continue": "Yes"})
+        ET.SubElement(ET.SubElement(general, "conditionvar"), "other")
+        ET.SubElement(general, "displayfeedback", {"feedbacktype": "Response",
+                                                   "linkrefid": "general_fb"})
     right = ET.SubElement(proc, "respcondition", {"continue": "No"})
     cond = ET.SubElement(ET.SubElement(right, "conditionvar"), "or")
     ET.SubElement(cond, "varequal", {"respident": "response1"}).text = number(part.value)
@@ -94,38 +109,36 @@ def _item(section, s: SheetSet, slot: int, sheet, problem: dict, figures: dict) 
     ET.SubElement(both, "varlte", {"respident": "response1"}).text = \
         number(part.value + part.tolerance)
     ET.SubElement(right, "setvar", {"action": "Set", "varname": "SCORE"}).text = "100"
-
-    rows = "".join(f"<tr><td>\\({escape(p.tex)}\\)</td><td>{escape(display(p))}</td></tr>"
-                   for p in answer_parts(problem))
-    feedback = (key_img + f"<table><tbody>{rows}</tbody></table>"
-                + solution_html(problem))
-    fb = ET.SubElement(item, "itemfeedback", {"ident": "general_fb"})
-    _mattext(ET.SubElement(fb, "flow_mat"), feedback)
+    if feedback is not None:
+        fb = ET.SubElement(item, "itemfeedback", {"ident": "general_fb"})
+        _mattext(ET.SubElement(fb, "flow_mat"), feedback)
 
 
-def assessment_xml(s: SheetSet, assessment_id: str, figures: dict) -> bytes:
+def assessment_xml(s: SheetSet, sheet, assessment_id: str, figures: dict) -> bytes:
     root = ET.Element("questestinterop", {"xmlns": QTI_NS})
     a = ET.SubElement(root, "assessment", {"ident": assessment_id,
-                                           "title": f"Problem set {s.seed}"})
+                                           "title": f"Problem set {s.seed}: {sheet.student}"})
     _meta(a, [("cc_maxattempts", "1")])
     top = ET.SubElement(a, "section", {"ident": "root_section"})
-    for slot in range(s.slots):
-        first = s.sheets[0].problems[slot]
+    for slot, problem in enumerate(sheet.problems):
         group = ET.SubElement(top, "section", {
-            "ident": ident(s.name, s.version, slot, "group"),
-            "title": f"Problem {slot + 1}: {title(first)}"})
-        sel = ET.SubElement(ET.SubElement(group, "selection_ordering"), "selection")
-        ET.SubElement(sel, "selection_number").text = "1"
-        ext = ET.SubElement(sel, "selection_extension")
-        ET.SubElement(ext, "points_per_item").text = "1.0"
-        for sheet in s.sheets:
-            if slot < len(sheet.problems):
-                _item(group, s, slot, sheet, sheet.problems[slot], figures)
+            "ident": ident(assessment_id, slot, "section"),
+            "title": f"Problem {slot + 1}: {title(problem)}"})
+        blank = sheet.figure(slot, False)
+        _setup_item(group, ident(assessment_id, slot, "setup"), slot, problem,
+                    None if blank is None else _figure(figures, blank))
+        parts = answer_parts(problem)
+        key = sheet.figure(slot, True)
+        feedback = ((_img(_figure(figures, key), f"Problem {slot + 1}: figure with the answers")
+                     if key is not None else "") + answer_table(parts) + solution_html(problem))
+        for n, part in enumerate(parts):
+            _part_item(group, ident(assessment_id, slot, part.name), slot, part,
+                       feedback if n == len(parts) - 1 else None)
     ET.indent(root, space=" ")
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
 
 
-def manifest_xml(s: SheetSet, assessment_id: str, assessment_path: str,
+def manifest_xml(s: SheetSet, assessments: list[tuple[str, str]],
                  figure_paths: list[str]) -> bytes:
     root = ET.Element("manifest", {"identifier": ident(s.name, s.version, "manifest"),
                                    "xmlns": CP_NS})
@@ -134,12 +147,13 @@ def manifest_xml(s: SheetSet, assessment_id: str, assessment_path: str,
     ET.SubElement(md, "schemaversion").text = "1.1.3"
     ET.SubElement(root, "organizations")
     resources = ET.SubElement(root, "resources")
-    quiz = ET.SubElement(resources, "resource", {"identifier": assessment_id,
-                                                 "type": "imsqti_xmlv1p2",
-                                                 "href": assessment_path})
-    ET.SubElement(quiz, "file", {"href": assessment_path})
-    for path in figure_paths:
-        ET.SubElement(quiz, "dependency", {"identifierref": ident("file", path)})
+    for assessment_id, assessment_path in assessments:
+        quiz = ET.SubElement(resources, "resource", {"identifier": assessment_id,
+                                                     "type": "imsqti_xmlv1p2",
+                                                     "href": assessment_path})
+        ET.SubElement(quiz, "file", {"href": assessment_path})
+        for path in figure_paths:
+            ET.SubElement(quiz, "dependency", {"identifierref": ident("file", path)})
     for path in figure_paths:
         r = ET.SubElement(resources, "resource", {"identifier": ident("file", path),
                                                   "type": "webcontent", "href": path})
@@ -149,16 +163,18 @@ def manifest_xml(s: SheetSet, assessment_id: str, assessment_path: str,
 
 
 def package(s: SheetSet) -> list[File]:
-    """The files of the package: imsmanifest.xml, the assessment and the figures."""
+    """The files of the package: imsmanifest.xml, a quiz per student and the figures."""
     s.require_answers("qti")
-    assessment_id = ident(s.name, s.version, "assessment")
     figures: dict = {}
-    assessment = assessment_xml(s, assessment_id, figures)
-    assessment_path = f"{assessment_id}/{assessment_id}.xml"
+    quizzes = []
+    for sheet in s.sheets:
+        assessment_id = ident(s.name, s.version, sheet.variant, "assessment")
+        xml = assessment_xml(s, sheet, assessment_id, figures)
+        quizzes.append((assessment_id, f"{assessment_id}/{assessment_id}.xml", xml))
     figure_paths = [f"{FILES_DIR}/{name}" for name in sorted(figures)]
-    files = [File("imsmanifest.xml", manifest_xml(s, assessment_id, assessment_path,
-                                                  figure_paths)),
-             File(assessment_path, assessment)]
+    files = [File("imsmanifest.xml", manifest_xml(s, [(i, p) for i, p, _ in quizzes],
+                                                  figure_paths))]
+    files += [File(path, xml) for _, path, xml in quizzes]
     files += [File(f"{FILES_DIR}/{name}", figures[name]) for name in sorted(figures)]
     return files
 

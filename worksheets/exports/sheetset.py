@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from xml.etree import ElementTree as ET
 
 from pathvalidate import sanitize_filename
 
@@ -36,6 +37,12 @@ class Sheet:
         if slot not in self._figures:
             self._figures[slot] = figure(self.problems[k], key, k + 1)
         return self._figures[slot]
+
+    def compact_figure(self, k: int, key: bool) -> str | None:
+        """The figure of problem k as compact_svg makes it, for the formats that carry
+        a figure per student variant (an LMS question bank)."""
+        svg = self.figure(k, key)
+        return None if svg is None else compact_svg(svg)
 
 
 class SheetSet:
@@ -106,3 +113,87 @@ def file_stem(student, taken: set) -> str:
         name, k = f"{base}-{k}", k + 1
     taken.add(name.casefold())
     return name
+
+
+SVG_NS = "http://www.w3.org/2000/svg"
+# Presentation attributes that CSS may set as well; a figure repeats a few combinations
+# of them on every line, box and label, and a class per combination says each once.
+STYLED = ("fill", "stroke", "stroke-width", "stroke-dasharray", "stroke-linecap",
+          "stroke-linejoin", "font-size", "font-weight", "font-style", "font-family",
+          "text-anchor", "dominant-baseline", "opacity", "fill-opacity")
+# CSS, unlike an attribute, needs a unit on these lengths.
+_LENGTHS = ("stroke-width", "font-size")
+_NUMBER = re.compile(r"-?[0-9.]+")
+
+
+def compact_svg(svg: str) -> str:
+    """The same picture in fewer bytes, for an <img> that carries the alt text: each
+    combination of presentation attributes written once as a CSS class, whitespace
+    between elements and the title dropped. An LMS bank embeds
+    one figure per student variant, so this is most of its size."""
+    ET.register_namespace("", SVG_NS)
+    root = ET.fromstring(svg)
+    # An <img> shows its own alt text; the figure's title and ARIA label say it again.
+    for title_ in root.findall(f"{{{SVG_NS}}}title"):
+        root.remove(title_)
+    for name in ("role", "aria-label"):
+        root.attrib.pop(name, None)
+    styled = []
+    for e in root.iter():
+        if e.text is not None and not e.text.strip():
+            e.text = None
+        if e.tail is not None and not e.tail.strip():
+            e.tail = None
+        if e is root:
+            continue
+        style = tuple((name, e.attrib.pop(name)) for name in STYLED if name in e.attrib)
+        if dict(style).get("stroke") == "none":
+            style = tuple((n, v) for n, v in style if not n.startswith("stroke-"))
+        if style:
+            styled.append((e, _local(e.tag), style))
+    # Each element type's most common style is its type selector; the others are
+    # classes that unset whatever that selector sets and they do not.
+    common: dict[str, tuple] = {}
+    for tag in {t for _, t, _ in styled}:
+        counts: dict[tuple, int] = {}
+        for _, t, style in styled:
+            if t == tag:
+                counts[style] = counts.get(style, 0) + 1
+        best = max(counts, key=lambda st: (counts[st], st))
+        if counts[best] > 1:
+            common[tag] = best
+    rules = [f"{tag}{{{';'.join(_css(n, v) for n, v in style)}}}"
+             for tag, style in sorted(common.items())]
+    classes: dict[tuple, str] = {}
+    for e, tag, style in styled:
+        if common.get(tag) == style:
+            continue
+        unset = tuple((n, "unset") for n, _ in common.get(tag, ())
+                      if n not in dict(style))
+        key = (tag, style + unset)
+        if key not in classes:
+            classes[key] = _class_name(len(classes))
+            rules.append(f".{classes[key]}{{{';'.join(_css(n, v) for n, v in key[1])}}}")
+        e.set("class", f"{classes[key]} {e.get('class')}" if e.get("class") else classes[key])
+    if rules:
+        sheet = ET.Element(f"{{{SVG_NS}}}style")
+        sheet.text = "".join(rules)
+        root.insert(0, sheet)
+    # ElementTree ends an empty element with " />"; text escapes its ">", so only a tag
+    # can hold the pair.
+    return ET.tostring(root, encoding="unicode").replace(" />", "/>")
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _css(name: str, value: str) -> str:
+    if name in _LENGTHS and _NUMBER.fullmatch(value):
+        value += "px"
+    return f"{name}:{value}"
+
+
+def _class_name(i: int) -> str:
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    return letters[i] if i < len(letters) else f"{letters[i % len(letters)]}{i // len(letters)}"

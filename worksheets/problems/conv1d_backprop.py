@@ -114,7 +114,15 @@ class Conv1dBackprop(ProblemType):
         gw_mistakes = [(answers["grad_weight"][::-1], "the gradient of the filter is reversed: "
                                                        "dL/dw_k pairs dL/dy_o with x_(oS - P + k)")]
         gx_mistakes = [(flipped[1], "the filter is flipped: dL/dx_i collects dL/dy_o times w_k "
-                                    "for every window o whose tap k reads x_i")]
+                                    "for every window o whose tap k reads x_i, with the "
+                                    "filter as it is (the forward pass is a cross-"
+                                    "correlation, so nothing is flipped)")]
+        if S > 1:
+            for taps, flip in ((w, ""), (w[::-1], " and the filter is flipped")):
+                gx_mistakes.append((_grad_input_stride_one(x, taps, g, P),
+                                    f"the stride is left out of the backward pass{flip}: "
+                                    f"window o starts at {S}o - P, so dL/dy_o reaches the "
+                                    f"units x_({S}o - P + k)"))
         return [
             mark_list("output", submitted.get("output"), answers["output"], HAND, out_mistakes),
             mark_list("grad_input", submitted.get("grad_input"), answers["grad_input"], HAND,
@@ -131,6 +139,16 @@ class Conv1dBackprop(ProblemType):
 
 def _out_size(W: int, F: int, S: int, P: int) -> int:
     return (W + 2 * P - F) // S + 1
+
+
+def _grad_input_stride_one(x, w, g, P: int) -> list:
+    """dL/dx as a student gets it who lets window o start at o - P whatever the stride."""
+    gx = [0.0] * len(x)
+    for o, go in enumerate(g):
+        for k, wk in enumerate(w):
+            if 0 <= o - P + k < len(x):
+                gx[o - P + k] += go * wk
+    return gx
 
 
 def _by_hand(x, w, g, S: int, P: int):

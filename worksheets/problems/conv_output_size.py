@@ -114,6 +114,15 @@ class ConvOutputSize(ProblemType):
         if P:
             mistakes.append(((W - F + P) // S + 1, "P where 2P belongs: the padding is added "
                                                    "on both sides, W - F + 2P"))
+        # a one-sided padding that gives the same count is named as P where 2P belongs
+        if P and W >= F:
+            unpadded = (W - F) / S + 1
+            mistakes += [((W - F) // S + 1, f"the padding is left out: the input is padded to "
+                                             f"W + 2P = {W + 2 * P} units, so the size is "
+                                             f"(W - F + 2P)/S + 1, not (W - F)/S + 1"),
+                         (unpadded, f"the padding is left out: (W - F)/S + 1 = "
+                                    f"{unpadded:.4g} ignores the {P} zero(s) on each side; "
+                                    f"use (W - F + 2P)/S + 1", Tolerance(0.01))]
         if top % S:
             frac = top / S + 1
             mistakes += [(-(-top // S) + 1, f"a non-integer output size silently rounded up: "

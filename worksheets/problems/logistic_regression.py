@@ -7,7 +7,7 @@ import engine
 from worksheets.drawing.graph_figure import graph_svg, labels
 from worksheets.grading import flatten
 from worksheets.graph_grading import GraphQuestion, mark_graph
-from worksheets.problem import HAND, STEP, Option, ProblemType, Variant, step
+from worksheets.problem import HAND, STEP, Option, PartResult, ProblemType, Variant, step
 from worksheets.latex import num, signed
 from worksheets.numerals import settle
 
@@ -131,7 +131,7 @@ class LogisticRegression(ProblemType):
                           {"value": HAND, "gradient": HAND, "step": STEP})
         key = {"value": {"z": answers["z"], "h": answers["h"], "L": answers["loss"]},
                "gradient": answers["gradients"], "step": answers["updated"]}
-        return mark_graph(q, key, flatten(submitted))
+        return [_named_sign_flip(r, p, submitted) for r in mark_graph(q, key, flatten(submitted))]
 
     def figure(self, problem, key, title):
         graph = self.graph
@@ -144,3 +144,27 @@ class LogisticRegression(ProblemType):
         return graph_svg(graph, labels(inputs, graph.inputs, num), {graph.output: "1"}, title,
                          shown=SHOWN)
 
+
+
+def _named_sign_flip(result: PartResult, p: dict, submitted: dict) -> PartResult:
+    """A gradient worked from y - h instead of h - y, named in the worksheet's symbols
+    (the graph grader would blame the node that computes 1 - h)."""
+    if result.correct or not result.part.startswith("gradients."):
+        return result
+    name = result.part.split(".", 1)[1]
+    got = submitted.get("gradients", {}).get(name)
+    if got is None:
+        return result
+    x = {"w1": p["inputs"]["x1"], "w2": p["inputs"]["x2"], "b": 1.0}[name]
+    y = p["label"]
+    # from the key's h, or from the student's own h (error carried forward)
+    follows = [result.expected]
+    if submitted.get("h") is not None:
+        follows.append((submitted["h"] - y) * x)
+    for want in follows:
+        if want and HAND.accepts(got, -want):
+            times = "" if name == "b" else f" · x{name[1]}"
+            return PartResult(result.part, False, 0.0,
+                              f"the sign is flipped: ∂L/∂z = h − y, not y − h, so "
+                              f"∂L/∂{name} = (h − y){times}", result.expected)
+    return result
