@@ -64,6 +64,13 @@ def set_identity(request, reveal: bool) -> dict:
             "practice": reveal, "version": GENERATOR_VERSION}
 
 
+def manifest_bytes(identity: dict, formats, files) -> bytes:
+    """The manifest of a set (what `set_identity` says, its formats and its files, in
+    name order): the CLI writes it into the folder and a job into its zip."""
+    manifest = {**identity, "formats": list(formats), "files": sorted(files)}
+    return (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+
+
 def read_manifest(out: Path) -> dict | None:
     path = out / MANIFEST
     if not path.is_file():
@@ -160,8 +167,6 @@ def write_set(seed, students, problems, formats, out_dir, *, reveal: bool = Fals
     if previous is not None:
         formats = [f for f in exports.FORMATS if f in set(previous["formats"]) | set(formats)]
         written = sorted(set(written) | {f for f in previous["files"] if (out / f).is_file()})
-    manifest = {**identity, "formats": formats, "files": written}
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n",
-                                encoding="utf-8")
+    (out / MANIFEST).write_bytes(manifest_bytes(identity, formats, written))
     return WrittenSet(len(sheets), sum(len(s["problems"]) for s in sheets), formats, out,
                       removed)

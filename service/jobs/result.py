@@ -17,9 +17,10 @@ from typing import Callable
 from worksheets import exports
 from worksheets.exports import html_sheets, pdf_sheets
 from worksheets.exports.archive import ZIP_DATE, File
-from worksheets.exports.sheetset import KEY_STEM, SheetSet, file_stem
+from worksheets.exports.sheetset import CLASS_STEM, KEY_STEM, SheetSet, file_stem
 from worksheets.generator import Generator, read_request
 from worksheets.seeding import GENERATOR_VERSION
+from worksheets.set_folder import MANIFEST, manifest_bytes, set_identity
 
 # Students built per engine call: batched enough to cost nothing, small enough that the
 # first progress comes at once and a chunk's sheets take little memory.
@@ -56,7 +57,10 @@ def _student_files(seed: int, sheet: dict, stem: str, formats: list[str]) -> lis
 def _class_files(whole: SheetSet, data: dict, name: str, written: set[str]) -> list[File]:
     """The format's files that need the whole class: its key, or all of it."""
     if name == "pdf":
-        return [File(f"{KEY_STEM}.pdf", pdf_sheets.key_pdf(whole))]
+        # a class of more than one also gets every sheet in one PDF, as the CLI writes
+        every = ([File(f"{CLASS_STEM}.pdf", pdf_sheets.class_pdf(whole))]
+                 if len(whole.sheets) > 1 else [])
+        return every + [File(f"{KEY_STEM}.pdf", pdf_sheets.key_pdf(whole))]
     if name == "html":
         return [File(f"{KEY_STEM}.html", html_sheets.key_page(whole))]
     # the others render their students again, cheaply, beside the key: keep the rest
@@ -96,6 +100,9 @@ def write_result(seed, students, problems, formats, out: Path, *, reveal: bool =
             for name in formats:
                 for f in _class_files(whole, data, name, written):
                     _add(archive, f)
+                    written.add(f.path)
+            _add(archive, File(MANIFEST, manifest_bytes(set_identity(request, reveal), formats,
+                                                         written)))
         os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)
