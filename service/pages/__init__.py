@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Blueprint, Flask, render_template, request
+from flask import Blueprint, Flask, request
 from flask.sessions import SecureCookieSessionInterface
-from werkzeug.exceptions import HTTPException
 
 from worksheets.latex import num
 from worksheets.seeding import signing_secret
 from service.pages import instructor, practice
 from service.pages.grading_limits import PageGradingLimits
-from service.problems import Problem
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -59,10 +57,6 @@ def install(app: Flask, settings) -> None:
     app.extensions["gradsheet.page_limits"] = PageGradingLimits(settings)
     instructor.install(app, settings.instructor_tokens)
     app.add_template_filter(_number, "num")
-    for bp in (practice.bp, instructor.bp):
-        # A page's errors are pages too; the API's stay problem+json.
-        bp.register_error_handler(Problem, _problem_page)
-        bp.register_error_handler(HTTPException, _http_error_page)
     for bp in (assets, practice.bp, instructor.bp):
         app.register_blueprint(bp)
     app.after_request(_page_headers)
@@ -75,15 +69,6 @@ def _number(value) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return num(value)
     return str(value)
-
-
-def _problem_page(exc: Problem):
-    return render_template("error.html", title=exc.title, detail=exc.detail), exc.status, \
-        exc.headers
-
-
-def _http_error_page(exc: HTTPException):
-    return render_template("error.html", title=exc.name, detail=exc.description), exc.code
 
 
 def _page_headers(response):

@@ -27,11 +27,13 @@ from worksheets.roster import read_roster
 from service import admission, export_process
 from service.auth import parse_tokens
 from service.pages import class_grades
+from service.pages.error_pages import answer_errors_with_pages
 from service.pages.option_fields import option_state, options_from
 from service.problems import Problem
 from service.runtime import runtime
 
 bp = Blueprint("instructor", __name__, template_folder="../templates")
+answer_errors_with_pages(bp)
 csrf = CSRFProtect()
 
 _DIGESTS = "gradsheet.page_instructor_digests"

@@ -17,12 +17,14 @@ from flask import Blueprint, abort, current_app, render_template, request, url_f
 
 import worksheets
 from worksheets.generator import MAX_SEED
+from service.pages.error_pages import answer_errors_with_pages
 from service.pages.option_fields import option_state, options_from
 from service.pages.problem_view import check, problem_view, reveal_solution
 from service.ratelimit import client_address
 from service.runtime import runtime
 
 bp = Blueprint("practice", __name__, template_folder="../templates")
+answer_errors_with_pages(bp)
 
 PRACTICE_STUDENT = "practice"
 PRACTICE_SEEDS = 2 ** 62
