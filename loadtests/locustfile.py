@@ -17,9 +17,11 @@ locust image of docker-compose.yml.
 
 from __future__ import annotations
 
+import html
 import math
 import os
 import random
+import re
 
 from locust import HttpUser, between, events, task
 
@@ -527,5 +529,81 @@ class PracticeStudent(SeededUser):
             if full == slip:
                 resp.failure(f"{p['type']}: {result.get('score')} of {result.get('max_score')} "
                              f"for a {'slip' if slip else 'right answer'}")
+            else:
+                resp.success()
+
+
+class PageStudent(SeededUser):
+    """Practises in the browser pages: GETs a fresh variant of a short problem type,
+    reads its numbers from the figure's text alternative, works the answer by hand and
+    POSTs the form; a full score for right numbers, a part marked wrong for a slip."""
+
+    weight = 2
+    wait_time = between(0.1, 0.5)
+    stream = 32452843
+    TYPES = ("gate_gradient", "conv_same_padding", "conv_output_size")
+    _CAPTION = re.compile(r"<figcaption>(.*?)</figcaption>", re.S)
+    _TOKEN = re.compile(r'name="token" value="([^"]+)"')
+
+    @staticmethod
+    def parameters(caption: str) -> dict:
+        """{"upstream_gradient": -1.8, "gate": "sigmoid", ...} from "The gate. gate
+        sigmoid; input 1.4; upstream gradient -1.8." (service/pages/figure_text.py)."""
+        out = {}
+        for piece in caption.split(". ", 1)[1].rstrip(".").split("; "):
+            name, _, value = piece.rpartition(" ")
+            try:
+                out[name.replace(" ", "_")] = float(value)
+            except ValueError:
+                out[name.replace(" ", "_")] = value
+        return out
+
+    @staticmethod
+    def form_fields(answers: dict) -> dict:
+        fields = {}
+
+        def walk(value, name):
+            if isinstance(value, list):
+                for i, v in enumerate(value):
+                    walk(v, f"{name}[{i}]")
+            else:
+                fields[f"p1-{name}"] = repr(float(value))
+        for part, value in answers.items():
+            walk(value, part)
+        return fields
+
+    @task
+    def practise(self):
+        kind = self.rng.choice(self.TYPES)
+        with self.client.get(f"/practice/{kind}", name="/practice/[type]",
+                             catch_response=True) as resp:
+            caption, token = self._CAPTION.search(resp.text), self._TOKEN.search(resp.text)
+            if resp.status_code != 200 or caption is None or token is None:
+                resp.failure(f"HTTP {resp.status_code}: no figure or token")
+                return
+            resp.success()
+        p = self.parameters(html.unescape(caption.group(1)))
+        if kind == "conv_output_size":
+            p = {**p, "width": int(p["width"]), "filter_size": int(p["filter_size"]),
+                 "padding": int(p["padding"]), "stride": int(p["stride"])}
+        if kind == "conv_same_padding":
+            p = {**p, "filter_size": int(p["filter_size"]), "dilation": int(p.get("dilation", 1))}
+        answers = answers_by_hand({"type": kind, "parameters": p})
+        slip = self.rng.random() < 0.3
+        first = next(iter(answers))
+        if slip:
+            answers[first] = answers[first] + 1
+        form = {"token": token.group(1), "check": "1", **self.form_fields(answers)}
+        with self.client.post(f"/practice/{kind}", data=form, catch_response=True,
+                              name=f"/practice/[type] check ({'slip' if slip else 'right'})") \
+                as resp:
+            if resp.status_code != 200:
+                resp.failure(f"HTTP {resp.status_code}: {resp.text[:200]}")
+            elif slip != ('id="p1-' + first + '-fb">' in resp.text
+                          and "✗ Wrong" in resp.text.split(f'id="p1-{first}-fb">', 1)[1][:200]):
+                resp.failure(f"{kind}: the slip in {first} was not marked wrong" if slip else
+                             f"{kind}: right numbers were not all marked right")
+            elif not slip and "every part right" not in resp.text:
+                resp.failure(f"{kind}: right numbers did not get full marks")
             else:
                 resp.success()

@@ -18,8 +18,8 @@ def create_app(config: dict | None = None) -> Flask:
     """The Flask app; `config` overrides Settings fields (see service.config) and may
     hold plain Flask keys too (TESTING, ...)."""
     from engine import Limits
-    from service import (admission, auth, conv, evaluate, health, metrics, problems, problemsets,
-                         ratelimit)
+    from service import (admission, auth, conv, evaluate, health, metrics, pages, problems,
+                         problemsets, ratelimit)
     from service.graph_cache import GraphCache
     from service.openapi import ProblemApi
     from service.orjson_provider import OrjsonProvider
@@ -58,6 +58,7 @@ def create_app(config: dict | None = None) -> Flask:
     for blp in (evaluate.blp, conv.blp, problemsets.blp, jobs.blp, health.blp):
         api.register_blueprint(blp)
     problems.register(app)
+    pages.install(app, settings)
     metrics.install(app)
     rt.readiness.start(settings.warmup, lambda: warm_up(progress=rt.readiness.loaded))
     return app

@@ -1,0 +1,241 @@
+"""The instructor page: make a class's problem set and download it, grade a class's
+answer files into a gradebook CSV, and trace a leaked sheet to its student.
+
+Behind an instructor token (GRADSHEET_INSTRUCTOR_TOKENS, as the API's bearer): the
+sign-in form keeps the token's digest in Flask's signed session cookie (HttpOnly,
+SameSite=Strict), checked against the configured tokens on every request, so removing
+a token signs its sessions out. Every form carries a CSRF token (Flask-WTF).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import tempfile
+from pathlib import Path
+
+from flask import (Blueprint, Response, current_app, redirect, render_template, request,
+                   session, url_for)
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+import worksheets
+from worksheets import exports
+from worksheets.generator import read_request
+from worksheets.leaks import leaked_codes
+from worksheets.roster import read_roster
+from service import admission, export_process
+from service.auth import parse_tokens
+from service.pages import class_grades
+from service.pages.error_pages import answer_errors_with_pages
+from service.pages.option_fields import option_state, options_from
+from service.problems import Problem
+from service.runtime import runtime
+
+bp = Blueprint("instructor", __name__, template_folder="../templates")
+answer_errors_with_pages(bp)
+csrf = CSRFProtect()
+
+_DIGESTS = "gradsheet.page_instructor_digests"
+_SESSION_KEY = "instructor"
+# Formats offered on the page; the API takes the same names (worksheets.exports.FORMATS).
+FORMATS = tuple(exports.FORMATS)
+
+
+class NotSignedIn(Exception):
+    """A request to an instructor route without a signed-in session."""
+
+
+def install(app, tokens: str) -> None:
+    app.extensions[_DIGESTS] = tuple(_digest(t) for t in parse_tokens(tokens))
+    # The API's POSTs carry no session and need no CSRF token: only these forms do.
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    csrf.init_app(app)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _is_instructor_token(token: str) -> bool:
+    wanted = _digest(token)
+    matched = False
+    for digest in current_app.extensions[_DIGESTS]:
+        matched |= hmac.compare_digest(wanted, digest)
+    return matched
+
+
+def signed_in() -> bool:
+    digest = session.get(_SESSION_KEY)
+    if not isinstance(digest, str):
+        return False
+    matched = False
+    for known in current_app.extensions[_DIGESTS]:
+        matched |= hmac.compare_digest(digest, known)
+    return matched
+
+
+@bp.before_request
+def _guard():
+    if request.method == "POST":
+        if request.endpoint != "instructor.sign_in" and not signed_in():
+            raise NotSignedIn()
+        csrf.protect()
+
+
+@bp.errorhandler(NotSignedIn)
+def _not_signed_in(exc):
+    return _sign_in_page("Sign in with an instructor token first.", 401)
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_failed(exc):
+    return _sign_in_page(f"The form was refused: {exc.description} Reload the page and try "
+                         "again.", 400) if not signed_in() else _tools(
+        f"The form was refused: {exc.description} Reload the page and try again.", 400)
+
+
+def _sign_in_page(message: str | None = None, status: int = 200):
+    off = not current_app.extensions[_DIGESTS]
+    return render_template("sign_in.html", message=message, off=off), status
+
+
+@bp.get("/instructor")
+def page():
+    if not signed_in():
+        return _sign_in_page()
+    return _tools()
+
+
+def _tools(message: str | None = None, status: int = 200, trace_result=None):
+    types = [(t, option_state(t, {})) for t in worksheets.TYPES.values()]
+    return render_template("instructor.html", types=types, formats=exports.FORMATS,
+                           message=message, trace_result=trace_result), status
+
+
+@bp.post("/instructor/sign-in")
+def sign_in():
+    token = request.form.get("token", "").strip()
+    if not current_app.extensions[_DIGESTS]:
+        return _sign_in_page("Instructor access is off: this server has no instructor "
+                             "token (GRADSHEET_INSTRUCTOR_TOKENS).", 403)
+    if not token or not _is_instructor_token(token):
+        return _sign_in_page("That is not an instructor token of this server.", 401)
+    session.clear()
+    session[_SESSION_KEY] = _digest(token)
+    return redirect(url_for("instructor.page"), 303)
+
+
+@bp.post("/instructor/sign-out")
+def sign_out():
+    session.clear()
+    return redirect(url_for("instructor.page"), 303)
+
+
+class FormError(ValueError):
+    """A field of an instructor form that cannot be used, in words."""
+
+
+def _students(form, files):
+    """The roster's ids (an uploaded CSV) or the count typed in."""
+    upload = files.get("roster")
+    if upload is not None and upload.filename:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "roster.csv"
+            path.write_bytes(upload.read())
+            try:
+                return read_roster(str(path))
+            except worksheets.ProblemSetError as exc:
+                raise FormError("Roster: " + exc.message.replace(str(path),
+                                                                 upload.filename)) from None
+    count = form.get("count", "").strip()
+    if not count.isdigit() or int(count) < 1:
+        raise FormError("Give a roster CSV or a number of students (a whole number from 1).")
+    return int(count)
+
+
+def _seed(form) -> int:
+    text = form.get("seed", "").strip()
+    if not text.isdigit():
+        raise FormError(f"The seed is a whole number from 0 (it labels the set), not "
+                        f"{text[:40]!r}.")
+    return int(text)
+
+
+def _refusal(exc: Problem) -> str:
+    return exc.detail[:1].upper() + exc.detail[1:] + "."
+
+
+@bp.post("/instructor/problem-set")
+def problem_set():
+    form = request.form
+    try:
+        students, seed = _students(form, request.files), _seed(form)
+        chosen = [t for t in worksheets.TYPES.values() if form.get(f"type.{t.id}")]
+        if not chosen:
+            raise FormError("Choose at least one problem type.")
+        problems = []
+        for t in chosen:
+            options, message = options_from(t, form, prefix=f"{t.id}.")
+            if message:
+                raise FormError(f"{t.title}: {message}")
+            problems.append({"type": t.id, **options})
+        formats = exports.parse_formats(form.getlist("format") or ["html"])
+    except (FormError, exports.ExportError) as exc:
+        return _tools(str(exc), 400)
+    try:
+        share = admission.admit_problem_set(students, len(problems), formats)
+        with admission.lane(share), runtime().admission:
+            request_ = read_request(seed, students, problems)
+            body = runtime().generator.build(request_, include_answers=True,
+                                             reveal=bool(form.get("practice")))
+            name, media_type, data = export_process.render_download(body, formats)
+    except Problem as exc:
+        return _tools(_refusal(exc) + " The background-jobs route does not exist yet: make "
+                      "a set this large with `gradsheet generate` where the secret is.",
+                      exc.status)
+    except (worksheets.ProblemSetError, exports.ExportError) as exc:
+        return _tools(str(exc), 400)
+    return Response(data, content_type=media_type, headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+@bp.post("/instructor/grade")
+def grade():
+    files = [(f.filename or "answers.json", f.read())
+             for f in request.files.getlist("answers") if f.filename]
+    if not files:
+        return _tools("Choose the students' answer files (JSON) to grade.", 400)
+    try:
+        share = admission.admit(admission.Need(
+            "max_batch_items", class_grades.problems_in(files),
+            "problems in the answer files", "answers"))
+        with admission.lane(share), runtime().admission:
+            rows = class_grades.grade_files(runtime().generator, files)
+    except Problem as exc:
+        return _tools(_refusal(exc), exc.status)
+    return Response(class_grades.csv_text(rows), content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="gradebook.csv"',
+                             "Cache-Control": "no-store"})
+
+
+@bp.post("/instructor/trace")
+def trace():
+    form = request.form
+    variant = form.get("variant", "").strip() or None
+    token = form.get("token", "").strip() or None
+    try:
+        students, seed = _students(form, request.files), _seed(form)
+        leaked = request.files.get("sheet")
+        if leaked is not None and leaked.filename:
+            try:
+                variant, token = leaked_codes(json.loads(leaked.read()))
+            except ValueError as exc:
+                raise FormError(f"The leaked sheet {leaked.filename} is not a gradsheet sheet "
+                                f"in JSON: {exc}") from None
+        found = runtime().generator.trace(seed, students, variant=variant, token=token)
+    except FormError as exc:
+        return _tools(str(exc), 400)
+    except worksheets.ProblemSetError as exc:
+        return _tools(f"{exc.path}: {exc.message}", 400)
+    return _tools(trace_result={"found": found, "variant": variant, "token": token})

@@ -1,0 +1,199 @@
+"""The pages through Flask's test client: security headers, the instructor routes'
+refusals (no session, a wrong token, a form without its CSRF token), markup posted in
+every field coming back escaped, and the numbers students type."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import worksheets
+from service import create_app
+from service.pages.answer_form import NumberError, read_typed_number
+from worksheets.generator import MAX_SEED, Generator
+
+SECRET = "pages-test-secret-" + "x" * 20
+TOKEN = "instructor-token-for-the-pages-test"
+SCRIPT = '<script>alert("x")</script><b onmouseover=alert(1)>'
+
+
+@pytest.fixture(scope="module")
+def app():
+    return create_app({"warmup": "off", "secret": SECRET, "instructor_tokens": TOKEN,
+                       "TESTING": True})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def signed_in(client):
+    page = client.get("/instructor").get_data(as_text=True)
+    r = client.post("/instructor/sign-in", data={"token": TOKEN, "csrf_token": csrf_of(page)})
+    assert r.status_code == 303
+    return csrf_of(client.get("/instructor").get_data(as_text=True))
+
+
+@pytest.mark.parametrize("path", ["/", "/practice/gate_gradient", "/instructor",
+                                  "/assets/pages.css", "/assets/pages.js"])
+def test_every_page_sends_the_security_headers(client, path):
+    r = client.get(path)
+    assert r.status_code == 200
+    csp = r.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_pages_have_no_inline_script_or_style(client):
+    for path in ("/", "/practice/graph_backprop", "/practice/logistic_regression", "/instructor"):
+        html = client.get(path).get_data(as_text=True)
+        assert not re.search(r"<script(?![^>]*\bsrc=)", html), path
+        assert "<style" not in html and not re.search(r'\sstyle="', html), path
+
+
+INSTRUCTOR_POSTS = ["/instructor/problem-set", "/instructor/grade", "/instructor/trace",
+                    "/instructor/sign-out"]
+
+
+@pytest.mark.parametrize("path", INSTRUCTOR_POSTS)
+def test_instructor_routes_refuse_without_signing_in(client, path):
+    r = client.post(path, data={"count": "3", "seed": "1", "type.gate_gradient": "1"})
+    assert r.status_code == 401
+    assert "Sign in with an instructor token first" in r.get_data(as_text=True)
+
+
+def test_instructor_page_shows_only_the_sign_in_form_until_signed_in(client):
+    html = client.get("/instructor").get_data(as_text=True)
+    assert "Instructor token" in html and "Make a class set" not in html
+
+
+def test_a_wrong_token_does_not_sign_in(client):
+    page = client.get("/instructor").get_data(as_text=True)
+    r = client.post("/instructor/sign-in", data={"token": TOKEN + "x", "csrf_token": csrf_of(page)})
+    assert r.status_code == 401
+    for path in INSTRUCTOR_POSTS:
+        assert client.post(path, data={"csrf_token": csrf_of(page)}).status_code == 401
+
+
+@pytest.mark.parametrize("path", INSTRUCTOR_POSTS + ["/instructor/sign-in"])
+def test_a_form_without_its_csrf_token_is_refused(client, path):
+    signed_in(client)
+    r = client.post(path, data={"token": TOKEN, "count": "3", "seed": "1"})
+    assert r.status_code == 400
+    assert "CSRF" in r.get_data(as_text=True)
+
+
+def test_the_session_cookie_is_httponly_and_same_site_strict(client):
+    page = client.get("/instructor").get_data(as_text=True)
+    r = client.post("/instructor/sign-in", data={"token": TOKEN, "csrf_token": csrf_of(page)})
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert TOKEN not in cookie         # the session holds the token's digest, not the token
+    https = client.post("/instructor/sign-in", base_url="https://localhost",
+                        data={"token": TOKEN, "csrf_token": csrf_of(page)})
+    assert "Secure" in https.headers["Set-Cookie"]
+
+
+def test_the_api_needs_no_csrf_token(client):
+    token = worksheets.generate(1, 1, ["conv_same_padding"], secret=SECRET)["sheets"][0][
+        "problems"][0]["token"]
+    r = client.post("/v1/grade", json={"token": token, "answers": {"padding": 1}})
+    assert r.status_code == 200
+
+
+def test_markup_in_every_student_field_comes_back_escaped(client):
+    r = client.get("/sheet", query_string={"code": SCRIPT})
+    assert r.status_code == 400 and SCRIPT not in r.get_data(as_text=True)
+    r = client.post("/practice/gate_gradient", data={"token": SCRIPT, "p1-output": SCRIPT})
+    assert SCRIPT not in r.get_data(as_text=True)
+    html = client.get("/practice/graph_backprop").get_data(as_text=True)
+    token = re.search(r'name="token" value="([^"]+)"', html).group(1)
+    names = re.findall(r'<input type="text" id="([^"]+)"', html)
+    form = {n: SCRIPT for n in names}
+    form.update({"token": token, "check": "1", f"p1-values.{SCRIPT}": "1", SCRIPT: SCRIPT})
+    body = client.post("/practice/graph_backprop", data=form).get_data(as_text=True)
+    assert "<script>alert" not in body and "<b onmouseover" not in body
+    assert "&lt;script&gt;" in body                       # shown back, as text
+    r = client.get("/practice/graph_backprop", query_string={"difficulty": SCRIPT,
+                                                            "families": SCRIPT})
+    assert r.status_code == 200 and "<script>alert" not in r.get_data(as_text=True)
+
+
+def test_markup_in_instructor_fields_and_roster_comes_back_escaped(client):
+    csrf = signed_in(client)
+    from io import BytesIO
+    roster = ("id\n" + SCRIPT.replace(",", " ") + "\nada\n").encode()
+    r = client.post("/instructor/trace", data={
+        "csrf_token": csrf, "seed": "4", "variant": SCRIPT, "token": SCRIPT,
+        "roster": (BytesIO(roster), "roster<b>.csv")}, content_type="multipart/form-data")
+    body = r.get_data(as_text=True)
+    assert "<script>alert" not in body and "<b>" not in body
+    s = worksheets.generate(4, [SCRIPT.replace(",", " "), "ada"], ["gate_gradient"],
+                            secret=SECRET)
+    r = client.post("/instructor/trace", data={
+        "csrf_token": csrf, "seed": "4", "variant": s["sheets"][0]["variant"],
+        "roster": (BytesIO(roster), "roster.csv")}, content_type="multipart/form-data")
+    body = r.get_data(as_text=True)
+    assert "&lt;script&gt;alert" in body and "<script>alert" not in body
+    r = client.post("/instructor/problem-set", data={"csrf_token": csrf, "count": SCRIPT,
+                                                     "seed": SCRIPT})
+    assert r.status_code == 400 and "<script>alert" not in r.get_data(as_text=True)
+
+
+def test_a_set_over_the_admission_limit_is_refused_on_the_page(client):
+    csrf = signed_in(client)
+    r = client.post("/instructor/problem-set", data={
+        "csrf_token": csrf, "count": "500", "seed": "1", "format": "pdf",
+        "type.gate_gradient": "1"})
+    body = r.get_data(as_text=True)
+    assert r.status_code == 413 or r.status_code == 422, r.status_code
+    assert "max_export_problems_pdf" in body and "gradsheet generate" in body
+
+
+def test_practice_variants_lie_outside_every_class_sets_seeds(client):
+    html = client.get("/practice/gate_gradient").get_data(as_text=True)
+    token = re.search(r'name="token" value="([^"]+)"', html).group(1)
+    gen = Generator(SECRET)
+    ticket = gen.signer.read(token)
+    assert ticket.reveal
+    # a set's seed is at most MAX_SEED, so no class set names the practice student's
+    # variant unless BLAKE2b collides; trace of the seeds around MAX_SEED finds none
+    assert gen.trace(MAX_SEED, ["practice"], variant=ticket.variant) == []
+    with pytest.raises(worksheets.ProblemSetError):
+        worksheets.generate(MAX_SEED + 1, ["practice"], secret=SECRET)
+
+
+def test_marks_for_sheets_without_answers_are_rate_limited_on_the_page_too():
+    app = create_app({"warmup": "off", "secret": SECRET, "instructor_tokens": TOKEN,
+                      "grade_limit_per_problem": "2 per minute"})
+    client = app.test_client()
+    token = worksheets.generate(9, ["ada"], ["conv_same_padding"], secret=SECRET,
+                                reveal=False)["sheets"][0]["problems"][0]["token"]
+    bodies = [client.post("/sheet", data={"token": token, "p1-padding": str(k)})
+              .get_data(as_text=True) for k in range(3)]
+    assert all("Score" in b for b in bodies[:2])
+    assert "too many checks of this problem" in bodies[2] and "Score" not in bodies[2]
+
+
+@pytest.mark.parametrize("typed,value", [("-0.75", -0.75), ("3/4", 0.75), ("1e-3", 0.001),
+                                         (" \u22120.5 ", -0.5), ("-3 / 4", -0.75), (".5", 0.5),
+                                         ("2.", 2.0), ("1.5E+2", 150.0)])
+def test_numbers_in_the_forms_students_type(typed, value):
+    assert read_typed_number(typed) == value
+
+
+@pytest.mark.parametrize("typed,says", [("abc", "is not a number such as -0.75, 3/4 or 1e-3"),
+                                        ("0,75", "decimal point as a dot"),
+                                        ("1/0", "divides by zero"), ("nan", "is not a number"),
+                                        ("1e999", "too large"), ("1/2/3", "is not a number")])
+def test_anything_else_gets_a_clear_message(typed, says):
+    with pytest.raises(NumberError, match=re.escape(says)):
+        read_typed_number(typed)

@@ -1,0 +1,292 @@
+"""The student and instructor pages in a real browser: Debian's Chromium, driven by
+Playwright (no browser download), against `gradsheet serve` on a loopback port. Every
+flow runs with JavaScript on and off; axe-core checks every page; screenshots at desktop
+and phone sizes are kept in the test's artifacts directory."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import worksheets
+from worksheets.generator import Generator
+from service.local_server import local_server
+from tests.worksheets.test_exports_browser import FLAGS, chromium_path
+
+SIZES = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+SEVERE = ("serious", "critical")
+
+
+@pytest.fixture(scope="module")
+def server():
+    with local_server(workers=1, threads=4) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), headless=True, args=FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory) -> Path:
+    """Screenshots: $GRADSHEET_TEST_ARTIFACTS when set, else a pytest temporary dir."""
+    given = os.environ.get("GRADSHEET_TEST_ARTIFACTS")
+    out = Path(given) if given else tmp_path_factory.mktemp("page-screenshots")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+@pytest.fixture(params=[True, False], ids=["js", "no-js"])
+def page(request, browser):
+    context = browser.new_context(java_script_enabled=request.param,
+                                  viewport=SIZES["desktop"])
+    pg = context.new_page()
+    pg.js = request.param
+    errors = []
+    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    yield pg
+    context.close()
+    # a CSP violation (an inline script or style) is reported on the console
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+def no_severe_violations(pg) -> None:
+    """axe-core's serious and critical violations on the page, none allowed. axe runs as
+    a script, so in a context without JavaScript the same page is checked by the
+    JavaScript-enabled run of the same test."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    if not getattr(pg, "js", True):
+        return
+    results = Axe().run(pg)
+    severe = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+              for v in results.response["violations"] if v["impact"] in SEVERE]
+    assert not severe, f"{pg.url}: {severe}"
+
+
+def leaves(value, name):
+    """(form name, number) of every number of a key, named as the page names inputs."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from leaves(v, f"{name}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from leaves(v, f"{name}[{i}]")
+    else:
+        yield name, value
+
+
+def key_of(server, pg, number: int = 1):
+    token = pg.locator(f"#problem-{number} input[name=token]").get_attribute("value")
+    ticket, t, options, variant, answers = Generator(server.secret).regenerate(token)
+    return token, variant.parameters, answers
+
+
+def fill(pg, values: dict, number: int = 1) -> None:
+    for name, value in values.items():
+        box = pg.locator(f'input[name="p{number}-{name}"]')
+        if box.count():
+            box.fill(value if isinstance(value, str) else repr(float(value)))
+
+
+def key_values(answers) -> dict:
+    return {n: v for head, value in answers.items() for n, v in leaves(value, head)}
+
+
+def check(pg, number: int = 1, button: str = "Check") -> None:
+    pg.locator(f"#problem-{number}").get_by_role("button", name=button).click()
+    pg.wait_for_selector(f"#p{number}-score")
+
+
+def test_every_problem_type_solved_with_the_key_gets_full_marks(server, page):
+    for t in worksheets.TYPES.values():
+        page.goto(f"{server.base}/practice/{t.id}")
+        no_severe_violations(page)
+        _, _, answers = key_of(server, page)
+        fill(page, key_values(answers))
+        check(page)
+        score = page.locator("#p1-score").inner_text()
+        assert "every part right" in score, (t.id, score)
+        assert page.locator("fieldset.part.wrong, fieldset.part.missing").count() == 0
+        no_severe_violations(page)
+
+
+def test_a_wrong_early_value_leaves_later_parts_right_for_your_own_numbers(server, page):
+    page.goto(f"{server.base}/practice/graph_backprop?families=product_of_sums")
+    _, params, answers = key_of(server, page)
+    a, b, c = (params["inputs"][k] for k in "abc")
+    p_wrong, q = a + b + 1.0, b + c           # f = (a + b)(b + c), p off by one
+    fill(page, {"values.p": p_wrong, "values.q": q, "values.f": p_wrong * q,
+                "gradients.p": q, "gradients.q": p_wrong})
+    check(page)
+    feedback = {n: page.locator(f'[id="p1-{n}-fb"]').inner_text()
+                for n in ("values.p", "values.f", "gradients.q")}
+    assert feedback["values.p"].startswith("✗ Wrong")
+    assert feedback["values.f"].startswith("✓ Right for your own earlier numbers")
+    assert feedback["gradients.q"].startswith("✓ Right for your own earlier numbers")
+
+
+def test_the_sigmoid_slip_is_named(server, page):
+    page.goto(f"{server.base}/practice/gate_gradient?gates=sigmoid")
+    _, params, _ = key_of(server, page)
+    x, upstream = params["input"], params["upstream_gradient"]
+    y = 1.0 / (1.0 + math.exp(-x))
+    fill(page, {"output": y, "gradient": upstream * y})   # σ where σ(1 − σ) belongs
+    check(page)
+    assert page.locator('[id="p1-output-fb"]').inner_text().startswith("✓ Right")
+    slip = page.locator('[id="p1-gradient-fb"]').inner_text()
+    assert "σ used where σ(1 − σ) belongs" in slip, slip
+    assert f"expected {worksheets.latex.num(upstream * y * (1 - y))}" in slip
+
+
+def test_new_numbers_and_the_solution_after_an_attempt(server, page):
+    page.goto(f"{server.base}/practice/conv_output_size")
+    first = page.locator("input[name=token]").get_attribute("value")
+    assert page.get_by_role("button", name="Show solution").count() == 0
+    page.get_by_role("link", name="New numbers").click()
+    page.wait_for_load_state()
+    assert page.locator("input[name=token]").get_attribute("value") != first
+    fill(page, {"output_size": "3/4"})          # a fraction is read, and is wrong
+    check(page)
+    assert page.locator('[id="p1-output_size-fb"]').inner_text().startswith("✗ Wrong")
+    page.get_by_role("button", name="Show solution").click()
+    page.wait_for_selector("#p1-solution")
+    assert page.locator(".solution li").count() >= 2
+    no_severe_violations(page)
+
+
+def test_a_typed_number_the_grader_cannot_read_gets_a_message(server, page):
+    page.goto(f"{server.base}/practice/conv_same_padding")
+    fill(page, {"padding": "two"})
+    page.get_by_role("button", name="Check").click()
+    msg = page.locator('[id="p1-padding-msg"]')
+    msg.filter(has_text="is not a number").wait_for()
+    assert "-0.75, 3/4 or 1e-3" in msg.inner_text()
+
+
+def test_keyboard_alone_fills_in_and_checks_an_answer(server, page):
+    page.goto(f"{server.base}/practice/conv_same_padding")
+    _, _, answers = key_of(server, page)
+    page.locator('input[name="p1-padding"]').focus()
+    page.keyboard.type(repr(float(answers["padding"])))
+    page.keyboard.press("Enter")                # submits with the form's first button
+    page.wait_for_selector("#p1-score")
+    assert "every part right" in page.locator("#p1-score").inner_text()
+
+
+def test_an_assigned_sheet_opens_in_order_and_follows_the_sets_practice_flag(server, page):
+    for reveal in (False, True):
+        s = worksheets.generate(5, ["ada"], ["gate_gradient", "conv_same_padding"],
+                                secret=server.secret, reveal=reveal)
+        problems = s["sheets"][0]["problems"]
+        page.goto(f"{server.base}/")
+        page.get_by_label("Problem token").fill("\n".join(p["token"] for p in problems))
+        page.get_by_role("button", name="Open").click()
+        page.wait_for_selector("#problem-2")
+        assert "Problem 1. The gradient a gate" in page.locator("#problem-1 h2").inner_text()
+        fill(page, {"padding": 99.0}, number=2)
+        check(page, number=2)
+        feedback = page.locator('[id="p2-padding-fb"]').inner_text()
+        assert feedback.startswith("✗ Wrong")
+        expected = f"expected {problems[1]['answers']['padding']:g}"
+        assert (expected in feedback) == reveal
+        assert (page.get_by_role("button", name="Show solution").count() > 0) == reveal
+        no_severe_violations(page)
+
+
+def test_screenshots_at_desktop_and_phone_width_without_sideways_scrolling(server, browser,
+                                                                           artifacts):
+    for size, viewport in SIZES.items():
+        context = browser.new_context(viewport=viewport)
+        pg = context.new_page()
+        for name, path in (("home", "/"), ("graph", "/practice/graph_backprop"),
+                           ("conv1d", "/practice/conv1d_backprop"),
+                           ("instructor", "/instructor")):
+            pg.goto(server.base + path)
+            if name == "graph":
+                pg.locator("input[data-number]").first.fill("1")
+                pg.get_by_role("button", name="Check").click()
+                pg.wait_for_selector("#p1-score")
+            pg.screenshot(path=str(artifacts / f"{name}-{size}.png"), full_page=True)
+            wide = pg.evaluate("document.documentElement.scrollWidth")
+            assert wide <= viewport["width"], f"{path} scrolls sideways at {size}: {wide} px"
+        context.close()
+    print(f"screenshots in {artifacts}")
+
+
+# --- the instructor page --------------------------------------------------------------
+
+def sign_in(server, pg, token=None) -> None:
+    pg.goto(f"{server.base}/instructor")
+    no_severe_violations(pg)
+    pg.get_by_label("Instructor token").fill(token or server.instructor_token)
+    pg.get_by_role("button", name="Sign in").click()
+    pg.wait_for_load_state()
+
+
+def test_an_instructor_signs_in_makes_a_set_of_30_and_downloads_it(server, page):
+    sign_in(server, page)
+    assert page.get_by_role("heading", name="Make a class set").is_visible()
+    no_severe_violations(page)
+    page.get_by_label("or a number of students").first.fill("30")
+    page.locator("#set-seed").fill("12")
+    # 30 x 6 problems: within the Markdown export's admission limit, past the HTML one's
+    page.get_by_label("html:").uncheck()
+    page.get_by_label("markdown:").check()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Make the set and download it").click()
+    data = Path(download.value.path()).read_bytes()
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert len([n for n in names if n.startswith("student-")]) == 30
+    assert "answer-key.md" in names
+
+
+def test_an_instructor_uploads_answer_files_and_gets_the_gradebook(server, page, tmp_path):
+    s = worksheets.generate(3, ["ada", "alan"], ["gate_gradient", "conv_same_padding"],
+                            secret=server.secret)
+    files = []
+    for sheet in s["sheets"]:
+        answers = [{"token": p["token"], "answers": dict(p["answers"])} for p in sheet["problems"]]
+        if sheet["student"] == "alan":
+            answers[1]["answers"]["padding"] += 1
+        path = tmp_path / f"{sheet['student']}.json"
+        path.write_text(json.dumps({"student": sheet["student"], "problems": answers}))
+        files.append(str(path))
+    sign_in(server, page)
+    page.get_by_label("The students' answer files").set_input_files(files)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Grade and download the gradebook (CSV)").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    by = {r["student"]: r for r in rows}
+    assert by["ada"]["score"] == "3" and by["ada"]["max_score"] == "3"
+    assert by["alan"]["score"] == "2" and "padding one unit too many" in by["alan"]["feedback"]
+
+
+def test_an_instructor_traces_a_leaked_sheet(server, page):
+    s = worksheets.generate(8, 5, ["gate_gradient"], secret=server.secret)
+    leaked = s["sheets"][3]
+    sign_in(server, page)
+    page.locator("#trace-seed").fill("8")
+    page.locator("#trace-count").fill("5")
+    page.get_by_label("Variant code on the sheet").fill(leaked["variant"])
+    page.get_by_role("button", name="Trace").click()
+    assert f"{leaked['student']}'s" in page.locator("#trace-result").inner_text()
+
+
+def test_a_wrong_instructor_token_is_refused(server, page):
+    sign_in(server, page, token="not-the-instructor-token")
+    assert "not an instructor token" in page.get_by_role("alert").inner_text()
+    assert page.get_by_role("heading", name="Make a class set").count() == 0
