@@ -29,6 +29,7 @@ from pathlib import Path, PurePath
 
 from worksheets.answer_files import submissions
 from worksheets.errors import ProblemSetError
+from worksheets.exports.archive import File, write_files
 from worksheets.exports.sheetset import file_stem
 from worksheets.generator import Generator, read_students
 
@@ -105,7 +106,7 @@ class Gradebook:
                       for k in self.places]
             total = "" if s.error else f"{s.score:g}"
             percent = "" if s.error or not possible else f"{100 * s.score / possible:.2f}"
-            out.append([s.student, s.student, *points, total, percent])
+            out.append([_cell(s.student), _cell(s.student), *points, total, percent])
         return out
 
     def csv_text(self) -> str:
@@ -124,6 +125,15 @@ class Gradebook:
 
     def to_dict(self) -> dict:
         return {"students": [s.to_dict() for s in self.students], "csv": self.csv_text()}
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula; a student id
+# from an uploaded file is text, so it is written with a leading apostrophe.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def grade_class(files: list[tuple[str, bytes]], *, roster=None, seed: int | None = None,
@@ -215,17 +225,34 @@ def _grade_sheet(gen: Generator, name: str, sheet, fallback: str, by_variant) ->
     return result
 
 
+def gradebook_files(book: Gradebook) -> list[File]:
+    """gradebook.csv and feedback/<student>.txt (file names made safe as `gradsheet
+    generate` makes them): what `write_gradebook` writes and the instructor page zips."""
+    files = [File(GRADEBOOK_FILE, book.csv_text().encode("utf-8"))]
+    taken: set = set()
+    for s in book.students:
+        files.append(File(f"feedback/{file_stem(s.student, taken)}.txt",
+                          s.feedback_text().encode("utf-8")))
+    return files
+
+
 def write_gradebook(book: Gradebook, out_dir) -> Path:
-    """gradebook.csv and feedback/<student>.txt under `out_dir` (file names made safe
-    as `gradsheet generate` makes them); the folder written."""
+    """`gradebook_files` under `out_dir`; the folder written."""
     out = Path(out_dir)
     try:
-        (out / "feedback").mkdir(parents=True, exist_ok=True)
-        (out / GRADEBOOK_FILE).write_text(book.csv_text(), encoding="utf-8", newline="")
-        taken: set = set()
-        for s in book.students:
-            (out / "feedback" / f"{file_stem(s.student, taken)}.txt").write_text(
-                s.feedback_text(), encoding="utf-8")
+        write_files(gradebook_files(book), out)
     except OSError as exc:
         raise ProblemSetError(f"cannot write to {out}: {exc.strerror}", path="--out") from None
     return out
+
+
+def count_problems(files: list[tuple[str, bytes]]) -> int:
+    """How many problems the files hold, counted before grading any (to price the
+    work); a file that cannot be read counts as one."""
+    total = 0
+    for name, data in files:
+        try:
+            total += sum(len(submissions(sheet)) for sheet in _sheets(name, data))
+        except ProblemSetError:
+            total += 1
+    return total

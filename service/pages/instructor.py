@@ -20,13 +20,13 @@ from flask import (Blueprint, Response, current_app, redirect, render_template, 
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 import worksheets
-from worksheets import exports
+from worksheets import exports, gradebook
+from worksheets.exports.archive import zip_bytes
 from worksheets.generator import read_request
 from worksheets.leaks import leaked_codes
 from worksheets.roster import read_roster
 from service import admission, export_process
 from service.auth import parse_tokens
-from service.pages import class_grades
 from service.pages.error_pages import answer_errors_with_pages
 from service.pages.option_fields import option_state, options_from
 from service.problems import Problem
@@ -208,14 +208,16 @@ def grade():
         return _tools("Choose the students' answer files (JSON) to grade.", 400)
     try:
         share = admission.admit(admission.Need(
-            "max_batch_items", class_grades.problems_in(files),
+            "max_batch_items", gradebook.count_problems(files),
             "problems in the answer files", "answers"))
         with admission.lane(share), runtime().admission:
-            rows = class_grades.grade_files(runtime().generator, files)
+            book = gradebook.grade_class(files, generator=runtime().generator)
     except Problem as exc:
         return _tools(_refusal(exc), exc.status)
-    return Response(class_grades.csv_text(rows), content_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="gradebook.csv"',
+    # the gradebook an LMS imports, and each student's feedback in words beside it
+    data = zip_bytes(gradebook.gradebook_files(book))
+    return Response(data, content_type="application/zip",
+                    headers={"Content-Disposition": 'attachment; filename="gradebook.zip"',
                              "Cache-Control": "no-store"})
 
 

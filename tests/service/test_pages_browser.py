@@ -268,11 +268,14 @@ def test_an_instructor_uploads_answer_files_and_gets_the_gradebook(server, page,
     sign_in(server, page)
     page.get_by_label("The students' answer files").set_input_files(files)
     with page.expect_download() as download:
-        page.get_by_role("button", name="Grade and download the gradebook (CSV)").click()
-    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
-    by = {r["student"]: r for r in rows}
-    assert by["ada"]["score"] == "3" and by["ada"]["max_score"] == "3"
-    assert by["alan"]["score"] == "2" and "padding one unit too many" in by["alan"]["feedback"]
+        page.get_by_role("button", name="Grade and download the gradebook and feedback").click()
+    archive = zipfile.ZipFile(download.value.path())
+    rows = list(csv.DictReader(io.StringIO(archive.read("gradebook.csv").decode())))
+    by = {r["Student"]: r for r in rows}
+    # gate_gradient is worth 2 points and conv_same_padding 1 (the shared points table)
+    assert by["ada"]["gradsheet total"] == "3" and by["alan"]["gradsheet total"] == "2"
+    assert by["alan"]["gradsheet percent"] == "66.67"
+    assert "padding: one unit too many" in archive.read("feedback/alan.txt").decode()
 
 
 def test_an_instructor_traces_a_leaked_sheet(server, page):
