@@ -48,12 +48,13 @@ def read_problem_list(text: str | None):
 
 
 def write_set(seed, students, problems, formats, out_dir, *, reveal: bool = False,
-              progress: Callable[[int, int], None] | None = None) -> WrittenSet:
+              progress: Callable[[int, int], None] | None = None,
+              templates=None) -> WrittenSet:
     """Build every student's sheet with answers and write them and the key in
     `formats` under `out_dir`. `progress`, when given, hears (sheets built, students)
     after each chunk of CHUNK students."""
     formats = exports.parse_formats(formats)
-    request = read_request(seed, students, problems)
+    request = read_request(seed, students, problems, templates)
     gen = Generator()
     out = Path(out_dir)
     try:
@@ -65,10 +66,13 @@ def write_set(seed, students, problems, formats, out_dir, *, reveal: bool = Fals
     sheets: list = []
     for start in range(0, total, step):
         part = read_request(request.seed, request.students[start:start + step],
-                            [dict(given, type=t.id) for t, given, _ in request.problems])
+                            [dict(given, type=t.id) for t, given, _ in request.problems],
+                            templates)
         sheets += gen.build(part, include_answers=True, reveal=reveal)["sheets"]
         if progress is not None:
             progress(len(sheets), total)
     key = {"seed": request.seed, "version": GENERATOR_VERSION, "sheets": sheets}
+    if templates:  # grading the set's tokens needs them
+        key["templates"] = [t.source for t in templates]
     exports.write(key, formats, out)
     return WrittenSet(len(sheets), sum(len(s["problems"]) for s in sheets), formats, out)

@@ -13,6 +13,7 @@ from pathvalidate import sanitize_filename
 
 from worksheets.exports.errors import ExportError
 from worksheets.problems import TYPES
+from worksheets.problems.template_problem import figure_type
 
 KEY_STEM = "answer-key"   # the key's file name, as `gradsheet generate` names it
 STEM_CHARS = 80
@@ -75,7 +76,7 @@ class SheetSet:
 def figure(problem: dict, key: bool, number: int | None = None) -> str | None:
     """SVG text of the problem's figure, drawn by its type (None for a type without
     one). `key` fills in the answers, which the problem must then hold."""
-    t = TYPES.get(problem["type"])
+    t = TYPES.get(problem["type"]) or figure_type(problem)
     if t is None or t.figure_shows is None:
         return None
     title = (f"Problem {number}: " if number is not None else "") + t.figure_shows + \
@@ -84,7 +85,7 @@ def figure(problem: dict, key: bool, number: int | None = None) -> str | None:
 
 
 def title(problem: dict) -> str:
-    t = TYPES.get(problem["type"])
+    t = TYPES.get(problem["type"]) or figure_type(problem)
     return t.title if t is not None else problem["type"].replace("_", " ")
 
 
