@@ -44,6 +44,8 @@ MAX_YAML_NODES = 5_000
 MAX_CHOICES = 1_000
 MAX_DRAWS = 200            # draws of one variant before it is reported as impossible
 STRESS_VARIANTS = 1_000
+MAX_TEMPLATE_NODES = 200   # a worksheet's graph; bounds the cost of a template's stress test
+MAX_TEMPLATES = 50
 MAX_REJECTED_SHARE = 0.5
 DEFAULT_PRECISION = 3
 HASH_HEX_DIGITS = 16
@@ -522,6 +524,9 @@ def _read_graph_template(data, marks: _Marks, common: dict) -> Template:
         if exc.line is not None and isinstance(raw, str):
             err.message += f" (in the graph: line {exc.line}, column {exc.column})"
         raise err from None
+    if len(graph.nodes) > MAX_TEMPLATE_NODES:
+        raise marks.error(f"has {len(graph.nodes)} nodes; a template's graph has at most "
+                          f"{MAX_TEMPLATE_NODES}", "graph")
     params = data.get("params", {})
     if not isinstance(params, dict):
         raise marks.error("must map each input of the graph to its numbers", "params")
@@ -689,6 +694,9 @@ def read_inline(templates, path: str = "templates") -> list[Template]:
     """Templates sent as JSON data (a request's `templates`): a list of mappings."""
     if not isinstance(templates, list) or not templates:
         raise TemplateError("must be a non-empty list of templates", path=path)
+    if len(templates) > MAX_TEMPLATES:
+        raise TemplateError(f"holds {len(templates)} templates; the limit is {MAX_TEMPLATES}",
+                            path=path)
     out, seen = [], set()
     for i, data in enumerate(templates):
         t = read_template(data, _Marks(None, prefix=f"{path}[{i}]"))

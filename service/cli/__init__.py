@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from service.cli import config, conv, graph, server, worksheets
+from service.cli import config, conv, graph, server, templates, worksheets
 
-COMMAND_MODULES = (graph, conv, worksheets, server, config)
+COMMAND_MODULES = (graph, conv, worksheets, templates, server, config)
 
 
 def build_parser() -> argparse.ArgumentParser:

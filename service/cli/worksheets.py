@@ -22,6 +22,7 @@ from worksheets.answer_files import grade_file
 from worksheets.leaks import trace_leak
 from worksheets.roster import read_roster
 from worksheets.set_folder import read_problem_list, write_set
+from service.cli.templates import read_files
 
 
 def register(subparsers) -> None:
@@ -40,6 +41,9 @@ def register(subparsers) -> None:
     g.add_argument("--problems", metavar="TYPES", help="comma-separated problem types "
                    f"({', '.join(t['id'] for t in problem_types())}), or @FILE with a JSON "
                    'list of {"type": id, ...options}')
+    g.add_argument("--templates", action="append", metavar="FILE",
+                   help="a YAML or JSON file of problem templates whose ids --problems may "
+                        "name (repeatable; see gradsheet check-template)")
     g.add_argument("--format", default="json", metavar="FORMATS",
                    help="comma-separated: " + ", ".join(exports.FORMATS) + " (default: json); "
                         "every format's files go side by side into --out")
@@ -58,6 +62,8 @@ def register(subparsers) -> None:
                     "each problem's score and per-part feedback.")
     r.add_argument("answers", metavar="FILE", help="the answers JSON file ('-' for stdin)")
     r.add_argument("--json", action="store_true", help="print the results as JSON")
+    r.add_argument("--templates", action="append", metavar="FILE",
+                   help="the templates file the set was made with (for template problems)")
     r.set_defaults(handler=grade)
 
     t = subparsers.add_parser(
@@ -82,7 +88,8 @@ def generate(args) -> int:
     show = sys.stderr.isatty() if args.progress is None else args.progress
     bar = Progress(show)
     written = write_set(args.seed, students, problems, args.format, args.out,
-                        reveal=args.practice, progress=bar.update if show else None)
+                        reveal=args.practice, progress=bar.update if show else None,
+                        templates=read_files(args.templates))
     bar.done()
     print(f"wrote {written.sheets} sheets ({written.problems} problems) and the answer key as "
           f"{', '.join(written.formats)} to {written.out}")
@@ -111,7 +118,7 @@ class Progress:
 
 
 def grade(args) -> int:
-    graded = grade_file(args.answers)
+    graded = grade_file(args.answers, read_files(args.templates))
     if args.json:
         print(json.dumps(graded.to_dict(), indent=1, ensure_ascii=False))
         return 0
