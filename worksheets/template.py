@@ -95,9 +95,10 @@ class _Marks:
         # the nearest field that has a mark: params.x.int[1] -> params.x.int -> params.x
         probe = full
         while probe and probe not in self.marks:
-            probe = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", probe)
+            shorter = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", probe)
+            probe = "" if shorter == probe else shorter
         line, column = self.marks.get(probe, (None, None))
-        return TemplateError(message, path=path or "template", line=line, column=column,
+        return TemplateError(message, path=full or "template", line=line, column=column,
                              source=self.source)
 
 
