@@ -35,7 +35,12 @@ class ProblemSchema(Schema):
     position = fields.List(fields.Integer(), metadata={
         "description": "non-finite conv results: the element's index in the tensor"})
     item = fields.Integer(metadata={"description": "batch: the item's index"})
-    limit = fields.Integer(metadata={"description": "body too large: the limit in bytes"})
+    limit = fields.Raw(metadata={
+        "description": "body too large: the limit in bytes; too much work: the setting's name",
+        "oneOf": [{"type": "integer"}, {"type": "string"}]})
+    maximum = fields.Integer(metadata={"description": "too much work: the setting's value"})
+    requested = fields.Integer(metadata={"description": "too much work: what the request "
+                                                        "needs"})
 
 
 class ProblemApi(Api):
