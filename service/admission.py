@@ -114,3 +114,11 @@ def admit_problem_set(students, per_sheet: int, formats: list[str]) -> float:
     needs = [Need(f"max_export_problems_{fmt}", count, f"{what} as {fmt}", "students")
              for fmt in formats if fmt != "json"]
     return admit(*needs, Need("max_set_problems", count, what, "students"))
+
+
+def admit_templates(templates: list, variants: int) -> float:
+    """Templates sent with a request: each is stress-tested with `variants` variants,
+    as much work as that many problems of a set."""
+    count = len(templates) * variants
+    return admit(Need("max_set_problems", count, f"template stress-test variants "
+                                                 f"({len(templates)} x {variants})", "templates"))

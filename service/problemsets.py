@@ -17,6 +17,8 @@ import worksheets
 from worksheets import exports
 from worksheets.generator import MAX_SEED, read_request
 from worksheets.gradebook import grade_class
+from worksheets.problems.template_problem import problem_type_of, stress
+from worksheets.template import read_inline
 from service import admission, auth, export_process, ratelimit
 from service.fields import JSONObject, StrictInteger, describe, settings
 from service.openapi import ApiBlueprint
@@ -99,10 +101,46 @@ class Formats(fields.Field):
         return value
 
 
+# Templates sent with a request are stress-tested with this many variants (a file
+# checked by `gradsheet check-template` with 1,000), priced by admission.
+REQUEST_STRESS_VARIANTS = 200
+TEMPLATES_DOC = {"description": "instructor problem templates (the YAML format of "
+                                "`gradsheet check-template`, as JSON); `problems` names them "
+                                "by id. Each is stress-tested before the set is made.",
+                 "type": "array", "minItems": 1, "items": {"type": "object"}}
+
+
+class TemplateList(fields.Field):
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is not list:
+            raise ValidationError(f"must be a list of templates, not {describe(value)}")
+        return value
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value
+
+
+def _templates(raw, stressed: bool) -> list:
+    """The request's templates, read and (when `stressed`) stress-tested, each priced
+    by admission first."""
+    if raw is None:
+        return []
+    try:
+        templates = read_inline(raw)
+        if stressed:
+            admission.admit_templates(templates, REQUEST_STRESS_VARIANTS)
+            for t in templates:
+                stress(problem_type_of(t), REQUEST_STRESS_VARIANTS)
+    except worksheets.ProblemSetError as exc:
+        raise _problem(exc) from None
+    return templates
+
+
 class ProblemSetRequestSchema(Schema):
     seed = _seed(required=True)
     students = Students(required=True, metadata=STUDENTS_DOC)
     problems = ProblemList(metadata=PROBLEMS_DOC)
+    templates = TemplateList(metadata=TEMPLATES_DOC)
     include_answers = StrictBoolean(load_default=False, metadata={
         "type": "boolean", "description": "add each problem's answers and worked solution"})
     format = Formats(load_default=["json"], metadata={
@@ -164,6 +202,10 @@ class ProblemTypesResponseSchema(Schema):
 
 class GradeRequestSchema(Schema):
     token = fields.String(required=True, metadata={"description": "the problem's token"})
+    templates = TemplateList(metadata={
+        "description": "for a template problem's token: the template as the set was made "
+                       "with it (a changed template is refused)",
+        "type": "array", "items": {"type": "object"}})
     answers = JSONObject(required=True, metadata={
         "type": "object", "description": "part -> number, list or map, shaped like the "
                                          "problem's answers"})
@@ -262,8 +304,9 @@ def problem_sets(req):
     _check_size(req["students"], per_sheet)
     share = admission.admit_problem_set(req["students"], per_sheet, req["format"])
     with admission.lane(share), runtime().admission:
+        templates = _templates(req.get("templates"), stressed=True)
         try:
-            request = read_request(req["seed"], req["students"], problems)
+            request = read_request(req["seed"], req["students"], problems, templates)
             body = runtime().generator.build(request, include_answers=req["include_answers"])
             if req["format"] != ["json"]:
                 name, media_type, data = export_process.render_download(body, req["format"])
@@ -281,7 +324,8 @@ def grade(req):
     """Marks for a student's answers to the problem a token names, part by part."""
     with runtime().admission:
         try:
-            body = runtime().generator.grade(req["token"], req["answers"])
+            body = runtime().generator.grade(req["token"], req["answers"],
+                                             _templates(req.get("templates"), stressed=False))
         except worksheets.ProblemSetError as exc:
             raise _problem(exc) from None
     return json_response(body)
@@ -336,3 +380,43 @@ def trace(req):
     except worksheets.ProblemSetError as exc:
         raise _problem(exc) from None
     return json_response({"students": found})
+
+
+class TemplateCheckRequestSchema(Schema):
+    templates = TemplateList(required=True, metadata=TEMPLATES_DOC)
+
+
+class TemplateReportSchema(Schema):
+    id = fields.String(required=True)
+    hash = fields.String(required=True, metadata={"description": "what tokens carry"})
+    variants = fields.Integer(required=True)
+    draws = fields.Integer(required=True)
+    rejection_rate = fields.Float(required=True)
+    refused = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                          metadata={"description": "field path: why -> draws refused"})
+
+
+class TemplateCheckResponseSchema(Schema):
+    templates = fields.List(fields.Nested(TemplateReportSchema), required=True)
+
+
+@blp.endpoint("/v1/templates/check", body=TemplateCheckRequestSchema,
+              response=TemplateCheckResponseSchema, problems=(503,))
+def check_templates(req):
+    """Problem templates checked field by field and stress-tested: the share of draws
+    their conditions reject, by condition; a fault is a 422 naming its field."""
+    raw = req["templates"]
+    with runtime().admission:
+        try:
+            templates = read_inline(raw)
+            share = admission.admit_templates(templates, REQUEST_STRESS_VARIANTS)
+            with admission.lane(share):
+                reports = [stress(problem_type_of(t), REQUEST_STRESS_VARIANTS)
+                           for t in templates]
+        except worksheets.ProblemSetError as exc:
+            raise _problem(exc) from None
+    return json_response({"templates": [
+        {"id": t.id, "hash": t.hash, "variants": r.variants, "draws": r.draws,
+         "rejection_rate": round(r.rejection_rate, 6),
+         "refused": {f"{path}: {why}": n for (path, why), n in r.refused.most_common()}}
+        for t, r in zip(templates, reports)]})

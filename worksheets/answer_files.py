@@ -58,14 +58,14 @@ def _submission(item, where: str) -> dict:
     return item
 
 
-def grade_file(path: str) -> GradedFile:
-    """Grade every submission in the answers file at `path`; an error names the
-    problem it is in."""
+def grade_file(path: str, templates=None) -> GradedFile:
+    """Grade every submission in the answers file at `path`, template problems against
+    `templates`; an error names the problem it is in."""
     gen = Generator()
     results = []
     for where, item in submissions(read_json_file(path)):
         try:
-            results.append(gen.grade(item["token"], item.get("answers", {})))
+            results.append(gen.grade(item["token"], item.get("answers", {}), templates))
         except ProblemSetError as exc:
             raise ProblemSetError(exc.message, path=f"{where}.{exc.path}") from None
     return GradedFile(results, sum(r["score"] for r in results),

@@ -19,7 +19,8 @@ from worksheets.errors import ProblemSetError, TokenError
 from worksheets.grading import read_submission, score
 from worksheets.numerals import settle, stored
 from worksheets.problem import Work
-from worksheets.problems import TYPES, WORKSHEET, problem_type
+from worksheets.problems import TYPES, WORKSHEET, problem_type, template_types
+from worksheets.problems.template_problem import template_type
 from worksheets.seeding import GENERATOR_VERSION, Stream, keys, secret_bytes, variant_of
 from worksheets.tokens import TokenSigner
 
@@ -38,13 +39,15 @@ class Request:
     problems: list  # [(ProblemType, given options, options with defaults)]
 
 
-def read_request(seed, students, problems=None) -> Request:
-    """Validate a set request; ProblemSetError names the field and the position."""
+def read_request(seed, students, problems=None, templates=None) -> Request:
+    """Validate a set request; ProblemSetError names the field and the position.
+    `templates` (worksheets.template.Template) add problem types by their ids."""
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise ProblemSetError(f"must be a whole number, not {seed!r}", path="seed")
     if not 0 <= seed <= MAX_SEED:
         raise ProblemSetError(f"must be between 0 and {MAX_SEED}, not {seed}", path="seed")
-    return Request(int(seed), read_students(students), read_problems(problems))
+    return Request(int(seed), read_students(students),
+                   read_problems(problems, template_types(templates)))
 
 
 def read_students(students) -> list:
@@ -78,7 +81,7 @@ def read_students(students) -> list:
     return list(students)
 
 
-def read_problems(problems) -> list:
+def read_problems(problems, templates: dict | None = None) -> list:
     if problems is None:
         problems = list(WORKSHEET)
     if not isinstance(problems, (list, tuple)) or not problems:
@@ -96,7 +99,7 @@ def read_problems(problems) -> list:
                                   '{"type": id, ...options}', path=path)
         if "type" not in spec:
             raise ProblemSetError(f"needs a type (one of {', '.join(TYPES)})", path=f"{path}.type")
-        t = problem_type(spec["type"], f"{path}.type")
+        t = problem_type(spec["type"], f"{path}.type", templates)
         out.append((t, *read_options(t, spec, path)))
     return out
 
@@ -148,7 +151,8 @@ class Generator:
                            "statement": t.statement(v, options), "parameters": v.parameters,
                            "tolerance": {part: tol.to_dict() for part, tol
                                          in t.part_tolerances(v).items()},
-                           "token": sign(variant, index, t.id, given, reveal)}
+                           "token": sign(variant, index, t.id, given, reveal,
+                                         getattr(t, "template_hash", None))}
                 problems.append(problem)
                 if include_answers:
                     w = Work(t, options, given, v)
@@ -168,26 +172,32 @@ class Generator:
                 problem["answers"] = stored(answers)
                 if worked:
                     problem["solution"] = solution
-        return {"seed": request.seed, "version": GENERATOR_VERSION, "sheets": sheets}
+        out = {"seed": request.seed, "version": GENERATOR_VERSION, "sheets": sheets}
+        used = {t.id: t.template.source for t, _, _ in request.problems if hasattr(t, "template")}
+        if used:  # what grading these tokens needs
+            out["templates"] = list(used.values())
+        return out
 
     # -- one problem from its token --------------------------------------------------------
-    def regenerate(self, token) -> tuple:
-        """(ticket, type, options, variant, answers) of the problem a token names."""
+    def regenerate(self, token, templates=None) -> tuple:
+        """(ticket, type, options, variant, answers) of the problem a token names;
+        a template problem's token needs its template among `templates`."""
         ticket = self.signer.read(token)
-        t, options = self._check(ticket)
+        t, options = self._check(ticket, templates)
         v = t.sample(Stream(self.keys, ticket.variant, ticket.index, t.id), options)
         answers, _ = solve(t, v, options, worked=False)
         return ticket, t, options, v, answers
 
     @staticmethod
-    def _check(ticket) -> tuple:
+    def _check(ticket, templates=None) -> tuple:
         """(type, options with defaults) of a signed ticket, refused unless generation
         could have signed it: a token is only as trustworthy as the secret, and a leaked
         or weak one must not open problems no sheet holds."""
         if not 0 <= ticket.index < MAX_PROBLEMS_PER_SHEET:
             raise TokenError(f"names problem {ticket.index} of its sheet; a sheet holds at "
                              f"most {MAX_PROBLEMS_PER_SHEET} problems")
-        t = TYPES.get(ticket.type_id)
+        t = TYPES.get(ticket.type_id) if ticket.template is None else \
+            template_type(ticket, templates)
         if t is None:
             raise TokenError(f"names problem type {ticket.type_id!r}, which this gradsheet "
                              f"does not have")
@@ -202,12 +212,17 @@ class Generator:
             raise TokenError(f"its options are not in the form gradsheet signs for {t.id}")
         return t, options
 
-    def grade(self, token, answers) -> dict:
+    def grade(self, token, answers, templates=None) -> dict:
         """{"score", "max_score", "parts": [...]} for `answers` to the token's problem."""
-        ticket, t, options, v, key = self.regenerate(token)
+        ticket, t, options, v, key = self.regenerate(token, templates)
         submitted = read_submission(key, answers)
         results = t.grade(v, options, key, submitted)
-        earned, possible = score(t.id, results)
+        if hasattr(t, "part_points"):  # a template's own points weigh its parts
+            points = t.part_points(results)
+            earned = round(sum(r.credit * w for r, w in zip(results, points)), 6)
+            possible = float(sum(points))
+        else:
+            earned, possible = score(t.id, results)
         return {"problem": f"{ticket.variant}-{ticket.index + 1}", "type": t.id,
                 "score": earned, "max_score": possible,
                 "parts": [r.to_dict(ticket.reveal) for r in results]}
@@ -246,18 +261,21 @@ def solve(t, variant, options: dict | None = None, worked: bool = True) -> tuple
 
 
 def generate(seed, students, problems=None, *, include_answers: bool = True,
-             worked: bool = True, secret=None, reveal: bool | None = None) -> dict:
+             worked: bool = True, secret=None, reveal: bool | None = None,
+             templates=None) -> dict:
     """A problem set: one sheet per student, with answers and worked solutions unless
     `include_answers` is false. `problems` is a list of type ids or {"type", ...options}
     (default: the whole worksheet, one problem of each type). `reveal` says whether
-    grading a token shows the expected answers (default: `include_answers`)."""
-    return Generator(secret).build(read_request(seed, students, problems), include_answers,
-                                   worked, reveal)
+    grading a token shows the expected answers (default: `include_answers`).
+    `templates` (worksheets.template.Template) add problem types by their ids."""
+    return Generator(secret).build(read_request(seed, students, problems, templates),
+                                   include_answers, worked, reveal)
 
 
-def grade(token, answers, *, secret=None) -> dict:
-    """Marks for `answers` to the problem `token` names, regenerated from the token."""
-    return Generator(secret).grade(token, answers)
+def grade(token, answers, *, secret=None, templates=None) -> dict:
+    """Marks for `answers` to the problem `token` names, regenerated from the token (and,
+    for a template problem, from its template, one of `templates`)."""
+    return Generator(secret).grade(token, answers, templates)
 
 
 def trace(seed, students, *, variant=None, token=None, secret=None) -> list:

@@ -137,7 +137,7 @@ def _cell(text: str) -> str:
 
 
 def grade_class(files: list[tuple[str, bytes]], *, roster=None, seed: int | None = None,
-                secret=None, generator: Generator | None = None) -> Gradebook:
+                secret=None, generator: Generator | None = None, templates=None) -> Gradebook:
     """Grade every (file name, bytes) of a class. A file that cannot be read or graded
     is a row with its error, never an exception; ProblemSetError only for a roster
     given without a seed, or the other way round."""
@@ -153,7 +153,7 @@ def grade_class(files: list[tuple[str, bytes]], *, roster=None, seed: int | None
             continue
         for k, sheet in enumerate(sheets):
             fallback = stem if len(sheets) == 1 else f"{stem}[{k}]"
-            graded.append(_grade_sheet(gen, name, sheet, fallback, by_variant))
+            graded.append(_grade_sheet(gen, name, sheet, fallback, by_variant, templates))
     return Gradebook(graded)
 
 
@@ -184,7 +184,8 @@ def _sheets(name: str, data: bytes) -> list:
     return [doc]
 
 
-def _grade_sheet(gen: Generator, name: str, sheet, fallback: str, by_variant) -> StudentGrade:
+def _grade_sheet(gen: Generator, name: str, sheet, fallback: str, by_variant,
+                 templates=None) -> StudentGrade:
     claimed = sheet.get("student") if isinstance(sheet, dict) else None
     result = StudentGrade(str(claimed) if claimed is not None else fallback, name)
     try:
@@ -196,7 +197,7 @@ def _grade_sheet(gen: Generator, name: str, sheet, fallback: str, by_variant) ->
     for where, item in items:
         try:
             ticket = gen.signer.read(item["token"])
-            g = gen.grade(item["token"], item.get("answers", {}))
+            g = gen.grade(item["token"], item.get("answers", {}), templates)
         except ProblemSetError as exc:
             result.notes.append(f"{where}: {exc.message} ({exc.path})" if exc.path
                                 else f"{where}: {exc.message}")

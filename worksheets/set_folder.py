@@ -124,7 +124,8 @@ def _old_set_files(out: Path, identity: dict, force: bool) -> list[Path]:
 def write_set(seed, students, problems, formats, out_dir, *, reveal: bool = False,
               force: bool = False,
               progress: Callable[[int, int], None] | None = None,
-              writing: Callable[[str], None] | None = None) -> WrittenSet:
+              writing: Callable[[str], None] | None = None,
+              templates=None) -> WrittenSet:
     """Build every student's sheet with answers and write them and the key in
     `formats` under `out_dir`, with the manifest. Another set in `out_dir` is refused
     unless `force`, which removes its files first. `progress`, when given, hears
@@ -132,7 +133,7 @@ def write_set(seed, students, problems, formats, out_dir, *, reveal: bool = Fals
     format's name before its files are made (PDF's typesetting takes longer than
     building the sheets)."""
     formats = exports.parse_formats(formats)
-    request = read_request(seed, students, problems)
+    request = read_request(seed, students, problems, templates)
     gen = Generator()
     out = Path(out_dir)
     identity = set_identity(request, reveal)
@@ -146,7 +147,8 @@ def write_set(seed, students, problems, formats, out_dir, *, reveal: bool = Fals
     sheets: list = []
     for start in range(0, total, step):
         part = read_request(request.seed, request.students[start:start + step],
-                            [dict(given, type=t.id) for t, given, _ in request.problems])
+                            [dict(given, type=t.id) for t, given, _ in request.problems],
+                            templates)
         sheets += gen.build(part, include_answers=True, reveal=reveal)["sheets"]
         if progress is not None:
             progress(len(sheets), total)
@@ -158,6 +160,8 @@ def write_set(seed, students, problems, formats, out_dir, *, reveal: bool = Fals
         except OSError as exc:
             raise ProblemSetError(f"cannot remove {path}: {exc.strerror}", path="--out") from None
         removed.append(path.relative_to(out.resolve()).as_posix())
+    if templates:  # grading the set's tokens needs them
+        key["templates"] = [t.source for t in templates]
     written = []
     for name in formats:
         if writing is not None:

@@ -5,7 +5,9 @@ base64 of the JSON list
 
     [generator version, variant, problem index, type id, options, reveal]
 
-and the signature is HMAC-SHA256 under a key derived from GRADSHEET_SECRET. Grading
+(with the template's hash appended for a problem of an instructor's template, so that
+grading refuses a template changed since the sheet was made), and the signature is
+HMAC-SHA256 under a key derived from GRADSHEET_SECRET. Grading
 reads the token, regenerates the problem and its key, and marks the answers: no state,
 so any replica grades any token. The payload is readable (it holds nothing a student
 does not already know); a changed byte or another secret fails the signature.
@@ -39,6 +41,7 @@ class Ticket:
     type_id: str
     options: dict
     reveal: bool
+    template: str | None = None   # the hash of the template a template problem came from
 
 
 def _signer(keys: Keys) -> Signer:
@@ -56,8 +59,10 @@ class TokenSigner:
     def __init__(self, keys: Keys):
         self._signer = _signer(keys)
 
-    def sign(self, variant: str, index: int, type_id: str, options: dict, reveal: bool) -> str:
-        payload = orjson.dumps([GENERATOR_VERSION, variant, index, type_id, options, int(reveal)])
+    def sign(self, variant: str, index: int, type_id: str, options: dict, reveal: bool,
+             template: str | None = None) -> str:
+        body = [GENERATOR_VERSION, variant, index, type_id, options, int(reveal)]
+        payload = orjson.dumps(body if template is None else [*body, template])
         return self._signer.sign(base64.urlsafe_b64encode(payload).rstrip(b"=")).decode()
 
     def read(self, token) -> Ticket:
@@ -75,7 +80,7 @@ class TokenSigner:
                 "a gradsheet with another GRADSHEET_SECRET") from None
         try:
             body = orjson.loads(base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4)))
-            version, variant, index, type_id, options, reveal = body
+            version, variant, index, type_id, options, reveal, *template = body
         except (binascii.Error, orjson.JSONDecodeError, ValueError, TypeError):
             raise TokenError("the payload is not a problem token") from None
         if version != GENERATOR_VERSION:
@@ -83,9 +88,11 @@ class TokenSigner:
                 f"was made by problem generator {version!r}; this gradsheet runs "
                 f"{GENERATOR_VERSION!r} and cannot regenerate that problem")
         if (type(variant) is not str or type(index) is not int or type(type_id) is not str
-                or type(options) is not dict or reveal not in (0, 1)):
+                or type(options) is not dict or reveal not in (0, 1) or len(template) > 1
+                or template and type(template[0]) is not str):
             raise TokenError("the payload is not a problem token")
         if not _VARIANT.fullmatch(variant):
             raise TokenError(f"names variant {variant[:40]!r}; a variant is "
                              f"{VARIANT_HEX_DIGITS} lowercase hex digits")
-        return Ticket(version, variant, index, type_id, options, bool(reveal))
+        return Ticket(version, variant, index, type_id, options, bool(reveal),
+                      template[0] if template else None)

@@ -19,9 +19,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from service.cli import config, conv, graph, jobs, server, worker, worksheets
+from service.cli import config, conv, graph, jobs, server, templates, worker, worksheets
 
-COMMAND_MODULES = (graph, conv, worksheets, server, worker, jobs, config)
+COMMAND_MODULES = (graph, conv, worksheets, templates, server, worker, jobs, config)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -29,6 +29,7 @@ from worksheets.exports.sheetset import KEY_STEM
 from worksheets.set_folder import MANIFEST, read_problem_list, write_set
 
 KEY_FILE = f"{KEY_STEM}.json"
+from service.cli.templates import read_files
 
 
 def register(subparsers) -> None:
@@ -47,6 +48,9 @@ def register(subparsers) -> None:
     g.add_argument("--problems", metavar="TYPES", help="comma-separated problem types "
                    f"({', '.join(t['id'] for t in problem_types())}), or @FILE with a JSON "
                    'list of {"type": id, ...options}')
+    g.add_argument("--templates", action="append", metavar="FILE",
+                   help="a YAML or JSON file of problem templates whose ids --problems may "
+                        "name (repeatable; see gradsheet check-template)")
     g.add_argument("--format", default="json", metavar="FORMATS",
                    help="comma-separated: " + ", ".join(exports.FORMATS) + " (default: json); "
                         "every format's files go side by side into --out")
@@ -80,6 +84,8 @@ def register(subparsers) -> None:
     r.add_argument("--out", metavar="DIR", help="class grading: write gradebook.csv and "
                    "feedback/<student>.txt here (default: the CSV to stdout)")
     r.add_argument("--json", action="store_true", help="print the results as JSON")
+    r.add_argument("--templates", action="append", metavar="FILE",
+                   help="the templates file the set was made with (for template problems)")
     r.set_defaults(handler=grade, kernels=True)
 
     ty = subparsers.add_parser(
@@ -115,6 +121,7 @@ def generate(args) -> int:
     try:
         written = write_set(args.seed, students, problems, args.format, args.out,
                             reveal=args.practice, force=args.force,
+                            templates=read_files(args.templates),
                             progress=progress.students if progress else None,
                             writing=progress.writing if progress else None)
     finally:
@@ -190,7 +197,7 @@ def grade(args) -> int:
     if (len(args.answers) > 1 or args.out or args.roster or args.seed is not None
             or Path(args.answers[0]).is_dir() or _holds_sheets(args.answers[0])):
         return grade_class_files(args)
-    graded = grade_file(args.answers[0])
+    graded = grade_file(args.answers[0], read_files(args.templates))
     full = graded.score >= graded.max_score
     if args.json:
         print(json.dumps(graded.to_dict(), indent=1, ensure_ascii=False))
@@ -235,7 +242,8 @@ def _class_files(paths: list[str]) -> list[tuple[str, bytes]]:
 
 def grade_class_files(args) -> int:
     roster = read_roster(args.roster) if args.roster else None
-    book = grade_class(_class_files(args.answers), roster=roster, seed=args.seed)
+    book = grade_class(_class_files(args.answers), roster=roster, seed=args.seed,
+                       templates=read_files(args.templates))
     if args.out:
         written = write_gradebook(book, args.out)
         for s in book.students:

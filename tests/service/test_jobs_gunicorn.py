@@ -168,7 +168,7 @@ def test_gradsheet_jobs_submits_watches_lists_and_downloads(server, monkeypatch,
     assert f"{job_id}  done       2/2 students" in capsys.readouterr().out
     assert main(["jobs", "download", job_id, "--out", str(tmp_path / "set.zip")]) == 0
     assert sorted(zipfile.ZipFile(tmp_path / "set.zip").namelist()) == [
-        "ada.json", "alan.json", "answer-key.json"]
+        "ada.json", "alan.json", "answer-key.json", "gradsheet-manifest.json"]
     monkeypatch.setenv("GRADSHEET_INSTRUCTOR_TOKEN", "not-the-servers-token-at-all")
     assert main(["jobs", "list"]) == 2
     assert "401" in capsys.readouterr().err

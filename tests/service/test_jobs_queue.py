@@ -128,7 +128,8 @@ def test_an_idempotency_key_gives_the_same_job_back_for_its_token_only(embedded)
         archive = zipfile.ZipFile(io.BytesIO(client.get(job["result_url"],
                                                         headers=_as(token)).data))
         assert sorted(archive.namelist()) == ["ada.json", "alan.json", "answer-key.json",
-                                              "gradsheet-3-moodle.xml"]
+                                              "gradsheet-3-moodle.xml",
+                                              "gradsheet-manifest.json"]
         key_file = json.loads(archive.read("answer-key.json"))
         assert [s["student"] for s in key_file["sheets"]] == ["ada", "alan"]
 

@@ -54,7 +54,7 @@ def points_text(points) -> str:
 def _figure(figures: dict, svg: str) -> str:
     """The figure's path in the package: named by its content, so a figure that two
     students share is one file."""
-    name = f"figure-{hashlib.sha1(svg.encode('utf-8')).hexdigest()[:20]}.svg"
+    name = f"figure_{hashlib.sha1(svg.encode('utf-8')).hexdigest()[:20]}.svg"
     figures[name] = svg
     return name
 

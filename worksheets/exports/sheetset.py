@@ -14,6 +14,7 @@ from pathvalidate import sanitize_filename
 
 from worksheets.exports.errors import ExportError
 from worksheets.problems import TYPES
+from worksheets.problems.template_problem import figure_type
 
 KEY_STEM = "answer-key"   # the key's file name, as `gradsheet generate` names it
 CLASS_STEM = "all-sheets"  # every student's sheet in one file, to print for a class
@@ -83,7 +84,7 @@ class SheetSet:
 def figure(problem: dict, key: bool, number: int | None = None) -> str | None:
     """SVG text of the problem's figure, drawn by its type (None for a type without
     one). `key` fills in the answers, which the problem must then hold."""
-    t = TYPES.get(problem["type"])
+    t = TYPES.get(problem["type"]) or figure_type(problem)
     if t is None or t.figure_shows is None:
         return None
     title = (f"Problem {number}: " if number is not None else "") + t.figure_shows + \
@@ -92,7 +93,7 @@ def figure(problem: dict, key: bool, number: int | None = None) -> str | None:
 
 
 def title(problem: dict) -> str:
-    t = TYPES.get(problem["type"])
+    t = TYPES.get(problem["type"]) or figure_type(problem)
     return t.title if t is not None else problem["type"].replace("_", " ")
 
 
