@@ -290,11 +290,9 @@ class PlainEvaluation(Evaluation):
 
     @property
     def graph(self) -> Graph:
-        try:
-            return self._graph
-        except AttributeError:
+        if self._graph is None:
             self._graph = self._batch.graph_of(self._g)
-            return self._graph
+        return self._graph
 
     @property
     def output(self) -> str:
@@ -318,23 +316,19 @@ class PlainEvaluation(Evaluation):
 
     @property
     def values(self) -> dict:
-        try:
-            return self._values
-        except AttributeError:
+        if self._values is None:
             b = self._batch
             names = b.names_of(self._g) if b.intermediates else (self.output,)
             self._values = self._table(names, b.results_of(self._p)[0])
-            return self._values
+        return self._values
 
     @property
     def gradients(self) -> dict:
-        try:
-            return self._gradients
-        except AttributeError:
+        if self._gradients is None:
             b = self._batch
             names = b.names_of(self._g) if b.intermediates else self._input_names
             self._gradients = self._table(names, b.results_of(self._p)[1])
-            return self._gradients
+        return self._gradients
 
 
 def _plain_results(batches, results: list) -> None:
@@ -346,6 +340,7 @@ def _plain_results(batches, results: list) -> None:
             ev._batch = batch
             ev._g = g
             ev._p = p
+            ev._graph = ev._values = ev._gradients = None  # made when first asked for
             results[k] = ev
 
 
