@@ -3,9 +3,11 @@
 L: x [32, 16, 4096], w [32, 16, 7], stride 2, padding 3: forward + backward.
    Goal: engine / torch <= 0.67.
 S: 20,000 worksheet-sized problems (W 5-32, F in {1, 3, 5, 7}, P 0-3, S 1-3), forward +
-   gradients of the sum of outputs, through one conv1d_many call; vs PyTorch called per
-   problem, NumPy in and out (and a NumPy im2col per problem, for scale).
-   Goal: >= 100x faster per problem.
+   gradients of the sum of outputs, counted the way a caller uses them: the call and
+   every result's three arrays read. Two forms: conv1d_many (a list of items in, a
+   ConvResult per item out) and the packed form (conv1d_packed: flat arrays and
+   offsets in and out). vs PyTorch called per problem, NumPy in and out (and a NumPy
+   im2col per problem, for scale). Goal: >= 100x faster per problem.
 Also: first-call time with an empty Numba cache (every conv kernel compiled) and with a
 warm one. Timings are medians of --repeats runs after a warm-up, engine and torch
 alternating so that a noisy neighbour slows both, with the garbage collector off during
@@ -36,6 +38,7 @@ except ImportError:
              "  .venv/bin/pip install torch==2.13.0")
 
 from engine.conv import conv1d, conv1d_backward, conv1d_many
+from engine.conv.many import conv1d_packed
 from timing import alternate, timed
 
 # Seconds before each timed call: OpenMP threads spin for a while after their work.
@@ -149,31 +152,57 @@ def im2col_one_by_one(items) -> list:
     return results
 
 
+def packed_problems(items: list) -> tuple:
+    """worksheet_problems as the packed form takes them: flat x and w with offsets."""
+    x_at = np.cumsum([0] + [len(item[0]) for item in items])
+    w_at = np.cumsum([0] + [len(item[1]) for item in items])
+    return (np.concatenate([item[0] for item in items]), x_at, np.concatenate([item[1] for item in items]),
+            w_at, np.array([item[2] for item in items]), np.array([item[3] for item in items]))
+
+
+def read_every_result(results) -> None:
+    """What a caller does with conv1d_many's results: each one's three arrays."""
+    for r in results:
+        r.output, r.grad_input, r.grad_weight
+
+
+def read_packed(out) -> None:
+    """The packed form's three arrays and their offsets: every result, read in place."""
+    out.output, out.output_at, out.grad_input, out.grad_input_at, out.grad_weight, out.grad_weight_at
+
+
 def bench_small(count: int, baseline_count: int, repeats: int) -> dict:
-    """Per-problem times. Each run gets problems generated just before it, untimed, as
-    problem generation would hand them over; engine and baselines take turns."""
+    """Per-problem times, the call and the reading of every result together. Each run
+    gets problems generated just before it, untimed, as problem generation would hand
+    them over (packed, for the packed form); engine forms and baselines take turns."""
     conv1d_many(worksheet_problems(count, seed=10**6))
+    conv1d_packed(*packed_problems(worksheet_problems(count, seed=10**6)))
     torch_one_by_one(worksheet_problems(50, seed=10**6))
-    times = {"engine": [], "read": [], "torch": [], "numpy": []}
+    times = {"engine": [], "call": [], "packed": [], "torch": [], "numpy": []}
     err = 0.0
     for rep in range(repeats):
         items = worksheet_problems(count, seed=rep)
+        packed = packed_problems(items)
         out = []
-        times["engine"].append(timed(lambda: out.append(conv1d_many(items)), PAUSE) / count)
+        times["call"].append(timed(lambda: out.append(conv1d_many(items)), PAUSE) / count)
         # conv1d_many computes everything; the per-item NumPy views are made on first read
-        times["read"].append(timed(lambda: [(r.output, r.grad_input, r.grad_weight)
-                                            for r in out[0]], PAUSE) / count)
+        times["engine"].append(times["call"][-1] + timed(lambda: read_every_result(out[0]), PAUSE) / count)
+        times["packed"].append(timed(lambda: read_packed(conv1d_packed(*packed)), PAUSE) / count)
         sample = worksheet_problems(baseline_count, seed=10**3 + rep)
         times["torch"].append(timed(lambda: torch_one_by_one(sample), PAUSE) / baseline_count)
         sample = worksheet_problems(baseline_count, seed=10**3 + rep)
         times["numpy"].append(timed(lambda: im2col_one_by_one(sample), PAUSE) / baseline_count)
     check = worksheet_problems(500, seed=7)
-    for r, (y, gx, gw) in zip(conv1d_many(check), torch_one_by_one(check)):
+    packed_check = conv1d_packed(*packed_problems(check))
+    for k, (r, (y, gx, gw)) in enumerate(zip(conv1d_many(check), torch_one_by_one(check))):
+        p = packed_check[k]
         err = max(err, np.abs(r.output - y).max(), np.abs(r.grad_input - gx).max(),
-                  np.abs(r.grad_weight - gw).max())
+                  np.abs(r.grad_weight - gw).max(), np.abs(p.output - y).max(),
+                  np.abs(p.grad_input - gx).max(), np.abs(p.grad_weight - gw).max())
     med = {k: statistics.median(v) * 1e6 for k, v in times.items()}
-    return dict(engine_us=med["engine"], read_us=med["read"], torch_us=med["torch"],
-                numpy_us=med["numpy"],
+    speedups = {form: sorted(t / e for t, e in zip(times["torch"], times[form])) for form in ("engine", "packed")}
+    return dict(engine_us=med["engine"], call_us=med["call"], packed_us=med["packed"], torch_us=med["torch"],
+                numpy_us=med["numpy"], speedups=speedups,
                 err=err, count=count, baseline_count=baseline_count)
 
 
@@ -242,17 +271,21 @@ def main(argv=None) -> int:
           f"{'met' if ratio <= 0.67 else 'NOT met'}); max |engine - torch| {L['err']:.1e}")
 
     S = bench_small(count, min(count, 2000), repeats)
-    speedup = S["torch_us"] / S["engine_us"]
-    print(f"\nS: {S['count']:,} worksheet-sized problems, forward + gradients")
-    print(f"  engine conv1d_many   {S['engine_us']:8.2f} us per problem (the call; reading every "
-          f"result's arrays afterwards adds {S['read_us']:.2f} us)")
+    print(f"\nS: {S['count']:,} worksheet-sized problems, forward + gradients, every result's "
+          "three arrays read")
+    print(f"  engine conv1d_many   {S['engine_us']:8.2f} us per problem (the call alone "
+          f"{S['call_us']:.2f} us; the rest makes each result's views)")
+    print(f"  engine conv1d_packed {S['packed_us']:8.2f} us per problem (flat arrays and offsets in and out)")
     print(f"  torch per problem    {S['torch_us']:8.2f} us per problem "
           f"(timed on {S['baseline_count']:,}; one thread)")
     print(f"  numpy im2col         {S['numpy_us']:8.2f} us per problem "
           f"(timed on {S['baseline_count']:,})")
-    print(f"  ratio engine/torch {S['engine_us'] / S['torch_us']:.4f}, "
-          f"{speedup:.0f}x faster (goal >= 100x: {'met' if speedup >= 100 else 'NOT met'}); "
-          f"max |engine - torch| {S['err']:.1e}")
+    for form, name in (("engine", "conv1d_many"), ("packed", "conv1d_packed")):
+        rounds = S["speedups"][form]
+        speedup = statistics.median(rounds)
+        print(f"  {name}: {speedup:.0f}x faster than torch (median of alternating rounds, which ranged "
+              f"{rounds[0]:.0f}-{rounds[-1]:.0f}x; goal >= 100x: {'met' if speedup >= 100 else 'NOT met'})")
+    print(f"  max |engine - torch| {S['err']:.1e}")
     return 0
 
 

@@ -10,7 +10,8 @@ one session so that the ratios share the machine's load:
 2. POST /v1/evaluate with a small graph against a bare Flask endpoint that parses
    and returns JSON under the same gunicorn settings (goal: >= 70 % of its req/s,
    p99 <= 25 ms), runs interleaved, medians reported;
-3. POST /v1/evaluate/batch with 1000 distinct 5-node graphs (goal: >= 20,000 graphs/s).
+3. POST /v1/evaluate/batch with 1000 distinct 5-node graphs (goal: >= 100,000 graphs/s);
+   its items reach the engine's bulk path (engine.spec_bulk) as Graphs from the graph cache.
 
 A server-side coalescer (single /v1/evaluate requests of a worker's threads gathered
 into one evaluate_many call) was measured here too and removed: it cut req/s to about
@@ -223,7 +224,7 @@ def main(argv=None) -> int:
     goals = {
         "evaluate_small >= 70% of bare Flask": report["evaluate_small"]["ratio_to_bare_median"] >= 0.70,
         "evaluate_small p99 <= 25 ms": report["evaluate_small"]["p99_ms_median"] <= 25,
-        "batch >= 20,000 graphs/s": report["batch_1000"]["graphs_per_s_median"] >= 20_000,
+        "batch >= 100,000 graphs/s": report["batch_1000"]["graphs_per_s_median"] >= 100_000,
     }
     for goal, met in goals.items():
         print(f"{'met' if met else 'NOT met'}: {goal}")

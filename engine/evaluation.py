@@ -290,16 +290,13 @@ class PlainEvaluation(Evaluation):
 
     @property
     def graph(self) -> Graph:
-        try:
-            return self._graph
-        except AttributeError:
-            b = self._batch
-            self._graph = Graph.from_spec(b.specs[self._g], limits=b.limits)
-            return self._graph
+        if self._graph is None:
+            self._graph = self._batch.graph_of(self._g)
+        return self._graph
 
     @property
     def output(self) -> str:
-        return self._batch.specs[self._g]["output"]
+        return self._batch.outputs[self._g]
 
     @property
     def intermediates(self) -> bool:
@@ -307,7 +304,7 @@ class PlainEvaluation(Evaluation):
 
     @property
     def output_gradient(self) -> float:
-        return self._batch.seed
+        return self._batch.seed_of(self._g)
 
     @property
     def _input_names(self) -> tuple:
@@ -319,34 +316,32 @@ class PlainEvaluation(Evaluation):
 
     @property
     def values(self) -> dict:
-        try:
-            return self._values
-        except AttributeError:
+        if self._values is None:
             b = self._batch
             names = b.names_of(self._g) if b.intermediates else (self.output,)
             self._values = self._table(names, b.results_of(self._p)[0])
-            return self._values
+        return self._values
 
     @property
     def gradients(self) -> dict:
-        try:
-            return self._gradients
-        except AttributeError:
+        if self._gradients is None:
             b = self._batch
             names = b.names_of(self._g) if b.intermediates else self._input_names
             self._gradients = self._table(names, b.results_of(self._p)[1])
-            return self._gradients
+        return self._gradients
 
 
-def _plain_results(batch, results: list) -> None:
-    """Put batch's evaluations in their places of `results`."""
+def _plain_results(batches, results: list) -> None:
+    """Put the batches' evaluations in their places of `results`."""
     new = object.__new__
-    for k, g, p in batch.done:
-        ev = new(PlainEvaluation)
-        ev._batch = batch
-        ev._g = g
-        ev._p = p
-        results[k] = ev
+    for batch in batches:
+        for k, g, p in batch.done:
+            ev = new(PlainEvaluation)
+            ev._batch = batch
+            ev._g = g
+            ev._p = p
+            ev._graph = ev._values = ev._gradients = None  # made when first asked for
+            results[k] = ev
 
 
 # --- running ------------------------------------------------------------------------
@@ -372,9 +367,9 @@ def evaluate_many(items, *, output_gradient=1.0, intermediates: bool = True,
                   limits: Limits | None = None, errors: str = "raise") -> list:
     """Evaluate many (graph, inputs[, output_gradient]) items in one kernel call.
 
-    Plain dict specs with number inputs are read and lowered in bulk (engine.spec_bulk)
-    and every other item through Graph and Prepared; a batch with both makes two kernel
-    calls. errors="raise" raises the first item's GraphError (its `item` attribute is
+    Node-list specs and Graphs with number inputs are read and lowered in bulk
+    (engine.spec_bulk) and every other item (expressions, batched inputs, faults)
+    through Graph and Prepared; a batch with several kinds makes a kernel call each. errors="raise" raises the first item's GraphError (its `item` attribute is
     the index); errors="return" puts each failed item's GraphError in its place.
     """
     if errors not in ("raise", "return"):
@@ -402,10 +397,8 @@ def evaluate_many(items, *, output_gradient=1.0, intermediates: bool = True,
 def _evaluate_many(items, output_gradient, intermediates, limits, errors) -> list:
     results: list = [None] * len(items)
     if type(output_gradient) is float and output_gradient - output_gradient == 0.0:
-        # plain dict specs with number inputs: checked, lowered and run in bulk
-        batch = spec_bulk.evaluate_plain(items, output_gradient, intermediates, limits)
-        if batch is not None:
-            _plain_results(batch, results)
+        # specs and Graphs with number inputs: checked, lowered and run in bulk
+        _plain_results(spec_bulk.evaluate_plain(items, output_gradient, intermediates, limits), results)
     ready: list[tuple[int, Prepared]] = []
     for k, entry in enumerate(items):
         if results[k] is not None:

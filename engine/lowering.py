@@ -392,9 +392,24 @@ def _code(graph: Graph, ints: list, const_values: list) -> Code:
 
 
 def _fold_all(graph: Graph, code: list, instr_node: list, stop: int, n_folded: int, known: dict) -> None:
-    """Compute the folded instructions [0, n_folded) into `known` (slot -> value), and
-    turn each pow of [0, stop) whose exponent came out as 2 into square, as emit() does
-    for a literal 2."""
+    """fold(), raising NonFiniteError at the node whose folded value is NaN or inf."""
+    j = fold(code, stop, n_folded, known)
+    if j is not None:
+        i = instr_node[j]
+        node = graph.nodes[i]
+        value = known[code[4 * j + 1]]
+        raise NonFiniteError(
+            f"node {node.id!r} ({node.op}) is {value} for any input: its inputs are "
+            f"constants ({', '.join(map(repr, node.inputs))})", node=node.id, index=None,
+            kind="value", **graph.error_at(i, "").location)
+
+
+def fold(code: list, stop: int, n_folded: int, known: dict) -> int | None:
+    """Compute the folded instructions [0, n_folded) of flat `code` into `known` (slot ->
+    value), and turn each pow of [0, stop) whose exponent came out as 2 into square, as
+    emit() does for a literal 2. Returns the first instruction whose value is not
+    finite (its value is in `known`), or None. engine.spec_bulk folds with this too, so
+    both paths fold bit for bit alike."""
     for j in range(stop):
         op, dst, a, b = code[4 * j:4 * j + 4]
         if op == POW and known.get(b) == 2.0:
@@ -402,11 +417,7 @@ def _fold_all(graph: Graph, code: list, instr_node: list, stop: int, n_folded: i
         if j >= n_folded:
             continue
         value = _fold(OPS[op], known[a], None if b < 0 else known[b])
-        if not math.isfinite(value):
-            i = instr_node[j]
-            node = graph.nodes[i]
-            raise NonFiniteError(
-                f"node {node.id!r} ({node.op}) is {value} for any input: its inputs are "
-                f"constants ({', '.join(map(repr, node.inputs))})", node=node.id, index=None,
-                kind="value", **graph.error_at(i, "").location)
         known[dst] = value
+        if not math.isfinite(value):
+            return j
+    return None

@@ -1,20 +1,23 @@
-"""Many plain node specs at once: checked and lowered by one Numba pass, for evaluate_many.
+"""Many graphs at once: checked and lowered by one Numba pass, for evaluate_many.
 
-evaluate_many's hot case is thousands of small dict specs, each with number inputs.
+evaluate_many's hot case is thousands of small graphs, each with number inputs.
 Reading them node by node in Python (engine.spec) costs about 1.5 us a node, far more
 than evaluating them. Here the specs' fields are pulled out column by column with
 C-level passes (map over the dicts), names are interned to integer codes, and one
-kernel resolves every reference, checks every arity and emits each graph's
-instructions with engine.lowering.emit, the routine that lowers every other graph. No Graph or Node object is made: an
+kernel resolves every reference, checks every arity, puts nodes given out of order in
+engine.spec's order and emits each graph's instructions with engine.lowering.emit, the
+routine that lowers every other graph; nodes of constants only are then folded by
+engine.lowering.fold, as for every other graph. No Graph or Node object is made: an
 Evaluation builds its Graph from the spec only when asked for it.
 
-Only the plain case takes this path: an item (spec, inputs) whose spec is
-{"nodes": [...], "output": id}, whose nodes are {"id", "op", "inputs"} in order, with
-no pow, no node of constants only (those are folded) and an
-output that is a node or a used input, and whose inputs map exactly the graph's inputs to finite floats or ints.
-Every other item, and every item with something wrong in it, is left to the general
-path (engine.spec, then evaluation.Prepared), which words the exact error. So this
-module only decides "plain or not"; it never words an error itself.
+An item takes this path when it is a tuple (graph, inputs) or (graph, inputs,
+output_gradient) whose graph is a Graph or a node-list spec as engine.spec reads it
+(labels, numbers, pow, any node order, and the optional "inputs" list), whose inputs
+map exactly the graph's inputs to finite floats or ints, and whose output_gradient is a
+finite float. {"expr": ...} specs, batched inputs and every item with something wrong
+in it are left to the general path (engine.spec, then evaluation.Prepared), which
+words the exact error. So this module only decides "bulk or not"; it never words an
+error itself.
 """
 
 from __future__ import annotations
@@ -29,12 +32,11 @@ import numpy as np
 from engine.vm import kernels as vm
 from engine.bulk import every, parallel_lock
 from engine import lowering
-from engine.graph import Limits
-from engine.ops import OPS, OPS_BY_NAME
+from engine.graph import Graph, Limits
+from engine.ops import OPS
 from engine.spec import is_valid_name
 
 _OPCODE = {op.name: op.opcode for op in OPS}
-_POW = OPS_BY_NAME["pow"].opcode
 _ARITY = np.array([-1 if op.arity is None else op.arity for op in OPS], dtype=np.int64)
 _NODES = operator.itemgetter("nodes")
 _OUTPUT = operator.itemgetter("output")
@@ -43,41 +45,129 @@ _OP = operator.itemgetter("op")
 _INPUTS = operator.itemgetter("inputs")
 _FIRST = operator.itemgetter(0)
 _SECOND = operator.itemgetter(1)
+_THIRD = operator.itemgetter(2)
+_GRAPH_NODES = operator.attrgetter("nodes")
+_GRAPH_OUTPUT = operator.attrgetter("output")
 _REF_TYPES = {str, float, int}
-# plain items from which waking the thread pool pays (each costs ~0.4 us in the kernel)
-PARALLEL_MIN_ITEMS = 256
+_LABEL_TYPES = {str, type(None)}
+_NO_LABEL = object()
+# instructions from which waking the thread pool pays: evaluation's rule for lanes x
+# instructions. Small graphs in their thousands stay serial (about 0.05 us an
+# instruction): waking the pool cost more than it saved even idle, and on a loaded
+# machine a woken thread waits its turn for a core (measured: 36 us a graph parallel,
+# 27 serial, for 1,500 seven-op graphs, alternating rounds in one process)
+PARALLEL_MIN_WORK = 1 << 17
+# _lower's per-graph fold flags: nodes of constants only were set aside; a pow's
+# exponent is one of them (lowering.PENDING_POW)
+FOLDED, PENDING_POW = 1, 2 * lowering.PENDING_POW
 
 
 @numba.njit(cache=True, nogil=True)
-def _lower(node_start, id_code, op_code, ref_start, ref_code, number, out_code, arity, pow_op):
-    """Resolve and emit every graph; a graph that is not plain gets status 1 and no code.
+def _topological(n0, n1, ref_start, ref_code, is_node, stamp, pos_of, mark, order, pending,
+                 user_at, fill, users, heap):
+    """Kahn's algorithm over nodes [n0, n1), taking the lowest ready spec position first,
+    which is engine.spec's order. Writes positions within the graph to order[:n1 - n0]
+    and returns how many it placed (fewer than n1 - n0: the graph has a cycle).
+
+    pos_of[code]: the position of the node with that id; mark: per code, stamped with a
+    node's token so that a node listing the same input twice counts it once.
+    """
+    n = n1 - n0
+    user_at[:n + 1] = 0
+    pending[:n] = 0
+    for i in range(n0, n1):
+        for r in range(ref_start[i], ref_start[i + 1]):
+            name = ref_code[r]
+            if name >= 0 and is_node[name] == stamp and mark[name] != i + 1:
+                mark[name] = i + 1
+                pending[i - n0] += 1
+                user_at[pos_of[name] + 1] += 1
+    for j in range(n):
+        user_at[j + 1] += user_at[j]
+        fill[j] = user_at[j]
+    for i in range(n0, n1):
+        for r in range(ref_start[i], ref_start[i + 1]):
+            name = ref_code[r]
+            if name >= 0 and is_node[name] == stamp and mark[name] != -(i + 1):
+                mark[name] = -(i + 1)
+                users[fill[pos_of[name]]] = i - n0
+                fill[pos_of[name]] += 1
+    size = 0
+    for j in range(n):  # ascending, so already a heap
+        if pending[j] == 0:
+            heap[size] = j
+            size += 1
+    placed = 0
+    while size > 0:
+        top = heap[0]
+        size -= 1
+        last = heap[size]
+        at = 0
+        while True:  # sift `last` down from the root
+            child = 2 * at + 1
+            if child >= size:
+                break
+            if child + 1 < size and heap[child + 1] < heap[child]:
+                child += 1
+            if heap[child] >= last:
+                break
+            heap[at] = heap[child]
+            at = child
+        if size > 0:
+            heap[at] = last
+        order[placed] = top
+        placed += 1
+        for e in range(user_at[top], user_at[top + 1]):
+            u = users[e]
+            pending[u] -= 1
+            if pending[u] == 0:
+                at = size
+                size += 1
+                while at > 0 and heap[(at - 1) // 2] > u:  # sift up
+                    heap[at] = heap[(at - 1) // 2]
+                    at = (at - 1) // 2
+                heap[at] = u
+    return placed
+
+
+@numba.njit(cache=True, nogil=True)
+def _lower(node_start, id_code, op_code, ref_start, ref_code, number, out_code, may_be_input, arity):
+    """Resolve, order and emit every graph; a graph that cannot be is given status 1
+    and no code (the general path words why).
 
     node_start [G + 1]: graph g's nodes are [node_start[g], node_start[g + 1]).
     Per node: id_code, op_code (-1 for an unknown op), refs [ref_start[i], ref_start[i+1]).
     Per ref: ref_code, a name's code, or ~code for a number whose value is number[code].
-    Returns per graph: status, n_slots, output slot, and [start, stop) ranges into the
-    flat instructions (code [n, 4], instr_node), constants (slot, value) and inputs
-    (slot, code); and each node's value slot.
+    may_be_input[g]: whether graph g's output may be an input that no node uses.
+    Returns per graph: status, fold flags (FOLDED, PENDING_POW), n_slots, output slot,
+    and [start, stop) ranges into the flat instructions (code [n, 4], instr_node; the
+    folded ones first, up to fwd_at[g]), constants (slot, value; NaN for a folded
+    node, computed afterwards) and inputs (slot, code); each node's value slot, and
+    node_order: the spec position of each node in evaluation order.
     """
     G = node_start.shape[0] - 1
     n_nodes = node_start[G]
     n_refs = ref_start[n_nodes]
     cap = max(n_refs, 1)
     status = np.zeros(G, np.int64)
+    fold_flags = np.zeros(G, np.int64)
     n_slots = np.zeros(G, np.int64)
     out_slot = np.zeros(G, np.int64)
     code_at = np.zeros(G + 1, np.int64)
+    fwd_at = np.zeros(G + 1, np.int64)
     const_at = np.zeros(G + 1, np.int64)
     input_at = np.zeros(G + 1, np.int64)
     code = np.empty((cap, 4), np.int32)  # a node of r refs emits max(1, r - 1) <= r instructions
     instr_node = np.empty(cap, np.int64)
-    const_slot = np.empty(cap, np.int32)
-    const_value = np.empty(cap, np.float64)
+    # a graph's constants are its number refs and its folded instructions: <= 2 per ref
+    const_slot = np.empty(2 * cap, np.int32)
+    const_value = np.empty(2 * cap, np.float64)
     input_slot = np.empty(cap, np.int32)
     input_code = np.empty(cap, np.int64)
     node_slot = np.zeros(max(n_nodes, 1), np.int32)
+    node_order = np.arange(max(n_nodes, 1))
     operands = np.empty(cap, np.int64)
-    folded = np.empty((cap, 4), np.int32)  # a plain graph folds nothing; a graph that does is left out
+    folded = np.empty((cap, 4), np.int32)  # one graph's folded instructions, before they move
     folded_node = np.empty(cap, np.int64)
     known = np.zeros(2 * cap + 1, np.int64)
     # per name code: stamped g + 1 while graph g is read, so nothing is cleared between graphs
@@ -85,6 +175,21 @@ def _lower(node_start, id_code, op_code, ref_start, ref_code, number, out_code, 
     is_node = np.zeros(n_codes, np.int64)
     has_slot = np.zeros(n_codes, np.int64)
     slot_of = np.zeros(n_codes, np.int64)
+    pos_of = np.zeros(n_codes, np.int64)
+    mark = np.zeros(n_codes, np.int64)
+    # a graph given out of order is emitted from a copy of its columns in evaluation order
+    width = max(n_nodes, 1)
+    order = np.empty(width, np.int64)
+    pending = np.empty(width, np.int64)
+    user_at = np.empty(width + 1, np.int64)
+    fill = np.empty(width, np.int64)
+    users = np.empty(cap, np.int64)
+    heap = np.empty(width, np.int64)
+    s_op = np.empty(width, np.int64)
+    s_id = np.empty(width, np.int64)
+    s_ref_start = np.empty(width + 1, np.int64)
+    s_ref_code = np.empty(cap, np.int64)
+    s_node_slot = np.empty(width, np.int32)
     c = k = m = 0
     for g in range(G):
         code_at[g], const_at[g], input_at[g] = c, k, m
@@ -94,31 +199,76 @@ def _lower(node_start, id_code, op_code, ref_start, ref_code, number, out_code, 
         for i in range(n0, n1):
             op = op_code[i]
             nr = ref_start[i + 1] - ref_start[i]
-            if is_node[id_code[i]] == stamp or op < 0 or op == pow_op or (
+            if is_node[id_code[i]] == stamp or op < 0 or (
                     nr != arity[op] if arity[op] >= 0 else nr < 2):  # a duplicate id, or a bad op
                 plain = False
                 break
             is_node[id_code[i]] = stamp
+            pos_of[id_code[i]] = i - n0
+        in_order = True
         if plain:
-            nxt, out, c1, f, k1, m1, flags, bad = lowering.emit(
-                n0, n1, op_code, ref_start, ref_code, number, id_code, out_code[g], False, stamp,
-                slot_of, has_slot, known, operands, code, instr_node, c, folded, folded_node, 0,
-                const_slot, const_value, k, input_slot, input_code, m, node_slot)
-            for j in range(m, m1):  # emit() took a node used before its definition for an input
-                if is_node[input_code[j]] == stamp:
-                    plain = False
-            # folding, and an output that is not a node or a used input, are the general path's
-            if plain and f == 0 and bad < 0 and out >= 0:
-                c, k, m = c1, k1, m1
+            for i in range(n0, n1):
+                for r in range(ref_start[i], ref_start[i + 1]):
+                    name = ref_code[r]
+                    if name >= 0 and is_node[name] == stamp and pos_of[name] >= i - n0:
+                        in_order = False
+        if plain and not in_order:
+            n = n1 - n0
+            if _topological(n0, n1, ref_start, ref_code, is_node, stamp, pos_of, mark, order,
+                            pending, user_at, fill, users, heap) < n:
+                plain = False  # a cycle
+            else:
+                s_ref_start[0] = 0
+                for j in range(n):
+                    i = n0 + order[j]
+                    s_op[j], s_id[j] = op_code[i], id_code[i]
+                    at = s_ref_start[j]
+                    for r in range(ref_start[i], ref_start[i + 1]):
+                        s_ref_code[at] = ref_code[r]
+                        at += 1
+                    s_ref_start[j + 1] = at
+                    node_order[n0 + j] = i
+        if plain:
+            if in_order:
+                nxt, out, c1, f, k1, m1, flags, bad = lowering.emit(
+                    n0, n1, op_code, ref_start, ref_code, number, id_code, out_code[g],
+                    may_be_input[g], stamp, slot_of, has_slot, known, operands, code, instr_node, c,
+                    folded, folded_node, 0, const_slot, const_value, k, input_slot, input_code, m,
+                    node_slot)
+            else:
+                nxt, out, c1, f, k1, m1, flags, bad = lowering.emit(
+                    0, n1 - n0, s_op, s_ref_start, s_ref_code, number, s_id, out_code[g],
+                    may_be_input[g], stamp, slot_of, has_slot, known, operands, code, instr_node, c,
+                    folded, folded_node, 0, const_slot, const_value, k, input_slot, input_code, m,
+                    s_node_slot)
+                for j in range(n1 - n0):
+                    node_slot[n0 + j] = s_node_slot[j]
+            # a pow of a variable exponent, or an unknown output: the general path's to word
+            if bad < 0 and out >= 0:
+                # the folded instructions go first, where the reverse sweep still finds them
+                for j in range(c1 - 1, c - 1, -1):
+                    code[j + f] = code[j]
+                    instr_node[j + f] = instr_node[j]
+                for j in range(f):
+                    code[c + j] = folded[j]
+                    instr_node[c + j] = folded_node[j]
+                fwd_at[g] = c + f
+                c, k, m = c1 + f, k1, m1
                 out_slot[g] = out
                 n_slots[g] = nxt
+                if f:
+                    fold_flags[g] |= FOLDED
+                if flags & lowering.PENDING_POW:
+                    fold_flags[g] |= PENDING_POW
             else:
                 plain = False
         if not plain:
             status[g] = 1
-    code_at[G], const_at[G], input_at[G] = c, k, m
-    return (status, n_slots, out_slot, code[:c], instr_node[:c], code_at, const_slot[:k],
-            const_value[:k], const_at, input_slot[:m], input_code[:m], input_at, node_slot)
+            fwd_at[g] = c
+    code_at[G], fwd_at[G], const_at[G], input_at[G] = c, c, k, m
+    return (status, fold_flags, n_slots, out_slot, code[:c], instr_node[:c], code_at, fwd_at,
+            const_slot[:k], const_value[:k], const_at, input_slot[:m], input_code[:m], input_at,
+            node_slot, node_order)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -134,10 +284,10 @@ def _put_slots(dst, at, input_slot, i0, i1, node_slot, n0, n1):
 
 
 @numba.njit(cache=True, nogil=True)
-def _item_table(ok, n_slots, out_slot, code_at, const_at, input_at, input_slot, node_start,
-                node_slot, intermediates):
-    """The ragged kernel's item table (vm.C_* columns) for the plain graphs `ok`, with
-    their value and gradient slot lists; each graph has one lane and seed 1.0 (seeds[0])."""
+def _item_table(ok, n_slots, out_slot, code_at, fwd_at, const_at, input_at, input_slot, node_start,
+                node_slot, seed_at, intermediates):
+    """The ragged kernel's item table (vm.C_* columns) for the graphs `ok`, with their
+    value and gradient slot lists; each graph has one lane and its seed at seeds[seed_at[g]]."""
     P = ok.shape[0]
     table = np.zeros((P, vm.ITEM_COLUMNS), np.int64)
     n_v = n_g = 0
@@ -154,14 +304,14 @@ def _item_table(ok, n_slots, out_slot, code_at, const_at, input_at, input_slot, 
         g = ok[p]
         row = table[p]
         row[vm.C_CODE] = code_at[g]
-        row[vm.C_FWD] = code_at[g]
+        row[vm.C_FWD] = fwd_at[g]
         row[vm.C_STOP] = code_at[g + 1]
         row[vm.C_SLOTS] = n_slots[g]
         row[vm.C_LANES] = 1
         row[vm.C_K0], row[vm.C_K1] = const_at[g], const_at[g + 1]
         row[vm.C_I0], row[vm.C_I1] = input_at[g], input_at[g + 1]
         row[vm.C_OUT] = out_slot[g]
-        row[vm.C_SEED], row[vm.C_SEEDLEN] = 0, 1
+        row[vm.C_SEED], row[vm.C_SEEDLEN] = seed_at[g], 1
         i0, i1 = input_at[g], input_at[g + 1]
         n0, n1 = (node_start[g], node_start[g + 1]) if intermediates else (0, 0)
         row[vm.C_V0] = v
@@ -181,43 +331,61 @@ def _item_table(ok, n_slots, out_slot, code_at, const_at, input_at, input_slot, 
     return table, v_slots[:v], g_slots[:w], out
 
 
-def evaluate_plain(items, seed: float, intermediates: bool, limits: Limits) -> PlainBatch | None:
-    """Run the plain items of evaluate_many (see the module docstring) in bulk; None when
-    no item is plain. `items`: evaluate_many's items; `seed`: the output gradient, a
+def evaluate_plain(items, seed: float, intermediates: bool, limits: Limits) -> list[PlainBatch]:
+    """Run the bulk items of evaluate_many (see the module docstring): a PlainBatch for
+    each kind of graph given (spec dicts, Graph objects) that has any. `items`:
+    evaluate_many's items; `seed`: the output gradient of items that give none, a
     finite float.
 
     The checks below run over all items at once; when one fails, the items are sorted
-    one by one (slowly, but only then) and the plain-looking ones run in bulk alone.
+    one by one (slowly, but only then) and the bulk-looking ones run in bulk alone.
     """
-    batch = _evaluate_plain(items, seed, intermediates, limits)
-    if batch is not _MIXED:
-        return batch
-    keep = [k for k, item in enumerate(items) if _looks_plain(item)]
-    if not keep:
-        return None
-    batch = _evaluate_plain([items[k] for k in keep], seed, intermediates, limits)
-    if batch is None or batch is _MIXED:
-        return None
-    batch.done = [(keep[k], g, p) for k, g, p in batch.done]
-    return batch
+    try:
+        kinds = set(map(type, map(_FIRST, items)))
+    except (TypeError, IndexError, KeyError):
+        kinds = None
+    if kinds is not None and len(kinds) == 1:
+        batch = _evaluate_plain(items, seed, intermediates, limits)
+        if batch is not _MIXED:
+            return [] if batch is None else [batch]
+    batches = []
+    for kind in (dict, Graph):
+        keep = [k for k, item in enumerate(items) if _looks_plain(item, kind)]
+        if not keep:
+            continue
+        batch = _evaluate_plain([items[k] for k in keep], seed, intermediates, limits)
+        if batch is None or batch is _MIXED:
+            continue
+        batch.done = [(keep[k], g, p) for k, g, p in batch.done]
+        batches.append(batch)
+    return batches
 
 
-_MIXED = object()  # _evaluate_plain's answer when some item is not plain in form
+_MIXED = object()  # _evaluate_plain's answer when some item is not for the bulk path in form
 _FLOAT_MAX = int(np.finfo(np.float64).max)
 
 
-def _looks_plain(item) -> bool:
-    """The per-item form of _evaluate_plain's checks on the shape of an item."""
-    if type(item) is not tuple or len(item) != 2 or type(item[1]) is not dict:
+def _looks_plain(item, kind) -> bool:
+    """The per-item form of _evaluate_plain's checks on the shape of an item whose graph
+    is of type `kind` (dict or Graph)."""
+    if type(item) is not tuple or len(item) not in (2, 3) or type(item[1]) is not dict:
         return False
     spec = item[0]
-    if type(spec) is not dict or len(spec) != 2 or type(spec.get("output")) is not str:
+    if type(spec) is not kind:
+        return False
+    if kind is Graph:
+        return True
+    if type(spec.get("output")) is not str:
+        return False
+    if len(spec) != 2 and (len(spec) != 3 or "inputs" not in spec):
         return False
     nodes = spec.get("nodes")
     if type(nodes) is not list:
         return False
     for node in nodes:
-        if type(node) is not dict or len(node) != 3 or type(node.get("id")) is not str:
+        if type(node) is not dict or type(node.get("id")) is not str:
+            return False
+        if len(node) != 3 and (len(node) != 4 or type(node.get("label", _NO_LABEL)) not in _LABEL_TYPES):
             return False
         if type(node.get("op")) is not str or type(node.get("inputs")) is not list:
             return False
@@ -237,34 +405,105 @@ def _looks_plain(item) -> bool:
     return True
 
 
+def _spec_columns(specs: list, n: int):
+    """Columns of n node-list spec dicts: (node lists, outputs, ids, ops, refs per node,
+    may_be_input per graph, declared inputs per graph or None), or _MIXED when some spec
+    is not a node list in form (a missing field, a stray one, a label that is not a
+    string, ...)."""
+    if not every(map(type, specs), dict, n):
+        return _MIXED
+    declared = None
+    sizes = list(map(len, specs))
+    if not every(sizes, 2, n):  # some list their "inputs"
+        declared = list(map(dict.get, specs, repeat("inputs")))
+        if sizes.count(2) + sizes.count(3) != n or declared.count(None) != sizes.count(2):
+            return _MIXED
+    node_lists = list(map(_NODES, specs))
+    outputs = list(map(_OUTPUT, specs))
+    if not (every(map(type, node_lists), list, n) and every(map(type, outputs), str, n)):
+        return _MIXED
+    nodes = list(chain.from_iterable(node_lists))
+    n_nodes = len(nodes)
+    if not every(map(type, nodes), dict, n_nodes):
+        return _MIXED
+    sizes = list(map(len, nodes))
+    if not every(sizes, 3, n_nodes):  # some have a label: a string or null, and nothing else
+        labels = list(map(dict.get, nodes, repeat("label"), repeat(_NO_LABEL)))
+        if (sizes.count(3) + sizes.count(4) != n_nodes or labels.count(_NO_LABEL) != sizes.count(3)
+                or not set(map(type, labels)) <= _LABEL_TYPES | {object}):
+            return _MIXED
+    ids = list(map(_ID, nodes))
+    ops = list(map(_OP, nodes))
+    refs_of = list(map(_INPUTS, nodes))
+    if not every(map(type, refs_of), list, n_nodes):
+        return _MIXED
+    may_be_input = np.zeros(n, np.bool_) if declared is None else np.array(
+        [d is not None for d in declared], np.bool_)
+    return node_lists, outputs, ids, ops, refs_of, may_be_input, declared
+
+
+def _graph_columns(graphs: list, n: int):
+    """_spec_columns for Graph objects: checked when they were built, so only read."""
+    node_lists = list(map(_GRAPH_NODES, graphs))
+    nodes = list(chain.from_iterable(node_lists))
+    return (node_lists, list(map(_GRAPH_OUTPUT, graphs)), list(map(_FIRST, nodes)),
+            list(map(_SECOND, nodes)), list(map(_THIRD, nodes)), np.ones(n, np.bool_), None)
+
+
+def _seeds(items: list, n: int, seed: float):
+    """Each item's seed as an index into the seeds array, and that array: seed first,
+    then the output gradients that items give; None for an item whose output gradient
+    is not a finite float (the general path takes it), or _MIXED."""
+    sizes = list(map(len, items))
+    if every(sizes, 2, n):
+        return np.zeros(n, np.int64), np.array([seed]), None
+    if every(sizes, 3, n):  # every item gives its own
+        given = list(map(_THIRD, items))
+        if every(map(type, given), float, n):
+            seeds = np.array([seed] + given)
+            if np.isfinite(seeds).all():
+                return np.arange(n + 1, dtype=np.int64)[1:], seeds, None
+    if sizes.count(2) + sizes.count(3) != n:
+        return _MIXED
+    seeds = [seed]
+    seed_at = np.zeros(n, np.int64)
+    refused = []
+    for k, size in enumerate(sizes):
+        if size == 3:
+            given = items[k][2]
+            if type(given) is float and given - given == 0.0:
+                seed_at[k] = len(seeds)
+                seeds.append(given)
+            else:
+                refused.append(k)
+    return seed_at, np.array(seeds), refused
+
+
 def _evaluate_plain(items, seed, intermediates, limits):
-    """evaluate_plain over all items at once: a PlainBatch, None when no item is plain,
-    or _MIXED when some item is not plain in form (its shape, types or names)."""
+    """evaluate_plain over items whose graphs are all of one type: a PlainBatch, None
+    when no item can take the bulk path, or _MIXED when some item is not for it in form
+    (its shape, types or names)."""
     n = len(items)
     try:
-        if not (every(map(type, items), tuple, n) and every(map(len, items), 2, n)):
+        if not every(map(type, items), tuple, n):
             return _MIXED
+        seeded = _seeds(items, n, seed)
+        if seeded is _MIXED:
+            return _MIXED
+        seed_at, seeds, refused = seeded
         specs = list(map(_FIRST, items))
         given = list(map(_SECOND, items))
-        if not (every(map(type, specs), dict, n) and every(map(len, specs), 2, n)
-                and every(map(type, given), dict, n)):
+        if not every(map(type, given), dict, n):
             return _MIXED
-        node_lists = list(map(_NODES, specs))
-        outputs = list(map(_OUTPUT, specs))
-        if not (every(map(type, node_lists), list, n) and every(map(type, outputs), str, n)):
+        columns = (_graph_columns(specs, n) if type(specs[0]) is Graph and every(map(type, specs), Graph, n)
+                   else _spec_columns(specs, n))
+        if columns is _MIXED:
             return _MIXED
+        node_lists, outputs, ids, ops, refs_of, may_be_input, declared = columns
         counts = list(map(len, node_lists))
-        nodes = list(chain.from_iterable(node_lists))
-        n_nodes = len(nodes)
-        if not (every(map(type, nodes), dict, n_nodes) and every(map(len, nodes), 3, n_nodes)):
-            return _MIXED
-        ids = list(map(_ID, nodes))
-        ops = list(map(_OP, nodes))
-        refs_of = list(map(_INPUTS, nodes))
-        if not every(map(type, refs_of), list, n_nodes):
-            return _MIXED
+        n_nodes = len(ids)
         refs = list(chain.from_iterable(refs_of))
-        if not set(map(type, refs)) <= _REF_TYPES:  # bool, None, lists, ... are not plain
+        if not set(map(type, refs)) <= _REF_TYPES:  # bool, None, lists, ... are for the general path
             return _MIXED
         # ids and refs to codes in one C-level pass each (a code is the position where its
         # key was first seen); each distinct key is then looked at once, below
@@ -306,22 +545,32 @@ def _evaluate_plain(items, seed, intermediates, limits):
     np.cumsum(np.fromiter(map(len, refs_of), np.int64, n_nodes), out=ref_start[1:])
 
     ref_code = np.where(is_number[ref_code], ~ref_code, ref_code)  # emit()'s coding of numbers
-    (status, n_slots, out_slot, code, instr_node, code_at, const_slot, const_value, const_at,
-     input_slot, input_code, input_at, node_slot) = _lower(
-        node_start, id_code, op_code, ref_start, ref_code, number, out_code, _ARITY, _POW)
+    (status, fold_flags, n_slots, out_slot, code, instr_node, code_at, fwd_at, const_slot, const_value,
+     const_at, input_slot, input_code, input_at, node_slot, node_order) = _lower(
+        node_start, id_code, op_code, ref_start, ref_code, number, out_code, may_be_input, _ARITY)
+    if fold_flags.any():
+        _fold(np.flatnonzero(fold_flags), fold_flags, status, code, code_at, fwd_at, const_slot,
+              const_value, const_at)
 
     # each graph's input values, looked up by name in its inputs dict, in one pass
     n_inputs = np.diff(input_at).tolist()
     input_names = list(map(names.__getitem__, input_code.tolist()))
     ok_mask = status == 0
-    too_big = np.array(counts, dtype=np.int64) > limits.max_nodes
-    ok_mask &= ~too_big
+    if refused:
+        ok_mask[refused] = False
+    if type(specs[0]) is not Graph:  # a Graph's size was checked when it was built
+        ok_mask &= np.array(counts, dtype=np.int64) <= limits.max_nodes
+    if declared is not None:  # a spec's "inputs" must list the graph's inputs as they come
+        starts = input_at.tolist()
+        for g, listed in enumerate(declared):
+            if listed is not None and listed != input_names[starts[g]:starts[g + 1]]:
+                ok_mask[g] = False
     # the graphs left out above have no inputs listed, so the lists stay aligned
     owners = list(chain.from_iterable(map(repeat, given, n_inputs)))
     values = list(map(dict.get, owners, input_names))
     value_kinds = list(map(type, values))
     if not every(value_kinds, float, len(values)):
-        for j, kind in enumerate(value_kinds):  # ints are numbers; anything else is not plain
+        for j, kind in enumerate(value_kinds):  # ints are numbers; anything else is not for bulk
             if kind is int and not isinstance(values[j], bool):
                 try:
                     values[j] = float(values[j])
@@ -340,15 +589,15 @@ def _evaluate_plain(items, seed, intermediates, limits):
     if len(ok) == 0:
         return None
 
-    table, v_slots, g_slots, out_size = _item_table(ok, n_slots, out_slot, code_at, const_at,
+    table, v_slots, g_slots, out_size = _item_table(ok, n_slots, out_slot, code_at, fwd_at, const_at,
                                                     input_at, input_slot, node_start, node_slot,
-                                                    intermediates)
+                                                    seed_at, intermediates)
     out = np.empty(out_size)
     kernel_status = np.zeros((len(ok), 2), dtype=np.int64)
     args = (code, table, const_slot, const_value, input_slot, np.arange(len(arena), dtype=np.int64),
-            np.ones(len(arena), dtype=np.int64), arena, np.array([seed]), v_slots, g_slots, out,
+            np.ones(len(arena), dtype=np.int64), arena, seeds, v_slots, g_slots, out,
             kernel_status, int(n_slots[ok].max()), 1)
-    if len(ok) >= PARALLEL_MIN_ITEMS:
+    if len(code) >= PARALLEL_MIN_WORK and len(ok) > 1:
         with parallel_lock:
             vm.run_ragged_parallel(*args, min(len(ok), numba.get_num_threads() * 4))
     else:
@@ -358,31 +607,73 @@ def _evaluate_plain(items, seed, intermediates, limits):
     done = [(g, g, p) for p, g in enumerate(ok.tolist()) if not flagged[p]]
     if not done:
         return None
-    return PlainBatch(specs, limits, seed, intermediates, ids, node_start.tolist(), input_names,
-                      input_at.tolist(), values, out.tolist(),
+    if not (node_order[:n_nodes] == np.arange(n_nodes)).all():  # ids in evaluation order
+        ids = list(map(ids.__getitem__, node_order[:n_nodes].tolist()))
+    return PlainBatch(specs, outputs, limits, seeds.tolist(), seed_at.tolist(), intermediates, ids,
+                      node_start.tolist(), input_names, input_at.tolist(), values, out.tolist(),
                       table[:, [vm.C_V0, vm.C_V1, vm.C_VOUT, vm.C_G0, vm.C_G1, vm.C_GOUT]].tolist(),
                       done)
+
+
+def _fold(folding, fold_flags, status, code, code_at, fwd_at, const_slot, const_value, const_at) -> None:
+    """Compute the folded nodes of the graphs `folding` with lowering.fold, the rule of
+    every other lowering, into const_value (and turn a pow whose folded exponent is 2
+    into square, in code); a graph whose folded value is NaN or inf gets status 1.
+
+    The arrays are read as lists once: most graphs fold a node or two, so slicing the
+    arrays graph by graph would cost more than the folding."""
+    flat = code.ravel().tolist()
+    slots, values = const_slot.tolist(), const_value.tolist()
+    code_at, fwd_at, const_at, flags = code_at.tolist(), fwd_at.tolist(), const_at.tolist(), fold_flags.tolist()
+    pending = False
+    for g in folding.tolist():
+        if status[g]:
+            continue
+        c0, c1, k0, k1 = code_at[g], code_at[g + 1], const_at[g], const_at[g + 1]
+        rows = flat[4 * c0:4 * c1]
+        known = dict(zip(slots[k0:k1], values[k0:k1]))
+        n_folded = fwd_at[g] - c0
+        stop = c1 - c0 if flags[g] & PENDING_POW else n_folded
+        if lowering.fold(rows, stop, n_folded, known) is not None:
+            status[g] = 1
+            continue
+        values[k0:k1] = map(known.__getitem__, slots[k0:k1])
+        if flags[g] & PENDING_POW:
+            flat[4 * c0:4 * c1] = rows
+            pending = True
+    const_value[:] = values
+    if pending:
+        code[:] = np.array(flat, dtype=np.int32).reshape(-1, 4)
 
 
 class PlainBatch:
     """What evaluate_plain computed, for evaluation.PlainEvaluation to read on demand.
 
     For each (k, g, p) in `done`, evaluate_many's item k was item g of this batch and
-    row p of the kernel's table; its node ids are ids[node_start[g]:node_start[g+1]],
-    its input names and values [input_start[g]:input_start[g+1]] of theirs, and its
-    values and gradients flat[vo:vo + v1 - v0] and flat[go:go + g1 - g0] for
-    rows[p] = (v0, v1, vo, g0, g1, go).
+    row p of the kernel's table; its graph is specs[g] (a spec dict or a Graph), its
+    output outputs[g] and its output gradient seeds[seed_at[g]]; its node ids, in
+    evaluation order, are ids[node_start[g]:node_start[g+1]], its input names and
+    values [input_start[g]:input_start[g+1]] of theirs, and its values and gradients
+    flat[vo:vo + v1 - v0] and flat[go:go + g1 - g0] for rows[p] = (v0, v1, vo, g0, g1, go).
     """
 
-    __slots__ = ("specs", "limits", "seed", "intermediates", "ids", "node_start", "input_names",
-                 "input_start", "values", "flat", "rows", "done")
+    __slots__ = ("specs", "outputs", "limits", "seeds", "seed_at", "intermediates", "ids", "node_start",
+                 "input_names", "input_start", "values", "flat", "rows", "done")
 
-    def __init__(self, specs, limits, seed, intermediates, ids, node_start, input_names, input_start,
-                 values, flat, rows, done):
-        self.specs, self.limits, self.seed, self.intermediates = specs, limits, seed, intermediates
+    def __init__(self, specs, outputs, limits, seeds, seed_at, intermediates, ids, node_start, input_names,
+                 input_start, values, flat, rows, done):
+        self.specs, self.outputs, self.limits = specs, outputs, limits
+        self.seeds, self.seed_at, self.intermediates = seeds, seed_at, intermediates
         self.ids, self.node_start = ids, node_start
         self.input_names, self.input_start, self.values = input_names, input_start, values
         self.flat, self.rows, self.done = flat, rows, done
+
+    def graph_of(self, g: int) -> Graph:
+        spec = self.specs[g]
+        return spec if type(spec) is Graph else Graph.from_spec(spec, limits=self.limits)
+
+    def seed_of(self, g: int) -> float:
+        return self.seeds[self.seed_at[g]]
 
     def inputs_of(self, g: int) -> tuple[tuple, list]:
         i0, i1 = self.input_start[g], self.input_start[g + 1]

@@ -23,7 +23,7 @@ from engine.conv.kernels import (COL_BOFF, COL_WO, PARALLEL_MIN_WORK, layout, ma
                                  many_serial)
 from engine.errors import ArgumentError
 
-__all__ = ["conv1d_many", "ConvResult", "ConvResults", "MANY_CHUNK"]
+__all__ = ["conv1d_many", "conv1d_packed", "ConvResult", "ConvResults", "PackedConvResults", "MANY_CHUNK"]
 
 # conv1d_many takes its items this many at a time.
 MANY_CHUNK = 2048
@@ -155,6 +155,12 @@ class _Chunk:
             require_finite(np.asarray(getattr(result, name)), f"items[{self.base + i}].{name}",
                            kind)
 
+    def offsets(self) -> list[np.ndarray]:
+        """Where each item's output, grad_input, grad_weight and grad_bias start in the
+        buffers, and where the last ends: four int64 [count + 1]."""
+        ends = (len(self.yf), len(self.gxf), len(self.gwf), len(self.gbf))
+        return [np.append(self.bounds[:, col], end) for col, end in zip((0, 2, 4, 6), ends)]
+
     def results(self) -> list[ConvResult]:
         yf, gxf, gwf, gbf = self.yf, self.gxf, self.gwf, self.gbf
         rows = self.bounds.tolist()
@@ -213,6 +219,145 @@ class ConvResults(Sequence):
 
     def __repr__(self) -> str:
         return f"<ConvResults: {self._count} items>"
+
+    def packed(self) -> PackedConvResults:
+        """The same results as flat buffers and offsets, with no per-item view made."""
+        chunks = self._chunks
+        if not chunks:
+            empty = np.empty(0)
+            at = np.zeros(1, dtype=np.int64)
+            return PackedConvResults(empty, at, empty, at, empty, at, empty, at, None)
+        buffers = [[c.yf for c in chunks], [c.gxf for c in chunks], [c.gwf for c in chunks],
+                   [c.gbf for c in chunks]]
+        offsets = [c.offsets() for c in chunks]
+        parts = []
+        for k, pieces in enumerate(buffers):
+            if len(chunks) == 1:
+                parts += [pieces[0], offsets[0][k]]
+                continue
+            # each chunk's offsets start at 0: shift them by what the chunks before it hold
+            shift = np.cumsum([0] + [len(b) for b in pieces[:-1]])
+            at = np.concatenate([o[k][:-1] + d for o, d in zip(offsets, shift)] + [[sum(map(len, pieces))]])
+            parts += [np.concatenate(pieces), at]
+        shapes = None if all(c.shapes is None for c in chunks) else [
+            shape for c in chunks for shape in (c.shapes or [None] * len(c.bounds))]
+        return PackedConvResults(*parts, shapes)
+
+
+@dataclass(slots=True)
+class PackedConvResults:
+    """conv1d_many's or conv1d_packed's results as four flat float64 buffers, each with
+    int64 offsets [count + 1]: item i's output is output[output_at[i]:output_at[i + 1]],
+    its grad_input grad_input[grad_input_at[i]:...], and so on; for 1-D items each part
+    is the item's array (grad_bias one number). `item(i)` (or [i]) makes item i's
+    ConvResult, shaped like its inputs, when it is asked for.
+
+    `shapes`: None when every item is 1-D, else per item (output shape, x shape, w
+    shape), None for a 1-D item.
+    """
+
+    output: np.ndarray
+    output_at: np.ndarray
+    grad_input: np.ndarray
+    grad_input_at: np.ndarray
+    grad_weight: np.ndarray
+    grad_weight_at: np.ndarray
+    grad_bias: np.ndarray
+    grad_bias_at: np.ndarray
+    shapes: list | None = None
+
+    def __len__(self) -> int:
+        return len(self.output_at) - 1
+
+    def item(self, i: int) -> ConvResult:
+        n = len(self)
+        i = operator.index(i)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"conv1d result index {i} out of range for {n} items")
+        y = self.output[self.output_at[i]:self.output_at[i + 1]]
+        gx = self.grad_input[self.grad_input_at[i]:self.grad_input_at[i + 1]]
+        gw = self.grad_weight[self.grad_weight_at[i]:self.grad_weight_at[i + 1]]
+        gb = self.grad_bias[self.grad_bias_at[i]:self.grad_bias_at[i + 1]]
+        shape = None if self.shapes is None else self.shapes[i]
+        if shape is None:
+            return ConvResult(y, gx, gw, float(gb[0]))
+        ys, xs, ws = shape
+        return ConvResult(y.reshape(ys), gx.reshape(xs), gw.reshape(ws), float(gb[0]) if len(ws) == 1 else gb)
+
+    __getitem__ = item
+
+
+def conv1d_packed(x, x_at, w, w_at, stride=1, padding=0, grad_output=None) -> PackedConvResults:
+    """conv1d_many for 1-D problems given packed: flat arrays and offsets in, flat
+    arrays and offsets out (PackedConvResults), no per-item array made either way.
+
+    x: float64 [total], problem i's input x[x_at[i]:x_at[i + 1]]; x_at: int [count + 1],
+    from 0 to len(x), non-decreasing. w, w_at: the filters, likewise. stride, padding:
+    an int for every problem, or int [count]. grad_output: None (the gradients of
+    sum(output)) or float64 [total output], laid out as the result's `output`.
+    Errors name the problem as conv1d_many does: "items[12].w: ...".
+    """
+    xf, wf = as_array(x, "x").reshape(-1), as_array(w, "w").reshape(-1)
+    X, Wt = _offsets(x_at, len(xf), "x_at"), _offsets(w_at, len(wf), "w_at")
+    count = len(X) - 1
+    if len(Wt) - 1 != count:
+        raise ArgumentError(f"has {len(Wt) - 1} problems but x_at has {count}", argument="w_at")
+    W, F = np.diff(X), np.diff(Wt)
+    S = _packed_column(stride, count, "stride", 1)
+    P = _packed_column(padding, count, "padding", 0)
+    ones = np.ones(count, dtype=np.int64)
+    meta, bounds, (_, _, y_total, b_total), work, empty_at, wide_at = layout(ones, ones, W, ones, F, S, P, ones)
+    if empty_at >= 0:
+        i = empty_at
+        as_array(xf[X[i]:X[i + 1]], f"items[{i}].x")
+        as_array(wf[Wt[i]:Wt[i + 1]], f"items[{i}].w")
+    if wide_at >= 0:
+        _item_geometry(wide_at, W[wide_at], F[wide_at], P[wide_at], S[wide_at], 1)
+    if grad_output is None:
+        gyf = np.ones(y_total)
+    else:
+        gyf = as_array(grad_output, "grad_output").reshape(-1)
+        if len(gyf) != y_total:
+            raise ArgumentError(f"has {len(gyf)} numbers; the outputs have {y_total}", argument="grad_output")
+    chunk = _Chunk((meta, xf, wf, np.zeros(b_total), gyf, np.empty(y_total), np.zeros(len(xf)),
+                    np.zeros(len(wf)), np.zeros(b_total)), work, bounds, None, 0)
+    chunk.run()
+    output_at = chunk.offsets()[0]
+    return PackedConvResults(chunk.yf, output_at, chunk.gxf, X, chunk.gwf, Wt, chunk.gbf,
+                             np.arange(count + 1, dtype=np.int64))
+
+
+def _offsets(at, total: int, name: str) -> np.ndarray:
+    """Packed offsets as int64 [count + 1], from 0 to `total`, every part non-empty."""
+    try:
+        arr = np.asarray(at)
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or arr.ndim != 1 or arr.dtype.kind not in "iu" or len(arr) < 2:
+        raise ArgumentError("must be a 1-D list of at least two whole numbers (count + 1 offsets)",
+                            argument=name)
+    arr = arr.astype(np.int64)
+    if arr[0] != 0 or arr[-1] != total:
+        raise ArgumentError(f"must run from 0 to the array's length {total}, not {arr[0]} to {arr[-1]}",
+                            argument=name)
+    sizes = np.diff(arr)
+    if (sizes < 1).any():
+        i = int(np.argmax(sizes < 1))
+        raise ArgumentError(f"makes problem {i} empty ({name}[{i}] = {arr[i]}, {name}[{i + 1}] = {arr[i + 1]}); "
+                            "every problem needs at least one number", argument=name)
+    return arr
+
+
+def _packed_column(value, count: int, key: str, minimum: int) -> np.ndarray:
+    """A packed call's stride or padding: one int for every problem, or one per problem."""
+    if type(value) is int or isinstance(value, np.integer):
+        return np.full(count, as_size(value, key, minimum), dtype=np.int64)
+    values = value.tolist() if isinstance(value, np.ndarray) else value
+    if not isinstance(values, (list, tuple)) or len(values) != count:
+        raise ArgumentError(f"must be a whole number or {count} of them, one per problem", argument=key)
+    return _int_column(list(values), key, minimum, 0)
 
 
 def _many_chunk(items: list, base: int) -> _Chunk:

@@ -570,3 +570,62 @@ def test_conv1d_many_names_an_earlier_items_gradient_before_a_later_items_output
     with pytest.raises(NonFiniteError) as err:
         conv1d_many(items)
     assert (err.value.node, err.value.position) == ("items[0].grad_weight", (0,))
+
+
+@settings(max_examples=40, deadline=None)
+@given(many_items())
+def test_packed_results_hold_what_the_per_item_results_hold(items):
+    results = conv1d_many(items)
+    packed = results.packed()
+    assert len(packed) == len(items)
+    for k, result in enumerate(results):
+        got = packed.item(k)
+        for name in ("output", "grad_input", "grad_weight"):
+            assert np.shape(getattr(got, name)) == np.shape(getattr(result, name))
+            assert np.array_equal(getattr(got, name), getattr(result, name))
+        assert np.array_equal(got.grad_bias, result.grad_bias)
+        assert np.array_equal(packed.output[packed.output_at[k]:packed.output_at[k + 1]],
+                              np.ravel(result.output))
+
+
+def test_packed_problems_in_and_out_match_the_im2col_oracle_across_chunks():
+    rng = np.random.default_rng(5)
+    count = many.MANY_CHUNK + 300
+    W = rng.integers(5, 33, count)
+    F = rng.choice([1, 3, 5, 7], count)
+    P = rng.integers(0, 4, count)
+    S = rng.integers(1, 4, count)
+    P = np.maximum(P, (F - W + 1) // 2)  # every filter fits its padded input
+    x, w = rng.normal(size=W.sum()), rng.normal(size=F.sum())
+    x_at, w_at = np.concatenate([[0], np.cumsum(W)]), np.concatenate([[0], np.cumsum(F)])
+    out = many.conv1d_packed(x, x_at, w, w_at, S, P)
+    listed = conv1d_many([(x[x_at[i]:x_at[i + 1]], w[w_at[i]:w_at[i + 1]], int(S[i]), int(P[i]))
+                          for i in range(count)]).packed()
+    for name in ("output", "output_at", "grad_input", "grad_input_at", "grad_weight", "grad_weight_at",
+                 "grad_bias", "grad_bias_at"):
+        assert np.array_equal(getattr(out, name), getattr(listed, name)), name
+    for i in (0, 1, many.MANY_CHUNK - 1, many.MANY_CHUNK, count - 1):
+        xi, wi = x[x_at[i]:x_at[i + 1]].reshape(1, 1, -1), w[w_at[i]:w_at[i + 1]].reshape(1, 1, -1)
+        y = reference_conv1d(xi, wi, np.zeros(1), int(S[i]), int(P[i]), 1)
+        gx, gw, gb = reference_backward(xi, wi, np.ones_like(y), int(S[i]), int(P[i]), 1)
+        result = out[i]
+        np.testing.assert_allclose(result.output, y[0, 0], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(result.grad_input, gx[0, 0], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(result.grad_weight, gw[0, 0], rtol=1e-12, atol=1e-12)
+        assert result.grad_bias == pytest.approx(gb[0])
+
+
+@pytest.mark.parametrize("kwargs, argument, message", [
+    (dict(x_at=[0, 4, 9]), "x_at", "must run from 0 to the array's length 10"),
+    (dict(x_at=[0, 0, 10]), "x_at", "makes problem 0 empty"),
+    (dict(w=np.ones(3), w_at=[0, 3]), "w_at", "has 1 problems but x_at has 2"),
+    (dict(stride=[1, 0]), "items[1].stride", ""),
+    (dict(padding=0, w=np.ones(6), w_at=[0, 3, 6], x_at=[0, 2, 10]), "items[0].w", "wider"),
+    (dict(grad_output=np.ones(3)), "grad_output", "has 3 numbers"),
+])
+def test_packed_problems_name_what_is_wrong(kwargs, argument, message):
+    args = dict(x=np.ones(10), x_at=[0, 5, 10], w=np.ones(6), w_at=[0, 3, 6], stride=1, padding=1)
+    args.update(kwargs)
+    with pytest.raises(ArgumentError) as caught:
+        many.conv1d_packed(**args)
+    assert caught.value.argument == argument and message in str(caught.value)

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import engine
-from engine import GraphError, NonFiniteError
+from engine import GraphError, spec_bulk, NonFiniteError
 from engine.evaluation import PlainEvaluation
 from tests import oracle
 from tests.engine.test_evaluate import _reference, random_graphs
@@ -114,11 +114,11 @@ def test_mixed_items_give_what_evaluate_gives_one_by_one(intermediates):
         assert got.graph == want.graph
 
 
-def test_only_the_plain_items_take_the_bulk_path():
+def test_labels_pow_folded_constants_and_any_node_order_take_the_bulk_path():
     kinds = [type(ev).__name__ for ev in engine.evaluate_many(MIXED, errors="return")]
     assert kinds[0] == "PlainEvaluation" and kinds[-3] == "PlainEvaluation"  # plain, and -0.0
-    assert kinds[1:4] == ["Evaluation"] * 3  # a label, pow, a folded constant
-    assert kinds[4] == "Evaluation"  # out of order: the general path sorts it
+    assert kinds[1:4] == ["PlainEvaluation"] * 3  # a label, pow, a folded constant
+    assert kinds[4] == "PlainEvaluation"  # out of order: sorted in bulk as engine.spec sorts
     assert kinds[8] == "Evaluation"  # a NumPy number
     assert kinds[-2] == "PlainEvaluation"  # the output is an input that feeds nodes
     assert kinds[11] == "NonFiniteError"  # log(0): diagnosed by the general path
@@ -132,7 +132,9 @@ def test_an_output_gradient_scales_the_bulk_results_and_an_array_one_leaves_them
     assert ev.gradients["x"].tolist() == [12.0]
 
 
-def test_a_thousand_plain_graphs_run_on_the_parallel_kernel_like_one_by_one():
+def test_a_thousand_plain_graphs_run_on_the_parallel_kernel_like_one_by_one(monkeypatch):
+    # a thousand 3-node graphs are too little work for the thread pool; lower the bar
+    monkeypatch.setattr(spec_bulk, "PARALLEL_MIN_WORK", 1)
     rng = np.random.default_rng(3)
     items = []
     for k in range(1000):
@@ -189,3 +191,74 @@ def test_constants_whose_hashes_collide_keep_their_own_values():
         assert isinstance(ev, PlainEvaluation)
         assert ev.values["a"] == -3.0 and ev.values["b"] == -3.0 - 2.0 - 1.0 + 0.5
         assert ev.gradients["x"] == -1.0 and ev.gradients["y"] == 1.0
+
+
+@st.composite
+def graphs_as_users_send_them(draw):
+    """A random graph with a node of constants only, as Graph.to_spec() writes it
+    (labels), its nodes perhaps shuffled, sent as that spec or as the Graph, with or
+    without an output gradient of its own."""
+    spec, values = draw(random_graphs())
+    nodes = list(spec["nodes"])
+    nodes.append({"id": "k", "op": draw(st.sampled_from(["mul", "add", "sub"])),
+                  "inputs": [draw(st.sampled_from([2.0, 3, 0.5])), draw(st.sampled_from([1.5, -2.0]))]})
+    nodes.append({"id": "top", "op": "mul", "inputs": [spec["output"], "k"]})
+    graph = engine.Graph.from_spec({"nodes": nodes, "output": "top"})
+    values = {k: values[k] for k in graph.inputs}
+    sent = graph.to_spec()
+    if draw(st.booleans()):
+        sent["nodes"] = draw(st.permutations(sent["nodes"]))
+    if draw(st.booleans()):
+        sent = graph
+    seed = draw(st.sampled_from([None, -0.5, 2.0]))
+    return graph, ((sent, values) if seed is None else (sent, values, seed))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(st.lists(graphs_as_users_send_them(), min_size=1, max_size=6))
+def test_graphs_as_users_send_them_match_the_general_path_bit_for_bit_and_the_complex_step_oracle(cases):
+    graphs = [graph for graph, _ in cases]
+    items = [item for _, item in cases]
+    for graph, item in cases:
+        assume(_reference(graph, item[1]) is not None)
+    results = engine.evaluate_many(items, errors="return")
+    for graph, item, got in zip(graphs, items, results):
+        seed = item[2] if len(item) == 3 else 1.0
+        want = _general(item, output_gradient=seed)
+        if isinstance(want, GraphError):
+            assert type(got) is type(want) and str(got) == str(want)
+            continue
+        assert isinstance(got, PlainEvaluation)
+        assert got.values == want.values and got.gradients == want.gradients
+        assert list(got.values) == list(want.values) and got.graph == want.graph
+        assert got.output_gradient == seed and got.inputs == want.inputs
+        for name, grad in oracle.node_gradients_complex_step(graph, item[1]).items():
+            if math.isfinite(grad) and abs(grad) < 1e8:
+                assert got.gradients[name] == pytest.approx(seed * grad, rel=1e-8, abs=1e-9), name
+
+
+def test_folded_faults_a_variable_exponent_and_listed_inputs_are_worded_as_one_by_one():
+    x_only = {"nodes": [{"id": "a", "op": "neg", "inputs": ["y"]}], "output": "x", "inputs": ["y", "x"]}
+    items = [
+        ({"nodes": [{"id": "z", "op": "log", "inputs": [0.0]},
+                    {"id": "f", "op": "mul", "inputs": ["z", "x"]}], "output": "f"}, {"x": 1.0}),
+        ({"nodes": [{"id": "p", "op": "pow", "inputs": ["x", "y"]}], "output": "p"}, {"x": 1.0, "y": 2.0}),
+        (x_only, {"x": 3.0, "y": 1.0}),                                          # listed, and right
+        ({**x_only, "inputs": ["x", "y"]}, {"x": 3.0, "y": 1.0}),                # listed out of order
+        ({"nodes": [{"id": "e", "op": "add", "inputs": [1.0, 1.0]},
+                    {"id": "p", "op": "pow", "inputs": ["x", "e"]}], "output": "p"}, {"x": 3.0}),  # x^(1+1)
+        ({"nodes": [{"id": "a", "op": "neg", "inputs": ["b"]},
+                    {"id": "b", "op": "neg", "inputs": ["a"]}], "output": "a"}, {}),  # a cycle
+        ({"nodes": [{"id": "a", "op": "neg", "inputs": ["x"], "label": 3}], "output": "a"}, {"x": 1.0}),
+        (Q_F, {"x": 1.0, "y": 2.0, "z": 3.0}, float("nan")),
+        (engine.parse("x * y"), {"x": 2.0}),                                      # a Graph, an input missing
+    ]
+    results = engine.evaluate_many(items, errors="return")
+    for k, (item, got) in enumerate(zip(items, results)):
+        want = _general(item, output_gradient=item[2] if len(item) == 3 else 1.0)
+        if isinstance(want, GraphError):
+            assert type(got) is type(want) and str(got) == str(want) and got.path == want.path, k
+        else:
+            assert isinstance(got, PlainEvaluation), k
+            assert got.values == want.values and got.gradients == want.gradients, k
+    assert results[4].values["p"] == 9.0 and results[4].gradients["x"] == 6.0  # square, as x^2 is
