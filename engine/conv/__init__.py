@@ -4,7 +4,7 @@ conv1d_many)."""
 
 from engine.conv.api import conv1d, conv1d_backward
 from engine.conv.geometry import ConvGeometry, conv_geometry
-from engine.conv.many import ConvResult, ConvResults, conv1d_many
+from engine.conv.many import ConvResult, ConvResults, PackedConvResults, conv1d_many, conv1d_packed
 
-__all__ = ["ConvGeometry", "ConvResult", "ConvResults", "conv1d", "conv1d_backward", "conv1d_many",
-           "conv_geometry"]
+__all__ = ["ConvGeometry", "ConvResult", "ConvResults", "PackedConvResults", "conv1d",
+           "conv1d_backward", "conv1d_many", "conv1d_packed", "conv_geometry"]

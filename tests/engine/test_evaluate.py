@@ -62,9 +62,11 @@ def _reference(graph, values):
     return env
 
 
-def evaluated_as_the_oracle_says(graph, values) -> engine.Evaluation:
+def evaluated_as_the_oracle_says(graph, values) -> engine.Evaluation | None:
     """The graph evaluated, its values checked against the oracle's; points outside a
-    domain, near a kink or where the engine finds NaN/inf are assumed away."""
+    domain or near a kink are assumed away. None where the engine reports a non-finite
+    result, which it may only do where the oracle too finds one (or a gradient past 1e8):
+    there is nothing further to compare."""
     env = _reference(graph, values)
     assume(env is not None)
     try:
@@ -86,6 +88,8 @@ def test_random_graphs_match_plain_python_values_and_complex_step_gradients_at_e
     # only inputs that the graph uses are passed
     values = {k: values[k] for k in graph.inputs}
     ev = evaluated_as_the_oracle_says(graph, values)
+    if ev is None:
+        return
     want_nodes = oracle.node_gradients_complex_step(graph, values)
     for name, want in want_nodes.items():
         assert ev.gradients[name] == pytest.approx(want, rel=1e-8, abs=1e-9), name

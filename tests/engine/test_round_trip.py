@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import engine
-from engine import Graph, GraphError
+from engine import Graph, GraphError, NonFiniteError
 from tests import oracle
 from tests.engine.test_evaluate import evaluated_as_the_oracle_says
 
@@ -55,10 +55,14 @@ def test_from_spec_of_to_spec_gives_the_graph_its_values_and_the_oracles_gradien
     assert back == graph and back.inputs == graph.inputs
     values = {x: point[x] for x in graph.inputs}
     ev = evaluated_as_the_oracle_says(graph, values)
+    if ev is None:  # a non-finite result the oracle agrees with: the copy reports it too
+        with pytest.raises(NonFiniteError):
+            engine.evaluate(back, values)
+        return
     ev_back = engine.evaluate(back, values)
     assert ev_back.values == ev.values and ev_back.gradients == ev.gradients
     for name, want in oracle.complex_step_gradients(graph, values).items():
-        assume(math.isfinite(want) and abs(want) < 1e8)
+        assume(math.isfinite(want))
         assert ev_back.gradients[name] == pytest.approx(want, rel=1e-8, abs=1e-9), name
 
 
