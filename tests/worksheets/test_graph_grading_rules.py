@@ -155,3 +155,23 @@ def test_a_graph_question_cannot_be_changed_once_made():
     q, _ = _question(CHAIN, CHAIN_AT)
     with pytest.raises(dataclasses.FrozenInstanceError):
         q.upstream = 2.0
+
+
+def test_a_gate_whose_first_input_is_a_number_still_names_the_slip_of_a_later_input():
+    # f = 3*x*y is one mul gate with inputs (3, x, y): df/dx = 3y = 15. Multiplying the
+    # upstream gradient by x's own value (2) instead of the others' is the mul slip,
+    # named although the gate's first input is a constant and not a name
+    q, key = _question("f = 3*x*y", {"x": 2.0, "y": 5.0})
+    assert key["gradient"]["x"] == pytest.approx(15.0)
+    r = _marked(q, key, gradients__x=2.0)["gradients.x"]
+    assert not r.correct
+    assert "multiplied by the input's own value" in r.feedback
+
+
+def test_a_sigmoid_far_above_zero_is_graded_though_its_slip_overflows():
+    # sigmoid(800) is 1 to double precision; the value slip 1/(1 + e^z) overflows at
+    # z = 800, and a slip that cannot be computed is left out rather than raised
+    q, key = _question("f = sigmoid(z)", {"z": 800.0})
+    assert key["value"]["f"] == 1.0
+    r = _marked(q, key, values__f=0.5)["values.f"]
+    assert not r.correct and r.credit == 0.0
