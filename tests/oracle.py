@@ -67,6 +67,12 @@ REFERENCE = {
     "min": lambda a, b: a if _real(a) <= _real(b) else b,
 }
 
+# Ops whose complex extension is analytic, so that complex-step differentiation gives
+# their derivative (abs, relu, max and min have kinks: a test falls back to central
+# differences for graphs that use them)
+ANALYTIC = {"add", "mul", "sub", "div", "neg", "square", "pow", "exp", "log", "sqrt", "sigmoid",
+            "tanh", "softplus", "logsigmoid"}
+
 def _product(xs):
     out = xs[0]
     for x in xs[1:]:
