@@ -12,6 +12,7 @@ conv1d_backprop.
 from __future__ import annotations
 
 import math
+from abc import ABCMeta, abstractmethod
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -57,7 +58,7 @@ class Drawn:
     refused: list = field(default_factory=list)
 
 
-class TemplateProblem(ProblemType):
+class TemplateProblem(ProblemType, metaclass=ABCMeta):
     """The base of both kinds: a template's id, title and points, and its draws."""
 
     options = ()
@@ -88,8 +89,10 @@ class TemplateProblem(ProblemType):
             refused.append(why)
         return Drawn(None, refused)
 
+    @abstractmethod
     def attempt(self, rng) -> tuple[Variant | None, tuple | None]:
-        raise NotImplementedError
+        """One draw: (the variant, None), or (None, (field path, why it was refused)):
+        the graph and conv templates each draw in their own way."""
 
     def failing(self, env: dict) -> tuple | None:
         for c in self.template.require:
