@@ -42,8 +42,9 @@ BATCH_LANES = 1 << 14
 SMALL_BATCH_LANES = 4096
 SCALARS = {"x": 0.5, "y": 0.25, "z": 1.5}
 
-# What a cold compile takes on two cores, said before one starts.
-EXPECTED_SECONDS = 15
+# What a cold compile takes on two idle cores (34 s measured at the end of the layers
+# redesign), said before one starts; the startup issue's goal is 15.
+EXPECTED_SECONDS = 35
 
 
 def every_op_spec() -> dict:
