@@ -473,8 +473,9 @@ class JobInstructor(SeededUser):
                              catch_response=True) as resp:
             names = set(zipfile.ZipFile(io.BytesIO(resp.content)).namelist()) \
                 if resp.status_code == 200 else set()
-            # one sheet per student (@ and . make _ in a file name) and the key
-            if names != {f"{s.replace('@', '_')}.json" for s in roster} | {"answer-key.json"}:
+            # one sheet per student (@ makes _ in a file name), the key and the manifest
+            if names != ({f"{s.replace('@', '_')}.json" for s in roster}
+                         | {"answer-key.json", "gradsheet-manifest.json"}):
                 resp.failure(f"HTTP {resp.status_code}: the zip holds {sorted(names)}")
 
 
