@@ -5,6 +5,9 @@ many small Python objects at C speed, and the one lock parallel kernels run unde
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
+
+import numba
 
 # Numba's default workqueue threading layer aborts the process when two threads enter
 # parallel kernels at once. The service runs several threads per worker (its gunicorn
@@ -17,3 +20,16 @@ def every(values, expected, n: int) -> bool:
     """Whether all n values equal `expected`: list.count tests identity first, which
     is cheaper than hashing each value into a set."""
     return list(values).count(expected) == n
+
+
+@contextmanager
+def one_core():
+    """Parallel kernels started from this thread use one thread while inside (Numba's
+    thread count is per calling thread), so a big job leaves the other cores to the
+    small requests beside it."""
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)

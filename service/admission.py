@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
+from engine.bulk import one_core
 from service import metrics
 from service.problems import InvalidContent, Overloaded, TooMuchWork
 
@@ -89,7 +90,10 @@ class Lane:
                              f"{self.retry_after} s or send a smaller one",
                              headers={"Retry-After": str(self.retry_after)})
         try:
-            yield
+            # big work keeps to one core: on a small machine its parallel kernels would
+            # otherwise take every core from the small requests served beside it
+            with one_core():
+                yield
         finally:
             self._slot.release()
 
