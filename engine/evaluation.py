@@ -24,8 +24,6 @@ from engine.lowering import Code, Program, lowered
 from engine.ops import OPS
 from engine.parser import parse
 
-# lanes x instructions above which the prange kernels beat the serial ones
-PARALLEL_MIN_WORK = 1 << 17
 
 
 def _limits(limits) -> Limits:
@@ -443,7 +441,7 @@ def _run_batch(item: Prepared, intermediates: bool):
     args = (arr.code, low.forward_start, low.n_slots, arr.const_slots, arr.const_values,
             arr.input_slots, input_at, input_len, low.output_slot, seed, value_slots, grad_slots,
             np.array(v_at + g_at, dtype=np.int64), stream, n)
-    if n * max(low.n_instr, 1) >= PARALLEL_MIN_WORK:
+    if n * max(low.n_instr, 1) >= vm.PARALLEL_MIN_WORK:
         status = np.zeros((numba.get_num_threads() * 2, 2), dtype=np.int64)
         with parallel_lock:
             vm.run_batch_parallel(*args, status)
@@ -555,7 +553,7 @@ def _run_ragged(items: list[Prepared], intermediates: bool, keep_every_slot: boo
             np.array(k_values, dtype=np.float64), np.array(in_slots, dtype=i32), in_offsets,
             np.array(in_lengths, dtype=np.int64), arena, seeds, np.array(v_slots, dtype=i32),
             np.array(g_slots, dtype=i32), out, status, max_slots, max_lanes)
-    if work >= PARALLEL_MIN_WORK and P > 1:
+    if work >= vm.PARALLEL_MIN_WORK and P > 1:
         with parallel_lock:
             vm.run_ragged_parallel(*args, min(P, numba.get_num_threads() * 4))
     else:

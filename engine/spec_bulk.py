@@ -51,12 +51,6 @@ _GRAPH_OUTPUT = operator.attrgetter("output")
 _REF_TYPES = {str, float, int}
 _LABEL_TYPES = {str, type(None)}
 _NO_LABEL = object()
-# instructions from which waking the thread pool pays: evaluation's rule for lanes x
-# instructions. Small graphs in their thousands stay serial (about 0.05 us an
-# instruction): waking the pool cost more than it saved even idle, and on a loaded
-# machine a woken thread waits its turn for a core (measured: 36 us a graph parallel,
-# 27 serial, for 1,500 seven-op graphs, alternating rounds in one process)
-PARALLEL_MIN_WORK = 1 << 17
 # _lower's per-graph fold flags: nodes of constants only were set aside; a pow's
 # exponent is one of them (lowering.PENDING_POW)
 FOLDED, PENDING_POW = 1, 2 * lowering.PENDING_POW
@@ -597,7 +591,7 @@ def _evaluate_plain(items, seed, intermediates, limits):
     args = (code, table, const_slot, const_value, input_slot, np.arange(len(arena), dtype=np.int64),
             np.ones(len(arena), dtype=np.int64), arena, seeds, v_slots, g_slots, out,
             kernel_status, int(n_slots[ok].max()), 1)
-    if len(code) >= PARALLEL_MIN_WORK and len(ok) > 1:
+    if len(code) >= vm.PARALLEL_MIN_WORK and len(ok) > 1:
         with parallel_lock:
             vm.run_ragged_parallel(*args, min(len(ok), numba.get_num_threads() * 4))
     else:

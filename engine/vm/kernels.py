@@ -50,6 +50,12 @@ STRIPE = 32  # lanes of one row the interleaved passes take before moving to the
 # line into cache first (A's 40 MB of results: 3.9-5.5 -> 2.8-3.4 ms). Smaller ones use
 # plain stores and stay in cache for whoever reads them next.
 STREAM_MIN_BYTES = 8 << 20
+# Lanes x instructions from which the prange kernels beat the serial ones: waking the
+# thread pool costs more than it saves below it. Small graphs in their thousands stay
+# serial (about 0.05 us an instruction), and on a loaded machine a woken thread waits
+# its turn for a core (measured: 36 us a graph parallel, 27 serial, for 1,500 seven-op
+# graphs, alternating rounds in one process). evaluation and spec_bulk both use it.
+PARALLEL_MIN_WORK = 1 << 17
 
 _kernel = numba.njit(cache=True, nogil=True, error_model="numpy")
 _parallel_kernel = numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")

@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import engine
-from engine import GraphError, spec_bulk, NonFiniteError
+from engine import GraphError, NonFiniteError
 from engine.evaluation import PlainEvaluation
+from engine.vm import kernels as vm
 from tests import oracle
 from tests.engine.test_evaluate import _reference, random_graphs
 
@@ -134,7 +135,7 @@ def test_an_output_gradient_scales_the_bulk_results_and_an_array_one_leaves_them
 
 def test_a_thousand_plain_graphs_run_on_the_parallel_kernel_like_one_by_one(monkeypatch):
     # a thousand 3-node graphs are too little work for the thread pool; lower the bar
-    monkeypatch.setattr(spec_bulk, "PARALLEL_MIN_WORK", 1)
+    monkeypatch.setattr(vm, "PARALLEL_MIN_WORK", 1)
     rng = np.random.default_rng(3)
     items = []
     for k in range(1000):
