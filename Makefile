@@ -115,7 +115,7 @@ bench: $(STAMP)
 
 # Cold and warm start: kernel compile, eval, generate, serve to /readyz.
 bench-startup: $(STAMP)
-	$(BIN)/python bench/bench_startup.py
+	$(BIN)/python bench/bench_startup.py --compile-profile
 
 # Service throughput and latency under gunicorn, measured with wrk (apt-get install wrk).
 bench-service: $(STAMP)

@@ -4,6 +4,7 @@ with that cache warm `gradsheet eval`, `gradsheet generate` (30 students, JSON) 
 PDF seconds per student of a large class.
 
     python bench/bench_startup.py [--runs 3] [--skip-cold-serve] [--pdf-students 60]
+                                  [--compile-profile]
 
 Each figure is the median, min and max over --runs runs, as wall seconds and as CPU
 seconds (user + sys of the child processes, waited for), which a machine shared with
@@ -88,9 +89,64 @@ def summary(name: str, runs: list[tuple[float, float]]) -> dict:
     return row
 
 
+def compile_profile() -> dict:
+    """In this process (meant to start with an empty cache): every warm-up job, with
+    Numba's compile events (numba.core.event) recording each function compiled, its
+    argument types and its seconds less those of the functions compiled inside it."""
+    from numba.core import event
+
+    from service import warmup
+
+    compiled: dict[str, list] = {}
+    stack: list[list] = []
+
+    class Recorder(event.Listener):
+        def on_start(self, ev):
+            stack.append([time.perf_counter(), 0.0])
+
+        def on_end(self, ev):
+            began, inner = stack.pop()
+            took = time.perf_counter() - began
+            if stack:
+                stack[-1][1] += took
+            func = ev.data["dispatcher"].py_func
+            name = f"{func.__module__}.{func.__qualname__}"
+            compiled.setdefault(name, []).append((str(ev.data["args"]), took - inner))
+
+    event.register("numba:compile", Recorder())
+    for job in warmup.KERNELS.values():
+        job()
+    return compiled
+
+
+def print_compile_profile(env: dict) -> None:
+    """compile_profile() in a fresh interpreter: the functions that took longest, and
+    every function of ours compiled for more than one signature (each costs a compile;
+    a literal argument such as `f(x, 0)` is typed Literal[int](0) and makes one)."""
+    probe = ("import json, sys; sys.path.insert(0, 'bench'); import bench_startup; "
+             "print(json.dumps(bench_startup.compile_profile()))")
+    wall, cpu, out = timed([sys.executable, "-c", probe], env)
+    compiled = json.loads(out)
+    own = sorted(((sum(s for _, s in sigs), name) for name, sigs in compiled.items()), reverse=True)
+    print(f"compile profile, one process: {wall:.1f} s wall, {cpu:.1f} s CPU; longest "
+          "functions (own seconds, callees excluded):")
+    for seconds, name in own[:12]:
+        print(f"    {name:48s} {seconds:5.1f} s")
+    twice = {name: sigs for name, sigs in compiled.items()
+             if len(sigs) > 1 and name.startswith(("engine.", "worksheets.", "service."))}
+    if not twice:
+        print("    every function of ours compiled for exactly one signature")
+    for name, sigs in twice.items():
+        print(f"    {name} compiled {len(sigs)} times:")
+        for args, _ in sigs:
+            print(f"        {args[:160]}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--compile-profile", action="store_true",
+                        help="also profile one cold compile function by function")
     parser.add_argument("--skip-cold-serve", action="store_true")
     parser.add_argument("--pdf-students", type=int, default=60)
     args = parser.parse_args()
@@ -113,6 +169,8 @@ def main() -> int:
         rows.append(summary("cold compile", cold))
         for name, seconds in sorted(kernels.items(), key=lambda kv: -statistics.median(kv[1])):
             print(f"    {name:28s} {statistics.median(seconds):6.1f} s wall (its own process)")
+        if args.compile_profile:
+            print_compile_profile(dict(os.environ, NUMBA_CACHE_DIR=str(work / "profile")))
         env = caches[0]
         rows.append(summary("eval", [timed(gradsheet("eval", "x*y", "x=2", "y=3"), env)[:2]
                                      for _ in range(args.runs)]))

@@ -315,18 +315,42 @@ def _emit_graph(coded, literal):
     n, n_codes, output = coded[0], coded[1], coded[2]
     ref_code = coded[4 + 2 * n:]
     cap = ref_code.shape[0] + 1
-    out = np.empty(8 + 12 * cap + n, np.int64)
-    region = out[8:8 + 12 * cap]
+    # emit() is called with exactly the argument types spec_bulk._lower gives it (int32
+    # code and slots, no literal constants), so Numba compiles it once for both callers
+    zero = np.int64(0)
+    code = np.empty((cap, 4), np.int32)
+    folded = np.empty((cap, 4), np.int32)
+    instr_node = np.empty(cap, np.int64)
+    folded_node = np.empty(cap, np.int64)
+    const_slot = np.empty(cap, np.int32)
     const_value = np.empty(cap, np.float64)
-    scratch = np.zeros(2 * n_codes + 4 * cap, np.int64)
-    out[:8] = emit(
-        0, n, coded[3:3 + n], coded[3 + n:4 + 2 * n], ref_code, literal, np.arange(n), output, True, 1,
-        scratch[:n_codes], scratch[n_codes:2 * n_codes], scratch[2 * n_codes:2 * n_codes + 2 * cap],
-        scratch[2 * n_codes + 2 * cap:2 * n_codes + 3 * cap], region[4 * cap:8 * cap].reshape(cap, 4),
-        region[9 * cap:10 * cap], 0, region[:4 * cap].reshape(cap, 4), region[8 * cap:9 * cap], 0,
-        region[10 * cap:11 * cap], const_value, 0, region[11 * cap:], scratch[2 * n_codes + 3 * cap:], 0,
-        out[8 + 12 * cap:])
-    return out, const_value[:out[4]]
+    input_slot = np.empty(cap, np.int32)
+    input_code = np.empty(cap, np.int64)
+    node_slot = np.empty(max(n, 1), np.int32)
+    scratch = np.zeros(2 * n_codes + 3 * cap, np.int64)
+    head = emit(
+        zero, n, coded[3:3 + n], coded[3 + n:4 + 2 * n], ref_code, literal, np.arange(n), output,
+        np.bool_(True), np.int64(1), scratch[:n_codes], scratch[n_codes:2 * n_codes],
+        scratch[2 * n_codes:2 * n_codes + 2 * cap], scratch[2 * n_codes + 2 * cap:], code, instr_node,
+        zero, folded, folded_node, zero, const_slot, const_value, zero, input_slot, input_code, zero,
+        node_slot)
+    out = np.zeros(8 + 12 * cap + n, np.int64)
+    for j in range(8):
+        out[j] = head[j]
+    at = 8
+    for rows in (folded, code):
+        for i in range(cap):
+            for j in range(4):
+                out[at + 4 * i + j] = rows[i, j]
+        at += 4 * cap
+    for column in (folded_node, instr_node):
+        out[at:at + cap] = column
+        at += cap
+    for slots in (const_slot, input_slot):
+        out[at:at + cap] = slots
+        at += cap
+    out[at:at + n] = node_slot[:n]
+    return out, const_value[:head[4]]
 
 
 _OPCODE = {op.name: op.opcode for op in OPS}

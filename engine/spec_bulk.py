@@ -184,7 +184,9 @@ def _lower(node_start, id_code, op_code, ref_start, ref_code, number, out_code, 
     s_ref_start = np.empty(width + 1, np.int64)
     s_ref_code = np.empty(cap, np.int64)
     s_node_slot = np.empty(width, np.int32)
-    c = k = m = 0
+    # a literal 0 would be typed Literal[int](0) and make Numba compile emit() once more
+    zero = np.int64(0)
+    c = k = m = zero
     for g in range(G):
         code_at[g], const_at[g], input_at[g] = c, k, m
         stamp = g + 1
@@ -227,13 +229,13 @@ def _lower(node_start, id_code, op_code, ref_start, ref_code, number, out_code, 
                 nxt, out, c1, f, k1, m1, flags, bad = lowering.emit(
                     n0, n1, op_code, ref_start, ref_code, number, id_code, out_code[g],
                     may_be_input[g], stamp, slot_of, has_slot, known, operands, code, instr_node, c,
-                    folded, folded_node, 0, const_slot, const_value, k, input_slot, input_code, m,
+                    folded, folded_node, zero, const_slot, const_value, k, input_slot, input_code, m,
                     node_slot)
             else:
                 nxt, out, c1, f, k1, m1, flags, bad = lowering.emit(
-                    0, n1 - n0, s_op, s_ref_start, s_ref_code, number, s_id, out_code[g],
+                    zero, n1 - n0, s_op, s_ref_start, s_ref_code, number, s_id, out_code[g],
                     may_be_input[g], stamp, slot_of, has_slot, known, operands, code, instr_node, c,
-                    folded, folded_node, 0, const_slot, const_value, k, input_slot, input_code, m,
+                    folded, folded_node, zero, const_slot, const_value, k, input_slot, input_code, m,
                     s_node_slot)
                 for j in range(n1 - n0):
                     node_slot[n0 + j] = s_node_slot[j]
@@ -293,7 +295,7 @@ def _item_table(ok, n_slots, out_slot, code_at, fwd_at, const_at, input_at, inpu
         n_g += n_in + n_nodes if intermediates else n_in
     v_slots = np.empty(max(n_v, 1), np.int32)
     g_slots = np.empty(max(n_g, 1), np.int32)
-    v = w = out = 0
+    v = w = out = np.int64(0)  # not a literal 0, which would compile _put_slots twice
     for p in range(P):
         g = ok[p]
         row = table[p]

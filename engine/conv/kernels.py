@@ -345,7 +345,7 @@ def backward_serial(x, gy, coef_by_phase, xp, gx, gw_part, tap_r, tap_q, rows, s
             _pack_row(x, xp, t // C_in, t % C_in, stride, padding)
     for ci in range(C_in):
         _backward_rows(xp, gy, coef_by_phase, rows, shift, phase_start, tap_r, tap_q, stride,
-                       padding, gx, gw_part[0], 0, N, ci)
+                       padding, gx, gw_part[0], np.int64(0), N, ci)
 
 
 @numba.njit(parallel=True, **_JIT)

@@ -176,7 +176,7 @@ def _plan(code, n_slots, output_slot, grad_slots):
     reads the seed where it lies. zero_slots: reported adjoints nothing contributes to.
     """
     n_instr = code.shape[0]
-    need = _needed(code, 0, n_instr, n_slots, grad_slots)
+    need = _needed(code, np.int64(0), n_instr, n_slots, grad_slots)
     uses = np.zeros(n_slots, np.int64)  # contributions each adjoint receives
     for k in range(n_instr):
         if need[code[k, 1]]:
@@ -425,15 +425,16 @@ def _one_lane_item(code, it, const_slots, const_values, input_slots, input_offse
         v = arena[input_offsets[j]]
         R[input_slots[j], 0] = v
         bad |= v - v != 0.0
-    bad |= forward_sweep(code, it[C_FWD], it[C_STOP], R, 1)
+    one = np.int64(1)  # a literal 1 would compile the sweeps and _locate a second time
+    bad |= forward_sweep(code, it[C_FWD], it[C_STOP], R, one)
     for s in range(n_slots):
         G[s, 0] = 0.0
     seed = seeds[it[C_SEED]]
     G[it[C_OUT], 0] = seed
     bad |= seed - seed != 0.0
-    bad |= reverse_sweep(code, it[C_CODE], it[C_STOP], R, G, 1)
+    bad |= reverse_sweep(code, it[C_CODE], it[C_STOP], R, G, one)
     if bad:
-        _locate(code, it, grad_slots, R, G, 1, 0, status_row)
+        _locate(code, it, grad_slots, R, G, one, np.int64(0), status_row)
     base = it[C_VOUT] - it[C_V0]
     for j in range(it[C_V0], it[C_V1]):
         out[base + j] = R[value_slots[j], 0]
