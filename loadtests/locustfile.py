@@ -56,6 +56,25 @@ def _judge(environment, **kwargs):
               f"(threshold {threshold:.0f} ms)")
 
 
+# With GRADSHEET_LATENCY_LOG set, every request's user class, name and milliseconds
+# are appended to that file (bench/bench_fairness.py reads it).
+_latency_log = open(os.environ["GRADSHEET_LATENCY_LOG"], "a") if os.environ.get(
+    "GRADSHEET_LATENCY_LOG") else None
+
+
+@events.request.add_listener
+def _log_latency(name, response_time, context, exception=None, **kwargs):
+    if _latency_log is not None:
+        _latency_log.write(f"{context.get('user', '')}\t{name}\t{response_time:.3f}\t"
+                           f"{int(exception is not None)}\n")
+
+
+@events.quitting.add_listener
+def _close_latency_log(environment, **kwargs):
+    if _latency_log is not None:
+        _latency_log.close()
+
+
 # --- the seeded payload pool, each with its expected answer ----------------------------
 
 def sigmoid(a: float) -> float:
@@ -170,6 +189,9 @@ class SeededUser(HttpUser):
     def on_start(self):
         self.rng = random.Random(SEED + self.stream + id(self) % 997)
 
+    def context(self):
+        return {"user": type(self).__name__}
+
 
 class Student(SeededUser):
     """Works through a worksheet: small graphs, a descent step, filter geometry."""
@@ -244,6 +266,9 @@ class HeavyClient(HttpUser):
 
     weight = 1
     wait_time = between(2.0, 4.0)
+
+    def context(self):
+        return {"user": type(self).__name__}
 
     # W_out = 40,000 + 2*49,999 - 99,999 = 39,999 outputs of 100,000 multiply-adds each:
     # 3.9999e9, just under max_conv_multiply_adds. Window o spans input units

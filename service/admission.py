@@ -10,14 +10,19 @@ compute and 256 MB on the machine bench/bench_admission.py measured.
 Big work (a share of some limit above `big_work_share`) runs in a lane of one per
 worker, so a worker never runs two big jobs at once; small work never waits for the
 lane. A big job that cannot get the lane within `big_lane_wait_ms` is answered 503
-with Retry-After rather than queued behind the one running.
+with Retry-After rather than queued behind the one running. The lane is a thread of its
+own at a lower scheduling priority (`big_work_niceness`), on one core: while it runs, the
+small requests beside it still get the CPU first.
 """
 
 from __future__ import annotations
 
+import contextvars
+import os
 import threading
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Callable, TypeVar
 
 from flask import Flask, current_app
 
@@ -70,42 +75,75 @@ def check_conv_geometry(width: int, span: int, padding: int, stride: int) -> Non
         raise InvalidContent(f"padding: {message}", errors={"padding": [message]})
 
 
-class Lane:
-    """The one lane big work runs in, per worker."""
+T = TypeVar("T")
 
-    def __init__(self, big_share: float, wait_ms: int, retry_after: int):
+
+def lower_priority(niceness: int) -> None:
+    """Lower the calling thread's scheduling priority by `niceness` (Linux schedules
+    threads one by one, so the rest of the process keeps its own); never raises."""
+    if niceness <= 0:
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + niceness)
+    except OSError:
+        pass
+
+
+class Lane:
+    """The one lane big work runs in, per worker: a thread of its own, created on first
+    use (after gunicorn forked the worker), at a lower priority and on one core."""
+
+    def __init__(self, big_share: float, wait_ms: int, retry_after: int, niceness: int):
         self.big_share = big_share
         self.wait = wait_ms / 1000
         self.retry_after = retry_after
+        self.niceness = niceness
         self._slot = threading.Semaphore(1)
+        self._thread: ThreadPoolExecutor | None = None
+        self._thread_lock = threading.Lock()
 
-    @contextmanager
-    def run(self, share: float):
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._thread_lock:
+            if self._thread is None:
+                self._thread = ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix="gradsheet-big-lane",
+                    initializer=lower_priority, initargs=(self.niceness,))
+            return self._thread
+
+    def call(self, share: float, work: Callable[..., T], *args, **kwargs) -> T:
         if share <= self.big_share:
-            yield
-            return
+            return work(*args, **kwargs)
         if not self._slot.acquire(timeout=self.wait):
             metrics.SHED.inc()
             raise Overloaded(f"this worker is running another large request; retry in "
                              f"{self.retry_after} s or send a smaller one",
                              headers={"Retry-After": str(self.retry_after)})
         try:
-            # big work keeps to one core: on a small machine its parallel kernels would
-            # otherwise take every core from the small requests served beside it
-            with one_core():
-                yield
+            # the request's context (Flask's app and request are context variables) goes
+            # with the work to the lane's thread, and its exceptions come back here
+            context = contextvars.copy_context()
+            return self._executor().submit(context.run, _on_one_core, work, args, kwargs).result()
         finally:
             self._slot.release()
 
 
+def _on_one_core(work: Callable[..., T], args: tuple, kwargs: dict) -> T:
+    # big work keeps to one core: on a small machine its parallel kernels would
+    # otherwise take every core from the small requests served beside it
+    with one_core():
+        return work(*args, **kwargs)
+
+
 def install(app: Flask, settings) -> None:
     app.extensions["gradsheet.lane"] = Lane(settings.big_work_share, settings.big_lane_wait_ms,
-                                            settings.retry_after_seconds)
+                                            settings.retry_after_seconds, settings.big_work_niceness)
 
 
-def lane(share: float):
-    """Context manager: run work of this share of the limits, in the big lane if big."""
-    return current_app.extensions["gradsheet.lane"].run(share)
+def in_lane(share: float, work: Callable[..., T], *args, **kwargs) -> T:
+    """work(*args, **kwargs), for a request using this share of the limits: at once in
+    this thread when small, in the big lane when big."""
+    return current_app.extensions["gradsheet.lane"].call(share, work, *args, **kwargs)
 
 
 def admit_problem_set(students, per_sheet: int, formats: list[str]) -> float:

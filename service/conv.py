@@ -126,20 +126,25 @@ def geometry(req):
               problems=(503,))
 def convolve(req):
     """conv1d forward, and with grad_output its gradients (PyTorch's conventions)."""
-    x, w = req["input"], req["weight"]
     try:
         share = _admit(req)
-        with admission.lane(share), runtime().admission:
-            y = conv1d(x, w, bias=req.get("bias"), stride=req["stride"],
-                       padding=req["padding"], dilation=req["dilation"])
-            body = {"output": y, "output_size": y.shape[-1]}
-            if "grad_output" in req:
-                gx, gw, gb = conv1d_backward(x, w, req["grad_output"], stride=req["stride"],
-                                             padding=req["padding"], dilation=req["dilation"])
-                body.update(grad_input=gx, grad_weight=gw, grad_bias=gb)
-            return json_response(body)
+        with runtime().admission:
+            return admission.in_lane(share, _convolve, req)
     except GraphError as exc:  # engine.conv refuses results that overflow float64 too
         raise problem_from_conv_error(exc) from None
+
+
+def _convolve(req):
+    """The response to a conv1d request (serializing a big one is part of its work)."""
+    x, w = req["input"], req["weight"]
+    y = conv1d(x, w, bias=req.get("bias"), stride=req["stride"], padding=req["padding"],
+               dilation=req["dilation"])
+    body = {"output": y, "output_size": y.shape[-1]}
+    if "grad_output" in req:
+        gx, gw, gb = conv1d_backward(x, w, req["grad_output"], stride=req["stride"],
+                                     padding=req["padding"], dilation=req["dilation"])
+        body.update(grad_input=gx, grad_weight=gw, grad_bias=gb)
+    return json_response(body)
 
 
 def _admit(req) -> float:

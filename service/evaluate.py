@@ -134,20 +134,17 @@ def evaluate_one(req):
     with rt.admission:
         graph = load_graph(req["graph"], rt.graphs, "graph")
         share = admission.admit(*evaluation_needs([(graph, req["inputs"])], "graph"))
-        with admission.lane(share):
-            ev = _evaluate(graph, req, rt)
-        try:
-            body = evaluation_body(ev, req)
-        except engine.GraphError as exc:
-            raise from_graph_error(exc) from None
+        body = admission.in_lane(share, _evaluation_body, graph, req, rt)
     metrics.GRAPHS.inc()
     return json_response(body)
 
 
-def _evaluate(graph, req, rt):
+def _evaluation_body(graph, req, rt) -> dict:
+    """The evaluation and its response body (as large as the work, for many lanes)."""
     try:
-        return engine.evaluate(graph, req["inputs"], output_gradient=req["output_gradient"],
-                               limits=rt.engine_limits)
+        ev = engine.evaluate(graph, req["inputs"], output_gradient=req["output_gradient"],
+                             limits=rt.engine_limits)
+        return evaluation_body(ev, req)
     except engine.GraphError as exc:
         raise from_graph_error(exc) from None
 
@@ -188,9 +185,9 @@ def evaluate_batch(req):
             work.append((graph, item["inputs"], item["output_gradient"]))
             loaded.append((i, item))
         share = admission.admit(*evaluation_needs([(g, inputs) for g, inputs, _ in work], "items"))
-        with admission.lane(share):
-            # Graphs with number inputs and a float output_gradient take the engine's bulk path
-            evaluations = engine.evaluate_many(work, limits=rt.engine_limits, errors="return")
+        # Graphs with number inputs and a float output_gradient take the engine's bulk path
+        evaluations = admission.in_lane(share, engine.evaluate_many, work,
+                                        limits=rt.engine_limits, errors="return")
         for (i, item), ev in zip(loaded, evaluations):
             try:
                 if isinstance(ev, engine.GraphError):

@@ -11,6 +11,7 @@ the export modules imported once, so a child starts in milliseconds.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -39,12 +40,15 @@ def _render(data: dict, formats: list[str]):
         return "error", (exc.message, exc.path)
 
 
-def render_download(data: dict, formats: list[str]) -> tuple[str, str, bytes]:
-    """exports.render_download(data, formats), run in a fresh child process; raises
-    ExportError as it does, and MemoryError when the child died (the kernel's OOM
-    killer ends a child that outgrows the container, never the worker)."""
+def render_download(data: dict, formats: list[str], niceness: int = 0) -> tuple[str, str, bytes]:
+    """exports.render_download(data, formats), run in a fresh child process `niceness`
+    lower in priority than this one (typesetting is batch work: the requests served
+    beside it come first); raises ExportError as it does, and MemoryError when the
+    child died (the kernel's OOM killer ends a child that outgrows the container, never
+    the worker)."""
     try:
-        with ProcessPoolExecutor(max_workers=1, mp_context=_forkserver()) as pool:
+        with ProcessPoolExecutor(max_workers=1, mp_context=_forkserver(),
+                                 initializer=os.nice, initargs=(niceness,)) as pool:
             status, result = pool.submit(_render, data, formats).result()
     except BrokenProcessPool:
         raise MemoryError("the export's child process died") from None

@@ -303,18 +303,23 @@ def problem_sets(req):
     per_sheet = len(worksheets.WORKSHEET) if problems is None else len(problems)
     _check_size(req["students"], per_sheet)
     share = admission.admit_problem_set(req["students"], per_sheet, req["format"])
-    with admission.lane(share), runtime().admission:
-        templates = _templates(req.get("templates"), stressed=True)
-        try:
-            request = read_request(req["seed"], req["students"], problems, templates)
-            body = runtime().generator.build(request, include_answers=req["include_answers"])
-            if req["format"] != ["json"]:
-                name, media_type, data = export_process.render_download(body, req["format"])
-                return Response(data, content_type=media_type, headers={
-                    "Content-Disposition": f'attachment; filename="{name}"'})
-        except (worksheets.ProblemSetError, exports.ExportError) as exc:
-            raise _problem(exc) from None
-    return json_response(body)
+    with runtime().admission:
+        return admission.in_lane(share, _problem_set_response, req, problems)
+
+
+def _problem_set_response(req, problems):
+    templates = _templates(req.get("templates"), stressed=True)
+    try:
+        request = read_request(req["seed"], req["students"], problems, templates)
+        body = runtime().generator.build(request, include_answers=req["include_answers"])
+        if req["format"] == ["json"]:
+            return json_response(body)
+        name, media_type, data = export_process.render_download(
+            body, req["format"], runtime().settings.big_work_niceness)
+    except (worksheets.ProblemSetError, exports.ExportError) as exc:
+        raise _problem(exc) from None
+    return Response(data, content_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @blp.endpoint("/v1/grade", body=GradeRequestSchema, response=GradeResponseSchema,
@@ -357,10 +362,10 @@ def grade_class_route(req):
     share = admission.admit(admission.Need("max_set_problems", count, "problems graded",
                                            "submissions"))
     files = [(s["name"], orjson.dumps(s["answers"])) for s in req["submissions"]]
-    with admission.lane(share), runtime().admission:
+    with runtime().admission:
         try:
-            book = grade_class(files, roster=req.get("roster"), seed=req.get("seed"),
-                               generator=runtime().generator)
+            book = admission.in_lane(share, grade_class, files, roster=req.get("roster"),
+                                     seed=req.get("seed"), generator=runtime().generator)
         except worksheets.ProblemSetError as exc:
             raise _problem(exc) from None
     return json_response(book.to_dict())
@@ -400,6 +405,10 @@ class TemplateCheckResponseSchema(Schema):
     templates = fields.List(fields.Nested(TemplateReportSchema), required=True)
 
 
+def _stress_all(templates: list) -> list:
+    return [stress(problem_type_of(t), REQUEST_STRESS_VARIANTS) for t in templates]
+
+
 @blp.endpoint("/v1/templates/check", body=TemplateCheckRequestSchema,
               response=TemplateCheckResponseSchema, problems=(503,))
 def check_templates(req):
@@ -410,9 +419,7 @@ def check_templates(req):
         try:
             templates = read_inline(raw)
             share = admission.admit_templates(templates, REQUEST_STRESS_VARIANTS)
-            with admission.lane(share):
-                reports = [stress(problem_type_of(t), REQUEST_STRESS_VARIANTS)
-                           for t in templates]
+            reports = admission.in_lane(share, _stress_all, templates)
         except worksheets.ProblemSetError as exc:
             raise _problem(exc) from None
     return json_response({"templates": [

@@ -52,6 +52,11 @@ def run(settings, workers: int | None = None, parent: int | None = None) -> None
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: "
                                "%(message)s")
+    if parent is not None:
+        # embedded beside the web workers on one machine: jobs are batch work, and the
+        # requests the web workers serve meanwhile come first (its worker processes
+        # inherit the niceness)
+        os.nice(settings.big_work_niceness)
     huey, _ = make_queue(settings)
     consumer = huey.create_consumer(
         workers=workers or settings.jobs_workers, worker_type="process", periodic=False,

@@ -185,11 +185,9 @@ def problem_set():
         return _tools(str(exc), 400)
     try:
         share = admission.admit_problem_set(students, len(problems), formats)
-        with admission.lane(share), runtime().admission:
-            request_ = read_request(seed, students, problems)
-            body = runtime().generator.build(request_, include_answers=True,
-                                             reveal=bool(form.get("practice")))
-            name, media_type, data = export_process.render_download(body, formats)
+        with runtime().admission:
+            name, media_type, data = admission.in_lane(
+                share, _download, seed, students, problems, formats, bool(form.get("practice")))
     except Problem as exc:
         return _tools(_refusal(exc) + " The background-jobs route does not exist yet: make "
                       "a set this large with `gradsheet generate` where the secret is.",
@@ -198,6 +196,12 @@ def problem_set():
         return _tools(str(exc), 400)
     return Response(data, content_type=media_type, headers={
         "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+def _download(seed, students, problems, formats, practice: bool) -> tuple[str, str, bytes]:
+    body = runtime().generator.build(read_request(seed, students, problems), include_answers=True,
+                                     reveal=practice)
+    return export_process.render_download(body, formats, runtime().settings.big_work_niceness)
 
 
 @bp.post("/instructor/grade")
@@ -210,8 +214,9 @@ def grade():
         share = admission.admit(admission.Need(
             "max_batch_items", gradebook.count_problems(files),
             "problems in the answer files", "answers"))
-        with admission.lane(share), runtime().admission:
-            book = gradebook.grade_class(files, generator=runtime().generator)
+        with runtime().admission:
+            book = admission.in_lane(share, gradebook.grade_class, files,
+                                     generator=runtime().generator)
     except Problem as exc:
         return _tools(_refusal(exc), exc.status)
     # the gradebook an LMS imports, and each student's feedback in words beside it
