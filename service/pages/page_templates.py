@@ -14,10 +14,8 @@ from __future__ import annotations
 import functools
 import json
 
-import worksheets
 from worksheets.errors import TokenError
 from worksheets.problems import template_types
-from worksheets.problems.template_problem import problem_type_of
 from worksheets.template import (MAX_TEMPLATE_CHARS, MAX_TEMPLATES, Template, TemplateError,
                                  library, read_inline, read_templates)
 
@@ -111,15 +109,3 @@ def template_for(ticket, given=()) -> list[Template]:
 
 def held_by_server(template: Template) -> bool:
     return any(t.hash == template.hash for t in library_templates())
-
-
-def problem_types_with(templates) -> dict:
-    """Problem types by id: the built-in ones, the library's and `templates`' (which
-    take the place of a library template of the same id)."""
-    own = template_types(templates)
-    return {**worksheets.TYPES, **{k: v for k, v in library_types().items() if k not in own},
-            **own}
-
-
-def stress_types(templates) -> list:
-    return [problem_type_of(t) for t in templates]
