@@ -14,6 +14,7 @@
     var state = document.getElementById("job-state");
     var done = document.getElementById("job-done");
     var bar = document.getElementById("job-progress");
+    var note = document.getElementById("job-note");
 
     function poll() {
       fetch(url, { credentials: "same-origin", cache: "no-store",
@@ -28,6 +29,8 @@
           bar.max = job.of;
           bar.value = job.done;
           bar.textContent = Math.round(100 * job.done / Math.max(job.of, 1)) + "%";
+          note.textContent = job.status === "running" && job.done === job.of
+            ? "Every sheet is made; now the answer key and the class's files." : "";
           if (ACTIVE[job.status]) window.setTimeout(poll, every);
           else window.location.reload();
         })
