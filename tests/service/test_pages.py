@@ -343,3 +343,33 @@ def test_numbers_in_the_forms_students_type(typed, value):
 def test_anything_else_gets_a_clear_message(typed, says):
     with pytest.raises(NumberError, match=re.escape(says)):
         read_typed_number(typed)
+
+
+def test_a_job_from_the_page_makes_the_problems_of_an_own_template(client, jobs_dir,
+                                                                   monkeypatch):
+    from service.jobs import work
+    csrf = signed_in(client)
+    # 130 x 2 problems: past the Markdown limit of one request (250), so a job
+    r = client.post("/instructor/problem-set", data={
+        "csrf_token": csrf, "count": "130", "seed": "5", "format": ["json", "markdown"],
+        "type.gate_gradient": "1", "templates": OWN})
+    assert r.status_code == 303
+    job_id = r.headers["Location"].rsplit("/", 1)[1]
+    # the worker's part, in this process, with the server's settings
+    monkeypatch.setenv("GRADSHEET_SECRET", SECRET)
+    monkeypatch.setenv("GRADSHEET_JOBS_DIR", jobs_dir)
+    work.run_job(job_id, 1)
+    assert client.get(f"/instructor/jobs/{job_id}/status").get_json()["status"] == "done"
+    r = client.get(f"/instructor/jobs/{job_id}/result")
+    files = zipfile.ZipFile(io.BytesIO(r.get_data()))
+    key = json.loads(files.read("answer-key.json"))
+    assert len(key["sheets"]) == 130
+    for sheet in key["sheets"][:20]:
+        square = sheet["problems"][1]
+        assert square["type"] == "square-of-product"
+        worked = _square_key(square)
+        assert square["answers"]["values"] == {"z": worked["p2-values.z"],
+                                               "f": worked["p2-values.f"]}
+        assert square["answers"]["gradients"] == {"w": worked["p2-gradients.w"],
+                                                  "x": worked["p2-gradients.x"]}
+    assert "square of a product" in files.read("student-001.md").decode().lower()
