@@ -120,7 +120,7 @@ class TemplateList(fields.Field):
         return value
 
 
-def _templates(raw, stressed: bool) -> list:
+def request_templates(raw, stressed: bool) -> list:
     """The request's templates, read and (when `stressed`) stress-tested, each priced
     by admission first."""
     if raw is None:
@@ -308,7 +308,7 @@ def problem_sets(req):
 
 
 def _problem_set_response(req, problems):
-    templates = _templates(req.get("templates"), stressed=True)
+    templates = request_templates(req.get("templates"), stressed=True)
     try:
         request = read_request(req["seed"], req["students"], problems, templates)
         body = runtime().generator.build(request, include_answers=req["include_answers"])
@@ -330,7 +330,7 @@ def grade(req):
     with runtime().admission:
         try:
             body = runtime().generator.grade(req["token"], req["answers"],
-                                             _templates(req.get("templates"), stressed=False))
+                                             request_templates(req.get("templates"), stressed=False))
         except worksheets.ProblemSetError as exc:
             raise _problem(exc) from None
     return json_response(body)

@@ -68,12 +68,13 @@ def _class_files(whole: SheetSet, data: dict, name: str, written: set[str]) -> l
 
 
 def write_result(seed, students, problems, formats, out: Path, *, reveal: bool = False,
-                 progress: Callable[[int, int], None] | None = None) -> int:
+                 progress: Callable[[int, int], None] | None = None, templates=None) -> int:
     """Write the set's files into the zip `out` (atomically: it appears whole or not at
     all); `progress(done, total)` hears each student as their files are written and may
-    raise Cancelled. The number of students."""
+    raise Cancelled; `templates` (worksheets.template.Template) are the set's template
+    problems. The number of students."""
     formats = exports.parse_formats(formats)
-    request = read_request(seed, students, problems)
+    request = read_request(seed, students, problems, templates)
     problem_list = [dict(given, type=t.id) for t, given, _ in request.problems]
     gen = Generator()
     total = len(request.students)
@@ -86,7 +87,7 @@ def write_result(seed, students, problems, formats, out: Path, *, reveal: bool =
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
             for start in range(0, total, CHUNK):
                 part = read_request(request.seed, request.students[start:start + CHUNK],
-                                    problem_list)
+                                    problem_list, templates)
                 for sheet in gen.build(part, include_answers=True, reveal=reveal)["sheets"]:
                     stem = file_stem(sheet["student"], taken)
                     for f in _student_files(request.seed, sheet, stem, formats):

@@ -15,7 +15,7 @@ from service.jobs.queue import enqueuer
 from service.openapi import ApiBlueprint
 from service.orjson_provider import json_response
 from service.problems import InvalidContent, NotFound, Problem, TooManyRequests
-from service.problemsets import ProblemSetRequestSchema, StrictBoolean
+from service.problemsets import ProblemSetRequestSchema, StrictBoolean, request_templates
 from worksheets.generator import read_request
 
 blp = ApiBlueprint("jobs", __name__, description="Class-sized problem sets made in the "
@@ -105,8 +105,9 @@ def _idempotency_key() -> str | None:
 def submit(req):
     """Queue a problem set (the body of POST /v1/problem-sets, plus practice): every
     student's sheet and the answer key in the formats asked for, as one zip."""
+    templates = request_templates(req.get("templates"), stressed=True)
     try:
-        parsed = read_request(req["seed"], req["students"], req.get("problems"))
+        parsed = read_request(req["seed"], req["students"], req.get("problems"), templates)
     except worksheets.ProblemSetError as exc:
         raise InvalidContent(str(exc), errors={exc.path: [exc.message]}) from None
     students = len(parsed.students)
@@ -119,6 +120,8 @@ def submit(req):
         raise InvalidContent(f"students: {message}", errors={"students": [message]})
     body = {"seed": req["seed"], "students": req["students"], "problems": req.get("problems"),
             "format": req["format"], "practice": req["practice"]}
+    if templates:
+        body["templates"] = req["templates"]  # as sent: the worker reads them the same way
     cfg = settings()
     store = _store()
     store.sweep(enqueuer(cfg))

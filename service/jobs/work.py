@@ -87,6 +87,7 @@ def run_job(job_id: str, attempt: int) -> None:
     from service.problems import InternalError, InvalidContent
     from worksheets import ProblemSetError
     from worksheets.exports import ExportError
+    from worksheets.template import read_inline
 
     from service.config import Settings
 
@@ -106,8 +107,10 @@ def run_job(job_id: str, attempt: int) -> None:
 
     outcome: dict
     try:
+        templates = read_inline(body["templates"]) if body.get("templates") else None
         write_result(body["seed"], body["students"], body.get("problems"), body["format"],
-                     store.result_path(job_id), reveal=body["practice"], progress=progress)
+                     store.result_path(job_id), reveal=body["practice"], progress=progress,
+                     templates=templates)
         outcome = {"status": jobstore.DONE}
     except Cancelled:
         outcome = {"status": jobstore.CANCELLED}

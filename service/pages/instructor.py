@@ -1,6 +1,16 @@
 """The instructor page: make a class's problem set and download it, grade a class's
 answer files into a gradebook CSV, and trace a leaked sheet to its student.
 
+A set within the synchronous limits (service.admission) is made in the request and
+downloaded at once; a larger one is queued as a background job (class_jobs) and the
+page watches it: a status page that reloads itself, or with JavaScript a progress bar
+(static/jobs.js), a Cancel button and the zip once done.
+
+Problems may come from the library's templates (checkboxes beside the built-in types)
+and from the instructor's own templates file (uploaded or pasted; every template of it
+becomes one problem, after the others). Own templates are stress-tested as the API's
+are, and grading a class's answers takes the same file.
+
 Behind an instructor token (GRADSHEET_INSTRUCTOR_TOKENS, as the API's bearer): the
 sign-in form keeps the token's digest in Flask's signed session cookie (HttpOnly,
 SameSite=Strict), checked against the configured tokens on every request, so removing
@@ -12,11 +22,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import secrets
 import tempfile
 from pathlib import Path
 
-from flask import (Blueprint, Response, current_app, redirect, render_template, request,
-                   session, url_for)
+from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request,
+                   send_file, session, url_for)
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 import worksheets
@@ -27,9 +38,13 @@ from worksheets.leaks import leaked_codes
 from worksheets.roster import read_roster
 from service import admission, export_process
 from service.auth import parse_tokens
+from worksheets.problems.template_problem import problem_type_of, stress
+from service.orjson_provider import json_response
+from service.pages import class_jobs, page_templates
 from service.pages.error_pages import answer_errors_with_pages
 from service.pages.option_fields import option_state, options_from
-from service.problems import Problem
+from service.problems import Problem, TooMuchWork
+from service.problemsets import REQUEST_STRESS_VARIANTS
 from service.runtime import runtime
 
 bp = Blueprint("instructor", __name__, template_folder="../templates")
@@ -107,10 +122,18 @@ def page():
     return _tools()
 
 
+def _owner() -> str:
+    """The signed-in token's digest: the owner of its jobs (service.jobs.store)."""
+    return session[_SESSION_KEY]
+
+
 def _tools(message: str | None = None, status: int = 200, trace_result=None):
     types = [(t, option_state(t, {})) for t in worksheets.TYPES.values()]
+    jobs = [class_jobs.view_of(r) for r in class_jobs.records(_owner())]
     return render_template("instructor.html", types=types, formats=exports.FORMATS,
-                           message=message, trace_result=trace_result), status
+                           library=page_templates.library_templates(),
+                           message=message, trace_result=trace_result, jobs=jobs,
+                           submission=secrets.token_urlsafe(16)), status
 
 
 @bp.post("/instructor/sign-in")
@@ -166,42 +189,142 @@ def _refusal(exc: Problem) -> str:
     return exc.detail[:1].upper() + exc.detail[1:] + "."
 
 
+def _own_templates(form, files, stressed: bool) -> list:
+    """The instructor's templates from the form, checked (and stress-tested, as the
+    API's are, when `stressed`); FormError saying where one is wrong."""
+    try:
+        own = page_templates.read_form_templates(form, files)
+        if stressed and own:
+            admission.admit_templates(own, REQUEST_STRESS_VARIANTS)
+            for t in own:
+                stress(problem_type_of(t), REQUEST_STRESS_VARIANTS)
+    except worksheets.ProblemSetError as exc:
+        raise FormError(f"Your templates: {exc}") from None
+    except Problem as exc:
+        raise FormError(f"Your templates: {_refusal(exc)}") from None
+    return own
+
+
+def _chosen_problems(form, own: list) -> tuple[list, list]:
+    """(problems, templates) of the set: the built-in types ticked (with their options),
+    the library templates ticked, then every template of the instructor's file."""
+    problems = []
+    for t in worksheets.TYPES.values():
+        if form.get(f"type.{t.id}"):
+            options, message = options_from(t, form, prefix=f"{t.id}.")
+            if message:
+                raise FormError(f"{t.title}: {message}")
+            problems.append({"type": t.id, **options})
+    own_ids = {t.id for t in own}
+    templates = [t for t in page_templates.library_templates()
+                 if form.get(f"type.{t.id}") and t.id not in own_ids]
+    templates += own
+    problems += [{"type": t.id} for t in templates]
+    if not problems:
+        raise FormError("Choose at least one problem type or template.")
+    return problems, templates
+
+
 @bp.post("/instructor/problem-set")
 def problem_set():
     form = request.form
     try:
         students, seed = _students(form, request.files), _seed(form)
-        chosen = [t for t in worksheets.TYPES.values() if form.get(f"type.{t.id}")]
-        if not chosen:
-            raise FormError("Choose at least one problem type.")
-        problems = []
-        for t in chosen:
-            options, message = options_from(t, form, prefix=f"{t.id}.")
-            if message:
-                raise FormError(f"{t.title}: {message}")
-            problems.append({"type": t.id, **options})
+        own = _own_templates(form, request.files, stressed=True)
+        problems, templates = _chosen_problems(form, own)
         formats = exports.parse_formats(form.getlist("format") or ["html"])
+        read_request(seed, students, problems, templates)   # refuse a bad set before queueing
     except (FormError, exports.ExportError) as exc:
         return _tools(str(exc), 400)
+    except worksheets.ProblemSetError as exc:
+        return _tools(str(exc), 400)
+    practice = bool(form.get("practice"))
     try:
         share = admission.admit_problem_set(students, len(problems), formats)
+    except TooMuchWork:
+        return _submit_job(seed, students, problems, templates, formats, practice)
+    except Problem as exc:
+        return _tools(_refusal(exc), exc.status)
+    try:
         with runtime().admission:
             name, media_type, data = admission.in_lane(
-                share, _download, seed, students, problems, formats, bool(form.get("practice")))
+                share, _download, seed, students, problems, templates, formats, practice)
     except Problem as exc:
-        return _tools(_refusal(exc) + " The background-jobs route does not exist yet: make "
-                      "a set this large with `gradsheet generate` where the secret is.",
-                      exc.status)
+        return _tools(_refusal(exc), exc.status)
     except (worksheets.ProblemSetError, exports.ExportError) as exc:
         return _tools(str(exc), 400)
     return Response(data, content_type=media_type, headers={
         "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
 
 
-def _download(seed, students, problems, formats, practice: bool) -> tuple[str, str, bytes]:
-    body = runtime().generator.build(read_request(seed, students, problems), include_answers=True,
-                                     reveal=practice)
+def _download(seed, students, problems, templates, formats,
+              practice: bool) -> tuple[str, str, bytes]:
+    request_ = read_request(seed, students, problems, templates)
+    body = runtime().generator.build(request_, include_answers=True, reveal=practice)
     return export_process.render_download(body, formats, runtime().settings.big_work_niceness)
+
+
+def _submit_job(seed, students, problems, templates, formats, practice):
+    """The set past the synchronous limits, queued as a background job; the job's page."""
+    body = {"seed": seed, "students": students, "problems": problems, "format": formats,
+            "practice": practice}
+    if templates:
+        body["templates"] = [t.source for t in templates]
+    count = students if type(students) is int else len(students)
+    key = (request.form.get("submission") or "")[:200] or None
+    try:
+        job_id = class_jobs.submit(_owner(), body, count, len(problems), key)
+    except class_jobs.JobRefused as exc:
+        return _tools(exc.message, exc.status)
+    return redirect(url_for("instructor.job", job_id=job_id), 303)
+
+
+def _job_or_404(job_id: str) -> dict:
+    record = class_jobs.owned(_owner(), job_id)
+    if record is None:
+        abort(404, f"You have no set being made with the id {job_id!r} (finished sets are "
+                   f"removed {current_app.extensions['gradsheet'].settings.jobs_result_seconds}"
+                   f" s after they finish).")
+    return record
+
+
+@bp.get("/instructor/jobs/<job_id>")
+def job(job_id: str):
+    if not signed_in():
+        return _sign_in_page("Sign in with an instructor token first.", 401)
+    view = class_jobs.view_of(_job_or_404(job_id))
+    return render_template("job.html", job=view, refresh=class_jobs.REFRESH_SECONDS,
+                           poll_ms=class_jobs.POLL_MS)
+
+
+@bp.get("/instructor/jobs/<job_id>/status")
+def job_status(job_id: str):
+    """The job's progress for the page's script (the session is its credential)."""
+    if not signed_in():
+        return json_response({"title": "Sign in with an instructor token first."}, 401)
+    record = class_jobs.owned(_owner(), job_id)
+    if record is None:
+        return json_response({"title": f"no set {job_id!r} of this instructor"}, 404)
+    return json_response(class_jobs.view_of(record).to_dict())
+
+
+@bp.get("/instructor/jobs/<job_id>/result")
+def job_result(job_id: str):
+    if not signed_in():
+        return _sign_in_page("Sign in with an instructor token first.", 401)
+    view = class_jobs.view_of(_job_or_404(job_id))
+    path = class_jobs.result_path(job_id)
+    if view.status != "done" or not path.exists():
+        abort(409, f"The set is {view.status}; its zip is there once it is done.")
+    return send_file(path, mimetype="application/zip", as_attachment=True,
+                     download_name=f"gradsheet-{view.seed}-{job_id[:8]}.zip", max_age=0)
+
+
+@bp.post("/instructor/jobs/<job_id>/cancel")
+def job_cancel(job_id: str):
+    _job_or_404(job_id)
+    class_jobs.cancel(job_id)
+    return redirect(url_for("instructor.job", job_id=job_id), 303)
 
 
 @bp.post("/instructor/grade")
@@ -211,12 +334,19 @@ def grade():
     if not files:
         return _tools("Choose the students' answer files (JSON) to grade.", 400)
     try:
+        own = _own_templates(request.form, request.files, stressed=False)
+    except FormError as exc:
+        return _tools(str(exc), 400)
+    own_ids = {t.id for t in own}
+    # the library's templates too, so a set made with them grades without a file
+    templates = own + [t for t in page_templates.library_templates() if t.id not in own_ids]
+    try:
         share = admission.admit(admission.Need(
             "max_batch_items", gradebook.count_problems(files),
             "problems in the answer files", "answers"))
         with runtime().admission:
             book = admission.in_lane(share, gradebook.grade_class, files,
-                                     generator=runtime().generator)
+                                     generator=runtime().generator, templates=templates)
     except Problem as exc:
         return _tools(_refusal(exc), exc.status)
     # the gradebook an LMS imports, and each student's feedback in words beside it

@@ -6,6 +6,11 @@ Practice variants come from seeds above MAX_SEED, which no class set can have (s
 requests are refused past it), for one fixed pseudo-student, so a practice variant is
 never a student's; its tokens carry the practice flag, so expected answers and
 solutions show after an attempt. They are open to everyone by design.
+
+The library's templates (worksheets/templates/) are topics like the built-in types. An
+instructor's own template travels with the sheet: the student brings its file when
+opening the sheet, and the sheet's form carries it from check to check
+(service.pages.page_templates).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from flask import Blueprint, abort, current_app, render_template, request, url_f
 import worksheets
 from worksheets.generator import MAX_SEED
 from service.pages.error_pages import answer_errors_with_pages
+from service.pages import page_templates
 from service.pages.option_fields import option_state, options_from
 from service.pages.problem_view import check, problem_view, reveal_solution
 from service.ratelimit import client_address
@@ -32,13 +38,19 @@ MAX_SHEET_TOKENS = worksheets.generator.MAX_PROBLEMS_PER_SHEET
 _TOKEN_SPLIT = re.compile(r"[\s,;]+")
 
 
+def _index(open_error: str | None = None, status: int = 200):
+    return render_template("index.html", types=worksheets.problem_types(),
+                           templates=page_templates.library_templates(),
+                           open_error=open_error), status
+
+
 @bp.get("/")
 def index():
-    return render_template("index.html", types=worksheets.problem_types())
+    return _index()
 
 
 def _type_or_404(type_id: str):
-    t = worksheets.TYPES.get(type_id)
+    t = worksheets.TYPES.get(type_id) or page_templates.library_types().get(type_id)
     if t is None:
         abort(404, f"there is no problem type {type_id!r}; the topics are on the home page")
     return t
@@ -47,7 +59,8 @@ def _type_or_404(type_id: str):
 def _practice_token(t, options: dict) -> str:
     gen = runtime().generator
     seed = MAX_SEED + 1 + secrets.randbelow(PRACTICE_SEEDS)
-    return gen.signer.sign(gen.variant(seed, PRACTICE_STUDENT), 0, t.id, options, True)
+    return gen.signer.sign(gen.variant(seed, PRACTICE_STUDENT), 0, t.id, options, True,
+                           getattr(t, "template_hash", None))
 
 
 @bp.get("/practice/<type_id>")
@@ -82,30 +95,52 @@ def practice_check(type_id: str):
 
 
 
+def _pasted_tokens(text: str) -> list[str] | None:
+    return [s for s in _TOKEN_SPLIT.split(text) if s] or None
+
+
+_NO_TOKEN = "Paste a problem token from your sheet (or several, one per problem, in order)."
+
+
 @bp.get("/sheet")
 def sheet():
-    text = request.args.get("code", "")
-    tokens = [s for s in _TOKEN_SPLIT.split(text) if s]
+    tokens = _pasted_tokens(request.args.get("code", ""))
     if not tokens:
-        return render_template("index.html", types=worksheets.problem_types(),
-                               open_error="Paste a problem token from your sheet (or several, "
-                                          "one per problem, in order)."), 400
+        return _index(_NO_TOKEN, 400)
     return _sheet_page(tokens, grade=False)
+
+
+@bp.post("/sheet/open")
+def sheet_open():
+    """The home page's box: tokens, and the instructor's templates when the sheet has
+    problems of templates the server does not hold."""
+    tokens = _pasted_tokens(request.form.get("code", ""))
+    if not tokens:
+        return _index(_NO_TOKEN, 400)
+    try:
+        given = page_templates.read_form_templates(request.form, request.files)
+    except worksheets.ProblemSetError as exc:
+        return _index(f"Your instructor's templates cannot be read: {exc}", 400)
+    return _sheet_page(tokens, grade=False, given=given)
 
 
 @bp.post("/sheet")
 def sheet_check():
-    return _sheet_page(request.form.getlist("token"), grade=True)
+    try:
+        given = page_templates.carried(request.form)
+    except worksheets.ProblemSetError as exc:
+        abort(400, f"the sheet's templates cannot be read: {exc}")
+    return _sheet_page(request.form.getlist("token"), grade=True, given=given)
 
 
-def _sheet_page(tokens: list[str], grade: bool):
+def _sheet_page(tokens: list[str], grade: bool, given=()):
     if len(tokens) > MAX_SHEET_TOKENS:
         abort(400, f"a sheet holds at most {MAX_SHEET_TOKENS} problems, not {len(tokens)}")
     views, notices = [], []
     with runtime().admission:
         for k, token in enumerate(tokens, start=1):
             try:
-                view = problem_view(runtime().generator, k, token)
+                view = problem_view(runtime().generator, k, token, given)
             except worksheets.ProblemSetError as exc:
                 return _bad_token(exc, number=k if len(tokens) > 1 else None)
             if grade:
@@ -113,8 +148,11 @@ def _sheet_page(tokens: list[str], grade: bool):
                 if notice:
                     notices.append(notice)
             views.append(view)
+    own = {t.hash: t for v in views for t in v.templates
+           if not page_templates.held_by_server(t)}
     return render_template("sheet.html", views=views, notice="; ".join(notices) or None,
-                           reveal=all(v.reveal for v in views))
+                           reveal=all(v.reveal for v in views),
+                           carried_templates=page_templates.carry(list(own.values())))
 
 
 def _grade(view) -> str | None:
@@ -138,5 +176,4 @@ def _grade(view) -> str | None:
 
 def _bad_token(exc, number: int | None = None):
     where = f"Problem {number}'s token" if number else "That token"
-    return render_template("index.html", types=worksheets.problem_types(),
-                           open_error=f"{where} cannot be opened: {exc.message}"), 400
+    return _index(f"{where} cannot be opened: {exc.message}", 400)

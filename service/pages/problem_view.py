@@ -12,6 +12,7 @@ from worksheets.exports import markup
 from worksheets.generator import solve
 from service.pages.answer_form import Group, attach, groups_of, read_answers
 from service.pages.figure_text import figure_text
+from service.pages.page_templates import template_for
 
 
 @dataclass
@@ -30,6 +31,8 @@ class ProblemView:
     message: str | None = None
     solution: list = field(default_factory=list)
     key_figure: Markup | None = None
+    # the template a template problem was opened with (the library's or the form's)
+    templates: list = field(default_factory=list, repr=False)
     # (type, options, variant, answers, problem): what checking and solving need again
     state: tuple = field(default=(), repr=False)
 
@@ -38,9 +41,11 @@ class ProblemView:
         return f"p{self.number}-"
 
 
-def problem_view(generator, number: int, token: str) -> ProblemView:
-    """The blank problem the token names; TokenError when it names none."""
-    ticket, t, options, variant, answers = generator.regenerate(token)
+def problem_view(generator, number: int, token: str, given=()) -> ProblemView:
+    """The blank problem the token names, a template problem's template found by its
+    hash in the library or among `given`; TokenError when it names none."""
+    templates = template_for(generator.signer.read(token), given)
+    ticket, t, options, variant, answers = generator.regenerate(token, templates)
     tolerances = t.part_tolerances(variant)
     problem = {"id": f"{ticket.variant}-{ticket.index + 1}", "type": t.id,
                "parameters": variant.parameters, "answers": answers,
@@ -52,6 +57,7 @@ def problem_view(generator, number: int, token: str) -> ProblemView:
         view.figure_alt = figure_text(t.figure_shows, variant.parameters)
         view.figure = Markup(t.figure(problem, False, view.figure_alt))
     view.state = (t, options, variant, answers, problem)
+    view.templates = templates
     return view
 
 
@@ -62,7 +68,7 @@ def check(generator, view: ProblemView, form) -> None:
     view.submitted = bool(submitted)
     if any(f.error for g in view.groups for f in g.fields):
         view.message = "Some answers are not numbers the grader can read: see below."
-    view.graded = generator.grade(view.token, submitted)
+    view.graded = generator.grade(view.token, submitted, view.templates)
     attach(view.groups, view.graded["parts"])
 
 

@@ -102,6 +102,38 @@ def test_a_40_student_pdf_and_moodle_job_reports_progress_and_zips_the_clis_byte
         assert archive.read(name) == content, name
 
 
+SQUARE = {"id": "square-of-product", "title": "The square of a product",
+          "graph": "z = w*x; f = z*z", "params": {"w": {"int": [1, 3]}, "x": {"int": [-3, -1]}},
+          "ask": {"values": ["z", "f"], "gradients": ["w", "x"]}}
+
+
+def test_a_job_sent_over_rest_with_a_template_makes_its_problems(server):
+    job_id = _submit(server, {"seed": 4, "students": 12, "format": "json",
+                              "problems": ["square-of-product"], "templates": [SQUARE]})
+    job = _wait(server, job_id, lambda j: j["status"] in ("done", "failed"))
+    assert job["status"] == "done", job
+    status, _, data = call(server.base, job["result_url"], headers=server.auth)
+    assert status == 200
+    key = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("answer-key.json"))
+    assert len(key["sheets"]) == 12
+    for sheet in key["sheets"]:
+        (problem,) = sheet["problems"]
+        inputs = problem["parameters"]["inputs"]
+        w, x = inputs["w"], inputs["x"]
+        z = w * x  # worked by hand: f = z^2, df/dw = 2 z x, df/dx = 2 z w
+        assert problem["answers"]["values"] == {"z": z, "f": z * z}
+        assert problem["answers"]["gradients"] == {"w": 2 * z * x, "x": 2 * z * w}
+
+
+def test_a_job_with_a_broken_template_is_refused_naming_the_field(server):
+    status, _, data = call(server.base, "/v1/jobs/problem-sets", {
+        "seed": 4, "students": 2, "problems": ["square-of-product"],
+        "templates": [{**SQUARE, "graph": "z = w*x; f = z*q"}]}, headers=server.auth)
+    assert status == 422, data
+    assert json.loads(data)["errors"] == {
+        "templates[0].params": ["the graph's input 'q' has no parameter: add params.q"]}
+
+
 def test_cancelling_a_running_job_stops_it_within_a_student(server):
     job_id = _submit(server, {"seed": 3, "students": 300, "format": "pdf"})
     _wait(server, job_id, lambda j: j["done"] >= 2)

@@ -4,7 +4,12 @@ every field coming back escaped, and the numbers students type."""
 
 from __future__ import annotations
 
+import html
+import io
+import json
 import re
+import zipfile
+from io import BytesIO
 
 import pytest
 
@@ -12,6 +17,7 @@ import worksheets
 from service import create_app
 from service.pages.answer_form import NumberError, read_typed_number
 from worksheets.generator import MAX_SEED, Generator
+from worksheets.template import library, read_templates
 
 SECRET = "pages-test-secret-" + "x" * 20
 TOKEN = "instructor-token-for-the-pages-test"
@@ -19,9 +25,15 @@ SCRIPT = '<script>alert("x")</script><b onmouseover=alert(1)>'
 
 
 @pytest.fixture(scope="module")
-def app():
+def jobs_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("page-jobs"))
+
+
+@pytest.fixture(scope="module")
+def app(jobs_dir):
+    # no job consumer runs here: a queued job stays queued, which is all these tests need
     return create_app({"warmup": "off", "secret": SECRET, "instructor_tokens": TOKEN,
-                       "TESTING": True})
+                       "TESTING": True, "jobs_dir": jobs_dir})
 
 
 @pytest.fixture
@@ -129,7 +141,6 @@ def test_markup_in_every_student_field_comes_back_escaped(client):
 
 def test_markup_in_instructor_fields_and_roster_comes_back_escaped(client):
     csrf = signed_in(client)
-    from io import BytesIO
     roster = ("id\n" + SCRIPT.replace(",", " ") + "\nada\n").encode()
     r = client.post("/instructor/trace", data={
         "csrf_token": csrf, "seed": "4", "variant": SCRIPT, "token": SCRIPT,
@@ -148,14 +159,149 @@ def test_markup_in_instructor_fields_and_roster_comes_back_escaped(client):
     assert r.status_code == 400 and "<script>alert" not in r.get_data(as_text=True)
 
 
-def test_a_set_over_the_admission_limit_is_refused_on_the_page(client):
+def test_a_set_over_the_admission_limit_becomes_the_tokens_background_job(client):
     csrf = signed_in(client)
     r = client.post("/instructor/problem-set", data={
         "csrf_token": csrf, "count": "500", "seed": "1", "format": "pdf",
+        "type.gate_gradient": "1", "submission": "form-1"})
+    assert r.status_code == 303
+    job_page = r.headers["Location"]
+    job_id = job_page.rsplit("/", 1)[1]
+    assert job_page == f"/instructor/jobs/{job_id}"
+    assert client.get(f"{job_page}/status").get_json() == {
+        "id": job_id, "status": "queued", "done": 0, "of": 500}
+    # the same job over the API with the token the page was signed in with
+    api = client.get(f"/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert api.status_code == 200 and api.get_json()["of"] == 500
+    # the same form sent twice (a double click) is the same job
+    again = client.post("/instructor/problem-set", data={
+        "csrf_token": csrf, "count": "500", "seed": "1", "format": "pdf",
+        "type.gate_gradient": "1", "submission": "form-1"})
+    assert again.headers["Location"] == job_page
+    html = client.get(job_page).get_data(as_text=True)
+    assert "0</span> of <span id=\"job-of\">500" in html and 'http-equiv="refresh"' in html
+    assert client.get(f"{job_page}/result").status_code == 409
+    r = client.post(f"{job_page}/cancel", data={"csrf_token": csrf})
+    assert r.status_code == 303
+    assert client.get(f"{job_page}/status").get_json()["status"] == "cancelled"
+    assert 'http-equiv="refresh"' not in client.get(job_page).get_data(as_text=True)
+
+
+def test_a_set_past_the_jobs_limit_is_refused_with_the_limit_named(client):
+    csrf = signed_in(client)
+    r = client.post("/instructor/problem-set", data={
+        "csrf_token": csrf, "count": "40000", "seed": "1", "format": "markdown",
         "type.gate_gradient": "1"})
     body = r.get_data(as_text=True)
-    assert r.status_code == 413 or r.status_code == 422, r.status_code
-    assert "max_export_problems_pdf" in body and "gradsheet generate" in body
+    assert r.status_code == 400
+    assert "jobs_max_problems" in body and "split the class" in body
+
+
+def test_a_job_page_answers_only_its_own_instructor(app, client):
+    csrf = signed_in(client)
+    r = client.post("/instructor/problem-set", data={
+        "csrf_token": csrf, "count": "200", "seed": "2", "format": "pdf",
+        "type.gate_gradient": "1"})
+    job_page = r.headers["Location"]
+    stranger = app.test_client()
+    assert stranger.get(f"{job_page}/status").status_code == 401
+    assert stranger.get(job_page).status_code == 401
+    assert stranger.get(f"{job_page}/result").status_code == 401
+    assert client.get("/instructor/jobs/not-a-job-id-of-anyone").status_code == 404
+    assert "Set" in client.get("/instructor").get_data(as_text=True)
+    client.post(f"{job_page}/cancel", data={"csrf_token": csrf})
+
+
+OWN = """id: square-of-product
+title: The square of a product
+graph: "z = w*x; f = z*z"
+params: {w: {int: [1, 3]}, x: {int: [-3, -1]}}
+ask: {values: [z, f], gradients: [w, x]}
+"""
+
+
+def _own_sheet(seed=3):
+    return worksheets.generate(seed, ["ada"], ["gate_gradient", "square-of-product"],
+                               secret=SECRET, templates=read_templates(OWN),
+                               reveal=False)["sheets"][0]["problems"]
+
+
+def _square_key(problem) -> dict:
+    """The independent key of OWN: z = w x, f = z^2, df/dw = 2 z x, df/dx = 2 z w."""
+    w, x = problem["parameters"]["inputs"]["w"], problem["parameters"]["inputs"]["x"]
+    z = w * x
+    return {"p2-values.z": z, "p2-values.f": z * z, "p2-gradients.w": 2 * z * x,
+            "p2-gradients.x": 2 * z * w}
+
+
+def test_a_sheet_of_an_own_template_asks_for_its_file_and_grades_with_it(client):
+    problems = _own_sheet()
+    code = "\n".join(p["token"] for p in problems)
+    r = client.post("/sheet/open", data={"code": code})
+    body = r.get_data(as_text=True)
+    assert r.status_code == 400
+    assert "own template &#39;square-of-product&#39;" in body and "templates file" in body
+    r = client.post("/sheet/open", data={"code": code, "templates_file": (
+        BytesIO(OWN.encode()), "mine.yaml")}, content_type="multipart/form-data")
+    body = r.get_data(as_text=True)
+    assert r.status_code == 200 and 'name="templates_json"' in body
+    carried = re.search(r'name="templates_json" value="([^"]+)"', body).group(1)
+    form = {"token": [p["token"] for p in problems], "templates_json": html.unescape(carried),
+            **{k: str(v) for k, v in _square_key(problems[1]).items()}}
+    body = client.post("/sheet", data=form).get_data(as_text=True)
+    assert re.search(r"Score 4 of 4: every part right", body), body[-3000:]
+
+
+def test_a_changed_own_template_is_refused_not_graded(client):
+    problems = _own_sheet()
+    changed = OWN.replace("[1, 3]", "[1, 4]")
+    r = client.post("/sheet/open", data={"code": problems[1]["token"], "templates": changed})
+    body = r.get_data(as_text=True)
+    assert r.status_code == 400 and "another version of the template" in body
+    # and the carried field of a sheet page, changed by hand, is refused the same way
+    r = client.post("/sheet", data={"token": problems[1]["token"], "templates_json": json.dumps(
+        [{"id": "square-of-product", "graph": "z = w*x; f = z*z",
+          "params": {"w": {"int": [1, 4]}, "x": {"int": [-3, -1]}},
+          "ask": {"values": ["z", "f"]}}]), "p1-values.z": "1"})
+    assert r.status_code == 400 and "another version" in r.get_data(as_text=True)
+    r = client.post("/sheet", data={"token": problems[1]["token"], "templates_json": "{nope"})
+    assert r.status_code == 400 and "not the JSON this page wrote" in r.get_data(as_text=True)
+
+
+def test_a_template_file_with_an_error_is_named_by_line_and_field(client):
+    r = client.post("/sheet/open", data={"code": "x", "templates": OWN.replace("int:", "intt:")})
+    body = r.get_data(as_text=True)
+    assert r.status_code == 400 and "line 4" in body and "params.w" in body
+
+
+def test_the_library_templates_are_topics_with_practice_pages(client):
+    home = client.get("/").get_data(as_text=True)
+    for t in library():
+        assert f'href="/practice/{t.id}"' in home
+        page = client.get(f"/practice/{t.id}")
+        assert page.status_code == 200, t.id
+        token = re.search(r'name="token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+        ticket = Generator(SECRET).signer.read(token)
+        assert ticket.template == t.hash and ticket.reveal
+
+
+def test_an_instructor_makes_a_set_with_a_library_and_an_own_template(client):
+    csrf = signed_in(client)
+    r = client.post("/instructor/problem-set", data={
+        "csrf_token": csrf, "count": "2", "seed": "7", "format": "json",
+        "type.tanh-neuron": "1", "templates_file": (BytesIO(OWN.encode()), "mine.yaml")},
+        content_type="multipart/form-data")
+    assert r.status_code == 200, r.get_data(as_text=True)[-2000:]
+    files = zipfile.ZipFile(io.BytesIO(r.get_data()))
+    key = json.loads(files.read("answer-key.json"))
+    assert [p["type"] for p in key["sheets"][0]["problems"]] == ["tanh-neuron",
+                                                                 "square-of-product"]
+    r = client.post("/instructor/problem-set", data={
+        "csrf_token": csrf, "count": "2", "seed": "7", "format": "json",
+        "templates": OWN + 'require: ["f > 100"]\n'})
+    body = r.get_data(as_text=True)
+    # f is at most (3 x 3)^2 = 81: the stress test finds no variant, and says why
+    assert r.status_code == 400 and "Your templates" in body and "f &gt; 100" in body
 
 
 def test_practice_variants_lie_outside_every_class_sets_seeds(client):
@@ -197,3 +343,33 @@ def test_numbers_in_the_forms_students_type(typed, value):
 def test_anything_else_gets_a_clear_message(typed, says):
     with pytest.raises(NumberError, match=re.escape(says)):
         read_typed_number(typed)
+
+
+def test_a_job_from_the_page_makes_the_problems_of_an_own_template(client, jobs_dir,
+                                                                   monkeypatch):
+    from service.jobs import work
+    csrf = signed_in(client)
+    # 130 x 2 problems: past the Markdown limit of one request (250), so a job
+    r = client.post("/instructor/problem-set", data={
+        "csrf_token": csrf, "count": "130", "seed": "5", "format": ["json", "markdown"],
+        "type.gate_gradient": "1", "templates": OWN})
+    assert r.status_code == 303
+    job_id = r.headers["Location"].rsplit("/", 1)[1]
+    # the worker's part, in this process, with the server's settings
+    monkeypatch.setenv("GRADSHEET_SECRET", SECRET)
+    monkeypatch.setenv("GRADSHEET_JOBS_DIR", jobs_dir)
+    work.run_job(job_id, 1)
+    assert client.get(f"/instructor/jobs/{job_id}/status").get_json()["status"] == "done"
+    r = client.get(f"/instructor/jobs/{job_id}/result")
+    files = zipfile.ZipFile(io.BytesIO(r.get_data()))
+    key = json.loads(files.read("answer-key.json"))
+    assert len(key["sheets"]) == 130
+    for sheet in key["sheets"][:20]:
+        square = sheet["problems"][1]
+        assert square["type"] == "square-of-product"
+        worked = _square_key(square)
+        assert square["answers"]["values"] == {"z": worked["p2-values.z"],
+                                               "f": worked["p2-values.f"]}
+        assert square["answers"]["gradients"] == {"w": worked["p2-gradients.w"],
+                                                  "x": worked["p2-gradients.x"]}
+    assert "square of a product" in files.read("student-001.md").decode().lower()

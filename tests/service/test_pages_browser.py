@@ -295,3 +295,137 @@ def test_a_wrong_instructor_token_is_refused(server, page):
     sign_in(server, page, token="not-the-instructor-token")
     assert "not an instructor token" in page.get_by_role("alert").inner_text()
     assert page.get_by_role("heading", name="Make a class set").count() == 0
+
+
+# --- templates: the library's on the practice page, an instructor's own on a sheet ------
+
+OWN = """id: square-of-product
+title: The square of a product
+graph: "z = w*x; f = z*z"
+params: {w: {int: [1, 3]}, x: {int: [-3, -1]}}
+ask: {values: [z, f], gradients: [w, x]}
+"""
+
+
+def tanh_neuron_key(inputs: dict, learning_rate: float) -> dict:
+    """The library's tanh-neuron by hand: z = w x + b, h = tanh z, f = h y."""
+    w, x, b, y = (inputs[k] for k in "wxby")
+    z = w * x + b
+    h = math.tanh(z)
+    dz = y * (1 - h * h)
+    return {"values.z": z, "values.h": h, "values.f": h * y, "gradients.w": dz * x,
+            "gradients.x": dz * w, "gradients.b": dz, "step.w": w - learning_rate * dz * x,
+            "step.b": b - learning_rate * dz}
+
+
+def square_key(inputs: dict) -> dict:
+    """OWN by hand: z = w x, f = z^2, df/dw = 2 z x, df/dx = 2 z w."""
+    w, x = inputs["w"], inputs["x"]
+    z = w * x
+    return {"values.z": z, "values.f": z * z, "gradients.w": 2 * z * x, "gradients.x": 2 * z * w}
+
+
+def test_a_library_template_is_practised_and_marked_against_a_key_worked_by_hand(server, page):
+    page.goto(f"{server.base}/")
+    page.get_by_role("link", name="One tanh neuron, one SGD step").click()
+    page.wait_for_selector("#problem-1")
+    no_severe_violations(page)
+    token = page.locator("#problem-1 input[name=token]").get_attribute("value")
+    _, _, _, variant, _ = Generator(server.secret).regenerate(
+        token, [t for t in worksheets.template.library() if t.id == "tanh-neuron"])
+    params = variant.parameters
+    key = tanh_neuron_key(params["inputs"], params["learning_rate"])
+    fill(page, {**key, "gradients.x": key["gradients.x"] + 1})
+    check(page)
+    assert page.locator("#p1-score").inner_text().startswith("Score 9 of 11")
+    assert page.locator('[id="p1-gradients.x-fb"]').inner_text().startswith("✗ Wrong")
+    assert page.locator('[id="p1-gradients.w-fb"]').inner_text().startswith("✓ Right")
+    page.get_by_role("button", name="Show solution").click()
+    page.wait_for_selector("#p1-solution")
+    no_severe_violations(page)
+
+
+def open_sheet(pg, tokens, templates_file=None) -> None:
+    pg.goto(pg.base + "/")
+    pg.get_by_label("Problem token").fill("\n".join(tokens))
+    if templates_file is not None:
+        pg.get_by_label("Templates file (YAML or JSON)").set_input_files(str(templates_file))
+    pg.get_by_role("button", name="Open").click()
+    pg.wait_for_load_state()
+
+
+def test_a_sheet_of_an_own_template_needs_its_file_and_is_marked_with_it(server, page,
+                                                                       tmp_path):
+    page.base = server.base
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(OWN)
+    s = worksheets.generate(21, ["ada"], ["conv_same_padding", "square-of-product"],
+                            secret=server.secret, reveal=False,
+                            templates=worksheets.template.read_templates(OWN))
+    problems = s["sheets"][0]["problems"]
+    tokens = [p["token"] for p in problems]
+    # without the file: what is missing, by name, and no problem shown
+    open_sheet(page, tokens)
+    alert = page.get_by_role("alert").inner_text()
+    assert "own template 'square-of-product'" in alert and "templates file" in alert
+    assert page.locator("#problem-1").count() == 0
+    # a changed file: refused, never marked against other numbers
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(OWN.replace("[1, 3]", "[1, 5]"))
+    open_sheet(page, tokens, changed)
+    assert "another version of the template" in page.get_by_role("alert").inner_text()
+    # the file handed out with the sheet: opened, and marked on every check after
+    open_sheet(page, tokens, mine)
+    page.wait_for_selector("#problem-2")
+    no_severe_violations(page)
+    key = square_key(problems[1]["parameters"]["inputs"])
+    fill(page, {**key, "values.f": key["values.f"] + 1}, number=2)
+    check(page, number=2)
+    assert page.locator("#p2-score").inner_text().startswith("Score 3 of 4")
+    assert page.locator('[id="p2-values.f-fb"]').inner_text().startswith("✗ Wrong")
+    assert "expected" not in page.locator('[id="p2-values.f-fb"]').inner_text()
+    fill(page, key, number=2)
+    page.locator("#problem-2").get_by_role("button", name="Check").click()
+    # in place with JavaScript: the score of the first check is there until the new one
+    page.locator("#p2-score").filter(has_text="every part right").wait_for()
+
+
+def test_an_instructor_makes_a_set_with_templates_and_grades_it_with_the_same_file(
+        server, page, tmp_path):
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(OWN)
+    sign_in(server, page)
+    page.locator("#set-count").fill("3")
+    page.locator("#set-seed").fill("31")
+    for t in worksheets.TYPES.values():
+        page.locator(f'input[name="type.{t.id}"]').uncheck()
+    page.get_by_label("One tanh neuron, one SGD step").check()
+    page.get_by_label("Templates file").first.set_input_files(str(mine))
+    page.get_by_label("html:").uncheck()
+    page.get_by_label("json:").check()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Make the set and download it").click()
+    archive = zipfile.ZipFile(download.value.path())
+    key = json.loads(archive.read("answer-key.json"))
+    files = []
+    for sheet in key["sheets"]:
+        tanh, square = sheet["problems"]
+        assert (tanh["type"], square["type"]) == ("tanh-neuron", "square-of-product")
+        worked = square_key(square["parameters"]["inputs"])
+        answers = {"values": {"z": worked["values.z"], "f": worked["values.f"]},
+                   "gradients": {"w": worked["gradients.w"], "x": worked["gradients.x"]}}
+        if sheet["student"] == "student-02":
+            answers["gradients"]["x"] += 1
+        path = tmp_path / f"{sheet['student']}.json"
+        path.write_text(json.dumps({"student": sheet["student"], "problems": [
+            {"token": square["token"], "answers": answers}]}))
+        files.append(str(path))
+    page.goto(f"{server.base}/instructor")
+    page.get_by_label("The students' answer files").set_input_files(files)
+    page.locator("#grade-templates-file").set_input_files(str(mine))
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Grade and download the gradebook and feedback").click()
+    rows = list(csv.DictReader(io.StringIO(zipfile.ZipFile(download.value.path())
+                                           .read("gradebook.csv").decode())))
+    totals = {r["Student"]: r["gradsheet total"] for r in rows}
+    assert totals == {"student-01": "4", "student-02": "3", "student-03": "4"}
