@@ -160,10 +160,16 @@ def _lower(node_start, id_code, op_code, ref_start, ref_code, number, out_code, 
     input_code = np.empty(cap, np.int64)
     node_slot = np.zeros(max(n_nodes, 1), np.int32)
     node_order = np.arange(max(n_nodes, 1))
-    operands = np.empty(cap, np.int64)
-    folded = np.empty((cap, 4), np.int32)  # one graph's folded instructions, before they move
-    folded_node = np.empty(cap, np.int64)
-    known = np.zeros(2 * cap + 1, np.int64)
+    # scratch for one graph at a time is sized by the largest graph, not by all of them:
+    # fresh memory costs a page fault per 4 KiB on first touch
+    width = refs = 1
+    for g in range(G):
+        width = max(width, node_start[g + 1] - node_start[g])
+        refs = max(refs, ref_start[node_start[g + 1]] - ref_start[node_start[g]])
+    operands = np.empty(refs, np.int64)
+    folded = np.empty((refs, 4), np.int32)  # one graph's folded instructions, before they move
+    folded_node = np.empty(refs, np.int64)
+    known = np.zeros(2 * refs + 1, np.int64)
     # per name code: stamped g + 1 while graph g is read, so nothing is cleared between graphs
     n_codes = number.shape[0]
     is_node = np.zeros(n_codes, np.int64)
@@ -172,17 +178,16 @@ def _lower(node_start, id_code, op_code, ref_start, ref_code, number, out_code, 
     pos_of = np.zeros(n_codes, np.int64)
     mark = np.zeros(n_codes, np.int64)
     # a graph given out of order is emitted from a copy of its columns in evaluation order
-    width = max(n_nodes, 1)
     order = np.empty(width, np.int64)
     pending = np.empty(width, np.int64)
     user_at = np.empty(width + 1, np.int64)
     fill = np.empty(width, np.int64)
-    users = np.empty(cap, np.int64)
+    users = np.empty(refs, np.int64)
     heap = np.empty(width, np.int64)
     s_op = np.empty(width, np.int64)
     s_id = np.empty(width, np.int64)
     s_ref_start = np.empty(width + 1, np.int64)
-    s_ref_code = np.empty(cap, np.int64)
+    s_ref_code = np.empty(refs, np.int64)
     s_node_slot = np.empty(width, np.int32)
     # a literal 0 would be typed Literal[int](0) and make Numba compile emit() once more
     zero = np.int64(0)
