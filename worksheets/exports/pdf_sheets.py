@@ -12,14 +12,15 @@ import re
 
 import typst
 
+from worksheets.drawing.svg import PT_PER_UNIT
 from worksheets.exports import markup
 from worksheets.exports.archive import File
 from worksheets.exports.markdown_sheets import tolerance_text
-from worksheets.exports.parts import answer_parts, display
+from worksheets.exports.parts import answer_boxes, answer_parts, display
 from worksheets.exports.sheetset import CLASS_STEM, KEY_STEM, Sheet, SheetSet, title
 
 TEXT_WIDTH_PT = 490.0     # A4 less 2 x 18 mm
-PT_PER_UNIT = 0.72        # figure units to points: 12-unit labels print at about 8.6 pt
+BOXES_PER_ROW = 3         # answer boxes on a student's sheet
 
 PREAMBLE = """#set document(title: {title}, author: "gradsheet", date: none)
 #set page(paper: "a4", margin: (x: 18mm, top: 16mm, bottom: 18mm),
@@ -64,6 +65,10 @@ def _sheet(s: SheetSet, sheet: Sheet, key: bool, prefix: str, images: dict) -> s
             width = min(_svg_width(fig) * PT_PER_UNIT, TEXT_WIDTH_PT)
             together.append(f"#align(center, image({markup.typst_string(name)}, "
                             f"width: {width:.1f}pt))")
+        if not key:
+            boxes = _answer_boxes(p)
+            if boxes:
+                together.append(boxes)
         out.append("#block(breakable: false, width: 100%)[\n" + "\n\n".join(together) + "\n]")
         if key:
             rows = []
@@ -79,6 +84,28 @@ def _sheet(s: SheetSet, sheet: Sheet, key: bool, prefix: str, images: dict) -> s
                          f"{markup.typst_inline(step['text'])}]" for step in p["solution"]]
                 out.append("#enum(" + ", ".join(items) + ")")
     return "\n\n".join(out)
+
+
+def _answer_boxes(problem: dict) -> str:
+    """A labelled box per part, three to a row; a list's box has a row of its own."""
+    cells, used = [], 0
+    for box in answer_boxes(problem):
+        label = (f"#raw({markup.typst_string(box.label)})" if box.wide
+                 else markup.typst_text(box.label))
+        frame = (f"box(width: 100%, height: {'2.4em' if box.wide else '1.6em'}, "
+                 "stroke: 0.6pt + luma(110))")
+        cell = (f"grid(columns: (auto, 1fr), column-gutter: 6pt, align: horizon, "
+                f"[{label}], {frame})")
+        while box.wide and used % BOXES_PER_ROW:
+            cells.append("[]")      # a list's box starts a row
+            used += 1
+        cells.append(f"grid.cell(colspan: {BOXES_PER_ROW}, {cell})" if box.wide else cell)
+        used += BOXES_PER_ROW if box.wide else 1
+    if not cells:
+        return ""
+    return (f"#v(0.3em)\n#grid(columns: (1fr,) * {BOXES_PER_ROW}, column-gutter: 14pt, "
+            "row-gutter: 6pt, "
+            + ", ".join(cells) + ")")
 
 
 def student_source(s: SheetSet, sheet: Sheet) -> tuple[str, dict]:
