@@ -20,6 +20,7 @@ from worksheets.exports.parts import answer_boxes, answer_parts, display
 from worksheets.exports.sheetset import CLASS_STEM, KEY_STEM, Sheet, SheetSet, title
 
 TEXT_WIDTH_PT = 490.0     # A4 less 2 x 18 mm
+KEYS_DIR = "keys"          # per-student keys, apart from the sheets students get
 BOXES_PER_ROW = 3         # answer boxes on a student's sheet
 
 PREAMBLE = """#set document(title: {title}, author: "gradsheet", date: none)
@@ -117,6 +118,16 @@ def student_source(s: SheetSet, sheet: Sheet) -> tuple[str, dict]:
     return pre + body, images
 
 
+def student_key_source(s: SheetSet, sheet: Sheet) -> tuple[str, dict]:
+    """The typst source of one student's key: the combined key's pages of that sheet."""
+    images: dict = {}
+    body = _sheet(s, sheet, True, "", images)
+    pre = PREAMBLE.format(title=markup.typst_string(f"Answer key: problem set {s.seed}: "
+                                                    f"{sheet.student}"),
+                          footer=markup.typst_text(f"{s.name} · {sheet.variant} · key"))
+    return pre + body, images
+
+
 def key_source(s: SheetSet) -> tuple[str, dict]:
     images: dict = {}
     bodies = [_sheet(s, sheet, True, f"s{i + 1}-", images) for i, sheet in enumerate(s.sheets)]
@@ -165,4 +176,7 @@ def files(s: SheetSet) -> list[File]:
         out.append(File(f"{CLASS_STEM}.pdf", class_pdf(s)))
     if s.has_answers:
         out.append(File(f"{KEY_STEM}.pdf", key_pdf(s)))
+        if s.per_student_keys:
+            out += [File(f"{KEYS_DIR}/{sheet.stem}.pdf", typeset(*student_key_source(s, sheet)))
+                    for sheet in s.sheets]
     return out

@@ -12,6 +12,7 @@ conv1d_backprop.
 from __future__ import annotations
 
 import math
+import re
 from abc import ABCMeta, abstractmethod
 from collections import Counter
 from dataclasses import dataclass, field
@@ -231,13 +232,30 @@ def graph_figure(problem: dict, key: bool, title: str) -> str:
     """The graph of a template problem as a set holds it: its parameters and answers."""
     p = problem["parameters"]
     graph = engine.Graph.from_spec(p["graph"])
+    names = shown_names(graph)
     if key:
         a = problem["answers"]
         values = {**p["inputs"], **a.get("values", {})}
         return graph_svg(graph, labels(values, graph.names, num),
-                         labels(a.get("gradients", {}), graph.names, num), title)
+                         labels(a.get("gradients", {}), graph.names, num), title, shown=names)
     return graph_svg(graph, labels(p["inputs"], graph.inputs, num),
-                     {graph.output: num(p.get("upstream", 1))}, title)
+                     {graph.output: num(p.get("upstream", 1))}, title, shown=names)
+
+
+# The ids the parser gives the nodes a template's program leaves unnamed: mul1, sub2.
+_MADE_ID = re.compile(r"([a-z_]+?)(\d+)")
+
+
+def shown_names(graph) -> dict:
+    """How a student reads each node the program leaves unnamed: its expression
+    (mul1 -> "w12·x2"), since the question never defines the parser's ids. Named nodes
+    (z, h, f) keep their names."""
+    out = {}
+    for n in graph.nodes:
+        m = _MADE_ID.fullmatch(n.id)
+        if m and m.group(1) == n.op and n.text:
+            out[n.id] = n.text.replace("*", "·").replace(" - ", " − ").replace("-", "−")
+    return out
 
 
 # -- conv templates ---------------------------------------------------------------------------
