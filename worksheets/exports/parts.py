@@ -69,7 +69,8 @@ def _partial(of: str, wrt: str) -> tuple[str, str]:
 def _label(problem: dict, path: tuple) -> tuple[str, str]:
     """(words, LaTeX) for one part of a problem of a known type; the path otherwise."""
     t, head = problem["type"], path[0]
-    if t == "graph_backprop":
+    # a graph template's parts are a graph's: values, gradients and a step of names
+    if t == "graph_backprop" or "graph" in problem.get("parameters", {}):
         name = path[1]
         if head == "values":
             return f"the value of {name}", tex_name(name)

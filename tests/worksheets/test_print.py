@@ -1,0 +1,165 @@
+"""Sheets as they print: every figure's text at 8 pt or more on the page, an answer box
+for every part on the same page as its problem, per-student keys, and template
+figures that name nodes as the question does."""
+
+import re
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from worksheets import exports, generate
+from worksheets.exports import pdf_sheets
+from worksheets.exports.parts import answer_parts
+from worksheets.exports.sheetset import SheetSet, title
+from worksheets.template import read_templates
+
+SECRET = "print-test-secret"
+SVG = "{http://www.w3.org/2000/svg}"
+TEMPLATES = Path(__file__).resolve().parents[2] / "worksheets" / "templates"
+# The narrower of the two papers, less the sheets' 18 mm side margins, in points: a
+# figure placed wider than this would be shrunk by the page.
+A4_TEXT_WIDTH = 595.28 - 2 * 18 / 25.4 * 72
+LETTER_TEXT_WIDTH = 612.0 - 2 * 18 / 25.4 * 72
+
+
+def shipped_templates():
+    return [t for f in sorted(TEMPLATES.glob("*.yaml"))
+            for t in read_templates(f.read_text(), f.name)]
+
+
+@pytest.fixture(scope="module")
+def whole_set():
+    """Every built-in type, twice, and every shipped template."""
+    templates = shipped_templates()
+    builtin = generate(21, ["ada", "bob"], secret=SECRET)
+    tpl = generate(21, ["ada"], [t.id for t in templates], secret=SECRET, templates=templates)
+    return builtin, tpl
+
+
+def placed_images(source: str) -> dict:
+    """image name -> the width (pt) the typst source gives it."""
+    return {m.group(1): float(m.group(2))
+            for m in re.finditer(r'image\("([^"]+)", width: ([0-9.]+)pt\)', source)}
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_every_figure_prints_its_text_at_8_pt_or_more_on_a4_and_letter(whole_set, which):
+    s = SheetSet(whole_set[which])
+    seen = set()
+    for sheet in s.sheets:
+        for source, images in (pdf_sheets.student_source(s, sheet),
+                               pdf_sheets.student_key_source(s, sheet)):
+            widths = placed_images(source)
+            assert set(widths) == set(images)
+            for name, data in images.items():
+                root = ET.fromstring(data.decode())
+                svg_width = float(root.get("width"))
+                placed = widths[name]
+                assert placed <= min(A4_TEXT_WIDTH, LETTER_TEXT_WIDTH) + 0.5
+                scale = placed / svg_width                  # points per figure unit
+                sizes = [float(t.get("font-size")) for t in root.iter(SVG + "text")]
+                assert sizes, name
+                assert min(sizes) * scale >= 8.0, (name, min(sizes), scale)
+        seen |= {p["type"] for p in sheet.problems}
+    assert len(seen) >= 6
+
+
+def test_the_logistic_regression_circuit_is_laid_out_in_bands_not_shrunk(whole_set):
+    s = SheetSet(whole_set[0])
+    sheet = s.sheets[0]
+    k = next(i for i, p in enumerate(sheet.problems) if p["type"] == "logistic_regression")
+    root = ET.fromstring(sheet.figure(k, True))
+    assert float(root.get("width")) * 0.72 <= A4_TEXT_WIDTH
+    assert len(root.findall(SVG + "g")) >= 1                 # a second band below the first
+    # and it fits on a page with its text: height under the A4 text height
+    assert float(root.get("height")) * 0.72 < 842 - 100
+
+
+def pdf_pages(data: bytes, tmp_path: Path) -> list[str]:
+    path = tmp_path / "sheet.pdf"
+    path.write_bytes(data)
+    text = subprocess.run(["pdftotext", str(path), "-"], check=True,
+                          capture_output=True, text=True).stdout
+    return [" ".join(page.split()) for page in text.split("\f")]
+
+
+def box_labels(problem: dict) -> list[str]:
+    """What the sheet must label a box with, from the key's parts: each part, or the
+    part's name where the answer is a list."""
+    out = []
+    for part in answer_parts(problem):
+        label = part.path[0] if isinstance(problem["answers"][part.path[0]], list) else part.label
+        if label not in out:
+            out.append(label)
+    return out
+
+
+def test_every_part_has_a_box_on_the_page_of_its_problem(whole_set, tmp_path):
+    s = SheetSet(whole_set[0])
+    sheet = s.sheets[0]
+    pages = pdf_pages(pdf_sheets.student_pdf(s, sheet), tmp_path)
+    for k, p in enumerate(sheet.problems):
+        heading = f"Problem {k + 1}. {title(p)}"
+        on = [i for i, page in enumerate(pages) if heading in page]
+        assert len(on) == 1, heading
+        page = pages[on[0]]
+        rest = page[page.index(heading):]
+        nxt = re.search(r"Problem \d+\. ", rest[len(heading):])
+        own = rest[:len(heading) + nxt.start()] if nxt else rest
+        for label in box_labels(p):
+            if "grad_output" in p["parameters"]:
+                continue                # the figure's cells are the boxes; checked below
+            assert " ".join(label.split()) in own, (heading, label)
+        if "grad_output" in p["parameters"]:
+            assert "∂L/∂x" in own and "∂L/∂w" in own
+
+
+def test_a_set_made_without_answers_gets_a_box_per_named_part(tmp_path):
+    data = generate(4, ["ada"], ["gate_gradient", "conv_output_size"], secret=SECRET,
+                    include_answers=False)
+    s = SheetSet(data)
+    page = " ".join(pdf_pages(pdf_sheets.student_pdf(s, s.sheets[0]), tmp_path))
+    for name in ("output", "gradient", "output_size", "windows", "centers"):
+        assert page.count(name) >= 2, name       # the statement's list and the box
+
+
+def test_per_student_keys_are_written_beside_the_combined_key(tmp_path):
+    data = generate(6, ["ada", "bob"], ["gate_gradient"], secret=SECRET)
+    files = {f.path: f.data for f in exports.render(data, ["pdf"], keys="per-student")}
+    assert {"answer-key.pdf", "keys/ada.pdf", "keys/bob.pdf"} <= set(files)
+    for who, sheet in zip(("ada", "bob"), data["sheets"]):
+        text = " ".join(pdf_pages(files[f"keys/{who}.pdf"], tmp_path))
+        assert who in text and "answer key" in text
+        other = "bob" if who == "ada" else "ada"
+        assert other not in text
+        answer = sheet["problems"][0]["answers"]["gradient"]
+        # the key shows 4 significant digits: the answer rounded independently here
+        shown = f"{float(f'{abs(answer):.4g}'):g}"
+        assert shown in text.replace("−", "").replace("-", "")
+    assert "keys/ada.pdf" not in {f.path for f in exports.render(data, ["pdf"])}
+
+
+def test_unknown_keys_choice_is_refused_by_name():
+    with pytest.raises(exports.ExportError, match="per-student"):
+        exports.render(generate(6, ["ada"], ["gate_gradient"], secret=SECRET), ["pdf"],
+                       keys="each")
+
+
+MADE_ID = re.compile(r"^(add|sub|mul|div|neg|pow|exp|log|relu|sigmoid|tanh|max|min)\d+$")
+
+
+def test_template_figures_never_show_the_parsers_node_ids(whole_set):
+    s = SheetSet(whole_set[1])
+    shown = 0
+    for k, p in enumerate(s.sheets[0].problems):
+        if "graph" not in p["parameters"]:
+            continue
+        made = {n["id"] for n in p["parameters"]["graph"]["nodes"] if MADE_ID.match(n["id"])}
+        for key in (False, True):
+            root = ET.fromstring(s.sheets[0].figure(k, key))
+            words = {t.text for t in root.iter(SVG + "text")}
+            assert not (made & words), (p["type"], made & words)
+        shown += bool(made)
+    assert shown >= 2          # the shipped templates do leave nodes unnamed
