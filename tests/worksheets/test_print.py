@@ -96,24 +96,79 @@ def box_labels(problem: dict) -> list[str]:
     return out
 
 
-def test_every_part_has_a_box_on_the_page_of_its_problem(whole_set, tmp_path):
-    s = SheetSet(whole_set[0])
-    sheet = s.sheets[0]
-    pages = pdf_pages(pdf_sheets.student_pdf(s, sheet), tmp_path)
+def segments(pages: list[str], sheet) -> list[list[tuple[int, str]]]:
+    """Each problem's text page by page, from its heading to the next problem's:
+    [(page index, text on that page)]."""
+    starts = []
     for k, p in enumerate(sheet.problems):
         heading = f"Problem {k + 1}. {title(p)}"
         on = [i for i, page in enumerate(pages) if heading in page]
         assert len(on) == 1, heading
-        page = pages[on[0]]
-        rest = page[page.index(heading):]
-        nxt = re.search(r"Problem \d+\. ", rest[len(heading):])
-        own = rest[:len(heading) + nxt.start()] if nxt else rest
-        for label in box_labels(p):
-            if "grad_output" in p["parameters"]:
-                continue                # the figure's cells are the boxes; checked below
-            assert " ".join(label.split()) in own, (heading, label)
+        starts.append((on[0], pages[on[0]].index(heading)))
+    out = []
+    for k, (page, at) in enumerate(starts):
+        end = starts[k + 1] if k + 1 < len(starts) else (len(pages) - 1, None)
+        parts = []
+        for i in range(page, end[0] + 1):
+            text = pages[i][at if i == page else 0:end[1] if i == end[0] else None]
+            parts.append((i, text))
+        out.append(parts)
+    return out
+
+
+def squeezed(text: str) -> str:
+    return "".join(text.split())
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_every_part_has_a_box_on_the_page_of_its_problems_figure(whole_set, which, tmp_path):
+    """Built-in types and every shipped template: the boxes on one page with the figure,
+    and that page the heading's or the next (a problem too tall for one page runs its
+    text on and starts the figure with its boxes on a page of its own)."""
+    s = SheetSet(whole_set[which])
+    sheet = s.sheets[0]
+    pages = pdf_pages(pdf_sheets.student_pdf(s, sheet), tmp_path)
+    for k, (p, parts) in enumerate(zip(sheet.problems, segments(pages, sheet))):
+        labels = [" ".join(label.split()) for label in box_labels(p)]
         if "grad_output" in p["parameters"]:
-            assert "∂L/∂x" in own and "∂L/∂w" in own
+            labels = ["∂L/∂x", "∂L/∂w"]    # the figure's cells are the boxes
+        holding = [(i, text) for i, text in parts if all(label in text for label in labels)]
+        assert len(holding) == 1, (k, p["type"], labels)
+        i, text = holding[0]
+        assert i - parts[0][0] <= 1, (k, p["type"])
+        figure = sheet.figure(k, False)
+        if figure is not None:
+            words = [t.text for t in ET.fromstring(figure).iter(SVG + "text") if t.text]
+            assert all(squeezed(w) in squeezed(text) for w in words), (k, p["type"])
+
+
+def word_boxes(data: bytes, tmp_path: Path):
+    """(page height, word, yMax) of every word of a PDF, from pdftotext -bbox."""
+    path = tmp_path / "boxes.pdf"
+    path.write_bytes(data)
+    out = subprocess.run(["pdftotext", "-bbox", str(path), "-"], check=True,
+                         capture_output=True, text=True).stdout
+    root = ET.fromstring(re.sub(r"<!DOCTYPE[^>]*>", "", out))
+    ns = "{http://www.w3.org/1999/xhtml}"
+    for page in root.iter(ns + "page"):
+        for w in page.iter(ns + "word"):
+            yield float(page.get("height")), w.text, float(w.get("yMax"))
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_nothing_runs_into_the_bottom_margin_of_a_sheet_or_key(whole_set, which, tmp_path):
+    """An unbreakable block taller than a page runs past the page's foot, boxes over
+    the figure: every word ends above the 18 mm bottom margin."""
+    s = SheetSet(whole_set[which])
+    margin = 18 / 25.4 * 72
+    for sheet in s.sheets:
+        for data in (pdf_sheets.student_pdf(s, sheet),
+                     pdf_sheets.typeset(*pdf_sheets.student_key_source(s, sheet))):
+            # a fraction's denominator on a page's last line may dip a point or two
+            # below the line's box; a block that overflows runs on far past it
+            low = [(w, y) for height, w, y in word_boxes(data, tmp_path)
+                   if y > height - margin + 4]
+            assert not low, low[:5]
 
 
 def test_a_set_made_without_answers_gets_a_box_per_named_part(tmp_path):
@@ -163,3 +218,38 @@ def test_template_figures_never_show_the_parsers_node_ids(whole_set):
             assert not (made & words), (p["type"], made & words)
         shown += bool(made)
     assert shown >= 2          # the shipped templates do leave nodes unnamed
+
+
+def parser_ids(problem: dict, program: str) -> set:
+    """The node ids of a template's graph that its program does not name (the parser
+    made them up: mul1, add2), read from the program's own assignments."""
+    named = set(re.findall(r"(\w+)\s*=(?!=)", program))
+    spec = problem["parameters"]["graph"]
+    return {n["id"] for n in spec["nodes"]} - named - {spec["output"]}
+
+
+def test_no_student_facing_text_of_a_template_names_a_node_by_a_parser_id(whole_set, tmp_path):
+    """Statement, worked solution, key labels and figures in Markdown, HTML and PDF
+    text: a node the program leaves unnamed is written as its expression."""
+    data = whole_set[1]
+    programs = {t.id: t.source["graph"] for t in shipped_templates() if t.kind == "graph"}
+    made = set()
+    for p in data["sheets"][0]["problems"]:
+        if "graph" in p["parameters"]:
+            made |= parser_ids(p, programs[p["type"]])
+    assert {"mul1", "add1", "exp1", "max1"} <= made     # the shipped templates leave some
+    files = {f.path: f.data for f in exports.render(data, ["markdown", "html", "pdf"])}
+    texts = {}
+    for path, blob in files.items():
+        if path.endswith(".pdf"):
+            texts[path] = " ".join(pdf_pages(blob, tmp_path))
+        elif path.endswith(".html"):
+            texts[path] = re.sub(r"<[^>]+>", "", blob.decode())    # MathML reads mul1
+        else:
+            texts[path] = blob.decode()
+    assert any(p.endswith(".svg") for p in texts) and any(p.endswith(".pdf") for p in texts)
+    for path, text in texts.items():
+        for node in made:
+            op, k = re.fullmatch(r"([a-z_]+?)(\d+)", node).groups()
+            assert not re.search(rf"(?<![\w]){node}(?![\w])", text), (path, node)
+            assert f"\\mathrm{{{op}}}_{{{k}}}" not in text, (path, node)

@@ -66,18 +66,20 @@ def _template(key: tuple, names: tuple, symbols: tuple, of: str,
 
 
 def graph_svg(graph, values: dict, gradients: dict, title: str = "", of: str | None = None,
-              shown: dict | None = None) -> str:
+              shown: dict | None = None, drawn: dict | None = None) -> str:
     """The figure of `graph` (an engine.Graph) with the given labels: `values` and
     `gradients` map names to display strings; a name not in a map gets a blank wire.
     `of` names what the gradients are of in the legend (default: the graph's output).
     `shown` writes a node as the question does where its id is no name the question
-    defines (p1 -> "w1·x1"): a student never meets an internal id such as sub2."""
+    defines (p1 -> "w1·x1"): a student never meets an internal id such as sub2. `drawn`
+    writes a (shown) name shorter on the figure, where the figure's place says the rest:
+    "exp(a) in p" is drawn "exp(a)" at the gate that feeds p."""
     of = of or (shown or {}).get(graph.output, graph.output)
     if shown:
         graph, values, gradients = _renamed(graph, shown), _keys(values, shown), \
             _keys(gradients, shown)
     pieces = _bands(graph)
-    parts = [_part(piece, values, gradients, of, last=i == len(pieces) - 1)
+    parts = [_part(piece, values, gradients, of, drawn or {}, last=i == len(pieces) - 1)
              for i, piece in enumerate(pieces)]
     out = Svg(max(w for w, _, _ in parts), sum(h for _, h, _ in parts), title)
     top = 0.0
@@ -99,10 +101,12 @@ def _keys(labels_: dict, shown: dict) -> dict:
     return {shown.get(k, k): v for k, v in labels_.items()}
 
 
-def _part(graph, values: dict, gradients: dict, of: str, last: bool) -> tuple[float, float, str]:
+def _part(graph, values: dict, gradients: dict, of: str, drawn: dict,
+          last: bool) -> tuple[float, float, str]:
     """(width, height, markup) of one band of a figure; the last carries the legend."""
     key = gl.structure(graph)
-    width, height, lay, static = _template(key, graph.names, _symbols(graph), of, last)
+    names = tuple(drawn.get(n, n) for n in graph.names)
+    width, height, lay, static = _template(key, names, _symbols(graph), of, last)
     out = Svg(width, height)
     out.raw(static)
     half = gl.STUB / 2

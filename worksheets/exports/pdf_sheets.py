@@ -33,6 +33,17 @@ PREAMBLE = """#set document(title: {title}, author: "gradsheet", date: none)
 #show raw: set text(font: "DejaVu Sans Mono", size: 0.9em)
 #show heading.where(level: 2): set block(above: 1.4em, below: 0.7em)
 #set table(stroke: 0.5pt + luma(170), inset: 4pt)
+// A problem's text and its figure with the answer boxes: on one page when they fit on
+// a page, else the text runs on and the figure with its boxes starts a page of its own
+// (an unbreakable block taller than a page would run over the footer)
+#let kept(first, second) = context {{
+  let whole = block(width: 100%, breakable: false, first + parbreak() + second)
+  let room = page.height - 16mm - 18mm     // the margins set above
+  if measure(whole, width: page.width - 2 * 18mm).height <= room {{ whole }} else {{
+    block(width: 100%, first)
+    block(width: 100%, breakable: false, second)
+  }}
+}}
 """
 
 
@@ -56,7 +67,7 @@ def _sheet(s: SheetSet, sheet: Sheet, key: bool, prefix: str, images: dict) -> s
            f"variant #raw({markup.typst_string(sheet.variant)})]]",
            "#line(length: 100%, stroke: 1pt)"]
     for k, p in enumerate(sheet.problems):
-        # a problem's heading, text and figure on one page: never a figure without its text
+        # a problem's heading, text, figure and boxes on one page where they fit (kept)
         together = [f"#heading(level: 2)[Problem {k + 1}. {markup.typst_text(title(p))}]",
                     markup.typst(p["statement"])]
         fig = sheet.figure(k, key)
@@ -70,7 +81,8 @@ def _sheet(s: SheetSet, sheet: Sheet, key: bool, prefix: str, images: dict) -> s
             boxes = _answer_boxes(p)
             if boxes:
                 together.append(boxes)
-        out.append("#block(breakable: false, width: 100%)[\n" + "\n\n".join(together) + "\n]")
+        first, second = "\n\n".join(together[:2]), "\n\n".join(together[2:])
+        out.append(f"#kept[\n{first}\n][\n{second}\n]")
         if key:
             rows = []
             for part in answer_parts(p):
