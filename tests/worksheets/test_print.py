@@ -142,17 +142,43 @@ def test_every_part_has_a_box_on_the_page_of_its_problems_figure(whole_set, whic
             assert all(squeezed(w) in squeezed(text) for w in words), (k, p["type"])
 
 
-def word_boxes(data: bytes, tmp_path: Path):
-    """(page height, word, yMax) of every word of a PDF, from pdftotext -bbox."""
+def pdf_words(data: bytes, tmp_path: Path) -> list[list[tuple]]:
+    """Each page's words as (xMin, yMin, xMax, yMax, text), from pdftotext -bbox, and
+    the page's height as a last entry."""
     path = tmp_path / "boxes.pdf"
     path.write_bytes(data)
     out = subprocess.run(["pdftotext", "-bbox", str(path), "-"], check=True,
                          capture_output=True, text=True).stdout
     root = ET.fromstring(re.sub(r"<!DOCTYPE[^>]*>", "", out))
     ns = "{http://www.w3.org/1999/xhtml}"
-    for page in root.iter(ns + "page"):
-        for w in page.iter(ns + "word"):
-            yield float(page.get("height")), w.text, float(w.get("yMax"))
+    return [[(*(float(w.get(k)) for k in ("xMin", "yMin", "xMax", "yMax")), w.text)
+             for w in page.iter(ns + "word")] + [float(page.get("height"))]
+            for page in root.iter(ns + "page")]
+
+
+def word_boxes(data: bytes, tmp_path: Path):
+    """(page height, word, yMax) of every word of a PDF."""
+    for page in pdf_words(data, tmp_path):
+        for w in page[:-1]:
+            yield page[-1], w[4], w[3]
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_no_two_words_of_a_key_overlap_so_fractions_clear_the_next_line(whole_set, which,
+                                                                         tmp_path):
+    """A worked solution's display fractions (a numerator over a denominator) used to
+    run into the line below: no two words' boxes on a page overlap by more than half a
+    point, in the keys of every built-in type and shipped template."""
+    s = SheetSet(whole_set[which])
+    for sheet in s.sheets:
+        data = pdf_sheets.typeset(*pdf_sheets.student_key_source(s, sheet))
+        for n, page in enumerate(pdf_words(data, tmp_path)):
+            words = page[:-1]
+            for i, a in enumerate(words):
+                for b in words[i + 1:]:
+                    across = min(a[2], b[2]) - max(a[0], b[0])
+                    down = min(a[3], b[3]) - max(a[1], b[1])
+                    assert across <= 0.5 or down <= 0.5, (sheet.student, n + 1, a, b)
 
 
 @pytest.mark.parametrize("which", [0, 1])

@@ -30,6 +30,11 @@ PREAMBLE = """#set document(title: {title}, author: "gradsheet", date: none)
 // leading for inline fractions (\\dfrac): without it a fraction's denominator meets
 // the next line's numerator
 #set par(justify: false, leading: 0.9em)
+// a worked solution's lines hold display fractions (\\dfrac) taller than any letter,
+// which typst's default line box (cap height to baseline) lets run into the next line:
+// in lists, lines are spaced from the glyphs' real bounds
+#show enum: set text(top-edge: "bounds", bottom-edge: "bounds")
+#show enum: set par(leading: 0.7em)
 #show raw: set text(font: "DejaVu Sans Mono", size: 0.9em)
 #show heading.where(level: 2): set block(above: 1.4em, below: 0.7em)
 #set table(stroke: 0.5pt + luma(170), inset: 4pt)
