@@ -279,3 +279,54 @@ def test_no_student_facing_text_of_a_template_names_a_node_by_a_parser_id(whole_
             op, k = re.fullmatch(r"([a-z_]+?)(\d+)", node).groups()
             assert not re.search(rf"(?<![\w]){node}(?![\w])", text), (path, node)
             assert f"\\mathrm{{{op}}}_{{{k}}}" not in text, (path, node)
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_the_html_sheet_prints_from_chromium_with_a_box_per_part_beside_its_figure(
+        whole_set, which, tmp_path):
+    """Headless Chromium prints the HTML sheet as the PDF does: every problem's boxes on
+    one page with its figure, that page the heading's or the next, and the next
+    student's sheet on a new page."""
+    from tests.worksheets.test_exports_browser import FLAGS, chromium_path
+
+    data = whole_set[which]
+    s = SheetSet(data)
+    files = {f.path: f.data for f in exports.render(data, ["html"])}
+    for sheet in s.sheets:
+        page = tmp_path / f"{sheet.stem}.html"
+        page.write_bytes(files[f"{sheet.stem}.html"])
+        out = tmp_path / f"{sheet.stem}.pdf"
+        subprocess.run([chromium_path(), "--headless", *FLAGS, "--no-pdf-header-footer",
+                        f"--print-to-pdf={out}", page.as_uri()], check=True,
+                       capture_output=True, timeout=120)
+        pages = pdf_pages(out.read_bytes(), tmp_path)
+        assert "Name" in pages[0] and "token" not in " ".join(pages)   # tokens are not printed
+        for k, (p, parts) in enumerate(zip(sheet.problems, segments(pages, sheet))):
+            labels = [" ".join(label.split()) for label in box_labels(p)]
+            if "grad_output" in p["parameters"]:
+                labels = ["∂L/∂x", "∂L/∂w"]
+            holding = [(i, text) for i, text in parts
+                       if all(label in text for label in labels)]
+            assert len(holding) == 1, (sheet.student, k, p["type"], labels)
+            i, text = holding[0]
+            assert i - parts[0][0] <= 1, (sheet.student, k, p["type"])
+            figure = sheet.figure(k, False)
+            words = [t.text for t in ET.fromstring(figure).iter(SVG + "text") if t.text]
+            assert all(squeezed(w) in squeezed(text) for w in words), (k, p["type"])
+
+
+def test_a_class_key_in_html_prints_each_student_from_a_new_page(tmp_path):
+    from tests.worksheets.test_exports_browser import FLAGS, chromium_path
+
+    data = generate(6, ["ada", "bob"], ["gate_gradient"], secret=SECRET)
+    files = {f.path: f.data for f in exports.render(data, ["html"])}
+    page = tmp_path / "answer-key.html"
+    page.write_bytes(files["answer-key.html"])
+    out = tmp_path / "key.pdf"
+    subprocess.run([chromium_path(), "--headless", *FLAGS, "--no-pdf-header-footer",
+                    f"--print-to-pdf={out}", page.as_uri()], check=True, capture_output=True,
+                   timeout=120)
+    pages = pdf_pages(out.read_bytes(), tmp_path)
+    firsts = [i for i, text in enumerate(pages) if "answer key" in text and "Problem set 6" in text]
+    assert len(firsts) == 2 and all(pages[i].startswith("Problem set 6") for i in firsts)
+    assert "ada" in pages[firsts[0]] and "bob" in pages[firsts[1]]
