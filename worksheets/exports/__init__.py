@@ -113,11 +113,11 @@ def write(data: dict, formats, out_dir, keys: str = "combined") -> list[Path]:
     return write_files(render(data, formats, keys), out)
 
 
-def render_download(data: dict, formats) -> tuple[str, str, bytes]:
+def render_download(data: dict, formats, keys: str = "combined") -> tuple[str, str, bytes]:
     """(file name, media type, bytes) of one download: the file itself when the formats
     make exactly one (Moodle's XML, Canvas's zip), else a zip of every file."""
     names = parse_formats(formats)
-    files = render(data, names)
+    files = render(data, names, keys)
     if len(files) == 1:
         return files[0].path, FORMATS[names[0]].media_type, files[0].data
     stem = SheetSet(data).name
