@@ -330,3 +330,64 @@ def test_a_class_key_in_html_prints_each_student_from_a_new_page(tmp_path):
     firsts = [i for i, text in enumerate(pages) if "answer key" in text and "Problem set 6" in text]
     assert len(firsts) == 2 and all(pages[i].startswith("Problem set 6") for i in firsts)
     assert "ada" in pages[firsts[0]] and "bob" in pages[firsts[1]]
+
+
+CURVE = re.compile(r"M([-\d.]+),([-\d.]+)C([-\d.]+),([-\d.]+) ([-\d.]+),([-\d.]+) "
+                   r"([-\d.]+),([-\d.]+)$")
+
+
+def curve_points(d: str, steps: int = 40):
+    """Points along a wire drawn as one cubic Bézier, M x0,y0 C x1,y1 x2,y2 x3,y3."""
+    m = CURVE.match(d)
+    if m is None:
+        return []
+    x0, y0, x1, y1, x2, y2, x3, y3 = map(float, m.groups())
+    out = []
+    for i in range(steps + 1):
+        t = i / steps
+        a, b, c, e = (1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t * t, t ** 3
+        out.append((a * x0 + b * x1 + c * x2 + e * x3, a * y0 + b * y1 + c * y2 + e * y3))
+    return out
+
+
+def muted_text_boxes(root):
+    """(text, x0, y0, x1, y1) of the grey text a graph figure writes at gates: node names
+    and constant tags, from each text's anchor, size and the monospace advance (0.602 em),
+    from the cap height to the baseline."""
+    for t in root.iter(SVG + "text"):
+        if t.get("fill") != "#6e7781" or not t.text:
+            continue
+        x, y, size = float(t.get("x")), float(t.get("y")), float(t.get("font-size"))
+        width = len(t.text) * 0.602 * size
+        anchor = t.get("text-anchor", "start")
+        x0 = x - width if anchor == "end" else x - width / 2 if anchor == "middle" else x
+        yield t.text, x0, y - 0.7 * size, x0 + width, y
+
+
+def test_no_wire_of_a_graph_figure_runs_through_a_node_name_or_constant_tag(whole_set):
+    """The logistic-regression circuit's 1→ tag sat on the wire from y and its
+    (1−y)·log(1−h) name on the wire into its gate: no wire of any graph figure (built-in
+    and template, sheet and key) passes through grey text."""
+    checked = 0
+    for data in whole_set:
+        s = SheetSet(data)
+        for sheet in s.sheets:
+            for k, p in enumerate(sheet.problems):
+                for key in (False, True):
+                    figure = sheet.figure(k, key)
+                    if figure is None or "computational graph" not in figure:
+                        continue
+                    root = ET.fromstring(figure)
+                    groups = [(0.0, root)] + [
+                        (float(re.search(r"translate\(0,([\d.]+)\)", g.get("transform"))[1]), g)
+                        for g in root.findall(SVG + "g")]
+                    for _, group in groups:
+                        wires = [pt for path in group.findall(SVG + "path")
+                                 if path.get("fill") == "none"
+                                 for pt in curve_points(path.get("d"))]
+                        for text, x0, y0, x1, y1 in muted_text_boxes(group):
+                            inside = [(x, y) for x, y in wires
+                                      if x0 + 1 < x < x1 - 1 and y0 + 1 < y < y1 - 1]
+                            assert not inside, (p["type"], key, text, inside[:2])
+                    checked += 1
+    assert checked >= 10

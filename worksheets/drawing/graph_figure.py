@@ -23,6 +23,7 @@ VALUE_RAISE = 5.0      # value baseline above its wire
 GRADIENT_DROP = 15.0   # gradient baseline below its wire
 LEGEND_SIZE = SMALL_TEXT
 LEGEND_ROOM = 18.0     # what the legend adds under the last band
+NAME_CENTRED = 0.6     # a gate's name wider than this share of its circle is not centred
 
 
 @functools.lru_cache(maxsize=512)
@@ -53,8 +54,16 @@ def _template(key: tuple, names: tuple, symbols: tuple, of: str,
         size = 16.0 if len(gate.symbol) == 1 else 12.0 if len(gate.symbol) <= 3 else SMALL_TEXT
         out.text(gate.cx, gate.cy + size * 0.36, gate.symbol, size=size, anchor="middle",
                  fit=2 * gl.RADIUS - 5)
-        out.text(gate.cx, gate.cy - gl.RADIUS - 5, names[n_inputs + gate.node],
-                 size=gl.NAME_SIZE - 1, anchor="middle", style="italic", fill=MUTED)
+        name = names[n_inputs + gate.node]
+        if text_width(name, gl.NAME_SIZE - 1) > NAME_CENTRED * 2 * gl.RADIUS:
+            # a longer name starts right of where the wires into this column's gates
+            # end (their ports lie left of 0.76 radius from a centre) and runs over the
+            # gate's own output wire: never across a wire into the gate or one below it
+            out.text(gate.cx - NAME_CENTRED * gl.RADIUS, gate.cy - gl.RADIUS - 5, name,
+                     size=gl.NAME_SIZE - 1, style="italic", fill=MUTED)
+        else:
+            out.text(gate.cx, gate.cy - gl.RADIUS - 5, name, size=gl.NAME_SIZE - 1,
+                     anchor="middle", style="italic", fill=MUTED)
     if last:
         end = lay.wires[lay.output]
         _arrowhead(out, end.x1 + 6, end.y)

@@ -197,6 +197,15 @@ def layout(key: tuple, symbols: tuple) -> GraphLayout:
             # ports top to bottom in the order the sources sit, so wires do not cross
             shown.sort(key=lambda k: (wires[index(refs[k])].y if index(refs[k]) is not None
                                       else gate.cy, k))
+        linked = [wires[index(refs[k])].y for k in shown if index(refs[k]) is not None]
+        sides = {y < gate.cy for y in linked if y != gate.cy}
+        if len(linked) < len(shown) and len(sides) == 1 and len(linked) == len(
+                [y for y in linked if y != gate.cy]):
+            # wires all from one side: a constant's tag takes the other, since a wire
+            # crossing to a port beyond the tag would run through it (the gate's name
+            # says which operand the constant is: 1−y)
+            above = sides.pop()
+            shown.sort(key=lambda k: (index(refs[k]) is None) == above)
         for slot, k in enumerate(shown):
             port = _port(gate, slot, len(shown))
             src = index(refs[k])
