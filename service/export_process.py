@@ -32,24 +32,25 @@ def _forkserver():
     return _context
 
 
-def _render(data: dict, formats: list[str]):
+def _render(data: dict, formats: list[str], keys: str):
     # ExportError takes its path as a keyword, which pickling an exception loses.
     try:
-        return "ok", exports.render_download(data, formats)
+        return "ok", exports.render_download(data, formats, keys)
     except exports.ExportError as exc:
         return "error", (exc.message, exc.path)
 
 
-def render_download(data: dict, formats: list[str], niceness: int = 0) -> tuple[str, str, bytes]:
-    """exports.render_download(data, formats), run in a fresh child process `niceness`
-    lower in priority than this one (typesetting is batch work: the requests served
-    beside it come first); raises ExportError as it does, and MemoryError when the
-    child died (the kernel's OOM killer ends a child that outgrows the container, never
-    the worker)."""
+def render_download(data: dict, formats: list[str], keys: str = "combined",
+                    niceness: int = 0) -> tuple[str, str, bytes]:
+    """exports.render_download(data, formats, keys), run in a fresh child process
+    `niceness` lower in priority than this one (typesetting is batch work: the requests
+    served beside it come first); raises ExportError as it does, and MemoryError when
+    the child died (the kernel's OOM killer ends a child that outgrows the container,
+    never the worker)."""
     try:
         with ProcessPoolExecutor(max_workers=1, mp_context=_forkserver(),
                                  initializer=os.nice, initargs=(niceness,)) as pool:
-            status, result = pool.submit(_render, data, formats).result()
+            status, result = pool.submit(_render, data, formats, keys).result()
     except BrokenProcessPool:
         raise MemoryError("the export's child process died") from None
     if status == "error":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import orjson
 from flask import Response
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, ValidationError, fields, validate
 
 import worksheets
 from worksheets import exports
@@ -151,6 +151,12 @@ class ProblemSetRequestSchema(Schema):
                        + ". The answer key, moodle and qti need include_answers.",
         "oneOf": [{"type": "string", "example": "html,pdf"},
                   {"type": "array", "items": {"type": "string", "enum": list(exports.FORMATS)}}]})
+    keys = fields.String(load_default="combined", validate=validate.OneOf(exports.KEYS),
+                         metadata={"description": "per-student: with the pdf format and "
+                                   "include_answers, a key PDF per student "
+                                   "(keys/<student>.pdf) beside answer-key.pdf in the zip; "
+                                   "combined (default): answer-key.pdf only",
+                                   "enum": list(exports.KEYS)})
 
 
 class SolutionStepSchema(Schema):
@@ -302,6 +308,10 @@ def problem_sets(req):
     problems = req.get("problems")
     per_sheet = len(worksheets.WORKSHEET) if problems is None else len(problems)
     _check_size(req["students"], per_sheet)
+    if req["keys"] == "per-student" and not (req["include_answers"] and "pdf" in req["format"]):
+        raise InvalidContent("per-student keys are PDFs made from the answers",
+                             errors={"keys": ["per-student needs the pdf format and "
+                                              "include_answers"]})
     share = admission.admit_problem_set(req["students"], per_sheet, req["format"])
     with runtime().admission:
         return admission.in_lane(share, _problem_set_response, req, problems)
@@ -315,7 +325,7 @@ def _problem_set_response(req, problems):
         if req["format"] == ["json"]:
             return json_response(body)
         name, media_type, data = export_process.render_download(
-            body, req["format"], runtime().settings.big_work_niceness)
+            body, req["format"], req["keys"], niceness=runtime().settings.big_work_niceness)
     except (worksheets.ProblemSetError, exports.ExportError) as exc:
         raise _problem(exc) from None
     return Response(data, content_type=media_type,

@@ -128,21 +128,23 @@ def inline_tex(graph) -> str:
     return texts[graph.output][0] if graph.output in texts else tex_name(graph.output)
 
 
-def local_tex(node, k: int) -> str:
+def local_tex(node, k: int, ref=ref_tex, y: str | None = None) -> str:
     """The symbolic local derivative d node / d input k, in the names of the graph:
-    mul(a, b) -> b for k = 0, sigmoid(z) as h -> h(1 - h)."""
+    mul(a, b) -> b for k = 0, sigmoid(z) as h -> h(1 - h). `ref` writes an input and
+    `y` the node itself where a graph writes some nodes as expressions, parenthesised
+    unless atomic (default: their names)."""
     op, refs = shown(node)[0], node.inputs
-    y = tex_name(node.id)
-    a = ref_tex(refs[0])
+    y = tex_name(node.id) if y is None else y
+    a = ref(refs[0])
     if op == "mul":
-        others = [ref_tex(r) for i, r in enumerate(refs) if i != k]
+        others = [ref(r) for i, r in enumerate(refs) if i != k]
         return op_tex("mul", others)
     if op == "pow":
         p = refs[1]
         return f"{num(p)} {a}^{{{num(p - 1)}}}"
     local = OPS_BY_NAME[op].tex_local
     if local is not None:
-        b = ref_tex(refs[1]) if len(refs) > 1 else ""
+        b = ref(refs[1]) if len(refs) > 1 else ""
         return Template(local[min(k, len(local) - 1)]).substitute(a=a, b=b, y=y)
     raise ValueError(f"no local derivative text for op {op!r}")
 

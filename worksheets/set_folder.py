@@ -125,7 +125,7 @@ def write_set(seed, students, problems, formats, out_dir, *, reveal: bool = Fals
               force: bool = False,
               progress: Callable[[int, int], None] | None = None,
               writing: Callable[[str], None] | None = None,
-              templates=None) -> WrittenSet:
+              templates=None, keys: str = "combined") -> WrittenSet:
     """Build every student's sheet with answers and write them and the key in
     `formats` under `out_dir`, with the manifest. Another set in `out_dir` is refused
     unless `force`, which removes its files first. `progress`, when given, hears
@@ -166,7 +166,7 @@ def write_set(seed, students, problems, formats, out_dir, *, reveal: bool = Fals
     for name in formats:
         if writing is not None:
             writing(name)
-        written += [p.relative_to(out).as_posix() for p in exports.write(key, [name], out)]
+        written += [p.relative_to(out).as_posix() for p in exports.write(key, [name], out, keys)]
     previous = read_manifest(out)   # the same set written before, in other formats
     if previous is not None:
         formats = [f for f in exports.FORMATS if f in set(previous["formats"]) | set(formats)]

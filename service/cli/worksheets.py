@@ -58,6 +58,9 @@ def register(subparsers) -> None:
     g.add_argument("--practice", action="store_true",
                    help="grading shows the expected answer of every part (default: only "
                         "feedback in words)")
+    g.add_argument("--keys", choices=exports.KEYS, default="combined",
+                   help="per-student: a key PDF per student in keys/ as well as "
+                        "answer-key.pdf (default: combined only)")
     g.add_argument("--force", action="store_true",
                    help="--out holds another set: remove the files its manifest lists "
                         "(only those), then write this one")
@@ -121,7 +124,7 @@ def generate(args) -> int:
     try:
         written = write_set(args.seed, students, problems, args.format, args.out,
                             reveal=args.practice, force=args.force,
-                            templates=read_files(args.templates),
+                            templates=read_files(args.templates), keys=args.keys,
                             progress=progress.students if progress else None,
                             writing=progress.writing if progress else None)
     finally:

@@ -261,7 +261,8 @@ def _download(seed, students, problems, templates, formats,
               practice: bool) -> tuple[str, str, bytes]:
     request_ = read_request(seed, students, problems, templates)
     body = runtime().generator.build(request_, include_answers=True, reveal=practice)
-    return export_process.render_download(body, formats, runtime().settings.big_work_niceness)
+    return export_process.render_download(body, formats,
+                                          niceness=runtime().settings.big_work_niceness)
 
 
 def _submit_job(seed, students, problems, templates, formats, practice):

@@ -94,3 +94,33 @@ def test_the_openapi_document_lists_the_downloads(client):
     content = op["responses"]["200"]["content"]
     assert {"application/json", "application/zip", "application/xml",
             "application/pdf"} <= set(content)
+
+
+def test_per_student_keys_come_in_the_zip_beside_the_combined_key(client):
+    resp = post(client, format="pdf", include_answers=True, keys="per-student")
+    assert resp.status_code == 200 and resp.content_type == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(resp.data)).namelist()
+    assert {"answer-key.pdf", "keys/ada.pdf", "keys/alan.pdf", "ada.pdf"} <= set(names)
+    one = zipfile.ZipFile(io.BytesIO(resp.data)).read("keys/ada.pdf")
+    assert one.startswith(b"%PDF")
+    default = zipfile.ZipFile(io.BytesIO(post(client, format="pdf",
+                                              include_answers=True).data)).namelist()
+    assert not [n for n in default if n.startswith("keys/")]
+
+
+@pytest.mark.parametrize("body", [{"keys": "each", "format": "pdf", "include_answers": True},
+                                  {"keys": 1, "format": "pdf", "include_answers": True},
+                                  {"keys": "per-student", "format": "html",
+                                   "include_answers": True},
+                                  {"keys": "per-student", "format": "pdf"}])
+def test_a_keys_choice_that_cannot_be_made_is_a_422_naming_keys(client, body):
+    resp = post(client, **body)
+    assert resp.status_code == 422 and resp.content_type == PROBLEM
+    assert "keys" in resp.get_json()["errors"]
+
+
+def test_the_openapi_document_lists_the_keys_choices(client):
+    doc = client.get("/openapi.json").get_json()
+    schema = doc["components"]["schemas"]["ProblemSetRequest"]["properties"]["keys"]
+    assert schema["enum"] == ["combined", "per-student"] and schema["type"] == "string"
+    assert schema["default"] == "combined"

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import functools
 
-from worksheets.drawing.svg import GRADIENT, INK, MUTED, PAD_FILL, SHADE, VALUE, Svg, text_width
+from worksheets.drawing.svg import (GRADIENT, INK, MAX_WIDTH, MUTED, PAD_FILL, SHADE, SMALL_TEXT,
+                                    VALUE, Svg, text_width)
 from engine.conv.geometry import conv_geometry
 
 LEFT = 64.0          # room for row names
-MAX_STRIP = 600.0    # the strip's width at most, in figure units
+MAX_STRIP = MAX_WIDTH - LEFT - 20  # the strip's width at most, in figure units
 ROW = 13.0           # one window bracket
 CELL_H = 26.0
 BLANK_WINDOW_ROWS = 8  # a student's sheet leaves room for this many windows, whatever the key holds
@@ -39,6 +40,12 @@ def _labelled_units(units: list, cw: float, step: int = 5) -> set:
         if all(abs(column[u] - column[k]) >= 3 for k in kept):
             kept.append(u)
     return set(kept)
+
+
+def _fitting(width: float, notes: list) -> float:
+    """The figure's width: the strip's, or wider where a note (text, size) under it runs
+    past the strip's end."""
+    return max([width] + [6 + text_width(text, size) + 8 for text, size in notes])
 
 
 class Strip:
@@ -73,7 +80,7 @@ def _columns(segments: list[tuple[int, int]]) -> list:
 
 
 def _draw_units(out: Svg, strip: Strip, y: float, width: int, *, padding_shown: bool,
-                values=None, shaded=(), size=11.0) -> None:
+                values=None, shaded=(), size=SMALL_TEXT) -> None:
     """The cells of the strip at height y; padding cells (index < 0 or >= width) grey
     with a 0 when shown, left out when not; unit indices below."""
     cw = strip.cw
@@ -95,9 +102,9 @@ def _draw_units(out: Svg, strip: Strip, y: float, width: int, *, padding_shown: 
             out.text(x + cw / 2, y + CELL_H / 2 + 4.5, text, size=12, anchor="middle",
                      fill=MUTED if pad else INK, fit=cw - 3)
         elif pad:
-            out.text(x + cw / 2, y + CELL_H / 2 + 4, "0", size=10, anchor="middle", fill=MUTED)
+            out.text(x + cw / 2, y + CELL_H / 2 + 4, "0", size=SMALL_TEXT, anchor="middle", fill=MUTED)
         if u in labelled:
-            out.text(x + cw / 2, y + CELL_H + 12, str(u), size=min(size, cw * 0.55 + 3),
+            out.text(x + cw / 2, y + CELL_H + 12, str(u), size=size,
                      anchor="middle", fill=MUTED if pad else INK)
 
 
@@ -116,7 +123,7 @@ def _bracket(out: Svg, strip: Strip, y: float, first: int, last: int, label: str
                 out.circle(strip.centre(u), y, 1.8, fill=color, stroke=color, width=0.5)
     if centre is not None and centre in strip.at:
         out.circle(strip.centre(centre), y, 3.0, fill=SHADE, stroke=color, width=1.0)
-    out.text(x0 - 4, y + 4, label, size=10, anchor="end", fill=MUTED)
+    out.text(x0 - 4, y + 4, label, size=SMALL_TEXT, anchor="end", fill=MUTED)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -133,26 +140,30 @@ def output_size_svg(width: int, filter_size: int, padding: int, stride: int,
     top = 14.0
     strip_y = top + rows * ROW + 10
     height = strip_y + CELL_H + 22 + (36 if key else 16)
-    out = Svg(strip.right + 20, height, title)
+    if key:
+        notes = [(f"output size = {g.formula}", 12.0)]
+        if g.unvisited:
+            notes.append(("never read: " + ", ".join(map(str, g.unvisited)), SMALL_TEXT))
+    else:
+        notes = [(f"W = {width}, F = {filter_size}, P = {P}, S = {stride}: draw the padding, "
+                  "the windows, and shade each centre", SMALL_TEXT)]
+    out = Svg(_fitting(strip.right + 20, notes), height, title)
     out.text(6, strip_y + CELL_H / 2 + 4, "input", size=12, fill=INK)
     if key:
         for o, ((first, last), c) in enumerate(zip(g.windows, g.centers)):
             _bracket(out, strip, top + o * ROW, first, last, f"{o}", centre=c, color=VALUE)
-        out.text(6, top + 4, "windows", size=10, fill=MUTED)
+        out.text(6, top + 4, "windows", size=SMALL_TEXT, fill=MUTED)
     else:
-        out.text(6, top + 4, "windows:", size=10, fill=MUTED)
+        out.text(6, top + 4, "windows:", size=SMALL_TEXT, fill=MUTED)
     _draw_units(out, strip, strip_y, width, padding_shown=key,
                 shaded=set(g.centers) if key else ())
     foot = strip_y + CELL_H + 34
     if key:
-        out.text(6, foot, f"output size = {g.formula}", size=12, fill=GRADIENT, weight="bold")
+        out.text(6, foot, notes[0][0], size=12, fill=GRADIENT, weight="bold")
         if g.unvisited:
-            out.text(6, foot + 16, "never read: " + ", ".join(map(str, g.unvisited)), size=11,
-                     fill=MUTED)
+            out.text(6, foot + 16, notes[1][0], size=SMALL_TEXT, fill=MUTED)
     else:
-        out.text(6, foot - 8, f"W = {width}, F = {filter_size}, P = {P}, S = {stride}: draw "
-                              "the padding, the windows, and shade each centre", size=10.5,
-                 fill=MUTED)
+        out.text(6, foot - 8, notes[0][0], size=SMALL_TEXT, fill=MUTED)
     return out.tostring()
 
 
@@ -175,7 +186,10 @@ def same_padding_svg(width: int, filter_size: int, dilation: int, key: bool,
     strip = Strip(columns, cw, LEFT + blank_room * cw)
     top = 16.0
     strip_y = top + 3 * ROW + 8
-    out = Svg(strip.right + blank_room * cw + 20, strip_y + CELL_H + 52, title)
+    note = (f"P = {P} on each side: {g.formula}" if key
+            else f"W = {width}: draw the padding that keeps {width} outputs")
+    out = Svg(_fitting(strip.right + blank_room * cw + 20, [(note, 12.0)]),
+              strip_y + CELL_H + 52, title)
     out.text(6, strip_y + CELL_H / 2 + 4, "input", size=12)
     taps = f"F = {filter_size}" + (f", D = {dilation}" if dilation > 1 else "")
     if key:
@@ -183,19 +197,17 @@ def same_padding_svg(width: int, filter_size: int, dilation: int, key: bool,
         _bracket(out, strip, top, first[0], first[1], "first", dilation, g.centers[0], VALUE)
         _bracket(out, strip, top + ROW, last[0], last[1], "last", dilation, g.centers[-1],
                  VALUE)
-        out.text(6, top + 2 * ROW + 4, f"filter {taps}", size=10, fill=MUTED)
+        out.text(6, top + 2 * ROW + 4, f"filter {taps}", size=SMALL_TEXT, fill=MUTED)
     else:
         # the filter alone, over the first units it would cover without padding
         _bracket(out, strip, top + ROW, 0, min(span, width) - 1, "filter", dilation)
-        out.text(6, top + 4, taps, size=10, fill=MUTED)
+        out.text(6, top + 4, taps, size=SMALL_TEXT, fill=MUTED)
     _draw_units(out, strip, strip_y, width, padding_shown=key)
     foot = strip_y + CELL_H + 34
     if key:
-        out.text(6, foot, f"P = {P} on each side: {g.formula}", size=12, fill=GRADIENT,
-                 weight="bold")
+        out.text(6, foot, note, size=12, fill=GRADIENT, weight="bold")
     else:
-        out.text(6, foot, f"W = {width}: draw the padding that keeps {width} outputs",
-                 size=10.5, fill=MUTED)
+        out.text(6, foot, note, size=SMALL_TEXT, fill=MUTED)
     return out.tostring()
 
 

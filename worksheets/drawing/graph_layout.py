@@ -26,7 +26,7 @@ RADIUS = 17.0          # a gate's circle
 STUB = 62.0            # a name's wire: room for "-12.345" at the label size
 LABEL_SIZE = 12.0      # values and gradients
 NAME_SIZE = 13.0       # input names and node ids
-COLUMN_GAP = 34.0      # between the end of a stub and the next column
+COLUMN_GAP = 26.0      # between the end of a stub and the next column
 ROW_GAP = 12.0
 VERTEX_HEIGHT = 58.0   # node id above the circle, value above and gradient below the wire
 MARGIN = 12.0
@@ -197,6 +197,15 @@ def layout(key: tuple, symbols: tuple) -> GraphLayout:
             # ports top to bottom in the order the sources sit, so wires do not cross
             shown.sort(key=lambda k: (wires[index(refs[k])].y if index(refs[k]) is not None
                                       else gate.cy, k))
+        linked = [wires[index(refs[k])].y for k in shown if index(refs[k]) is not None]
+        sides = {y < gate.cy for y in linked if y != gate.cy}
+        if len(linked) < len(shown) and len(sides) == 1 and len(linked) == len(
+                [y for y in linked if y != gate.cy]):
+            # wires all from one side: a constant's tag takes the other, since a wire
+            # crossing to a port beyond the tag would run through it (the gate's name
+            # says which operand the constant is: 1−y)
+            above = sides.pop()
+            shown.sort(key=lambda k: (index(refs[k]) is None) == above)
         for slot, k in enumerate(shown):
             port = _port(gate, slot, len(shown))
             src = index(refs[k])
@@ -211,7 +220,8 @@ def layout(key: tuple, symbols: tuple) -> GraphLayout:
             links.append(Link(j, k, tuple(points)))
 
     height = max(y for _, y in placed.values()) + VERTEX_HEIGHT / 2 + 26
-    width = right[-1] + 26 + text_width("x" * max(name_lengths), NAME_SIZE)
+    # room for the output's name after its arrow
+    width = right[-1] + 26 + text_width("x" * name_lengths[index(output)], NAME_SIZE)
     return GraphLayout(width=width, height=height + MARGIN, wires=tuple(wires), gates=gates,
                        links=tuple(links), constants=tuple(constants), output=index(output))
 

@@ -24,6 +24,14 @@ MUTED = "#6e7781"
 PAD_FILL = "#eaeef2"
 SHADE = "#ffd8a8"
 
+# Print: a figure is placed at PT_PER_UNIT points per unit, so that its smallest text
+# (SMALL_TEXT units) prints at 8 pt or more, and is at most MAX_WIDTH units wide, which
+# at that scale is the 490 pt text width of both A4 and Letter less 18 mm margins: no
+# figure is shrunk to fit the page.
+PT_PER_UNIT = 0.72
+SMALL_TEXT = 11.2
+MAX_WIDTH = 680.0
+
 
 def text_width(s: str, size: float) -> float:
     return len(s) * CHAR_EM * size

@@ -89,28 +89,35 @@ def parse_formats(formats) -> list[str]:
     return [n for n in FORMATS if n in names]
 
 
-def render(data: dict, formats) -> list[File]:
-    """Every file of the given formats, for a set in issue 5's shape."""
+KEYS = ("combined", "per-student")
+
+
+def render(data: dict, formats, keys: str = "combined") -> list[File]:
+    """Every file of the given formats, for a set in issue 5's shape. `keys`
+    "per-student" adds a key PDF per student (keys/<student>.pdf) beside the combined one."""
+    if keys not in KEYS:
+        raise ExportError(f"unknown keys {keys!r} (known: {', '.join(KEYS)})", path="keys")
     s = SheetSet(data)
+    s.per_student_keys = keys == "per-student"
     out: list[File] = []
     for name in parse_formats(formats):
         out += FORMATS[name].files(s, data)
     return out
 
 
-def write(data: dict, formats, out_dir) -> list[Path]:
+def write(data: dict, formats, out_dir, keys: str = "combined") -> list[Path]:
     """Write the formats' files under `out_dir`: every format side by side (their names
     differ by extension), Markdown's figures in figures/."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    return write_files(render(data, formats), out)
+    return write_files(render(data, formats, keys), out)
 
 
-def render_download(data: dict, formats) -> tuple[str, str, bytes]:
+def render_download(data: dict, formats, keys: str = "combined") -> tuple[str, str, bytes]:
     """(file name, media type, bytes) of one download: the file itself when the formats
     make exactly one (Moodle's XML, Canvas's zip), else a zip of every file."""
     names = parse_formats(formats)
-    files = render(data, names)
+    files = render(data, names, keys)
     if len(files) == 1:
         return files[0].path, FORMATS[names[0]].media_type, files[0].data
     stem = SheetSet(data).name
@@ -122,5 +129,5 @@ def render_zip(data: dict, formats) -> bytes:
     return zip_bytes(render(data, formats))
 
 
-__all__ = ["ExportError", "FORMATS", "Format", "File", "figure", "parse_formats", "render",
+__all__ = ["ExportError", "FORMATS", "Format", "File", "KEYS", "figure", "parse_formats", "render",
            "render_download", "render_zip", "write"]

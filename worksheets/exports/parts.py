@@ -69,7 +69,8 @@ def _partial(of: str, wrt: str) -> tuple[str, str]:
 def _label(problem: dict, path: tuple) -> tuple[str, str]:
     """(words, LaTeX) for one part of a problem of a known type; the path otherwise."""
     t, head = problem["type"], path[0]
-    if t == "graph_backprop":
+    # a graph template's parts are a graph's: values, gradients and a step of names
+    if t == "graph_backprop" or "graph" in problem.get("parameters", {}):
         name = path[1]
         if head == "values":
             return f"the value of {name}", tex_name(name)
@@ -149,3 +150,36 @@ def tolerance_words(part: Part) -> str:
 
 def display(part: Part) -> str:
     return num(part.value)
+
+
+@dataclass(frozen=True)
+class Box:
+    """One answer box of a student's sheet: its label in words, and `wide` for a part
+    whose answer is a list (written on a line of its own)."""
+
+    label: str
+    wide: bool = False
+
+
+# The parts a statement names: "1. `values`: ..." or "`padding`: ..."
+_NAMED_PART = re.compile(r"(?m)^(?:\d+\. )?`(\w+)`:")
+
+
+def answer_boxes(problem: dict) -> list[Box]:
+    """The answer boxes of a problem on a student's sheet: one per part of its key,
+    labelled as the key labels it, except that a list is one wide box (so many boxes
+    would tell how long it is, which may be the question). A set made without answers
+    gets a box per part its statement names. None where the figure holds the boxes
+    (a 1-D convolution's backward pass has a cell per entry)."""
+    if "grad_output" in problem.get("parameters", {}):
+        return []
+    if problem.get("answers") is None:
+        return [Box(f"{name}", wide=True) for name in _NAMED_PART.findall(problem["statement"])]
+    parts = answer_parts(problem)
+    out: list[Box] = []
+    for name, value in problem["answers"].items():
+        if isinstance(value, list):
+            out.append(Box(name, wide=True))
+        else:
+            out += [Box(p.label) for p in parts if p.path[0] == name]
+    return out

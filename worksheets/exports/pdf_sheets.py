@@ -12,14 +12,16 @@ import re
 
 import typst
 
+from worksheets.drawing.svg import PT_PER_UNIT
 from worksheets.exports import markup
 from worksheets.exports.archive import File
 from worksheets.exports.markdown_sheets import tolerance_text
-from worksheets.exports.parts import answer_parts, display
+from worksheets.exports.parts import answer_boxes, answer_parts, display
 from worksheets.exports.sheetset import CLASS_STEM, KEY_STEM, Sheet, SheetSet, title
 
 TEXT_WIDTH_PT = 490.0     # A4 less 2 x 18 mm
-PT_PER_UNIT = 0.72        # figure units to points: 12-unit labels print at about 8.6 pt
+KEYS_DIR = "keys"          # per-student keys, apart from the sheets students get
+BOXES_PER_ROW = 3         # answer boxes on a student's sheet
 
 PREAMBLE = """#set document(title: {title}, author: "gradsheet", date: none)
 #set page(paper: "a4", margin: (x: 18mm, top: 16mm, bottom: 18mm),
@@ -28,9 +30,25 @@ PREAMBLE = """#set document(title: {title}, author: "gradsheet", date: none)
 // leading for inline fractions (\\dfrac): without it a fraction's denominator meets
 // the next line's numerator
 #set par(justify: false, leading: 0.9em)
+// a worked solution's lines hold display fractions (\\dfrac) taller than any letter,
+// which typst's default line box (cap height to baseline) lets run into the next line:
+// in lists, lines are spaced from the glyphs' real bounds
+#show enum: set text(top-edge: "bounds", bottom-edge: "bounds")
+#show enum: set par(leading: 0.7em)
 #show raw: set text(font: "DejaVu Sans Mono", size: 0.9em)
 #show heading.where(level: 2): set block(above: 1.4em, below: 0.7em)
 #set table(stroke: 0.5pt + luma(170), inset: 4pt)
+// A problem's text and its figure with the answer boxes: on one page when they fit on
+// a page, else the text runs on and the figure with its boxes starts a page of its own
+// (an unbreakable block taller than a page would run over the footer)
+#let kept(first, second) = context {{
+  let whole = block(width: 100%, breakable: false, first + parbreak() + second)
+  let room = page.height - 16mm - 18mm     // the margins set above
+  if measure(whole, width: page.width - 2 * 18mm).height <= room {{ whole }} else {{
+    block(width: 100%, first)
+    block(width: 100%, breakable: false, second)
+  }}
+}}
 """
 
 
@@ -54,7 +72,7 @@ def _sheet(s: SheetSet, sheet: Sheet, key: bool, prefix: str, images: dict) -> s
            f"variant #raw({markup.typst_string(sheet.variant)})]]",
            "#line(length: 100%, stroke: 1pt)"]
     for k, p in enumerate(sheet.problems):
-        # a problem's heading, text and figure on one page: never a figure without its text
+        # a problem's heading, text, figure and boxes on one page where they fit (kept)
         together = [f"#heading(level: 2)[Problem {k + 1}. {markup.typst_text(title(p))}]",
                     markup.typst(p["statement"])]
         fig = sheet.figure(k, key)
@@ -64,7 +82,12 @@ def _sheet(s: SheetSet, sheet: Sheet, key: bool, prefix: str, images: dict) -> s
             width = min(_svg_width(fig) * PT_PER_UNIT, TEXT_WIDTH_PT)
             together.append(f"#align(center, image({markup.typst_string(name)}, "
                             f"width: {width:.1f}pt))")
-        out.append("#block(breakable: false, width: 100%)[\n" + "\n\n".join(together) + "\n]")
+        if not key:
+            boxes = _answer_boxes(p)
+            if boxes:
+                together.append(boxes)
+        first, second = "\n\n".join(together[:2]), "\n\n".join(together[2:])
+        out.append(f"#kept[\n{first}\n][\n{second}\n]")
         if key:
             rows = []
             for part in answer_parts(p):
@@ -81,12 +104,44 @@ def _sheet(s: SheetSet, sheet: Sheet, key: bool, prefix: str, images: dict) -> s
     return "\n\n".join(out)
 
 
+def _answer_boxes(problem: dict) -> str:
+    """A labelled box per part, three to a row; a list's box has a row of its own."""
+    cells, used = [], 0
+    for box in answer_boxes(problem):
+        label = (f"#raw({markup.typst_string(box.label)})" if box.wide
+                 else markup.typst_text(box.label))
+        frame = (f"box(width: 100%, height: {'2.4em' if box.wide else '1.6em'}, "
+                 "stroke: 0.6pt + luma(110))")
+        cell = (f"grid(columns: (auto, 1fr), column-gutter: 6pt, align: horizon, "
+                f"[{label}], {frame})")
+        while box.wide and used % BOXES_PER_ROW:
+            cells.append("[]")      # a list's box starts a row
+            used += 1
+        cells.append(f"grid.cell(colspan: {BOXES_PER_ROW}, {cell})" if box.wide else cell)
+        used += BOXES_PER_ROW if box.wide else 1
+    if not cells:
+        return ""
+    return (f"#v(0.3em)\n#grid(columns: (1fr,) * {BOXES_PER_ROW}, column-gutter: 14pt, "
+            "row-gutter: 6pt, "
+            + ", ".join(cells) + ")")
+
+
 def student_source(s: SheetSet, sheet: Sheet) -> tuple[str, dict]:
     """The typst source of a student's sheet and the figures it places, by file name."""
     images: dict = {}
     body = _sheet(s, sheet, False, "", images)
     pre = PREAMBLE.format(title=markup.typst_string(f"Problem set {s.seed}: {sheet.student}"),
                           footer=markup.typst_text(f"{s.name} · {sheet.variant}"))
+    return pre + body, images
+
+
+def student_key_source(s: SheetSet, sheet: Sheet) -> tuple[str, dict]:
+    """The typst source of one student's key: the combined key's pages of that sheet."""
+    images: dict = {}
+    body = _sheet(s, sheet, True, "", images)
+    pre = PREAMBLE.format(title=markup.typst_string(f"Answer key: problem set {s.seed}: "
+                                                    f"{sheet.student}"),
+                          footer=markup.typst_text(f"{s.name} · {sheet.variant} · key"))
     return pre + body, images
 
 
@@ -138,4 +193,7 @@ def files(s: SheetSet) -> list[File]:
         out.append(File(f"{CLASS_STEM}.pdf", class_pdf(s)))
     if s.has_answers:
         out.append(File(f"{KEY_STEM}.pdf", key_pdf(s)))
+        if s.per_student_keys:
+            out += [File(f"{KEYS_DIR}/{sheet.stem}.pdf", typeset(*student_key_source(s, sheet)))
+                    for sheet in s.sheets]
     return out

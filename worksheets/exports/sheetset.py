@@ -68,6 +68,7 @@ class SheetSet:
             self.sheets.append(Sheet(s.get("student", i + 1), str(s.get("variant", "")),
                                      file_stem(s.get("student", i + 1), taken), s["problems"]))
         self.has_answers = all("answers" in p for s in self.sheets for p in s.problems)
+        self.per_student_keys = False   # a key PDF per student as well (render's keys)
         self.slots = len(self.sheets[0].problems)
 
     def require_answers(self, fmt: str) -> None:

@@ -26,7 +26,7 @@ from worksheets.drawing.conv_figure import conv1d_svg, output_size_svg, same_pad
 from worksheets.drawing.graph_figure import graph_svg, labels
 from worksheets.grading import flatten, mark_list, mark_number
 from worksheets.graph_grading import GraphQuestion, mark_graph
-from worksheets.graph_text import GraphText
+from worksheets.graph_text import GraphText, drawn_names, shown_names, unnamed_nodes
 from worksheets.latex import num, tex_name
 from worksheets.problem import EXACT, ProblemType, Tolerance, Variant, step
 from worksheets.problems.conv1d_backprop import Conv1dBackprop
@@ -138,7 +138,7 @@ class GraphTemplateProblem(TemplateProblem):
 
     def __init__(self, template: Template):
         super().__init__(template)
-        self.text = GraphText(template.graph)
+        self.text = GraphText(template.graph, unnamed_nodes(template.graph))
         self.hand, self.step_tol = tolerances(template.precision)
         self.tolerances = {p: self.step_tol if p == "step" else self.hand
                            for p in template.parts}
@@ -190,7 +190,9 @@ class GraphTemplateProblem(TemplateProblem):
             head = self.fill(t.text, {**p["inputs"], **({"learning_rate": p["learning_rate"]}
                                                          if t.wrt else {})})
         else:
-            formula = (f"${out} = {self.text.formula}$, computed by these nodes"
+            by = ("in these steps (the figure shows every gate)" if self.text.unnamed
+                  else "by these nodes")
+            formula = (f"${out} = {self.text.formula}$, computed {by}"
                        if len(self.text.formula) <= 160 else "the graph of these nodes")
             head = f"Consider {formula}:\n\n{self.text.table}\n\nwith the inputs {given}."
         upstream = ("" if t.upstream == 1 else
@@ -231,13 +233,15 @@ def graph_figure(problem: dict, key: bool, title: str) -> str:
     """The graph of a template problem as a set holds it: its parameters and answers."""
     p = problem["parameters"]
     graph = engine.Graph.from_spec(p["graph"])
+    names, short = shown_names(graph), drawn_names(graph)
     if key:
         a = problem["answers"]
         values = {**p["inputs"], **a.get("values", {})}
         return graph_svg(graph, labels(values, graph.names, num),
-                         labels(a.get("gradients", {}), graph.names, num), title)
+                         labels(a.get("gradients", {}), graph.names, num), title, shown=names,
+                         drawn=short)
     return graph_svg(graph, labels(p["inputs"], graph.inputs, num),
-                     {graph.output: num(p.get("upstream", 1))}, title)
+                     {graph.output: num(p.get("upstream", 1))}, title, shown=names, drawn=short)
 
 
 # -- conv templates ---------------------------------------------------------------------------
