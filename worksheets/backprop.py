@@ -111,11 +111,12 @@ def edges_into(graph) -> dict[str, list[tuple]]:
     return into
 
 
-def mistaken_locals(node, env, k: int) -> list[tuple[float, str]]:
+def mistaken_locals(node, env, k: int, shown_as: str | None = None) -> list[tuple[float, str]]:
     """Local factors a student commonly uses instead of d node / d (input k), each with
-    the words that name the mistake (the op table's slips)."""
+    the words that name the mistake (the op table's slips). `shown_as`: how the question
+    names a node its program leaves unnamed (its expression, w·x), instead of its id."""
     args = tuple(_args(node, env))
-    where = f"at {node.id} = {node.label}"
+    where = f"at {node.id} = {node.label}" if shown_as is None else f"at {shown_as}"
     return [(wrong, slip.says.format(where=where)) for slip in OPS_BY_NAME[node.op].slips
             if (wrong := _slipped(slip.wrong, args, env[node.id], k)) is not None]
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from worksheets import backprop
 from worksheets.grading import CARRIED, MISSING, WRONG, correct, diagnose
+from worksheets.graph_text import shown_names
 from worksheets.problem import PartResult
 from worksheets.latex import num
 
@@ -86,21 +87,26 @@ class _Variants:
     def _build(self) -> list[tuple[dict, str | None, str]]:
         q, env, given = self.q, self.env, self.given
         passes = []
+        # a node a template's program leaves unnamed is named as the question names it
+        shown = shown_names(q.graph)
         into = backprop.edges_into(q.graph)
         for name, edges in into.items():
             if len(edges) < 2:
                 continue
-            consumers = ", ".join(sorted({node.id for node, _ in edges}))
+            consumers = ", ".join(sorted({shown.get(node.id, node.id) for node, _ in edges}))
+            called = shown.get(name, name)
             for node, k in edges:
                 grads = backprop.backward(q.graph, env, q.upstream, given, ("drop", node.id, k))
-                passes.append((grads, name, f"gradients not summed: {name} feeds {consumers}, "
+                passes.append((grads, name, f"gradients not summed: {called} feeds {consumers}, "
                                              f"so its gradient is the sum of what each passes "
-                                             f"back (the path through {node.id} is missing)"))
+                                             f"back (the path through "
+                                             f"{shown.get(node.id, node.id)} is missing)"))
         for node in q.graph.nodes:
             for k, r in enumerate(node.inputs):
                 if r.__class__ is not str:
                     continue
-                for factor, message in backprop.mistaken_locals(node, env, k):
+                for factor, message in backprop.mistaken_locals(node, env, k,
+                                                                shown.get(node.id)):
                     grads = backprop.backward(q.graph, env, q.upstream, given,
                                               ("local", node.id, k, factor))
                     passes.append((grads, None, message))

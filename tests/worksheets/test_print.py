@@ -228,6 +228,14 @@ def test_unknown_keys_choice_is_refused_by_name():
                        keys="each")
 
 
+def test_per_student_keys_without_the_pdf_format_are_refused_not_silently_skipped(tmp_path):
+    data = generate(6, ["ada"], ["gate_gradient"], secret=SECRET)
+    with pytest.raises(exports.ExportError, match="per-student keys are PDFs") as refused:
+        exports.write(data, ["markdown"], tmp_path, keys="per-student")
+    assert refused.value.path == "keys"
+    assert list(tmp_path.iterdir()) == []
+
+
 MADE_ID = re.compile(r"^(add|sub|mul|div|neg|pow|exp|log|relu|sigmoid|tanh|max|min)\d+$")
 
 

@@ -282,6 +282,21 @@ def test_a_wrong_value_is_carried_forward():
         marks["values.f"]
 
 
+def test_a_slip_at_a_node_the_program_leaves_unnamed_is_named_as_the_question_writes_it():
+    templates, s = _set()
+    p = s["sheets"][0]["problems"][0]
+    key, v = p["answers"], p["parameters"]["inputs"]
+    # df/dw worked by hand with the slip at w*x: multiplied by w itself instead of x
+    h = math.tanh(v["w"] * v["x"] + v["b"])
+    slipped = v["y"] * (1 - h * h) * v["w"]
+    assert abs(slipped - key["gradients"]["w"]) > 0.1  # seed 5: w != x, so the slip shows
+    g = worksheets.grade(p["token"], {"gradients": {**key["gradients"], "w": slipped}},
+                         secret=SECRET, templates=templates)
+    marks = {part["part"]: part["feedback"] for part in g["parts"]}
+    assert marks["gradients.w"] == ("multiplied by the input's own value instead of the other "
+                                    "factor (at w·x)")
+
+
 # -- golden sheet ---------------------------------------------------------------------------
 
 def test_a_template_sheet_in_markdown_is_exactly_the_stored_one():

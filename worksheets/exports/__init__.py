@@ -97,10 +97,14 @@ def render(data: dict, formats, keys: str = "combined") -> list[File]:
     "per-student" adds a key PDF per student (keys/<student>.pdf) beside the combined one."""
     if keys not in KEYS:
         raise ExportError(f"unknown keys {keys!r} (known: {', '.join(KEYS)})", path="keys")
+    names = parse_formats(formats)
+    if keys == "per-student" and "pdf" not in names:
+        raise ExportError("per-student keys are PDFs: ask for the pdf format as well",
+                          path="keys")
     s = SheetSet(data)
     s.per_student_keys = keys == "per-student"
     out: list[File] = []
-    for name in parse_formats(formats):
+    for name in names:
         out += FORMATS[name].files(s, data)
     return out
 
