@@ -130,3 +130,45 @@ def test_a_problem_read_without_tolerances_is_marked_exactly(problem_set):
               for _, t in BLANK.findall(q.find("questiontext/text").text)]
     widths += [float(a.text) for a in quiz.iter("tolerance")]
     assert len(widths) > 100 and set(widths) == {0.0}
+
+
+def _parts_of(problem_type: str) -> list:
+    from worksheets.exports.parts import answer_parts
+    from worksheets.template import library
+    s = generate(8, ["ada"], [problem_type], secret=SECRET, templates=library())
+    return answer_parts(s["sheets"][0]["problems"][0])
+
+
+@pytest.mark.parametrize("problem_type", ["conv_output_size", "dilated-conv-geometry"])
+def test_conv_geometry_parts_are_labelled_in_the_worksheets_words(problem_type):
+    parts = _parts_of(problem_type)
+    expected = {"output_size": "the output size", "same_padding": "the padding P that keeps "
+                                                                   "the width"}
+    for part in parts:
+        head = part.path[0]
+        if head == "windows":
+            window, end = part.path[1], ("first", "last")[part.path[2]]
+            assert part.label == f"the {end} unit of window {window}"
+        elif head == "centers":
+            assert part.label == f"the centre of window {part.path[1]}"
+        else:
+            assert part.label == expected[head]
+    heads = [p.path[0] for p in parts]
+    assert heads.count("windows") == 2 * heads.count("centers") >= 2
+
+
+@pytest.mark.parametrize("problem_type", ["conv1d_backprop", "strided-conv-backward"])
+def test_conv_backward_parts_are_labelled_by_their_symbol_and_index(problem_type):
+    parts = _parts_of(problem_type)
+    symbol = {"output": "y{}", "grad_input": "∂L/∂x{}", "grad_weight": "∂L/∂w{}"}
+    tex = {"output": "y_{{{}}}", "grad_input": r"\partial L / \partial x_{{{}}}",
+           "grad_weight": r"\partial L / \partial w_{{{}}}"}
+    for part in parts:
+        head, i = part.path
+        assert (part.label, part.tex) == (symbol[head].format(i), tex[head].format(i))
+    assert {p.path[0] for p in parts} == set(symbol)
+
+
+def test_the_single_part_problems_name_what_they_ask():
+    assert [(p.label, p.tex) for p in _parts_of("conv_same_padding")] == [("the padding P", "P")]
+    assert [p.label for p in _parts_of("gate_gradient")] == ["the output y", "∂L/∂x"]

@@ -66,6 +66,10 @@ def _partial(of: str, wrt: str) -> tuple[str, str]:
     return f"∂{of}/∂{wrt}", rf"\partial {tex_name(of)} / \partial {tex_name(wrt)}"
 
 
+_CONV_TYPES = ("conv_output_size", "conv_same_padding", "conv1d_backprop")
+_EXACT = {"abs": 0.0, "rel": 0.0}
+
+
 def _label(problem: dict, path: tuple) -> tuple[str, str]:
     """(words, LaTeX) for one part of a problem of a known type; the path otherwise."""
     t, head = problem["type"], path[0]
@@ -87,23 +91,27 @@ def _label(problem: dict, path: tuple) -> tuple[str, str]:
         return f"{path[1]} after one step", rf"{tex_name(path[1])} \text{{ after one step}}"
     if t == "gate_gradient":
         return ("the output y", "y") if head == "output" else _partial("L", "x")
-    if t == "conv_output_size":
+    # conv problems, built in or from a conv template (which has a width and a filter)
+    if t in _CONV_TYPES or "filter_size" in problem.get("parameters", {}):
         if head == "output_size":
             return "the output size", r"\text{output size}"
         if head == "windows":
             end = "first" if path[2] == 0 else "last"
             return (f"the {end} unit of window {path[1]}",
                     rf"\text{{{end} unit of window }} {path[1]}")
-        return f"the centre of window {path[1]}", rf"\text{{centre of window }} {path[1]}"
-    if t == "conv_same_padding":
-        return "the padding P", "P"
-    if t == "conv1d_backprop":
-        i = path[1]
+        if head == "centers":
+            return f"the centre of window {path[1]}", rf"\text{{centre of window }} {path[1]}"
+        if head == "padding":
+            return "the padding P", "P"
+        if head == "same_padding":
+            return "the padding P that keeps the width", r"P_{\text{same}}"
+        i = path[1] if len(path) > 1 else 0
         if head == "output":
             return f"y{i}", f"y_{{{i}}}"
         if head == "grad_input":
             return f"∂L/∂x{i}", rf"\partial L / \partial x_{{{i}}}"
-        return f"∂L/∂w{i}", rf"\partial L / \partial w_{{{i}}}"
+        if head == "grad_weight":
+            return f"∂L/∂w{i}", rf"\partial L / \partial w_{{{i}}}"
     name = Part(path, "", "", 0.0, 0.0).name
     return name, rf"\texttt{{{name}}}".replace("_", r"\_")
 
@@ -116,11 +124,13 @@ def answer_parts(problem: dict) -> list[Part]:
                          "answers to export a key or an LMS quiz")
     items = (_graph_parts(problem) if problem["type"] == "graph_backprop"
              else _walk(answers))
-    tolerances = problem.get("tolerance", {})
+    # a set written before tolerances were published has none: its parts are exact;
+    # otherwise every part of the key has its tolerance
+    tolerances = problem.get("tolerance")
     out = []
     for path, value in items:
-        tol = tolerances.get(path[0], {"abs": 0.0, "rel": 0.0})
-        width = max(float(tol.get("abs", 0.0)), float(tol.get("rel", 0.0)) * abs(value))
+        tol = _EXACT if tolerances is None else tolerances[path[0]]
+        width = max(float(tol["abs"]), float(tol["rel"]) * abs(value))
         label, tex = _label(problem, path)
         out.append(Part(path, label, tex, float(value), width))
     shares = share_points(problem["type"], [p.name for p in out])
