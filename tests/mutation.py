@@ -10,6 +10,11 @@ cosmic-ray writes each mutant into the working tree and restores the file after 
 run nothing else in the same tree meanwhile.
 
     python -m tests.mutation [module path ...]     # default: every listed module
+    python -m tests.mutation --replay [module ...]  # only the last run's survivors, again
+
+--replay applies each mutant the last run left alive (the diffs kept in its session)
+and runs the module's tests as they are now: after tests are added, it shows which
+survivors they kill without mutating everything again.
 """
 
 from __future__ import annotations
@@ -104,15 +109,49 @@ def run(module: dict, timeout: float, env: dict) -> list:
     return _survivors(db)
 
 
+def replay(module: dict, env: dict) -> list:
+    """The last session's survivors of `module` that its current tests still let live."""
+    name = module["path"].replace("/", ".").removesuffix(".py")
+    db = SESSIONS / f"{name}.sqlite"
+    if not db.exists():
+        raise SystemExit(f"{module['path']}: no session to replay; run it first")
+    path = ROOT / module["path"]
+    original = path.read_text()
+    alive, gone = [], 0
+    try:
+        for row, operator, diff in _survivors(db):
+            patch = diff[diff.index("--- a/"):]
+            applied = subprocess.run(["patch", "-s", "-p1", "--no-backup-if-mismatch", "-r", "-"],
+                                     input=patch, text=True, cwd=ROOT, capture_output=True)
+            if applied.returncode:  # the code it mutated has changed since
+                path.write_text(original)
+                gone += 1
+                continue
+            try:
+                killed = subprocess.run(shlex.split(_test_command(module["tests"])), cwd=ROOT,
+                                        env=env, capture_output=True).returncode != 0
+            finally:
+                path.write_text(original)
+            if not killed:
+                alive.append((row, operator, diff))
+    finally:
+        path.write_text(original)
+    print(f"  {len(alive)} still survive; {gone} mutated code that has changed since")
+    return alive
+
+
 def main(argv: list[str]) -> int:
     config = _config()
+    replaying = "--replay" in argv
+    argv = [a for a in argv if a != "--replay"]
     modules = [m for m in config["modules"] if not argv or m["path"] in argv]
     # pytest's plugins (hypothesis, schemathesis, ...) cost seconds per mutant at start-up
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     report = {}
     for module in modules:
         print(f"== {module['path']}: {' '.join(module['tests'])}", flush=True)
-        report[module["path"]] = run(module, float(config["timeout"]), env)
+        report[module["path"]] = (replay(module, env) if replaying
+                                  else run(module, float(config["timeout"]), env))
     print("\nSurviving mutants")
     for path, survivors in report.items():
         print(f"{path}: {len(survivors)}")

@@ -172,3 +172,23 @@ def test_conv_backward_parts_are_labelled_by_their_symbol_and_index(problem_type
 def test_the_single_part_problems_name_what_they_ask():
     assert [(p.label, p.tex) for p in _parts_of("conv_same_padding")] == [("the padding P", "P")]
     assert [p.label for p in _parts_of("gate_gradient")] == ["the output y", "∂L/∂x"]
+
+
+def test_logistic_parts_name_the_weights_as_the_question_does():
+    labels = [p.label for p in _parts_of("logistic_regression")]
+    assert labels[:3] == ["z", "h", "the loss L"]
+    assert [x for x in labels if x.startswith("∂")] == ["∂L/∂w1", "∂L/∂w2", "∂L/∂b"]
+    assert [x for x in labels if x.endswith("after one step")] == [
+        "w1 after one step", "w2 after one step", "b after one step"]
+
+
+def test_a_graph_problem_read_back_from_json_asks_no_gradient_of_its_output():
+    import json
+
+    from worksheets.exports.parts import answer_parts
+    s = generate(8, ["ada"], ["graph_backprop"], secret=SECRET)
+    # read back from a file, as `gradsheet export` does: equal strings, distinct objects
+    problem = json.loads(json.dumps(s["sheets"][0]["problems"][0]))
+    out = problem["parameters"]["graph"]["output"]
+    gradients = [p.path[1] for p in answer_parts(problem) if p.path[0] == "gradients"]
+    assert out not in gradients and gradients
