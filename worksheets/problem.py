@@ -53,6 +53,10 @@ class Tolerance:
 EXACT = Tolerance(0.0)
 # Values and gradients worked by hand to three decimals; samplers keep every non-zero
 # answer at least ten times larger than the absolute tolerance.
+# The sentence of a graph problem's statement that only a JSON answer needs: a printed
+# sheet (its boxes name every part) and an LMS (its own blanks) leave it out.
+JSON_ANSWER_NOTE = "Answer each with a map keyed by node and input names. "
+
 HAND = Tolerance(0.005, 0.005)
 # A descent step moves a value by a small amount; its tolerance must stay well below
 # the step, or the update with the wrong sign would pass.

@@ -399,3 +399,16 @@ def test_no_wire_of_a_graph_figure_runs_through_a_node_name_or_constant_tag(whol
                             assert not inside, (p["type"], key, text, inside[:2])
                     checked += 1
     assert checked >= 10
+
+
+def test_a_printed_graph_problem_asks_for_boxes_not_a_json_map(tmp_path):
+    data = generate(6, ["ada"], ["graph_backprop", "tanh-neuron"], secret=SECRET,
+                    templates=[t for t in shipped_templates() if t.id == "tanh-neuron"])
+    statements = [p["statement"] for p in data["sheets"][0]["problems"]]
+    assert all("map keyed by node" in s for s in statements)  # the JSON sheet says how
+    files = {f.path: f.data for f in exports.render(data, ["pdf", "html"])}
+    pdf = " ".join(pdf_pages(files["ada.pdf"], tmp_path))
+    html = " ".join(files["ada.html"].decode().split())
+    for printed in (pdf, html):
+        assert "map keyed" not in printed
+        assert printed.count("a wrong value is not counted twice") == 2

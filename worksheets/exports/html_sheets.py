@@ -11,7 +11,7 @@ from worksheets.drawing.svg import PT_PER_UNIT
 from worksheets.exports import markup
 from worksheets.exports.archive import File
 from worksheets.exports.markdown_sheets import tolerance_text
-from worksheets.exports.parts import answer_boxes, answer_parts, display
+from worksheets.exports.parts import answer_boxes, answer_parts, display, paper_statement
 from worksheets.exports.sheetset import KEY_STEM, Sheet, SheetSet, title
 
 # A4 less the print margins below, in points: a problem whose figure alone takes more
@@ -85,7 +85,7 @@ def _sheet(s: SheetSet, sheet: Sheet, key: bool) -> str:
         tall = " tall" if size[1] * PT_PER_UNIT > TALL * PAGE_HEIGHT_PT else ""
         out.append(f'<section class="problem{tall}" id="p{k + 1}">'
                    f"<h2>Problem {k + 1}. {escape(title(p))}</h2>")
-        out.append(markup.html(p["statement"]))
+        out.append(markup.html(paper_statement(p["statement"])))
         work = ([f'<figure style="--units: {size[0]:g}">{fig}</figure>'] if fig is not None
                 else [])
         if not key:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from worksheets.latex import num, tex_name
-from worksheets.problem import share_points
+from worksheets.problem import JSON_ANSWER_NOTE, share_points
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def _label(problem: dict, path: tuple) -> tuple[str, str]:
         if head == "padding":
             return "the padding P", "P"
         if head == "same_padding":
-            return "the padding P that keeps the width", r"P_{\text{same}}"
+            return "the padding P that keeps the width", r"\text{same-width } P"
         i = path[1] if len(path) > 1 else 0
         if head == "output":
             return f"y{i}", f"y_{{{i}}}"
@@ -135,6 +135,12 @@ def answer_parts(problem: dict) -> list[Part]:
         out.append(Part(path, label, tex, float(value), width))
     shares = share_points(problem["type"], [p.name for p in out])
     return [Part(p.path, p.label, p.tex, p.value, p.tolerance, s) for p, s in zip(out, shares)]
+
+
+def paper_statement(statement: str) -> str:
+    """A statement as a printed sheet shows it: its boxes name every part, so the words
+    on how a JSON answer is keyed go."""
+    return statement.replace(JSON_ANSWER_NOTE, "")
 
 
 # Where a statement stops setting the problem up and starts listing the parts of the

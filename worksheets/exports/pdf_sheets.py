@@ -16,7 +16,7 @@ from worksheets.drawing.svg import PT_PER_UNIT
 from worksheets.exports import markup
 from worksheets.exports.archive import File
 from worksheets.exports.markdown_sheets import tolerance_text
-from worksheets.exports.parts import answer_boxes, answer_parts, display
+from worksheets.exports.parts import answer_boxes, answer_parts, display, paper_statement
 from worksheets.exports.sheetset import CLASS_STEM, KEY_STEM, Sheet, SheetSet, title
 
 TEXT_WIDTH_PT = 490.0     # A4 less 2 x 18 mm
@@ -74,7 +74,7 @@ def _sheet(s: SheetSet, sheet: Sheet, key: bool, prefix: str, images: dict) -> s
     for k, p in enumerate(sheet.problems):
         # a problem's heading, text, figure and boxes on one page where they fit (kept)
         together = [f"#heading(level: 2)[Problem {k + 1}. {markup.typst_text(title(p))}]",
-                    markup.typst(p["statement"])]
+                    markup.typst(paper_statement(p["statement"]))]
         fig = sheet.figure(k, key)
         if fig is not None:
             name = f"{prefix}p{k + 1}{'-key' if key else ''}.svg"

@@ -12,7 +12,7 @@ from worksheets.drawing.graph_figure import graph_svg, labels
 from worksheets.grading import flatten
 from worksheets.graph_grading import GraphQuestion, mark_graph
 from worksheets.graph_text import GraphText
-from worksheets.problem import HAND, STEP, Option, ProblemType, Variant
+from worksheets.problem import HAND, JSON_ANSWER_NOTE, STEP, Option, ProblemType, Variant
 from worksheets.latex import num, tex_name
 
 CURATED = tuple(families.FAMILIES)
@@ -125,9 +125,9 @@ class GraphBackprop(ProblemType):
             f"3. `step`: one step of gradient descent on {moved} with learning rate "
             f"$\\eta = {num(p['learning_rate'])}$, $v \\leftarrow v - \\eta \\, \\partial {out} / "
             "\\partial v$: the new values.\n\n"
-            "Answer each with a map keyed by node and input names. Values and gradients are "
-            f"marked {HAND.describe()}, the step {STEP.describe()}; a wrong value is not "
-            "counted twice: later values and the gradients are judged from your own numbers.")
+            f"{JSON_ANSWER_NOTE}Values and gradients are marked {HAND.describe()}, the step "
+            f"{STEP.describe()}; a wrong value is not counted twice: later values and the "
+            "gradients are judged from your own numbers.")
 
     def grade(self, variant, options, answers, submitted):
         p = variant.parameters

@@ -28,7 +28,7 @@ from worksheets.grading import flatten, mark_list, mark_number
 from worksheets.graph_grading import GraphQuestion, mark_graph
 from worksheets.graph_text import GraphText, drawn_names, shown_names, unnamed_nodes
 from worksheets.latex import num, tex_name
-from worksheets.problem import EXACT, ProblemType, Tolerance, Variant, step
+from worksheets.problem import EXACT, JSON_ANSWER_NOTE, ProblemType, Tolerance, Variant, step
 from worksheets.problems.conv1d_backprop import Conv1dBackprop
 from worksheets.problems.conv_output_size import ConvOutputSize
 from worksheets.problems.conv_same_padding import ConvSamePadding
@@ -211,8 +211,8 @@ class GraphTemplateProblem(TemplateProblem):
         listed = "\n".join(f"{i}. {item}" for i, item in enumerate(items, 1))
         marked = f"Values and gradients are marked {self.hand.describe()}" + (
             f", the step {self.step_tol.describe()}" if t.wrt else "")
-        return (f"{head}{upstream}\n\n{listed}\n\nAnswer each with a map keyed by node and "
-                f"input names. {marked}; a wrong value is not counted twice: later values and "
+        return (f"{head}{upstream}\n\n{listed}\n\n{JSON_ANSWER_NOTE}{marked}; a wrong value "
+                "is not counted twice: later values and "
                 "the gradients are judged from your own numbers.")
 
     def grade(self, variant, options, answers, submitted):
