@@ -72,7 +72,7 @@ def split(work: Callable[[int, int, int], object], n: int, chunks: int) -> None:
     job = _Job(work, n, chunks)
     helpers = min(threads(), chunks) - 1
     if helpers > 0 and not getattr(_local, "one_core", False):
-        pool = _shared_pool(helpers)
+        pool = _shared_pool()
         for _ in range(helpers):
             pool.submit(job.run)
     job.run()
@@ -108,17 +108,19 @@ class _Job:
                     self.done.set()
 
 
-def _shared_pool(helpers: int) -> ThreadPoolExecutor:
-    """The process's helper threads, created on first use (so a forked gunicorn worker
-    makes its own: threads do not survive a fork) and grown if more are asked for."""
+def _shared_pool() -> ThreadPoolExecutor:
+    """The process's helper threads (threads() - 1: callers run chunks too), created on
+    first use, so a forked gunicorn worker makes its own (threads do not survive a
+    fork), and again should the setting change."""
     global _pool, _pool_threads
+    helpers = threads() - 1
     with _pool_lock:
-        if _pool is None or _pool_threads < helpers:
+        if _pool is None or _pool_threads != helpers:
             old = _pool
             _pool = ThreadPoolExecutor(max_workers=helpers, thread_name_prefix="gradsheet-kernels")
             _pool_threads = helpers
             if old is not None:
-                old.shutdown(wait=False)
+                old.shutdown(wait=False)  # its queued helpers still run
         return _pool
 
 
