@@ -40,15 +40,10 @@ def conv1d(x, w, bias=None, stride=1, padding=0, dilation=1) -> np.ndarray:
     rows = (np.arange(p.C_in, dtype=np.int64)[:, None] * p.S + p.tap_r).ravel()
     offs = np.tile(p.tap_q, p.C_in)
     args = (xp, p.w.reshape(p.C_out, p.C_in * p.F), b, y, rows, offs)
-    if p.work >= PARALLEL_MIN_WORK:
-        chunks = 4 * bulk.threads()
-        if pack:
-            bulk.split(lambda k, t0, t1: kernels.pack(p.x, xp, p.S, p.P, t0, t1), p.N * p.C_in, chunks)
-        bulk.split(lambda k, t0, t1: kernels.forward(*args, t0, t1), p.N * p.C_out, chunks)
-    else:
-        if pack:
-            kernels.pack(p.x, xp, p.S, p.P, 0, p.N * p.C_in)
-        kernels.forward(*args, 0, p.N * p.C_out)
+    parallel = p.work >= PARALLEL_MIN_WORK
+    if pack:
+        _in_chunks(lambda t0, t1: kernels.pack(p.x, xp, p.S, p.P, t0, t1), p.N * p.C_in, parallel)
+    _in_chunks(lambda t0, t1: kernels.forward(*args, t0, t1), p.N * p.C_out, parallel)
     y = y.reshape(p.y_shape)
     require_finite(y, "output", "value")
     return y
@@ -78,15 +73,9 @@ def conv1d_backward(x, w, grad_output, stride=1, padding=0, dilation=1):
     gw_part = np.zeros((blocks, p.C_out, p.C_in, p.F))
     args = (xp, gy, coef_by_phase, gx, gw_part, p.tap_r, p.tap_q, rows, shift, phase_start,
             p.S, p.P)
-    if parallel:
-        chunks = 4 * bulk.threads()
-        if pack:
-            bulk.split(lambda k, t0, t1: kernels.pack(p.x, xp, p.S, p.P, t0, t1), p.N * p.C_in, chunks)
-        bulk.split(lambda k, t0, t1: kernels.backward(*args, t0, t1), blocks * p.C_in, chunks)
-    else:
-        if pack:
-            kernels.pack(p.x, xp, p.S, p.P, 0, p.N * p.C_in)
-        kernels.backward(*args, 0, p.C_in)
+    if pack:
+        _in_chunks(lambda t0, t1: kernels.pack(p.x, xp, p.S, p.P, t0, t1), p.N * p.C_in, parallel)
+    _in_chunks(lambda t0, t1: kernels.backward(*args, t0, t1), blocks * p.C_in, parallel)
     gx = gx.reshape(p.x_shape)
     gw = (gw_part.sum(axis=0) if blocks > 1 else gw_part[0]).reshape(p.w_shape)
     gb = gy.sum(axis=(0, 2))
@@ -95,6 +84,15 @@ def conv1d_backward(x, w, grad_output, stride=1, padding=0, dilation=1):
     for result, name in ((gx, "grad_input"), (gw, "grad_weight"), (gb, "grad_bias")):
         require_finite(result, name, "gradient")
     return gx, gw, float(gb) if p.w_rank == 1 else gb
+
+
+def _in_chunks(run, n: int, parallel: bool) -> None:
+    """run(t0, t1) over the tasks range(n): in one call, or split across threads (the
+    phase copy finishes before the rows that read it start)."""
+    if parallel:
+        bulk.split(lambda k, t0, t1: run(t0, t1), n, 4 * bulk.threads())
+    else:
+        run(0, n)
 
 
 def _pairs_by_phase(p: "_Problem"):
