@@ -3,16 +3,9 @@
 # loads them from disk (about a second) instead of compiling (tens of seconds).
 FROM python:3.11-slim
 
-# libgomp1: GNU OpenMP, the Numba threading layer the service uses (see
-# service/gunicorn_conf.py for why omp and not the default workqueue).
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends libgomp1 \
-    && rm -rf /var/lib/apt/lists/*
-
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     NUMBA_CACHE_DIR=/var/cache/gradsheet/numba \
-    NUMBA_THREADING_LAYER=omp \
     PROMETHEUS_MULTIPROC_DIR=/tmp/gradsheet-metrics \
     GRADSHEET_PORT=8000
 

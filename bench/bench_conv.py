@@ -37,6 +37,7 @@ except ImportError:
              "compares against.\nInstall the CPU build into the venv with:\n"
              "  .venv/bin/pip install torch==2.13.0")
 
+from engine import bulk
 from engine.conv import conv1d, conv1d_backward, conv1d_many
 from engine.conv.many import conv1d_packed
 from timing import alternate, timed
@@ -249,7 +250,8 @@ def main(argv=None) -> int:
     repeats = 5 if args.quick else max(5, args.repeats)
     count = 2000 if args.quick else 20000
 
-    print(f"conv1d benchmark: numba {numba.__version__} ({numba.get_num_threads()} threads), "
+    print(f"conv1d benchmark: numba {numba.__version__} (large problems split across "
+          f"{bulk.threads()} threads), "
           f"torch {torch.__version__} ({torch.get_num_threads()} threads), float64, "
           f"medians of {repeats} runs")
 

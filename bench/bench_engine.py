@@ -28,7 +28,7 @@ import numpy as np
 from numba import prange
 
 import engine
-from engine import lowering
+from engine import bulk, lowering
 from timing import median_time, timed
 
 
@@ -297,8 +297,9 @@ def main() -> int:
     args = parser.parse_args()
     n = 100_000 if args.quick else 1_000_000
     repeats = 3 if args.quick else 9
-    print(f"machine: {os.cpu_count()} cpus, numba {numba.__version__} "
-          f"({numba.config.THREADING_LAYER} layer, {numba.get_num_threads()} threads), numpy {np.__version__}")
+    print(f"machine: {os.cpu_count()} cpus, numba {numba.__version__}, numpy {np.__version__}; "
+          f"the engine splits large work across {bulk.threads()} threads (engine.bulk), the "
+          f"specialised prange kernel across {numba.get_num_threads()}")
 
     a = bench_a(n, repeats)
     print(f"\nA: f = (3ab)^2 + cd, value + input gradients, {a['n']:,} input sets (medians)")

@@ -12,11 +12,9 @@ import gc
 import math
 from collections.abc import Mapping
 
-import numba
 import numpy as np
 
-from engine import spec_bulk
-from engine.bulk import parallel_lock
+from engine import bulk, spec_bulk
 from engine.vm import kernels as vm
 from engine.errors import GraphError, NonFiniteError
 from engine.graph import DEFAULT_LIMITS, Graph, Limits, describe_inputs, suggest
@@ -441,13 +439,14 @@ def _run_batch(item: Prepared, intermediates: bool):
     args = (arr.code, low.forward_start, low.n_slots, arr.const_slots, arr.const_values,
             arr.input_slots, input_at, input_len, low.output_slot, seed, value_slots, grad_slots,
             np.array(v_at + g_at, dtype=np.int64), stream, n)
+    n_blocks = -(-n // vm.BLOCK)
     if n * max(low.n_instr, 1) >= vm.PARALLEL_MIN_WORK:
-        status = np.zeros((numba.get_num_threads() * 2, 2), dtype=np.int64)
-        with parallel_lock:
-            vm.run_batch_parallel(*args, status)
+        # chunks of blocks, each with its own scratch block and status row
+        status = np.zeros((min(bulk.threads() * 2, n_blocks), 2), dtype=np.int64)
+        bulk.split(lambda k, b0, b1: vm.run_batch(*args, b0, b1, status[k]), n_blocks, len(status))
     else:
         status = np.zeros((1, 2), dtype=np.int64)
-        vm.run_batch(*args, status)
+        vm.run_batch(*args, 0, n_blocks, status[0])
     bad = status[status[:, 0] != 0]
     if len(bad):
         kind, lane = bad[np.argmin(bad[:, 1])]
@@ -554,10 +553,9 @@ def _run_ragged(items: list[Prepared], intermediates: bool, keep_every_slot: boo
             np.array(in_lengths, dtype=np.int64), arena, seeds, np.array(v_slots, dtype=i32),
             np.array(g_slots, dtype=i32), out, status, max_slots, max_lanes)
     if work >= vm.PARALLEL_MIN_WORK and P > 1:
-        with parallel_lock:
-            vm.run_ragged_parallel(*args, min(P, numba.get_num_threads() * 4))
+        bulk.split(lambda k, p0, p1: vm.run_ragged(*args, p0, p1), P, bulk.threads() * 4)
     else:
-        vm.run_ragged(*args)
+        vm.run_ragged(*args, 0, P)
     flagged = status[:, 0].tolist()
     # one conversion for every unbatched item: their results are Python floats
     flat = out.tolist() if any(not it.batched for it in items) else None

@@ -30,8 +30,8 @@ import numba
 import numpy as np
 
 from engine.vm import kernels as vm
-from engine.bulk import every, parallel_lock
-from engine import lowering
+from engine import bulk, lowering
+from engine.bulk import every
 from engine.graph import Graph, Limits
 from engine.ops import OPS
 from engine.spec import is_valid_name
@@ -599,10 +599,9 @@ def _evaluate_plain(items, seed, intermediates, limits):
             np.ones(len(arena), dtype=np.int64), arena, seeds, v_slots, g_slots, out,
             kernel_status, int(n_slots[ok].max()), 1)
     if len(code) >= vm.PARALLEL_MIN_WORK and len(ok) > 1:
-        with parallel_lock:
-            vm.run_ragged_parallel(*args, min(len(ok), numba.get_num_threads() * 4))
+        bulk.split(lambda k, p0, p1: vm.run_ragged(*args, p0, p1), len(ok), bulk.threads() * 4)
     else:
-        vm.run_ragged(*args)
+        vm.run_ragged(*args, 0, len(ok))
 
     flagged = kernel_status[:, 0].tolist()  # NaN or inf: the general path diagnoses it
     done = [(g, g, p) for p, g in enumerate(ok.tolist()) if not flagged[p]]

@@ -129,7 +129,7 @@ class Lane:
 
 
 def _on_one_core(work: Callable[..., T], args: tuple, kwargs: dict) -> T:
-    # big work keeps to one core: on a small machine its parallel kernels would
+    # big work keeps to one core: on a small machine its split kernel calls would
     # otherwise take every core from the small requests served beside it
     with one_core():
         return work(*args, **kwargs)

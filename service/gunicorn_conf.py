@@ -1,19 +1,18 @@
 """gunicorn settings for gradsheet: `gunicorn -c python:service.gunicorn_conf`.
 
-Fork order, so that no Numba thread pool ever exists in a process that forks:
-the master never imports the engine (no preload_app). Before it binds the port it
+Fork order: the master never imports the engine (no preload_app), so it never
+holds compiled kernels or the engine's threads. Before it binds the port it
 starts one child (`python -m service.warmup`) that compiles whatever Numba's on-disk
 cache lacks, and does not wait for it: the port opens at once, the workers answer
 /healthz, and /readyz answers 503 with how far the child is. Each worker, once the
 child is done (it writes its progress to $GRADSHEET_WARMUP_STATUS), loads the
 kernels from the cache and runs them once in a thread; then /readyz answers 200.
 
-Threading: gthread workers run several requests per process, and Numba's default
-`workqueue` layer aborts the process when two threads launch parallel kernels at
-once. GNU OpenMP (`omp`, libgomp ships with the system's GCC runtime) is thread-safe;
-it is not fork-safe, which the order above makes moot. Each worker gets
-cores / workers Numba threads, so that workers do not oversubscribe the cores.
-Environment variables set here are inherited by the workers.
+Threading: gthread workers run several requests per process; a large evaluation or
+convolution is split across $GRADSHEET_KERNEL_THREADS threads of its worker (engine.bulk,
+which any number of request threads may call at once), cores / workers unless set, so
+that the workers do not oversubscribe the cores. Environment variables set here are
+inherited by the workers.
 """
 
 from __future__ import annotations
@@ -50,9 +49,9 @@ accesslog = None
 errorlog = "-"
 loglevel = _server.log_level
 
-os.environ.setdefault("NUMBA_THREADING_LAYER", "omp")
-os.environ.setdefault("NUMBA_NUM_THREADS", str(max(1, _cores // max(1, workers))))
-os.environ.setdefault("OMP_NUM_THREADS", os.environ["NUMBA_NUM_THREADS"])
+# Large kernel calls are split across this many threads per worker (engine.bulk), so
+# the workers together do not oversubscribe the cores.
+os.environ.setdefault("GRADSHEET_KERNEL_THREADS", str(max(1, _cores // max(1, workers))))
 
 _created_metrics_dir: str | None = None
 _warmup: subprocess.Popen | None = None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import numba
 from marshmallow import Schema, fields
 
+from engine import bulk
 from service import metrics
 from service.openapi import ApiBlueprint
 from service.orjson_provider import json_response
@@ -22,9 +22,9 @@ class ReadySchema(Schema):
     status = fields.String(required=True)
     warmup_seconds = fields.Float(required=True)
     pending = fields.Integer(required=True)
-    threading_layer = fields.String(allow_none=True, required=True, metadata={
-        "description": "Numba's threading layer in this worker (omp under gunicorn)"})
-    numba_threads = fields.Integer(required=True)
+    kernel_threads = fields.Integer(required=True, metadata={
+        "description": "threads a large evaluation or convolution is split across in this "
+                       "worker ($GRADSHEET_KERNEL_THREADS; under gunicorn, cores / workers)"})
 
 
 @blp.endpoint("/healthz", method="GET", response=HealthSchema)
@@ -48,8 +48,7 @@ def readyz():
         raise NotReady(f"overloaded: {rt.admission.waiting} requests pending", headers=retry)
     return json_response({"status": "ready", "warmup_seconds": rt.readiness.seconds,
                           "pending": rt.admission.waiting,
-                          "threading_layer": rt.readiness.threading_layer,
-                          "numba_threads": numba.get_num_threads()})
+                          "kernel_threads": bulk.threads()})
 
 
 @blp.endpoint("/metrics", method="GET", content_type="text/plain")

@@ -28,8 +28,7 @@ log = logging.getLogger("gradsheet.service")
 class Readiness:
     """Warm-up of the kernels: compiled or loaded from Numba's cache, then run once.
 
-    Runs after gunicorn has forked this worker, never in the master, so no parallel
-    kernel's thread pool exists before a fork. Under gunicorn the master's warm-up
+    Runs after gunicorn has forked this worker, never in the master. Under gunicorn the master's warm-up
     child compiles whatever the cache lacks (service/gunicorn_conf.py) and says how far
     it is in the file named by $GRADSHEET_WARMUP_STATUS: a worker waits for it
     ("compiling"), then loads every kernel ("loading"), so no worker compiles its own.
@@ -39,7 +38,6 @@ class Readiness:
         self._done = threading.Event()
         self.error: BaseException | None = None
         self.seconds: float | None = None
-        self.threading_layer: str | None = None
         self.phase = "starting"
         self.progress = (0, 0)  # kernels done, kernels, in this phase
 
@@ -72,7 +70,6 @@ class Readiness:
             # trigger several, which doubled its time. Frozen, the collector skips them.
             gc.collect()
             gc.freeze()
-            self.threading_layer = _threading_layer()
         except BaseException as exc:  # a broken engine keeps /readyz at 503, loudly
             log.exception("warm-up failed")
             self.error = exc
@@ -104,15 +101,6 @@ class Readiness:
         self._done.set()
         if self.error is None:
             metrics.READY.inc()
-
-
-def _threading_layer() -> str | None:
-    """The Numba threading layer the warm-up's parallel kernels ran on."""
-    import numba
-    try:
-        return numba.threading_layer()
-    except ValueError:  # no parallel kernel has run
-        return None
 
 
 def _no_backlog() -> int:

@@ -34,12 +34,10 @@ import numpy as np
 import engine
 from engine import kernel_cache
 from engine.conv import conv1d, conv1d_backward, conv1d_many
-from engine.conv.kernels import PARALLEL_MIN_WORK as CONV_PARALLEL_MIN_WORK
 
-# Every batch takes the batch kernel; these sizes fall on either side of the threshold
-# for its prange variant (2**17 lane-instructions), with room to spare should it move.
-BATCH_LANES = 1 << 14
-SMALL_BATCH_LANES = 4096
+# Every batch takes the batch kernel. Work past the kernels' thresholds (PARALLEL_MIN_WORK)
+# is split across threads but calls the same kernels, so one small call compiles each.
+BATCH_LANES = 4096
 SCALARS = {"x": 0.5, "y": 0.25, "z": 1.5}
 
 # What a cold compile takes on two idle cores (34 s measured at the end of the layers
@@ -74,21 +72,12 @@ def _batch(lanes: int) -> dict:
     return {k: np.full(lanes, v) for k, v in SCALARS.items()}
 
 
-def _batch_parallel() -> None:
+def _batch_kernel() -> None:
     engine.evaluate(_graph(), _batch(BATCH_LANES))
 
 
-def _batch_serial() -> None:
-    engine.evaluate(_graph(), _batch(SMALL_BATCH_LANES))
-
-
-def _ragged_serial() -> None:
+def _ragged_kernel() -> None:
     engine.evaluate(_graph(), SCALARS)
-
-
-def _ragged_parallel() -> None:
-    graph = _graph()
-    engine.evaluate_many([(graph, _batch(BATCH_LANES)), (graph, SCALARS, 2.0)])
 
 
 def _spec_bulk() -> None:
@@ -97,8 +86,8 @@ def _spec_bulk() -> None:
     engine.evaluate_many([(every_op_spec(), dict(SCALARS))] * 2)
 
 
-def _conv(width: int) -> None:
-    x = np.linspace(-1.0, 1.0, 2 * width).reshape(1, 2, width)
+def _conv() -> None:
+    x = np.linspace(-1.0, 1.0, 16).reshape(1, 2, 8)
     w = np.ones((2, 2, 3))
     y = conv1d(x, w, bias=np.zeros(2), stride=2, padding=1)
     conv1d_backward(x, w, np.ones_like(y), stride=2, padding=1)
@@ -106,40 +95,19 @@ def _conv(width: int) -> None:
     conv1d_backward(x, w, np.ones_like(y))
 
 
-def _conv_serial() -> None:
-    _conv(8)
-
-
-def _conv_parallel() -> None:
-    _conv(CONV_PARALLEL_MIN_WORK // 4 + 8)
-
-
-def _conv_many(count: int) -> None:
+def _conv_many() -> None:
     x = np.linspace(-1.0, 1.0, 16).reshape(2, 8)
-    conv1d_many([{"x": x, "w": np.ones((2, 2, 3)), "stride": 2, "padding": 1}] * count)
-
-
-def _conv_many_serial() -> None:
-    _conv_many(2)
-
-
-def _conv_many_parallel() -> None:
-    # enough items that their work passes the threshold of the prange variant
-    _conv_many(CONV_PARALLEL_MIN_WORK // 64 + 8)
+    conv1d_many([{"x": x, "w": np.ones((2, 2, 3)), "stride": 2, "padding": 1}] * 2)
 
 
 # Longest first: a pool that takes them in this order ends soonest. The first job
 # compiles the lowering every other evaluate job needs, so it is not compiled twice.
 KERNELS: dict[str, Callable[[], None]] = {
-    "run_batch_parallel": _batch_parallel,
-    "conv (serial)": _conv_serial,
-    "run_ragged": _ragged_serial,
-    "run_ragged_parallel": _ragged_parallel,
-    "run_batch": _batch_serial,
-    "conv (parallel)": _conv_parallel,
+    "run_batch": _batch_kernel,
+    "conv": _conv,
+    "run_ragged": _ragged_kernel,
     "spec_bulk": _spec_bulk,
-    "conv1d_many (serial)": _conv_many_serial,
-    "conv1d_many (parallel)": _conv_many_parallel,
+    "conv1d_many": _conv_many,
 }
 
 

@@ -1,4 +1,4 @@
-"""conv1d and conv1d_backward: one problem, checked, on the serial or parallel kernels.
+"""conv1d and conv1d_backward: one problem, checked, on one thread or split across several.
 
 The checks here (as_array, check_ranks, check_channels, as_bias) also serve
 conv1d_many (engine.conv.many), which names its arguments items[i].x and so on.
@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
-from engine.bulk import parallel_lock
+from engine import bulk
+from engine.conv import kernels
 from engine.conv.geometry import resolve_geometry
-from engine.conv.kernels import (PARALLEL_MIN_WORK, backward_parallel, backward_serial,
-                                 forward_parallel, forward_serial)
+from engine.conv.kernels import PARALLEL_MIN_WORK
 from engine.errors import ArgumentError, NonFiniteError
 
 __all__ = ["conv1d", "conv1d_backward"]
@@ -40,12 +39,11 @@ def conv1d(x, w, bias=None, stride=1, padding=0, dilation=1) -> np.ndarray:
     xp, pack = _phases(p)
     rows = (np.arange(p.C_in, dtype=np.int64)[:, None] * p.S + p.tap_r).ravel()
     offs = np.tile(p.tap_q, p.C_in)
-    args = (p.x, p.w.reshape(p.C_out, p.C_in * p.F), b, y, xp, rows, offs, p.S, p.P, pack)
-    if p.work >= PARALLEL_MIN_WORK:
-        with parallel_lock:
-            forward_parallel(*args)
-    else:
-        forward_serial(*args)
+    args = (xp, p.w.reshape(p.C_out, p.C_in * p.F), b, y, rows, offs)
+    parallel = p.work >= PARALLEL_MIN_WORK
+    if pack:
+        _in_chunks(lambda t0, t1: kernels.pack(p.x, xp, p.S, p.P, t0, t1), p.N * p.C_in, parallel)
+    _in_chunks(lambda t0, t1: kernels.forward(*args, t0, t1), p.N * p.C_out, parallel)
     y = y.reshape(p.y_shape)
     require_finite(y, "output", "value")
     return y
@@ -67,17 +65,17 @@ def conv1d_backward(x, w, grad_output, stride=1, padding=0, dilation=1):
     rows, shift, coef_by_phase, phase_start = _pairs_by_phase(p)
     parallel = p.work >= PARALLEL_MIN_WORK
     # Blocks of the batch, each with its own grad_weight part: enough for every thread
-    # to have work, few enough that the parts stay small next to x.
-    blocks = min(p.N, 4 * numba.get_num_threads()) if parallel else 1
+    # to have work, few enough that the parts stay small next to x. Their number depends
+    # on the threads configured, not on the threads that run them (one_core), so the
+    # parts' sum does not either.
+    blocks = min(p.N, 4 * bulk.threads()) if parallel else 1
     gx = np.empty((p.N, p.C_in, p.W))
     gw_part = np.zeros((blocks, p.C_out, p.C_in, p.F))
-    args = (p.x, gy, coef_by_phase, xp, gx, gw_part, p.tap_r, p.tap_q, rows, shift, phase_start,
-            p.S, p.P, pack)
-    if parallel:
-        with parallel_lock:
-            backward_parallel(*args)
-    else:
-        backward_serial(*args)
+    args = (xp, gy, coef_by_phase, gx, gw_part, p.tap_r, p.tap_q, rows, shift, phase_start,
+            p.S, p.P)
+    if pack:
+        _in_chunks(lambda t0, t1: kernels.pack(p.x, xp, p.S, p.P, t0, t1), p.N * p.C_in, parallel)
+    _in_chunks(lambda t0, t1: kernels.backward(*args, t0, t1), blocks * p.C_in, parallel)
     gx = gx.reshape(p.x_shape)
     gw = (gw_part.sum(axis=0) if blocks > 1 else gw_part[0]).reshape(p.w_shape)
     gb = gy.sum(axis=(0, 2))
@@ -86,6 +84,15 @@ def conv1d_backward(x, w, grad_output, stride=1, padding=0, dilation=1):
     for result, name in ((gx, "grad_input"), (gw, "grad_weight"), (gb, "grad_bias")):
         require_finite(result, name, "gradient")
     return gx, gw, float(gb) if p.w_rank == 1 else gb
+
+
+def _in_chunks(run, n: int, parallel: bool) -> None:
+    """run(t0, t1) over the tasks range(n): in one call, or split across threads (the
+    phase copy finishes before the rows that read it start)."""
+    if parallel:
+        bulk.split(lambda k, t0, t1: run(t0, t1), n, 4 * bulk.threads())
+    else:
+        run(0, n)
 
 
 def _pairs_by_phase(p: "_Problem"):

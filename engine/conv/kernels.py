@@ -13,8 +13,8 @@ test. The backward pass reads the same phases: grad_weight is a dot product of a
 grad_output row with a phase row, and grad_input is gathered phase by phase from
 shifted grad_output rows, so every thread writes only its own rows.
 
-Every kernel has a serial driver for small problems and a prange driver for large ones;
-both call the same per-row bodies. Arguments are coerced to C-contiguous float64 and
+Every driver runs a range of its rows (or items), all of them for a small problem; a
+large one is split into chunks run on several threads (engine.bulk.split). Arguments are coerced to C-contiguous float64 and
 int64 before any kernel runs (engine.conv.api and engine.conv.many check and pack
 them), so each kernel compiles exactly one signature.
 """
@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from numba import prange
 
-__all__ = ["forward_serial", "forward_parallel", "backward_serial", "backward_parallel",
-           "many_serial", "many_parallel", "layout", "PARALLEL_MIN_WORK"]
+__all__ = ["pack", "forward", "backward", "many_items", "layout", "PARALLEL_MIN_WORK"]
 
-# Below this many multiply-adds, waking the thread pool costs more than it saves.
+# Below this many multiply-adds, waking the threads costs more than splitting saves.
 PARALLEL_MIN_WORK = 1 << 18
 # conv1d_many's fixed cost per item, in multiply-adds (measured: about 150 ns).
 ITEM_WORK = 128
@@ -313,57 +311,43 @@ def _backward_rows(xp, gy, coef_by_phase, rows, shift, phase_start, tap_r, tap_q
 
 
 # ---------------------------------------------------------------------------
-# Drivers: the same bodies, in a serial loop or a prange loop.
+# Drivers: each runs a range of its tasks, all of them in one call for a small problem;
+# callers split a large one across threads (engine.bulk.split; the kernels release the
+# GIL). A task writes only its own rows, so any split is race-free.
 
 @numba.njit(**_JIT)
-def forward_serial(x, w_flat, b, y, xp, rows, offs, stride, padding, pack):
-    N, C_in, C_out = x.shape[0], x.shape[1], w_flat.shape[0]
-    if pack:
-        for t in range(N * C_in):
-            _pack_row(x, xp, t // C_in, t % C_in, stride, padding)
-    for t in range(N * C_out):
-        _forward_row(xp, w_flat, b, y, rows, offs, t // C_out, t % C_out)
+def pack(x, xp, stride, padding, t0, t1):
+    """Phase rows t in [t0, t1) of the N*C_in (n, ci) rows of x into xp (see above)."""
+    C_in = x.shape[1]
+    for t in range(t0, t1):
+        _pack_row(x, xp, t // C_in, t % C_in, stride, padding)
 
 
-@numba.njit(parallel=True, **_JIT)
-def forward_parallel(x, w_flat, b, y, xp, rows, offs, stride, padding, pack):
-    N, C_in, C_out = x.shape[0], x.shape[1], w_flat.shape[0]
-    if pack:
-        for t in prange(N * C_in):
-            _pack_row(x, xp, t // C_in, t % C_in, stride, padding)
-    # Consecutive tasks share n, so x[n] stays in cache across output channels.
-    for t in prange(N * C_out):
+@numba.njit(**_JIT)
+def forward(xp, w_flat, b, y, rows, offs, t0, t1):
+    """Output rows t in [t0, t1) of the N*C_out (n, co) rows of y, from the phases xp.
+    Consecutive tasks share n, so xp[n] stays in cache across output channels."""
+    C_out = w_flat.shape[0]
+    for t in range(t0, t1):
         _forward_row(xp, w_flat, b, y, rows, offs, t // C_out, t % C_out)
 
 
 @numba.njit(**_JIT)
-def backward_serial(x, gy, coef_by_phase, xp, gx, gw_part, tap_r, tap_q, rows, shift,
-                     phase_start, stride, padding, pack):
-    N, C_in = x.shape[0], x.shape[1]
-    if pack:
-        for t in range(N * C_in):
-            _pack_row(x, xp, t // C_in, t % C_in, stride, padding)
-    for ci in range(C_in):
-        _backward_rows(xp, gy, coef_by_phase, rows, shift, phase_start, tap_r, tap_q, stride,
-                       padding, gx, gw_part[0], np.int64(0), N, ci)
+def backward(xp, gy, coef_by_phase, gx, gw_part, tap_r, tap_q, rows, shift, phase_start,
+             stride, padding, t0, t1):
+    """Tasks t in [t0, t1) of the blocks * C_in (block of n, ci) tasks, from the phases xp.
 
-
-@numba.njit(parallel=True, **_JIT)
-def backward_parallel(x, gy, coef_by_phase, xp, gx, gw_part, tap_r, tap_q, rows, shift,
-                       phase_start, stride, padding, pack):
-    N, C_in = x.shape[0], x.shape[1]
-    if pack:
-        for t in prange(N * C_in):
-            _pack_row(x, xp, t // C_in, t % C_in, stride, padding)
-    # Task (block of n, ci) owns grad_input rows [n, ci] and gw_part[block, :, ci, :],
-    # so no two threads write one place; the blocks' parts are summed afterwards.
-    # Consecutive tasks share a block, so its grad_output rows stay in cache.
+    Task (block, ci) owns grad_input rows [n, ci] for n in the block and
+    gw_part[block, :, ci, :]; the caller sums the blocks' parts afterwards, in block order,
+    so grad_weight does not depend on which thread ran which task. Consecutive tasks share
+    a block, so its grad_output rows stay in cache.
+    """
+    N, C_in = xp.shape[0], xp.shape[1]
     blocks = gw_part.shape[0]
-    for t in prange(blocks * C_in):
+    for t in range(t0, t1):
         blk, ci = t // C_in, t % C_in
         _backward_rows(xp, gy, coef_by_phase, rows, shift, phase_start, tap_r, tap_q, stride,
-                       padding, gx, gw_part[blk], blk * N // blocks, (blk + 1) * N // blocks,
-                       ci)
+                       padding, gx, gw_part[blk], blk * N // blocks, (blk + 1) * N // blocks, ci)
 
 
 # ---------------------------------------------------------------------------
@@ -416,15 +400,10 @@ def _many_item(meta, xf, wf, bf, gyf, yf, gxf, gwf, gbf, it):
 
 
 @numba.njit(**_JIT)
-def many_serial(meta, xf, wf, bf, gyf, yf, gxf, gwf, gbf):
-    for it in range(meta.shape[0]):
-        _many_item(meta, xf, wf, bf, gyf, yf, gxf, gwf, gbf, it)
-
-
-@numba.njit(parallel=True, **_JIT)
-def many_parallel(meta, xf, wf, bf, gyf, yf, gxf, gwf, gbf):
-    # Items write disjoint slices of the output buffers, so any split is race-free.
-    for it in prange(meta.shape[0]):
+def many_items(meta, xf, wf, bf, gyf, yf, gxf, gwf, gbf, i0, i1):
+    """Items [i0, i1) of the table meta. Items write disjoint slices of the output
+    buffers, so any split is race-free."""
+    for it in range(i0, i1):
         _many_item(meta, xf, wf, bf, gyf, yf, gxf, gwf, gbf, it)
 
 

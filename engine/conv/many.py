@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.bulk import every, parallel_lock
+from engine import bulk
+from engine.bulk import every
 from engine.conv.api import (as_array, as_bias, check_channels, check_output_shape,
                              check_ranks, first_nonfinite, require_finite)
 from engine.conv.geometry import as_size, resolve_geometry
-from engine.conv.kernels import (COL_BOFF, COL_WO, PARALLEL_MIN_WORK, layout, many_parallel,
-                                 many_serial)
+from engine.conv.kernels import COL_BOFF, COL_WO, PARALLEL_MIN_WORK, layout, many_items
 from engine.errors import ArgumentError
 
 __all__ = ["conv1d_many", "conv1d_packed", "ConvResult", "ConvResults", "PackedConvResults", "MANY_CHUNK"]
@@ -132,11 +132,11 @@ class _Chunk:
     def run(self, threads: bool = True) -> None:
         """Fill the result buffers: one kernel call, on the thread pool when the work
         is worth waking it for (and `threads` allows)."""
+        count = len(self.bounds)
         if threads and self.work >= PARALLEL_MIN_WORK:
-            with parallel_lock:
-                many_parallel(*self.args)
+            bulk.split(lambda k, i0, i1: many_items(*self.args, i0, i1), count, 4 * bulk.threads())
         else:
-            many_serial(*self.args)
+            many_items(*self.args, 0, count)
         self.args = None
         self._require_finite()
 

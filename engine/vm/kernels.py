@@ -20,8 +20,9 @@ Two drivers:
           inputs, seeds and results live in flat arenas indexed by a per-item table.
           Its sweeps (forward_sweep / reverse_sweep) work on a slot-major register
           block R[slot, lane], G[slot, lane] that is copied in and out.
-Each has a serial kernel and a `prange` kernel over chunks of blocks or items; callers
-choose by work size. Every kernel takes fixed dtypes, so each compiles exactly once.
+Each kernel runs a range of blocks or items; callers run large work in chunks on several
+threads (engine.bulk.split: the kernels release the GIL), small work in one call. Every
+kernel takes fixed dtypes, so each compiles exactly once.
 
 Non-finite results are flagged, not raised: the sweeps and loads report whether any
 result was NaN or inf while it was still in a register; only a flagged block is scanned
@@ -33,7 +34,6 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from numba import prange
 
 from engine.vm.addresses import row_at, store_fence, stream_line
 from engine.ops import OPS
@@ -50,15 +50,14 @@ STRIPE = 32  # lanes of one row the interleaved passes take before moving to the
 # line into cache first (A's 40 MB of results: 3.9-5.5 -> 2.8-3.4 ms). Smaller ones use
 # plain stores and stay in cache for whoever reads them next.
 STREAM_MIN_BYTES = 8 << 20
-# Lanes x instructions from which the prange kernels beat the serial ones: waking the
-# thread pool costs more than it saves below it. Small graphs in their thousands stay
+# Lanes x instructions from which splitting a call across threads beats one call: waking
+# the thread pool costs more than it saves below it. Small graphs in their thousands stay
 # serial (about 0.05 us an instruction), and on a loaded machine a woken thread waits
 # its turn for a core (measured: 36 us a graph parallel, 27 serial, for 1,500 seven-op
 # graphs, alternating rounds in one process). evaluation and spec_bulk both use it.
 PARALLEL_MIN_WORK = 1 << 17
 
 _kernel = numba.njit(cache=True, nogil=True, error_model="numpy")
-_parallel_kernel = numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 
 # columns of the ragged kernel's item table
 (C_CODE, C_FWD, C_STOP, C_SLOTS, C_LANES, C_K0, C_K1, C_I0, C_I1, C_OUT, C_SEED, C_SEEDLEN,
@@ -387,29 +386,15 @@ def _batch_blocks(code, forward_start, n_slots, const_slots, const_values, input
 
 @_kernel
 def run_batch(code, forward_start, n_slots, const_slots, const_values, input_slots, input_at,
-              input_len, output_slot, seed, value_slots, grad_slots, out_at, stream, n_lanes, status):
-    """Serial: every block of one program. status: int64 [1, 2]."""
-    n_blocks = (n_lanes + BLOCK - 1) // BLOCK
+              input_len, output_slot, seed, value_slots, grad_slots, out_at, stream, n_lanes,
+              b0, b1, status):
+    """Blocks [b0, b1) of one program (all of them: 0 and ceil(n_lanes / BLOCK)), with
+    their own scratch block; callers split the blocks across threads
+    (engine.bulk.split). status: int64 [2], the first bad lane of these blocks."""
     flags, need, seeded, zero_slots = _plan(code, n_slots, output_slot, grad_slots)
     _batch_blocks(code, forward_start, n_slots, const_slots, const_values, input_slots, input_at,
                   input_len, output_slot, seed, value_slots, grad_slots, out_at, stream, n_lanes,
-                  0, n_blocks, status[0], flags, need, seeded, zero_slots)
-
-
-@_parallel_kernel
-def run_batch_parallel(code, forward_start, n_slots, const_slots, const_values, input_slots, input_at,
-                       input_len, output_slot, seed, value_slots, grad_slots, out_at, stream, n_lanes,
-                       status):
-    """Parallel over chunks of blocks, one scratch block per chunk. status: int64 [chunks, 2]."""
-    n_blocks = (n_lanes + BLOCK - 1) // BLOCK
-    n_chunks = status.shape[0]
-    flags, need, seeded, zero_slots = _plan(code, n_slots, output_slot, grad_slots)
-    for c in prange(n_chunks):
-        k = np.int64(c)  # prange's index is unsigned; uint64 * int64 would be a float
-        _batch_blocks(code, forward_start, n_slots, const_slots, const_values, input_slots, input_at,
-                      input_len, output_slot, seed, value_slots, grad_slots, out_at, stream, n_lanes,
-                      k * n_blocks // n_chunks, (k + 1) * n_blocks // n_chunks, status[k],
-                      flags, need, seeded, zero_slots)
+                  b0, b1, status, flags, need, seeded, zero_slots)
 
 
 @_kernel
@@ -444,10 +429,11 @@ def _one_lane_item(code, it, const_slots, const_values, input_slots, input_offse
 
 
 @_kernel
-def _ragged_items(code, items, const_slots, const_values, input_slots, input_offsets,
-                  input_lengths, arena, seeds, value_slots, grad_slots, out, p0, p1, status,
-                  max_slots, max_lanes):
-    """Items [p0, p1): each its own program and lanes (see the C_* columns)."""
+def run_ragged(code, items, const_slots, const_values, input_slots, input_offsets, input_lengths,
+               arena, seeds, value_slots, grad_slots, out, status, max_slots, max_lanes, p0, p1):
+    """Items [p0, p1) (all of them: 0 and n_items), each its own program and lanes (see
+    the C_* columns), in one register file; callers split the items across threads
+    (engine.bulk.split). status: int64 [n_items, 2]."""
     width = min(BLOCK, max(max_lanes, 1))
     R = np.empty((max_slots, width))
     G = np.empty((max_slots, width))
@@ -483,26 +469,4 @@ def _ragged_items(code, items, const_slots, const_values, input_slots, input_off
                 _copy(out[row:row + n], G[grad_slots[j]], n)
 
 
-@_kernel
-def run_ragged(code, items, const_slots, const_values, input_slots, input_offsets, input_lengths,
-               arena, seeds, value_slots, grad_slots, out, status, max_slots, max_lanes):
-    """Serial: every item. status: int64 [n_items, 2]."""
-    _ragged_items(code, items, const_slots, const_values, input_slots, input_offsets,
-                  input_lengths, arena, seeds, value_slots, grad_slots, out, 0, items.shape[0],
-                  status, max_slots, max_lanes)
-
-
-@_parallel_kernel
-def run_ragged_parallel(code, items, const_slots, const_values, input_slots, input_offsets,
-                        input_lengths, arena, seeds, value_slots, grad_slots, out, status,
-                        max_slots, max_lanes, n_chunks):
-    """Parallel over chunks of items, one register file per chunk."""
-    n_items = items.shape[0]
-    for c in prange(n_chunks):
-        _ragged_items(code, items, const_slots, const_values, input_slots, input_offsets,
-                      input_lengths, arena, seeds, value_slots, grad_slots, out,
-                      c * n_items // n_chunks, (c + 1) * n_items // n_chunks, status,
-                      max_slots, max_lanes)
-
-
-KERNELS = (run_batch, run_batch_parallel, run_ragged, run_ragged_parallel)
+KERNELS = (run_batch, run_ragged)

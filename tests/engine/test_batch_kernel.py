@@ -36,7 +36,7 @@ def test_lanes_in_every_block_match_the_complex_step_oracle_for_any_output(case,
     output = data.draw(st.sampled_from([n["id"] for n in nodes]), label="output")
     graph = engine.Graph.from_spec({**spec, "output": output})
     intermediates = data.draw(st.booleans(), label="intermediates")
-    n = N if data.draw(st.booleans(), label="serial") else 80_001  # the prange kernel
+    n = N if data.draw(st.booleans(), label="serial") else 80_001  # split across threads
     lanes_checked = LANES[:-1] + (n - 1,)
     rng = np.random.default_rng(len(nodes))
     batch = {x: rng.uniform(0.3, 2.0, n).round(3) for x in graph.inputs}
@@ -254,7 +254,7 @@ def test_the_kernel_writes_rows_at_any_8_byte_boundary_streamed_or_not(misalign,
     vm.run_batch(arr.code, low.forward_start, low.n_slots, arr.const_slots, arr.const_values,
                  arr.input_slots, np.array([x.ctypes.data for x in inputs], dtype=np.int64),
                  np.full(4, n, dtype=np.int64), low.output_slot, np.array([1.0]), arr.output_slots,
-                 arr.input_slots, out_at, stream, n, status)
+                 arr.input_slots, out_at, stream, n, 0, -(-n // vm.BLOCK), status[0])
     assert status.tolist() == [[0, 0]]
     for got, want in zip(out, _closed_form(a, b, c, d)):
         np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-14)

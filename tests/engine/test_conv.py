@@ -229,8 +229,7 @@ def test_each_kernel_compiles_exactly_one_signature_whatever_the_shapes_and_dtyp
         conv1d_backward(x, w, np.ones_like(y), S, P, D)
         conv1d_many([(x, w, S, P), dict(x=x, w=w, stride=S, padding=P, dilation=D,
                                          grad_output=np.ones_like(y), bias=None)])
-    drivers = [kernels.forward_serial, kernels.forward_parallel, kernels.backward_serial,
-               kernels.backward_parallel, kernels.many_serial, kernels.many_parallel]
+    drivers = [kernels.pack, kernels.forward, kernels.backward, kernels.many_items]
     counts = {k.__name__: len(k.signatures) for k in drivers}
     assert counts == {k.__name__: 1 for k in drivers}
 

@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
 
 from service.local_server import call, local_server, metric
@@ -87,15 +88,36 @@ def test_metrics_sum_over_both_workers(served):
     assert len(list(metrics_dir.glob("counter_*.db"))) == WORKERS
 
 
-def test_workers_run_numba_on_omp_with_the_cores_shared_out(served):
+def test_workers_split_large_work_across_their_share_of_the_cores(served):
     base = served.base
     status, _, body = call(base, "/readyz")
     ready = json.loads(body)
     assert status == 200 and ready["status"] == "ready"
-    # The warm-up ran parallel kernels after fork, on the thread-safe layer, and each
-    # worker has its share of the cores rather than all of them.
-    assert ready["threading_layer"] == "omp"
-    assert ready["numba_threads"] == max(1, (os.cpu_count() or 1) // WORKERS)
+    # each worker has its share of the cores rather than all of them
+    assert ready["kernel_threads"] == max(1, (os.cpu_count() or 1) // WORKERS)
+
+
+def test_large_convs_from_eight_clients_at_once_match_im2col(served):
+    # Past the conv kernels' threshold, so each request's work is split across threads
+    # while other requests in the same worker do the same. (An evaluation that large
+    # counts as big work here, which runs one at a time: tests/engine/test_bulk.py
+    # covers those from many threads.)
+    rng = np.random.default_rng(14)
+    problems = [(rng.normal(size=(4, 8, 700)).round(6), rng.normal(size=(6, 8, 7)).round(6))
+                for _ in range(8)]
+
+    def convolve(problem):
+        x, w = problem
+        return call(served.base, "/v1/conv1d", {"input": x.tolist(), "weight": w.tolist(),
+                                                "stride": 2, "padding": 3})
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(convolve, problems))
+    for (x, w), (status, _, body) in zip(problems, answers):
+        assert status == 200, body[:300]
+        cols = np.pad(x, ((0, 0), (0, 0), (3, 3)))[:, :, np.arange(350)[:, None] * 2 + np.arange(7)]
+        want = np.einsum("ncof,dcf->ndo", cols, w)  # im2col
+        np.testing.assert_allclose(json.loads(body)["output"], want, rtol=1e-11, atol=1e-11)
 
 
 def test_a_worker_with_a_queue_in_front_of_its_threads_sheds_load_with_503():

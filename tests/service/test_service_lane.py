@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 import threading
 
-import numba
+import time
+
 import numpy as np
 import pytest
 from flask import current_app
 
+from engine import bulk
 from service import create_app
 from service.admission import Lane
 from service.problems import Overloaded
@@ -22,8 +24,15 @@ def os_niceness() -> int:
 
 
 def where_am_i() -> dict:
-    return {"thread": threading.get_ident(), "niceness": os_niceness(),
-            "numba_threads": numba.get_num_threads()}
+    return {"thread": threading.get_ident(), "niceness": os_niceness()}
+
+
+def threads_running_split_work() -> set:
+    """The threads that ran the chunks of one split kernel call (each chunk long enough
+    that helper threads, when allowed, get some)."""
+    ran = set()
+    bulk.split(lambda k, lo, hi: (ran.add(threading.get_ident()), time.sleep(0.002)), 64, 16)
+    return ran
 
 
 def test_small_work_runs_in_the_callers_thread_at_its_priority():
@@ -37,7 +46,8 @@ def test_big_work_runs_on_the_lanes_thread_seven_nicer_and_on_one_core():
     there = lane.call(0.51, where_am_i)
     assert there["thread"] != threading.get_ident()
     assert there["niceness"] == min(19, os_niceness() + 7)
-    assert there["numba_threads"] == 1
+    # split kernel calls there run on the lane's thread alone
+    assert lane.call(0.51, threads_running_split_work) == {there["thread"]}
     # the caller's own thread is untouched
     assert os_niceness() == where_am_i()["niceness"]
     assert lane.call(0.9, where_am_i)["thread"] == there["thread"]  # one lane thread, reused
