@@ -30,7 +30,8 @@ FINISHED = (DONE, FAILED, CANCELLED)
 # A job whose worker died is run once more; a second death fails it.
 MAX_ATTEMPTS = 2
 RESULT_NAME = "result.zip"
-# secrets.token_urlsafe's alphabet: an id that could leave the directory never matches.
+# Ids are made with secrets.token_hex; the pattern also takes token_urlsafe's alphabet
+# (ids made before), and an id that could leave the directory never matches.
 _ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
@@ -163,7 +164,9 @@ class JobStore:
             active = sum(1 for r in self.records(owner) if r["status"] in ACTIVE)
             if active >= max_active:
                 raise TooManyActive(max_active)
-            job_id = secrets.token_urlsafe(24)
+            # hex, not token_urlsafe: an id starting with "-" read as an option on the
+            # command line (`gradsheet jobs watch -Xy...`)
+            job_id = secrets.token_hex(16)
             folder = self.root / job_id
             folder.mkdir()
             now = time.time()

@@ -5,6 +5,8 @@ input."""
 
 from __future__ import annotations
 
+import re
+
 import io
 import json
 import os
@@ -100,7 +102,8 @@ def test_a_job_answers_only_the_token_that_submitted_it(embedded):
     reply = client.post("/v1/jobs/problem-sets", json={"seed": 2, "students": 2},
                         headers=_as(ALICE))
     job_id = reply.json["id"]
-    assert len(job_id) >= 32   # secrets.token_urlsafe(24)
+    # 128 random bits, in hex: unguessable, and never read as a command-line option
+    assert re.fullmatch(r"[0-9a-f]{32}", job_id)
     assert _wait(client, job_id)["status"] == "done"
     for method, path in (("get", f"/v1/jobs/{job_id}"), ("get", f"/v1/jobs/{job_id}/result"),
                          ("delete", f"/v1/jobs/{job_id}")):
@@ -213,9 +216,11 @@ def test_with_redis_two_workers_share_the_queue_and_a_second_web_app_sees_the_jo
         redis_url, tmp_path):
     # Which worker takes a job is up to the queue: to see both take jobs from it, one
     # job is made while only the first worker runs and one while only the second does.
-    settings = _settings(str(tmp_path), redis_url)
+    # results kept long enough that the first job is still there once the second worker
+    # (which sweeps expired results) has started and made the second, on a loaded machine
+    settings = {**_settings(str(tmp_path), redis_url), "GRADSHEET_JOBS_RESULT_SECONDS": "600"}
     submitter, watcher = _client(settings), _client(settings)   # two web replicas
-    workers, ids = [], []
+    workers, ids, pids = [], [], []
     try:
         for k in range(2):
             workers.append(_worker(settings))
@@ -223,8 +228,8 @@ def test_with_redis_two_workers_share_the_queue_and_a_second_web_app_sees_the_jo
                                       json={"seed": 9 + k, "students": 4, "format": "json"},
                                       headers=_as(ALICE)).json["id"])
             assert _wait(watcher, ids[-1])["status"] == "done"
+            pids.append(json.loads((tmp_path / ids[-1] / "job.json").read_text())["worker"])
             _stop(workers[-1])
-        pids = [json.loads((tmp_path / i / "job.json").read_text())["worker"] for i in ids]
         assert len(set(pids)) == 2   # each job was made by the worker running then
         jobs = [_wait(watcher, job_id) for job_id in ids]
         archive = zipfile.ZipFile(io.BytesIO(watcher.get(jobs[0]["result_url"],
