@@ -117,7 +117,10 @@ def _combined_source(s: SheetSet, students: range | None, key: bool, doc_title: 
     bodies = [_sheet(s, s.sheets[i], key, f"s{i + 1}-", images) for i in students]
     pre = PREAMBLE.format(title=markup.typst_string(doc_title),
                           footer=markup.typst_text(f"{s.name} · {what}"))
-    return pre + "\n\n".join(bodies), images
+    # A sheet's own reset of the page counter comes after its first page's header has
+    # shown the count run on from the sheet before; set to 0 on that sheet's last page
+    # instead, the count steps to 1 as the next sheet's first page begins.
+    return pre + "\n\n#counter(page).update(0)\n\n".join(bodies), images
 
 
 def typeset(source: str, images: dict, fmt: str = "pdf", ppi: float | None = None,
