@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from worksheets import exports
-from worksheets.exports import html_sheets, pdf_sheets
+from worksheets.exports import html_sheets, moodle, pdf_sheets
 from worksheets.exports.archive import ZIP_DATE, File
 from worksheets.exports.sheetset import CLASS_STEM, KEY_STEM, SheetSet, file_stem
 from worksheets.generator import Generator, read_request
@@ -75,12 +75,17 @@ def _add_written(archive: zipfile.ZipFile, path: str, write: Callable, scratch: 
         scratch.unlink(missing_ok=True)
 
 
-def _class_pdfs(whole: SheetSet) -> list[tuple[str, Callable]]:
-    """The PDFs that need the whole class, each a writer: every sheet in one file (for a
-    class of more than one, as the CLI writes) and the key."""
-    every = [(f"{CLASS_STEM}.pdf", lambda f: pdf_sheets.write_class_pdf(whole, f))]
-    return (every if len(whole.sheets) > 1 else []) + [
-        (f"{KEY_STEM}.pdf", lambda f: pdf_sheets.write_key_pdf(whole, f))]
+def _class_writers(whole: SheetSet, name: str) -> list[tuple[str, Callable]] | None:
+    """The format's files that need the whole class and are written as they are made
+    (path, writer), or None for a format whose class files are small enough to render."""
+    if name == "pdf":
+        # a class of more than one also gets every sheet in one PDF, as the CLI writes
+        every = [(f"{CLASS_STEM}.pdf", lambda f: pdf_sheets.write_class_pdf(whole, f))]
+        return (every if len(whole.sheets) > 1 else []) + [
+            (f"{KEY_STEM}.pdf", lambda f: pdf_sheets.write_key_pdf(whole, f))]
+    if name == "moodle":
+        return [(moodle.bank_name(whole), lambda f: moodle.write_quiz_xml(whole, f))]
+    return None
 
 
 def _class_files(whole: SheetSet, data: dict, name: str, written: set[str]) -> list[File]:
@@ -122,11 +127,12 @@ def write_result(seed, students, problems, formats, out: Path, *, reveal: bool =
             data = {"seed": request.seed, "version": GENERATOR_VERSION, "sheets": sheets}
             whole = SheetSet(data)
             for name in formats:
-                if name == "pdf":
-                    for path, write in _class_pdfs(whole):
-                        _add_written(archive, path, write, partial.with_name(
-                            f"{partial.name}.pdf"))
-                        written.add(path)
+                writers = _class_writers(whole, name)
+                for path, write in writers or []:
+                    _add_written(archive, path, write,
+                                 partial.with_name(f"{partial.name}.scratch"))
+                    written.add(path)
+                if writers is not None:
                     continue
                 for f in _class_files(whole, data, name, written):
                     _add(archive, f)
