@@ -178,8 +178,10 @@ def _write_joined(s: SheetSet, source, doc_title: str, out: BinaryIO) -> None:
     is a third of the size and typesets faster."""
     joined = JoinedPdf(out)
     for start in range(0, len(s.sheets), PIECE):
-        joined.add(typeset(*source(s, range(start, min(start + PIECE, len(s.sheets)))),
-                           tags=False))
+        piece = range(start, min(start + PIECE, len(s.sheets)))
+        joined.add(typeset(*source(s, piece), tags=False))
+        for i in piece:
+            s.sheets[i].forget_figures()
     joined.finish(doc_title)
 
 
