@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -84,6 +85,8 @@ class Workers:
     def stop(self) -> None:
         os.killpg(self.proc.pid, signal.SIGTERM)
         self.proc.wait(timeout=30)
+        # a class's zip is tens of megabytes: leave none behind in /tmp
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def _load() -> str:
