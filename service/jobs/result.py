@@ -4,18 +4,21 @@ bytes for the same seed and secret), in a zip written as the students are made.
 The CLI renders every student before it writes anything; a job writes each student's
 files into the zip and lets them go before making the next, so a worker's memory
 does not grow with the class. What needs the whole class (the answer key, Moodle's
-bank, Canvas's package) is rendered last, from the sheets' JSON, which is small.
+bank, Canvas's package) is rendered last, from the sheets' JSON, which is small; the
+class's PDFs are typeset a few students at a time and written through a file on disk
+(pdf_sheets), so neither they nor typst's memory grow with the class either.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import zipfile
 from pathlib import Path
 from typing import Callable
 
 from worksheets import exports
-from worksheets.exports import html_sheets, pdf_sheets
+from worksheets.exports import html_sheets, moodle, pdf_sheets
 from worksheets.exports.archive import ZIP_DATE, File
 from worksheets.exports.sheetset import CLASS_STEM, KEY_STEM, SheetSet, file_stem
 from worksheets.generator import Generator, read_request
@@ -54,13 +57,39 @@ def _student_files(seed: int, sheet: dict, stem: str, formats: list[str]) -> lis
     return out
 
 
-def _class_files(whole: SheetSet, data: dict, name: str, written: set[str]) -> list[File]:
-    """The format's files that need the whole class: its key, or all of it."""
+def _add_written(archive: zipfile.ZipFile, path: str, write: Callable, scratch: Path) -> None:
+    """A file that `write(stream)` makes, into the zip through `scratch` on disk: a
+    class's PDF is tens of megabytes, and is never held in memory whole."""
+    try:
+        with open(scratch, "w+b") as f:
+            write(f)
+            size = f.tell()
+            f.seek(0)
+            info = zipfile.ZipInfo(path, date_time=ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            info.file_size = size
+            with archive.open(info, "w") as entry:
+                shutil.copyfileobj(f, entry, 1 << 20)
+    finally:
+        scratch.unlink(missing_ok=True)
+
+
+def _class_writers(whole: SheetSet, name: str) -> list[tuple[str, Callable]] | None:
+    """The format's files that need the whole class and are written as they are made
+    (path, writer), or None for a format whose class files are small enough to render."""
     if name == "pdf":
         # a class of more than one also gets every sheet in one PDF, as the CLI writes
-        every = ([File(f"{CLASS_STEM}.pdf", pdf_sheets.class_pdf(whole))]
-                 if len(whole.sheets) > 1 else [])
-        return every + [File(f"{KEY_STEM}.pdf", pdf_sheets.key_pdf(whole))]
+        every = [(f"{CLASS_STEM}.pdf", lambda f: pdf_sheets.write_class_pdf(whole, f))]
+        return (every if len(whole.sheets) > 1 else []) + [
+            (f"{KEY_STEM}.pdf", lambda f: pdf_sheets.write_key_pdf(whole, f))]
+    if name == "moodle":
+        return [(moodle.bank_name(whole), lambda f: moodle.write_quiz_xml(whole, f))]
+    return None
+
+
+def _class_files(whole: SheetSet, data: dict, name: str, written: set[str]) -> list[File]:
+    """The format's files that need the whole class: its key, or all of it."""
     if name == "html":
         return [File(f"{KEY_STEM}.html", html_sheets.key_page(whole))]
     # the others render their students again, cheaply, beside the key: keep the rest
@@ -99,6 +128,13 @@ def write_result(seed, students, problems, formats, out: Path, *, reveal: bool =
             data = {"seed": request.seed, "version": GENERATOR_VERSION, "sheets": sheets}
             whole = SheetSet(data)
             for name in formats:
+                writers = _class_writers(whole, name)
+                for path, write in writers or []:
+                    _add_written(archive, path, write,
+                                 partial.with_name(f"{partial.name}.scratch"))
+                    written.add(path)
+                if writers is not None:
+                    continue
                 for f in _class_files(whole, data, name, written):
                     _add(archive, f)
                     written.add(f.path)

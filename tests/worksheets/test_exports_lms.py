@@ -153,3 +153,16 @@ def test_canvas_figures_are_files_in_the_zip_once_per_distinct_image(problem_set
         if name.endswith(".xml") and name != "imsmanifest.xml":
             for src in re.findall(r'src="\$IMS-CC-FILEBASE\$/([^"]+)"', z.read(name).decode()):
                 assert f"web_resources/{src}" in names
+
+
+def test_each_canvas_quiz_depends_on_exactly_the_figures_it_shows(problem_set):
+    z = canvas(problem_set)
+    manifest = ET.fromstring(z.read("imsmanifest.xml"))
+    files = {r.get("identifier"): r.get("href") for r in manifest.iter(f"{CP}resource")
+             if r.get("type") == "webcontent"}
+    quizzes = manifest.findall(f"{CP}resources/{CP}resource[@type='imsqti_xmlv1p2']")
+    for quiz in quizzes:
+        shown = {f"web_resources/{src}" for src in re.findall(
+            r'src="\$IMS-CC-FILEBASE\$/([^"]+)"', z.read(quiz.get("href")).decode())}
+        depends = [files[d.get("identifierref")] for d in quiz.findall(f"{CP}dependency")]
+        assert shown and sorted(depends) == sorted(shown)

@@ -14,10 +14,12 @@ inside the question as one compact SVG file (@@PLUGINFILE@@).
 from __future__ import annotations
 
 import base64
+import io
 import math
 import re
 from fractions import Fraction
 from html import escape
+from typing import BinaryIO
 from xml.etree import ElementTree as ET
 
 from worksheets.exports import markup
@@ -154,27 +156,48 @@ def _question(quiz, slot: int, sheet, problem: dict, blank_svg, cdata: list) -> 
         ET.SubElement(q, "unitsleft").text = "0"
 
 
-def quiz_xml(s: SheetSet) -> bytes:
+def write_quiz_xml(s: SheetSet, out: BinaryIO) -> None:
+    """The bank's XML, written to `out` a question at a time: the bank of a class of
+    1,000 is tens of megabytes, and its tree several times that."""
     s.require_answers("moodle")
-    quiz = ET.Element("quiz")
-    cdata: list = []
+    out.write(b'<?xml version="1.0" encoding="UTF-8"?>\n<quiz>')
     for slot in range(s.slots):
         first = s.sheets[0].problems[slot]
-        c = ET.SubElement(quiz, "question", {"type": "category"})
+        c = ET.Element("question", {"type": "category"})
         _text(c, "category", f"$course$/top/{s.name}/Problem {slot + 1}: {title(first)}")
         _text(c, "info", f"Every student's variant of problem {slot + 1} of problem set "
                          f"{s.seed} ({s.version}): add a random question from this category.",
               "html")
         ET.SubElement(c, "idnumber").text = f"{s.name}-p{slot + 1}"
+        _write_question(out, c, [])
         for sheet in s.sheets:
             if slot >= len(sheet.problems):
                 continue
-            _question(quiz, slot, sheet, sheet.problems[slot],
+            cdata: list = []
+            holder = ET.Element("quiz")
+            _question(holder, slot, sheet, sheet.problems[slot],
                       sheet.compact_figure(slot, False), cdata)
-    ET.indent(quiz, space=" ")
-    xml = _with_cdata(ET.tostring(quiz, encoding="unicode"), cdata)
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n' + xml + "\n").encode("utf-8")
+            _write_question(out, holder[0], cdata)
+    out.write(b"\n</quiz>\n")
+
+
+def _write_question(out: BinaryIO, question: ET.Element, cdata: list) -> None:
+    # indented as ET.indent indents the whole bank: one space a level, a question at one
+    ET.indent(question, space=" ", level=1)
+    out.write(b"\n " + _with_cdata(ET.tostring(question, encoding="unicode"),
+                                    cdata).encode("utf-8"))
+
+
+def quiz_xml(s: SheetSet) -> bytes:
+    out = io.BytesIO()
+    write_quiz_xml(s, out)
+    return out.getvalue()
+
+
+def bank_name(s: SheetSet) -> str:
+    """The bank's file name, as the CLI and a job write it."""
+    return f"{s.name}-moodle.xml"
 
 
 def files(s: SheetSet) -> list[File]:
-    return [File(f"{s.name}-moodle.xml", quiz_xml(s))]
+    return [File(bank_name(s), quiz_xml(s))]

@@ -8,7 +8,9 @@ date, so the same set gives the same bytes on any machine.
 
 from __future__ import annotations
 
+import io
 import re
+from typing import BinaryIO
 
 import typst
 
@@ -16,12 +18,16 @@ from worksheets.drawing.svg import PT_PER_UNIT
 from worksheets.exports import markup
 from worksheets.exports.archive import File
 from worksheets.exports.markdown_sheets import tolerance_text
+from worksheets.exports.pdf_join import JoinedPdf
 from worksheets.exports.parts import answer_boxes, answer_parts, display, paper_statement
 from worksheets.exports.sheetset import CLASS_STEM, KEY_STEM, Sheet, SheetSet, title
 
 TEXT_WIDTH_PT = 490.0     # A4 less 2 x 18 mm
 KEYS_DIR = "keys"          # per-student keys, apart from the sheets students get
 BOXES_PER_ROW = 3         # answer boxes on a student's sheet
+# Students per typst call in the key and the class's print file (see _write_joined):
+# the memory they take is bounded by this many students' pages, whatever the class.
+PIECE = 4
 
 PREAMBLE = """#set document(title: {title}, author: "gradsheet", date: none)
 #set page(paper: "a4", margin: (x: 18mm, top: 16mm, bottom: 18mm),
@@ -145,28 +151,39 @@ def student_key_source(s: SheetSet, sheet: Sheet) -> tuple[str, dict]:
     return pre + body, images
 
 
-def key_source(s: SheetSet) -> tuple[str, dict]:
+def key_source(s: SheetSet, students: range | None = None) -> tuple[str, dict]:
+    """The typst source of the answer key for `students` (indices into s.sheets; every
+    student when None) and the figures it places."""
+    return _combined_source(s, students, True, f"Answer key: problem set {s.seed}",
+                            "answer key")
+
+
+def class_source(s: SheetSet, students: range | None = None) -> tuple[str, dict]:
+    """Every student's sheet (or those of `students`) in one document, each from a fresh
+    page: one file to print for the class."""
+    return _combined_source(s, students, False, f"Problem set {s.seed}: every sheet",
+                            "every sheet")
+
+
+def _combined_source(s: SheetSet, students: range | None, key: bool, doc_title: str,
+                     what: str) -> tuple[str, dict]:
     images: dict = {}
-    bodies = [_sheet(s, sheet, True, f"s{i + 1}-", images) for i, sheet in enumerate(s.sheets)]
-    pre = PREAMBLE.format(title=markup.typst_string(f"Answer key: problem set {s.seed}"),
-                          footer=markup.typst_text(f"{s.name} · answer key"))
-    return pre + "\n\n".join(bodies), images
+    students = range(len(s.sheets)) if students is None else students
+    bodies = [_sheet(s, s.sheets[i], key, f"s{i + 1}-", images) for i in students]
+    pre = PREAMBLE.format(title=markup.typst_string(doc_title),
+                          footer=markup.typst_text(f"{s.name} · {what}"))
+    # A sheet's own reset of the page counter comes after its first page's header has
+    # shown the count run on from the sheet before; set to 0 on that sheet's last page
+    # instead, the count steps to 1 as the next sheet's first page begins.
+    return pre + "\n\n#counter(page).update(0)\n\n".join(bodies), images
 
 
-def class_source(s: SheetSet) -> tuple[str, dict]:
-    """Every student's sheet in one document, each from a fresh page: one file to print
-    for the class."""
-    images: dict = {}
-    bodies = [_sheet(s, sheet, False, f"s{i + 1}-", images) for i, sheet in enumerate(s.sheets)]
-    pre = PREAMBLE.format(title=markup.typst_string(f"Problem set {s.seed}: every sheet"),
-                          footer=markup.typst_text(f"{s.name} · every sheet"))
-    return pre + "\n\n".join(bodies), images
-
-
-def typeset(source: str, images: dict, fmt: str = "pdf", ppi: float | None = None):
-    """PDF bytes of a typst source; with fmt="png", a PNG per page."""
+def typeset(source: str, images: dict, fmt: str = "pdf", ppi: float | None = None,
+            tags: bool = True):
+    """PDF bytes of a typst source; with fmt="png", a PNG per page. `tags` off leaves out
+    the PDF's structure tree (for a piece of a joined document, which cannot keep it)."""
     files = {"main": source.encode("utf-8"), **images}
-    out = typst.compile(files, ignore_system_fonts=True, format=fmt, ppi=ppi)
+    out = typst.compile(files, ignore_system_fonts=True, format=fmt, ppi=ppi, pdf_tags=tags)
     if fmt == "pdf":
         # typst marks the catalog /Suspects false, which the spec allows and poppler
         # (pdfinfo, pdffonts, evince) reports as an error on every open; blanked in
@@ -179,12 +196,48 @@ def student_pdf(s: SheetSet, sheet: Sheet) -> bytes:
     return typeset(*student_source(s, sheet))
 
 
+def write_key_pdf(s: SheetSet, out: BinaryIO) -> None:
+    """The answer key of the whole class as one PDF, written to `out`."""
+    _write_joined(s, key_source, f"Answer key: problem set {s.seed}", out)
+
+
+def write_class_pdf(s: SheetSet, out: BinaryIO) -> None:
+    """Every student's sheet as one PDF, written to `out`."""
+    _write_joined(s, class_source, f"Problem set {s.seed}: every sheet", out)
+
+
 def key_pdf(s: SheetSet) -> bytes:
-    return typeset(*key_source(s))
+    out = io.BytesIO()
+    write_key_pdf(s, out)
+    return out.getvalue()
 
 
 def class_pdf(s: SheetSet) -> bytes:
-    return typeset(*class_source(s))
+    out = io.BytesIO()
+    write_class_pdf(s, out)
+    return out.getvalue()
+
+
+def _write_joined(s: SheetSet, source, doc_title: str, out: BinaryIO) -> None:
+    """A document of every student typeset PIECE students at a time and joined page by
+    page (pdf_join). typst holds a whole document's layout until it has written it
+    (about 9 MiB a student), so one document for a class of 1,000 would take gigabytes;
+    a piece is typeset, copied into `out` and let go before the next. typst-py also keeps
+    what its last ten compiles used, so the memory is that of ten pieces, whatever the
+    class's size: PIECE trades it against the fonts each piece embeds again (a key of
+    1,000 students is about 57 MB in pieces of four, 99 MB in pieces of one).
+
+    Every sheet numbers its own pages from 1 in its header, so the pieces read as the
+    whole document would. The pieces are untagged: a join cannot keep their structure
+    trees (each page would point into a tree no longer there), and without them a piece
+    is a third of the size and typesets faster."""
+    joined = JoinedPdf(out)
+    for start in range(0, len(s.sheets), PIECE):
+        piece = range(start, min(start + PIECE, len(s.sheets)))
+        joined.add(typeset(*source(s, piece), tags=False))
+        for i in piece:
+            s.sheets[i].forget_figures()
+    joined.finish(doc_title)
 
 
 def files(s: SheetSet) -> list[File]:

@@ -39,6 +39,11 @@ class Sheet:
             self._figures[slot] = figure(self.problems[k], key, k + 1)
         return self._figures[slot]
 
+    def forget_figures(self) -> None:
+        """Let the drawn figures go: a class's PDFs draw every student's, tens of
+        kilobytes each, and drawing one again takes about a millisecond."""
+        self._figures.clear()
+
     def compact_figure(self, k: int, key: bool) -> str | None:
         """The figure of problem k as compact_svg makes it, for the formats that carry
         a figure per student variant (an LMS question bank)."""
