@@ -10,17 +10,13 @@ compute and 256 MB on the machine bench/bench_admission.py measured.
 Big work (a share of some limit above `big_work_share`) runs in a lane of one per
 worker, so a worker never runs two big jobs at once; small work never waits for the
 lane. A big job that cannot get the lane within `big_lane_wait_ms` is answered 503
-with Retry-After rather than queued behind the one running. The lane is a thread of its
-own at a lower scheduling priority (`big_work_niceness`), on one core: while it runs, the
-small requests beside it still get the CPU first.
+with Retry-After rather than queued behind the one running. It runs on one core, so the
+small requests beside it keep the other.
 """
 
 from __future__ import annotations
 
-import contextvars
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
@@ -78,38 +74,21 @@ def check_conv_geometry(width: int, span: int, padding: int, stride: int) -> Non
 T = TypeVar("T")
 
 
-def lower_priority(niceness: int) -> None:
-    """Lower the calling thread's scheduling priority by `niceness` (Linux schedules
-    threads one by one, so the rest of the process keeps its own); never raises."""
-    if niceness <= 0:
-        return
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + niceness)
-    except OSError:
-        pass
-
-
 class Lane:
-    """The one lane big work runs in, per worker: a thread of its own, created on first
-    use (after gunicorn forked the worker), at a lower priority and on one core."""
+    """The one lane big work runs in, per worker: one big job at a time, on one core.
 
-    def __init__(self, big_share: float, wait_ms: int, retry_after: int, niceness: int):
+    The job runs in the request's own thread at its own priority. A thread of its own at
+    a lower priority was tried: the small requests' p99 got worse (1.60 x their p99
+    without big work, against 1.31), because the big job's Python parts hold the GIL the
+    small requests beside it need, and a low-priority holder waits longer for a core to
+    let it go. Work that runs in processes of its own (downloads, embedded jobs) shares
+    no GIL, and is run at a lower priority (big_work_niceness)."""
+
+    def __init__(self, big_share: float, wait_ms: int, retry_after: int):
         self.big_share = big_share
         self.wait = wait_ms / 1000
         self.retry_after = retry_after
-        self.niceness = niceness
         self._slot = threading.Semaphore(1)
-        self._thread: ThreadPoolExecutor | None = None
-        self._thread_lock = threading.Lock()
-
-    def _executor(self) -> ThreadPoolExecutor:
-        with self._thread_lock:
-            if self._thread is None:
-                self._thread = ThreadPoolExecutor(
-                    max_workers=1, thread_name_prefix="gradsheet-big-lane",
-                    initializer=lower_priority, initargs=(self.niceness,))
-            return self._thread
 
     def call(self, share: float, work: Callable[..., T], *args, **kwargs) -> T:
         if share <= self.big_share:
@@ -120,24 +99,17 @@ class Lane:
                              f"{self.retry_after} s or send a smaller one",
                              headers={"Retry-After": str(self.retry_after)})
         try:
-            # the request's context (Flask's app and request are context variables) goes
-            # with the work to the lane's thread, and its exceptions come back here
-            context = contextvars.copy_context()
-            return self._executor().submit(context.run, _on_one_core, work, args, kwargs).result()
+            # big work keeps to one core: on a small machine its split kernel calls would
+            # otherwise take every core from the small requests served beside it
+            with one_core():
+                return work(*args, **kwargs)
         finally:
             self._slot.release()
 
 
-def _on_one_core(work: Callable[..., T], args: tuple, kwargs: dict) -> T:
-    # big work keeps to one core: on a small machine its split kernel calls would
-    # otherwise take every core from the small requests served beside it
-    with one_core():
-        return work(*args, **kwargs)
-
-
 def install(app: Flask, settings) -> None:
     app.extensions["gradsheet.lane"] = Lane(settings.big_work_share, settings.big_lane_wait_ms,
-                                            settings.retry_after_seconds, settings.big_work_niceness)
+                                            settings.retry_after_seconds)
 
 
 def in_lane(share: float, work: Callable[..., T], *args, **kwargs) -> T:

@@ -149,10 +149,10 @@ class Settings(_Checked):
     # one that cannot start within big_lane_wait_ms answers 503.
     big_work_share: float = Field(0.05, gt=0, le=1, description="share of a limit that is big work")
     big_lane_wait_ms: int = _count(250, 0, 600_000, "ms a big request waits for its lane")
-    # big work and downloads run this much nicer than the requests served beside them
-    # (0: the same priority), so a big job slows small requests as little as it can
-    big_work_niceness: int = _count(10, 0, 19, "niceness added to big work's thread and "
-                                               "to download children")
+    # downloads and embedded jobs, in processes of their own, run this much nicer than the
+    # requests served beside them (0: the same priority)
+    big_work_niceness: int = _count(10, 0, 19, "niceness added to download children and "
+                                               "to the embedded job consumer")
     # Load shedding: compute requests one worker holds, running or queued for a
     # thread, before it answers 503.
     # 0 sheds every compute request: a worker kept up for health checks only.
