@@ -40,6 +40,7 @@ LOCAL = [
     ("square", (3.0,), 0, [3.0]),             # u where 2u belongs
     ("pow", (3.0, 2.0), 0, [3.0, None]),      # u^2: u where 2u belongs
     ("pow", (2.0, 3.0), 0, [None, 4.0]),      # u^3: u^2, the factor 3 missing
+    ("pow", (3.0, 4.0), 0, [None, 27.0]),     # u^4: u^3
     ("exp", (0.5,), 0, [1.0]),                # d(e^u)/du taken as 1
     ("log", (4.0,), 0, [4.0]),                # u where 1/u belongs
     ("sigmoid", (0.3,), 0, [1.0 / (1.0 + math.exp(-0.3))]),   # σ where σ(1 − σ) belongs
@@ -47,6 +48,8 @@ LOCAL = [
     ("relu", (2.0,), 0, [0.0, None]),         # a positive input's gradient stopped
     ("relu", (-1.0,), 0, [None, 1.0]),        # a negative input's gradient let through
     ("relu", (0.0,), 0, [None, 1.0]),         # at 0 the gradient is 0 (PyTorch): let through
+    ("relu", (0.5,), 0, [0.0, None]),
+    ("relu", (-0.5,), 0, [None, 1.0]),
     ("max", (3.0, 1.0), 0, [0.0]),            # the gradient sent to the smaller input instead
     ("max", (3.0, 1.0), 1, [1.0]),
     ("max", (2.0, 2.0), 0, [None]),           # a tie splits the gradient: no side to swap
@@ -71,6 +74,7 @@ VALUES = [
     ("relu", (-2.0,), [-2.0]),                           # a negative input passed through
     ("relu", (2.0,), [None]),
     ("relu", (0.0,), [None]),
+    ("relu", (-0.5,), [-0.5]),
     ("max", (3.0, 1.0), [1.0]),                          # the smaller kept
     ("min", (3.0, 1.0), [3.0]),                          # the larger kept
 ]
@@ -107,7 +111,17 @@ AWKWARD = [
 ]
 
 
+# (op, inputs far from where a gate is awkward)
+FINE = [("div", (1.0, 3.0)), ("exp", (0.0,)), ("sigmoid", (0.5,)), ("tanh", (0.5,)),
+        ("relu", (3.0,)), ("relu", (-3.0,)), ("max", (1.0, 4.0)), ("min", (4.0, 1.0))]
+
+
 @pytest.mark.parametrize("op,inside,outside", AWKWARD)
 def test_random_graphs_avoid_inputs_where_a_gate_is_awkward_by_hand(op, inside, outside):
     awkward = OPS_BY_NAME[op].awkward
     assert awkward(inside) and not awkward(outside)
+
+
+@pytest.mark.parametrize("op,args", FINE)
+def test_inputs_far_from_the_awkward_ones_are_fine(op, args):
+    assert not OPS_BY_NAME[op].awkward(args)

@@ -36,6 +36,28 @@ def test_precedence_unary_minus_binds_looser_than_power_and_power_groups_right()
     assert engine.evaluate("x^-1", {"x": 4}).value == 0.25
 
 
+@pytest.mark.parametrize("text,inputs,value", [
+    ("a + b / c", {"a": 1, "b": 6, "c": 3}, 3.0),        # / before +
+    ("a / b + c", {"a": 6, "b": 3, "c": 1}, 3.0),
+    ("a - b * c", {"a": 10, "b": 2, "c": 3}, 4.0),       # * before -
+    ("a / b * c", {"a": 12, "b": 3, "c": 2}, 8.0),       # * and / group left
+    ("a * b / c", {"a": 12, "b": 3, "c": 2}, 18.0),
+    ("2 * x^2", {"x": 3}, 18.0),                          # ^ before *
+    ("x^2 / y", {"x": 3, "y": 2}, 4.5),
+    ("-x^2 + y", {"x": 3, "y": 1}, -8.0),                 # ^ before unary minus before +
+    ("-x * y", {"x": 2, "y": 3}, -6.0),
+    ("a - -b", {"a": 5, "b": 3}, 8.0),
+    ("-(x + y)^2", {"x": 1, "y": 2}, -9.0),
+    ("x^-y", {"x": 2, "y": 1}, None),                     # a variable exponent: refused
+])
+def test_binding_powers_give_the_arithmetic_of_the_page(text, inputs, value):
+    if value is None:
+        with pytest.raises(GraphError):
+            engine.evaluate(text, inputs)
+    else:
+        assert engine.evaluate(text, inputs).value == value
+
+
 def test_parentheses_keep_separate_gates():
     g = engine.parse("(a + b) + c")
     assert [n.op for n in g.nodes] == ["add", "add"]
