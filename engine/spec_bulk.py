@@ -346,13 +346,15 @@ def evaluate_plain(items, seed: float, intermediates: bool, limits: Limits) -> l
     except (TypeError, IndexError, KeyError):
         kinds = None
     if kinds is not None and len(kinds) == 1:
+        if len(items) < MIN_ITEMS:
+            return []
         batch = _evaluate_plain(items, seed, intermediates, limits)
         if batch is not _MIXED:
             return [] if batch is None else [batch]
     batches = []
     for kind in (dict, Graph):
         keep = [k for k, item in enumerate(items) if _looks_plain(item, kind)]
-        if not keep:
+        if len(keep) < MIN_ITEMS:
             continue
         batch = _evaluate_plain([items[k] for k in keep], seed, intermediates, limits)
         if batch is None or batch is _MIXED:
@@ -361,6 +363,12 @@ def evaluate_plain(items, seed: float, intermediates: bool, limits: Limits) -> l
         batches.append(batch)
     return batches
 
+
+# Fewer items of a kind than this take the general path, which is quicker there: the
+# bulk path costs about 70 us a call before its first graph (its C-level passes and
+# Numba calls), the general path about 20-50 us a graph (bench/bench_engine.py, "few
+# items"). Grading and problem generation evaluate one to three graphs a call.
+MIN_ITEMS = 4
 
 _MIXED = object()  # _evaluate_plain's answer when some item is not for the bulk path in form
 _FLOAT_MAX = int(np.finfo(np.float64).max)

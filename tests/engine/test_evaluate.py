@@ -205,7 +205,7 @@ def test_evaluating_new_graphs_compiles_nothing_new():
     specs = [{"nodes": [{"id": f"n{k}", "op": "mul", "inputs": ["x", "y", k]},
                         {"id": "f", "op": "sigmoid", "inputs": [f"n{k}"]}], "output": "f"}
              for k in range(400)]
-    engine.evaluate_many([(s, {"x": 0.5, "y": 1}) for s in specs[:3]])
+    engine.evaluate_many([(s, {"x": 0.5, "y": 1}) for s in specs[:spec_bulk.MIN_ITEMS]])
     engine.evaluate_many([(s, {"x": 0.5, "y": 1}) for s in specs])
     batch_kernels = (spec_bulk._lower, spec_bulk._item_table)
     assert [len(k.signatures) for k in batch_kernels] == [1, 1]
@@ -344,3 +344,13 @@ def test_evaluate_many_takes_any_iterable_and_refuses_what_is_not_one():
 def test_limits_must_be_a_limits_object():
     with pytest.raises(TypeError, match="engine.Limits"):
         engine.evaluate("x", {"x": 1.0}, limits={"max_nodes": 3})
+
+
+def test_a_parsed_graph_of_constants_is_folded_and_still_reports_its_node_gradients():
+    ev = engine.evaluate("c = 3 + 4; f = c * 2", {})
+    assert ev.value == 14.0 and ev.values["c"] == 7.0 and ev.gradients["c"] == 2.0
+
+
+def test_a_parsed_program_s_output_may_be_an_input_itself():
+    ev = engine.evaluate("x", {"x": 4.0})
+    assert ev.value == 4.0 and ev.gradients["x"] == 1.0

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import engine
-from engine import GraphError, NonFiniteError
+from engine import GraphError, NonFiniteError, spec_bulk
 from engine.evaluation import PlainEvaluation
 from engine.vm import kernels as vm
 from tests import oracle
@@ -17,6 +17,29 @@ from tests.engine.test_evaluate import _reference, random_graphs
 
 Q_F = {"nodes": [{"id": "q", "op": "add", "inputs": ["x", "y"]},
                  {"id": "f", "op": "mul", "inputs": ["q", "z"]}], "output": "f"}
+
+
+@pytest.fixture(autouse=True)
+def bulk_from_one_item(monkeypatch):
+    """These tests are about the bulk path itself: here it takes batches of any size
+    (evaluate_many leaves fewer than spec_bulk.MIN_ITEMS items to the general path)."""
+    monkeypatch.setattr(spec_bulk, "MIN_ITEMS", 1)
+
+
+@pytest.mark.parametrize("kind", ["spec", "Graph"])
+def test_few_items_take_the_general_path_and_as_many_as_min_items_the_bulk_path(monkeypatch, kind):
+    monkeypatch.setattr(spec_bulk, "MIN_ITEMS", 4)
+    graph = engine.Graph.from_spec(Q_F)
+    cases = [{"x": -2.0, "y": 5.0, "z": -4.0}, {"x": 1.5, "y": 0.25, "z": 3.0},
+             {"x": 0.0, "y": -1.0, "z": 2.0}, {"x": 4.0, "y": 4.0, "z": -0.5}]
+    for n, bulk in ((1, False), (3, False), (4, True)):
+        items = [(Q_F if kind == "spec" else graph, cases[k]) for k in range(n)]
+        results = engine.evaluate_many(items)
+        assert [isinstance(ev, PlainEvaluation) for ev in results] == [bulk] * n
+        for (_, values), ev in zip(items, results):  # the worksheet circuit by hand
+            x, y, z = values["x"], values["y"], values["z"]
+            assert ev.value == (x + y) * z
+            assert ev.gradients == {"x": z, "y": z, "z": x + y, "q": z, "f": 1.0}
 
 
 def test_the_worksheet_circuit_in_bulk_gives_the_worksheet_answers():
