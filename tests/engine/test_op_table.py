@@ -68,6 +68,7 @@ def test_at_kinks_the_table_follows_pytorch():
     assert _d("max", 2.0, 2.0) == (0.5, 0.5) and _d("min", -1.0, -1.0) == (0.5, 0.5)
     assert _d("pow", 0.0, 0.0) == (0.0, 0.0) and _d("pow", 5.0, 0.0) == (0.0, 0.0)
     assert _d("pow", -2.0, 3.0) == (12.0, 0.0)
+    assert _d("pow", 0.0, 1.5) == (0.0, 0.0)  # 1.5 * 0^0.5, as PyTorch gives
 
 
 def test_at_domain_edges_the_table_returns_ieee_values_for_the_kernels_to_report():

@@ -76,6 +76,9 @@ def test_random_graph_templates_have_keys_that_plain_python_and_complex_steps_ag
     analytic = all(n.op in oracle.ANALYTIC for n in graph.nodes)
     want = (oracle.complex_step_gradients(graph, inputs) if analytic
             else oracle.central_gradients(graph, inputs))
+    # x ^ 1.5 at x = 0: a central difference steps outside the real domain and comes out
+    # complex, so it cannot judge the point (test_op_table checks pow's derivative there)
+    assume(not any(isinstance(g, complex) for g in want.values()))
     for name, got in answers["gradients"].items():
         tol = 1e-6 if analytic else 1e-4
         assert got == pytest.approx(want[name], rel=tol, abs=tol), (name, got, want[name])
