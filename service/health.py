@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from marshmallow import Schema, fields
 
 from engine import bulk
@@ -25,6 +27,9 @@ class ReadySchema(Schema):
     kernel_threads = fields.Integer(required=True, metadata={
         "description": "threads a large evaluation or convolution is split across in this "
                        "worker ($GRADSHEET_KERNEL_THREADS; under gunicorn, cores / workers)"})
+    gil_switch_interval_ms = fields.Float(required=True, metadata={
+        "description": "how long a thread holding the GIL runs before a waiting one takes "
+                       "over (1 under gunicorn, so small requests wait little beside big work)"})
 
 
 @blp.endpoint("/healthz", method="GET", response=HealthSchema)
@@ -48,7 +53,8 @@ def readyz():
         raise NotReady(f"overloaded: {rt.admission.waiting} requests pending", headers=retry)
     return json_response({"status": "ready", "warmup_seconds": rt.readiness.seconds,
                           "pending": rt.admission.waiting,
-                          "kernel_threads": bulk.threads()})
+                          "kernel_threads": bulk.threads(),
+                          "gil_switch_interval_ms": round(sys.getswitchinterval() * 1e3, 3)})
 
 
 @blp.endpoint("/metrics", method="GET", content_type="text/plain")

@@ -10,6 +10,7 @@ import pytest
 from flask import jsonify
 
 from service import create_app
+from service.orjson_provider import PIECE_NUMBERS, WRITE_BYTES, json_response
 
 
 @pytest.fixture(scope="module")
@@ -47,3 +48,26 @@ def test_the_provider_parses_json_but_refuses_nan(app):
     assert json.loads(app.json.dumps({"x": np.float64(0.25)})) == {"x": 0.25}
     with pytest.raises(ValueError):
         app.json.loads('{"x": NaN}')
+
+
+@pytest.mark.parametrize("n", [0, 1, PIECE_NUMBERS - 1, PIECE_NUMBERS, PIECE_NUMBERS + 1,
+                               3 * PIECE_NUMBERS + 5])
+def test_a_large_body_is_written_in_pieces_that_read_as_the_whole(app, n):
+    rng = np.random.default_rng(n)
+    values = rng.normal(size=n) * 10.0 ** rng.integers(-300, 300, size=n)
+    values[::7] = np.nan  # written as null, in pieces as in one call
+    body = {"value": values, "gradients": {"x": values[::-1].copy(), "y": 2.5},
+            "names": ["x", "y"], "nested": [{"a": np.arange(3.0)}], "n": n}
+    response = json_response(body)
+    pieces = list(response.response)
+    # past PIECE_NUMBERS numbers in all, several writes of WRITE_BYTES or more (the
+    # last one less); up to it one
+    streamed = 2 * n + 3 > PIECE_NUMBERS
+    assert (len(pieces) > 1) == streamed
+    assert all(type(p) is bytes and len(p) >= WRITE_BYTES for p in pieces[:-1])
+    text = b"".join(pieces)
+    got = json.loads(text)  # the standard library as the reader
+    want = [None if v != v else float(v) for v in values]
+    assert got["value"] == want and got["gradients"]["x"] == want[::-1]
+    assert got["gradients"]["y"] == 2.5 and got["names"] == ["x", "y"]
+    assert got["nested"] == [{"a": [0.0, 1.0, 2.0]}] and got["n"] == n

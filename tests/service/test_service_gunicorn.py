@@ -95,6 +95,8 @@ def test_workers_split_large_work_across_their_share_of_the_cores(served):
     assert status == 200 and ready["status"] == "ready"
     # each worker has its share of the cores rather than all of them
     assert ready["kernel_threads"] == max(1, (os.cpu_count() or 1) // WORKERS)
+    # and hands the GIL on after 1 ms rather than Python's 5 (service.gunicorn_conf)
+    assert ready["gil_switch_interval_ms"] == 1.0
 
 
 def test_large_convs_from_eight_clients_at_once_match_im2col(served):
