@@ -1,8 +1,10 @@
 """The op table's own functions, called one by one: each forward against plain Python
 (tests/oracle.py) and each local derivative against complex step through that plain
 Python, away from kinks, and at the kinks and domain edges the PyTorch conventions that
-engine/ops.py states. test_ops.py checks the same ops through the kernels; these checks
-need no kernel, so `make mutation` can run them against every mutant of the table."""
+engine/ops.py states. The functions run as plain Python (`OpDef.value` and `OpDef.local`,
+with the kernels' IEEE results where Python would raise); test_ops.py checks the same
+ops compiled, through the kernels. Nothing here compiles, so `make mutation` can run
+these checks against every mutant of the table in a few seconds each."""
 
 import math
 
@@ -38,14 +40,14 @@ def _complex_step(op_name, args, k, h=1e-30):
 def test_each_forward_in_the_table_matches_plain_python(op):
     for args in _points(op):
         want = oracle.REFERENCE[op.name](*args)
-        assert op.forward(*args) == pytest.approx(want, rel=1e-14, abs=1e-15), args
+        assert op.value(*args) == pytest.approx(want, rel=1e-14, abs=1e-15), args
 
 
 @pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
 def test_each_local_derivative_in_the_table_matches_complex_step(op):
     for args in _points(op):
         y = oracle.REFERENCE[op.name](*args)
-        got = op.derivative(*args, y)
+        got = op.local(*args, y)
         got = got if isinstance(got, tuple) else (got,)
         # pow's exponent is a constant: no gradient flows to it
         wrt = 1 if op.name == "pow" else len(args)
@@ -59,7 +61,7 @@ def test_each_local_derivative_in_the_table_matches_complex_step(op):
 
 def _d(name, *args):
     op = OPS_BY_NAME[name]
-    return op.derivative(*args, op.forward(*args))
+    return op.local(*args, op.value(*args))
 
 
 def test_at_kinks_the_table_follows_pytorch():
@@ -73,13 +75,15 @@ def test_at_kinks_the_table_follows_pytorch():
 
 def test_at_domain_edges_the_table_returns_ieee_values_for_the_kernels_to_report():
     log, sqrt = OPS_BY_NAME["log"], OPS_BY_NAME["sqrt"]
-    assert log.forward(0.0) == -math.inf and math.isnan(log.forward(-1.0))
-    assert sqrt.forward(0.0) == 0.0 and math.isnan(sqrt.forward(-1e-300))
+    assert log.value(0.0) == -math.inf and math.isnan(log.value(-1.0))
+    assert log.value(1e-300) == pytest.approx(math.log(1e-300), rel=1e-15)
+    assert sqrt.value(0.0) == 0.0 and math.isnan(sqrt.value(-1e-300))
+    assert sqrt.value(1e-300) == pytest.approx(1e-150, rel=1e-15)
     assert _d("sqrt", 0.0) == math.inf
 
 
 def test_far_out_the_table_stays_finite_and_exact():
-    forward = {op.name: op.forward for op in OPS}
+    forward = {op.name: op.value for op in OPS}
     assert forward["sigmoid"](-800.0) == 0.0 and forward["sigmoid"](800.0) == 1.0
     assert forward["sigmoid"](-30.0) == pytest.approx(math.exp(-30.0), rel=1e-12)
     assert forward["softplus"](800.0) == 800.0 and forward["softplus"](-800.0) == 0.0
@@ -87,3 +91,44 @@ def test_far_out_the_table_stays_finite_and_exact():
     assert forward["logsigmoid"](-800.0) == -800.0 and forward["logsigmoid"](800.0) == 0.0
     assert _d("logsigmoid", -800.0) == 1.0 and _d("softplus", -800.0) == 0.0
     assert _d("sigmoid", 800.0) == 0.0
+
+
+def _exactly_one(op, k):
+    """Whether input k's local derivative is exactly 1 at every sample point."""
+    for args in _points(op):
+        got = op.local(*args, op.value(*args))
+        got = got if isinstance(got, tuple) else (got,)
+        if got[k] != 1.0:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+def test_shares_lists_exactly_the_operands_whose_local_derivative_is_one(op):
+    # the reverse sweep hands these operands the result's adjoint row itself: an operand
+    # listed wrongly would get the wrong gradient, one left out only a copy
+    inputs = 1 if op.arity == 1 else 2
+    assert op.shares == tuple(k for k in range(inputs) if _exactly_one(op, k))
+
+
+def test_at_zero_and_at_ties_each_comparison_falls_on_the_documented_side():
+    value = {op.name: op.value for op in OPS}
+    assert value["relu"](0.0) == 0.0 and value["relu"](-1e-300) == 0.0
+    assert value["relu"](1e-300) == 1e-300
+    assert value["abs"](-0.0) == 0.0 and value["abs"](-1e-300) == 1e-300
+    assert value["sigmoid"](0.0) == 0.5 and value["tanh"](0.0) == 0.0
+    assert value["sigmoid"](-1e-300) == 0.5 and value["sigmoid"](1e-300) == 0.5
+    assert value["softplus"](0.0) == pytest.approx(math.log(2.0), rel=1e-15)
+    assert value["logsigmoid"](0.0) == pytest.approx(-math.log(2.0), rel=1e-15)
+    assert value["max"](2.0, 2.0) == 2.0 and value["min"](-1.0, -1.0) == -1.0
+    assert value["max"](2.0, 2.0 + 2**-51) == 2.0 + 2**-51
+    assert value["min"](2.0, 2.0 + 2**-51) == 2.0
+    assert _d("relu", 0.0) == 0.0 and _d("relu", -1e-300) == 0.0
+    assert _d("abs", 1e-300) == 1.0
+    assert _d("max", 1.0, 1.0 + 2**-52) == (0.0, 1.0)
+    assert _d("min", 1.0, 1.0 + 2**-52) == (1.0, 0.0)
+    assert _d("max", 1.0 + 2**-52, 1.0) == (1.0, 0.0)
+    assert _d("min", 1.0 + 2**-52, 1.0) == (0.0, 1.0)
+    assert _d("sigmoid", 0.0) == 0.25 and _d("softplus", 0.0) == 0.5
+    assert _d("logsigmoid", 0.0) == 0.5 and _d("tanh", 0.0) == 1.0
+    assert _d("log", 0.0) == math.inf and _d("sqrt", 1e-300) == pytest.approx(5e149)
