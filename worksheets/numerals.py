@@ -52,12 +52,15 @@ def snap(x: float, scale: float) -> float:
 def stored(value):
     """`value` (a number, or lists and maps of them) as a key stores it: each float
     rounded to KEY_DIGITS significant digits, so it is written as the shortest decimal."""
-    if isinstance(value, float):
+    kind = type(value)  # exact types first: keys are mostly lists of ints and floats
+    if kind is int:
+        return value
+    if kind is float or isinstance(value, float):
         return float(f"{value:.{KEY_DIGITS}g}") + 0.0 if math.isfinite(value) else value
-    if isinstance(value, dict):
+    if kind is list:
+        return [v if type(v) is int else stored(v) for v in value]
+    if kind is dict:
         return {k: stored(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [stored(v) for v in value]
     return value
 
 
