@@ -11,6 +11,11 @@ run nothing else in the same tree meanwhile.
 
     python -m tests.mutation [module path ...]     # default: every listed module
     python -m tests.mutation --replay [module ...]  # only the last run's survivors, again
+    python -m tests.mutation --part 1/2 MODULE      # every second mutant, from the first
+
+--part K/N runs the K-th of N interleaved shares of a module's mutants, in a session of
+its own: N clones of the tree, one share each, use N cores (each clone mutates its own
+files). Copy the clones' .venv/mutation/*.sqlite into one tree to replay them together.
 
 --replay applies each mutant the last run left alive (the diffs kept in its session)
 and runs the module's tests as they are now: after tests are added, it shows which
@@ -90,9 +95,28 @@ def _survivors(db: Path) -> list[tuple[int, str, str]]:
     return rows
 
 
-def run(module: dict, timeout: float, env: dict) -> list:
+def _keep_share(db: Path, part: int, parts: int) -> None:
+    """Keep every parts-th mutant, from the part-th (1-based), in job order."""
+    con = sqlite3.connect(db)
+    with con:
+        jobs = [job for (job,) in con.execute(
+            "SELECT job_id FROM mutation_specs ORDER BY module_path, start_pos_row, "
+            "start_pos_col, operator_name, occurrence")]
+        drop = [(job,) for i, job in enumerate(jobs) if i % parts != part - 1]
+        con.executemany("DELETE FROM mutation_specs WHERE job_id = ?", drop)
+        con.executemany("DELETE FROM work_items WHERE job_id = ?", drop)
+    con.close()
+
+
+def _sessions(name: str) -> list[Path]:
+    return sorted(SESSIONS.glob(f"{name}.sqlite")) + sorted(SESSIONS.glob(f"{name}.part*.sqlite"))
+
+
+def run(module: dict, timeout: float, env: dict, share: tuple[int, int] | None = None) -> list:
     path = ROOT / module["path"]
     name = module["path"].replace("/", ".").removesuffix(".py")
+    if share:
+        name += f".part{share[0]}of{share[1]}"
     SESSIONS.mkdir(parents=True, exist_ok=True)
     cfg, db = SESSIONS / f"{name}.toml", SESSIONS / f"{name}.sqlite"
     cfg.write_text(_session_toml(module, timeout))
@@ -104,6 +128,8 @@ def run(module: dict, timeout: float, env: dict) -> list:
                    env=env, check=True)
     if module.get("only"):
         _keep_only(db, _lines_of(path, module["only"]))
+    if share:
+        _keep_share(db, *share)
     subprocess.run([Path(sys.executable).parent / "cosmic-ray", "exec", cfg, db], cwd=ROOT,
                    env=env, check=True)
     return _survivors(db)
@@ -112,14 +138,14 @@ def run(module: dict, timeout: float, env: dict) -> list:
 def replay(module: dict, env: dict) -> list:
     """The last session's survivors of `module` that its current tests still let live."""
     name = module["path"].replace("/", ".").removesuffix(".py")
-    db = SESSIONS / f"{name}.sqlite"
-    if not db.exists():
+    dbs = _sessions(name)
+    if not dbs:
         raise SystemExit(f"{module['path']}: no session to replay; run it first")
     path = ROOT / module["path"]
     original = path.read_text()
     alive, gone = [], 0
     try:
-        for row, operator, diff in _survivors(db):
+        for row, operator, diff in sorted(s for db in dbs for s in _survivors(db)):
             patch = diff[diff.index("--- a/"):]
             applied = subprocess.run(["patch", "-s", "-p1", "--no-backup-if-mismatch", "-r", "-"],
                                      input=patch, text=True, cwd=ROOT, capture_output=True)
@@ -144,6 +170,13 @@ def main(argv: list[str]) -> int:
     config = _config()
     replaying = "--replay" in argv
     argv = [a for a in argv if a != "--replay"]
+    share = None
+    if "--part" in argv:
+        i = argv.index("--part")
+        share = tuple(int(x) for x in argv[i + 1].split("/"))
+        if len(share) != 2 or not 1 <= share[0] <= share[1]:
+            raise SystemExit("--part takes K/N with 1 <= K <= N")
+        del argv[i:i + 2]
     modules = [m for m in config["modules"] if not argv or m["path"] in argv]
     # pytest's plugins (hypothesis, schemathesis, ...) cost seconds per mutant at start-up
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
@@ -151,7 +184,7 @@ def main(argv: list[str]) -> int:
     for module in modules:
         print(f"== {module['path']}: {' '.join(module['tests'])}", flush=True)
         report[module["path"]] = (replay(module, env) if replaying
-                                  else run(module, float(config["timeout"]), env))
+                                  else run(module, float(config["timeout"]), env, share))
     print("\nSurviving mutants")
     for path, survivors in report.items():
         print(f"{path}: {len(survivors)}")
