@@ -31,12 +31,22 @@ PAGE_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 _BLUEPRINTS = ("assets", "practice", "instructor")
+_API_PATHS = ("/v1/", "/healthz", "/readyz", "/metrics", "/openapi.json")
 
 assets = Blueprint("assets", __name__, static_folder="../static", static_url_path="/assets")
 
 
 class _SessionInterface(SecureCookieSessionInterface):
-    """The session cookie is Secure whenever the page was served over HTTPS."""
+    """Only the pages have a session, and its cookie is Secure whenever the page was
+    served over HTTPS. The API's requests get Flask's null session: reading the cookie
+    and building its signer cost every small /v1/evaluate about 5 % of its time."""
+
+    def open_session(self, app: Flask, request):
+        # Flask opens the session before it matches the URL to a view, so the API is
+        # told apart by its path
+        if request.path.startswith(_API_PATHS):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
