@@ -385,7 +385,7 @@ OPS: tuple[OpDef, ...] = (
                                           "other factor ({where})"),)),
     _op(2, "sub", 2, "−", "a - b",
         infix="-", power=1, shares=(0,),
-        tex="$a - $b", tex_prec=1, tex_wrap=(0, 2), tex_local=("1", "-1"), drawn=(2, 0),
+        tex="$a - $b", tex_prec=1, tex_wrap=(0, 3), tex_local=("1", "-1"), drawn=(2, 0),
         slips=(Slip(lambda x, y, k: 1.0 if k == 1 else None,
                     "the second input of a subtraction gets minus the gradient ({where})"),),
         value_slips=(Slip(lambda x: x[1] - x[0],

@@ -41,6 +41,8 @@ LOCAL = [
     ("pow", (3.0, 2.0), 0, [3.0, None]),      # u^2: u where 2u belongs
     ("pow", (2.0, 3.0), 0, [None, 4.0]),      # u^3: u^2, the factor 3 missing
     ("pow", (3.0, 4.0), 0, [None, 27.0]),     # u^4: u^3
+    ("pow", (4.0, 0.5), 0, [None, 0.5]),      # u^0.5: u^-0.5, the factor 0.5 missing
+    ("pow", (4.0, 1.5), 0, [None, 2.0]),      # below 2 too: only the missing factor
     ("exp", (0.5,), 0, [1.0]),                # d(e^u)/du taken as 1
     ("log", (4.0,), 0, [4.0]),                # u where 1/u belongs
     ("sigmoid", (0.3,), 0, [1.0 / (1.0 + math.exp(-0.3))]),   # σ where σ(1 − σ) belongs
@@ -70,6 +72,7 @@ VALUES = [
     ("square", (3.0,), [6.0]),                           # 2u, not u·u
     ("pow", (3.0, 2.0), [6.0]),
     ("pow", (2.0, 3.0), [None]),
+    ("pow", (4.0, 0.5), [None]),                         # 2u is a slip of squares only
     ("sigmoid", (1.0,), [1.0 / (1.0 + math.e)]),         # the exponent's sign flipped
     ("relu", (-2.0,), [-2.0]),                           # a negative input passed through
     ("relu", (2.0,), [None]),

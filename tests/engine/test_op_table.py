@@ -91,6 +91,9 @@ def test_far_out_the_table_stays_finite_and_exact():
     assert forward["logsigmoid"](-800.0) == -800.0 and forward["logsigmoid"](800.0) == 0.0
     assert _d("logsigmoid", -800.0) == 1.0 and _d("softplus", -800.0) == 0.0
     assert _d("sigmoid", 800.0) == 0.0
+    # exp past the float range is inf, as in the kernels, where Python raises
+    assert forward["exp"](1000.0) == math.inf and _d("exp", 1000.0) == math.inf
+    assert forward["pow"](10.0, 400.0) == math.inf
 
 
 def _exactly_one(op, k):
@@ -125,6 +128,10 @@ def test_at_zero_and_at_ties_each_comparison_falls_on_the_documented_side():
     assert value["min"](2.0, 2.0 + 2**-51) == 2.0
     assert _d("relu", 0.0) == 0.0 and _d("relu", -1e-300) == 0.0
     assert _d("abs", 1e-300) == 1.0
+    # a tie between two float objects (not one constant twice) is still a tie
+    two, other_two = 2.0, float("2.0")
+    assert other_two is not two
+    assert _d("max", two, other_two) == (0.5, 0.5) and _d("min", two, other_two) == (0.5, 0.5)
     assert _d("max", 1.0, 1.0 + 2**-52) == (0.0, 1.0)
     assert _d("min", 1.0, 1.0 + 2**-52) == (1.0, 0.0)
     assert _d("max", 1.0 + 2**-52, 1.0) == (1.0, 0.0)

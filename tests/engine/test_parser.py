@@ -68,6 +68,24 @@ def test_binding_powers_give_the_arithmetic_of_the_page(text, inputs, value):
         assert value_of(text, inputs) == value
 
 
+@pytest.mark.parametrize("text, gates", [
+    ("a + b - c", [("add", ("a", "b")), ("sub", (0, "c"))]),    # left to right
+    ("a - b + c", [("sub", ("a", "b")), ("add", (0, "c"))]),
+    ("a * b / c", [("mul", ("a", "b")), ("div", (0, "c"))]),
+    ("a / b * c", [("div", ("a", "b")), ("mul", (0, "c"))]),
+    ("-x * y", [("neg", ("x",)), ("mul", (0, "y"))]),           # (-x)y, a gate each
+    ("-x ^ 2", [("pow", ("x", 2.0)), ("neg", (0,))]),           # -(x^2)
+    ("x ^ 2 ^ 3", [("pow", (2.0, 3.0)), ("pow", ("x", 0))]),    # right to left: x^(2^3)
+])
+def test_operators_of_equal_power_build_the_gates_the_page_draws(text, gates):
+    """Gates in order, each (op, inputs), an earlier gate's index standing for its id:
+    the worksheets draw and grade these gates, so equal values are not enough."""
+    g = engine.parse(text)
+    ids = [n.id for n in g.nodes]
+    got = [(n.op, tuple(ids.index(r) if r in ids else r for r in n.inputs)) for n in g.nodes]
+    assert got == gates
+
+
 def test_parentheses_keep_separate_gates():
     g = engine.parse("(a + b) + c")
     assert [n.op for n in g.nodes] == ["add", "add"]

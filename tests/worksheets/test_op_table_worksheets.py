@@ -21,6 +21,13 @@ from worksheets.latex import inline_tex
     ("2 * (a + b)", r"2 \left(a + b\right)"),
     ("sigmoid(a + b) * c", r"\sigma\left(a + b\right) c"),
     ("max(a, b) - exp(-c)", r"\max\left(a, b\right) - e^{-c}"),
+    ("a - (b + c)", r"a - \left(b + c\right)"),
+    ("a - -b", r"a - \left(-b\right)"),
+    ("(-a) * b", r"\left(-a\right) b"),
+    ("a * -b", r"a \left(-b\right)"),
+    ("(a * b) * c", "a b c"),
+    ("-(-a)", r"-\left(-a\right)"),
+    ("(a - b) * c", r"\left(a - b\right) c"),
 ])
 def test_inlined_formulas_take_parentheses_exactly_where_mathematics_needs_them(expr, tex):
     assert inline_tex(engine.parse(expr)) == tex
