@@ -5,8 +5,8 @@ credit a partly right list earns and which feedback names which mistake."""
 import pytest
 
 from worksheets import AnswerError
-from worksheets.grading import (CORRECT, MISSING, WRONG, diagnose, mark_list, mark_number,
-                                read_submission)
+from worksheets.grading import (CORRECT, MISSING, WRONG, correct, diagnose, mark_list,
+                                mark_number, read_submission, score, wrong)
 from worksheets.problem import Tolerance
 
 EXACT = Tolerance(0.0)
@@ -112,3 +112,39 @@ def test_pairs_of_the_wrong_length_are_wrong():
 def test_a_list_that_matches_a_known_mistake_names_it_and_keeps_its_partial_credit():
     r = mark_list("w", [3.0, 2.0, 1.0], [1.0, 2.0, 3.0], EXACT, [([3.0, 2.0, 1.0], "reversed")])
     assert (r.correct, r.credit, r.feedback) == (False, 1 / 3, "reversed")
+
+
+def test_a_mistake_made_throughout_is_named_though_some_positions_came_out_right():
+    # the key is 1, 2, 3; doubling gives 2, 4, 6, and this student doubled all but the first
+    doubled = [([2.0, 4.0, 6.0], "doubled")]
+    r = mark_list("y", [1.0, 4.0, 6.0], [1.0, 2.0, 3.0], EXACT, doubled)
+    assert (r.correct, r.credit, r.feedback) == (False, 1 / 3, "doubled (1 of 3 right)")
+    # a wrong position the mistake does not explain: not named
+    r = mark_list("y", [1.0, 4.0, 7.0], [1.0, 2.0, 3.0], EXACT, doubled)
+    assert (r.credit, r.feedback) == (1 / 3, "1 of 3 right; first wrong at position 1")
+    # nor when the answer's length differs from the key's, even if the mistake's agrees
+    r = mark_list("y", [1.0, 4.0, 6.0, 8.0], [1.0, 2.0, 3.0], EXACT,
+                  [([2.0, 4.0, 6.0, 8.0], "doubled")])
+    assert (r.credit, r.feedback) == (
+        1 / 4, "4 elements where the answer has 3; 1 of 3 right; first wrong at position 1")
+    # nor when the mistake's length differs
+    r = mark_list("y", [1.0, 4.0, 6.0], [1.0, 2.0, 3.0], EXACT, [([2.0, 4.0, 6.0, 8.0], "x")])
+    assert r.feedback == "1 of 3 right; first wrong at position 1"
+
+
+def test_a_long_list_is_marked_by_its_counts_not_by_object_identity():
+    # counts past 256, where CPython no longer shares int objects
+    want = [float(i) for i in range(300)]
+    assert mark_list("y", list(want), want, EXACT).correct
+    got = list(want)
+    got[7] = -1.0
+    r = mark_list("y", got, want, EXACT)
+    assert (r.credit, r.feedback) == (299 / 300, "299 of 300 right; first wrong at position 7")
+
+
+def test_points_are_shared_within_a_part_and_rounded_to_a_millionth():
+    # graph_backprop: values 2 points, gradients 3, step 1, each shared among its entries
+    results = [correct("values.u", 1.0), wrong("values.v", 2.0), correct("values.f", 3.0),
+               correct("gradients.x", 1.0), correct("gradients.y", 1.0),
+               correct("gradients.z", 1.0), wrong("step.x", 0.5)]
+    assert score("graph_backprop", results) == (4.333333, 6.0)  # 2/3 + 2/3 + 3
