@@ -120,6 +120,21 @@ def test_a_gradient_that_leaves_out_one_path_of_a_fan_out_is_named():
     assert r.feedback.startswith("gradients not summed: x feeds p, q, so its gradient is the sum")
 
 
+def test_a_path_left_out_of_a_value_feeding_three_gates_is_named():
+    # xx feeds p, q and r: df/dxx = yy + zz + ww = 12; leaving out r's path gives 7. The
+    # question's part names are built anew, as a question read from a token has them:
+    # names are compared as strings, not as the graph's own objects
+    q, key = _question("p = xx*yy\nq = xx*zz\nr = xx*ww\nf = p + q + r",
+                       {"xx": 2.0, "yy": 3.0, "zz": 4.0, "ww": 5.0})
+    q = dataclasses.replace(q, parts=tuple((path, kind, "".join(list(name)))
+                                           for path, kind, name in q.parts))
+    assert key["gradient"]["xx"] == pytest.approx(12.0)
+    r = _marked(q, key, gradients__xx=7.0)["gradients.xx"]
+    assert not r.correct
+    assert r.feedback.startswith("gradients not summed: xx feeds p, q, r, so its gradient")
+    assert r.feedback.endswith("(the path through r is missing)")
+
+
 @pytest.mark.parametrize("upstream", [0.0, 2.0])
 def test_a_local_gradient_not_multiplied_by_the_upstream_one_is_named(upstream):
     q, key = _question("y = sigmoid(x)", {"x": 0.0}, upstream=upstream)
