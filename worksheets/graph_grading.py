@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Optional
 
 from worksheets import backprop
 from worksheets.grading import CARRIED, MISSING, WRONG, correct, diagnose
@@ -77,14 +78,19 @@ def mark_graph(q: GraphQuestion, key: dict, leaves: dict) -> list[PartResult]:
     return results
 
 
+# A backward pass redone with one mistake: (gradient of every name, the one name it is
+# named at or None for any, the words)
+_Pass = tuple[dict, Optional[str], str]
+
+
 class _Variants:
     """Backward passes redone with one mistake each, computed once, when first needed."""
 
     def __init__(self, q: GraphQuestion, env: dict, given: dict):
         self.q, self.env, self.given = q, env, given
-        self._passes: list[tuple[dict, str | None, str]] | None = None
+        self._passes: Optional[list[_Pass]] = None
 
-    def _build(self) -> list[tuple[dict, str | None, str]]:
+    def _build(self) -> list[_Pass]:
         q, env, given = self.q, self.env, self.given
         passes = []
         # a node a template's program leaves unnamed is named as the question names it

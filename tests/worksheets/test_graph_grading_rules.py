@@ -122,17 +122,20 @@ def test_a_gradient_that_leaves_out_one_path_of_a_fan_out_is_named():
 
 def test_a_path_left_out_of_a_value_feeding_three_gates_is_named():
     # xx feeds p, q and r: df/dxx = yy + zz + ww = 12; leaving out r's path gives 7. The
-    # question's part names are built anew, as a question read from a token has them:
-    # names are compared as strings, not as the graph's own objects
+    # question's part names and kinds are built anew, as a question read from a token has
+    # them: they are compared as strings, not as the graph's or the code's own objects
     q, key = _question("p = xx*yy\nq = xx*zz\nr = xx*ww\nf = p + q + r",
                        {"xx": 2.0, "yy": 3.0, "zz": 4.0, "ww": 5.0})
-    q = dataclasses.replace(q, parts=tuple((path, kind, "".join(list(name)))
+    q = dataclasses.replace(q, parts=tuple((path, "".join(list(kind)), "".join(list(name)))
                                            for path, kind, name in q.parts))
     assert key["gradient"]["xx"] == pytest.approx(12.0)
     r = _marked(q, key, gradients__xx=7.0)["gradients.xx"]
     assert not r.correct
     assert r.feedback.startswith("gradients not summed: xx feeds p, q, r, so its gradient")
     assert r.feedback.endswith("(the path through r is missing)")
+    r = _marked(q, key, values__q=99.0)["values.q"]
+    assert (r.correct, r.feedback) == (
+        False, "q = xx*zz does not give this from your values of its inputs")
 
 
 @pytest.mark.parametrize("upstream", [0.0, 2.0])
