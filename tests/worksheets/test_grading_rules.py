@@ -130,6 +130,10 @@ def test_a_mistake_made_throughout_is_named_though_some_positions_came_out_right
     # nor when the mistake's length differs
     r = mark_list("y", [1.0, 4.0, 6.0], [1.0, 2.0, 3.0], EXACT, [([2.0, 4.0, 6.0, 8.0], "x")])
     assert r.feedback == "1 of 3 right; first wrong at position 1"
+    # nor for a short answer whose every entry the (as short) mistake explains
+    r = mark_list("y", [1.0, 4.0], [1.0, 2.0, 3.0], EXACT, [([2.0, 4.0], "doubled")])
+    assert (r.credit, r.feedback) == (
+        1 / 3, "2 elements where the answer has 3; 1 of 3 right; first wrong at position 1")
 
 
 def test_a_long_list_is_marked_by_its_counts_not_by_object_identity():
@@ -140,6 +144,12 @@ def test_a_long_list_is_marked_by_its_counts_not_by_object_identity():
     got[7] = -1.0
     r = mark_list("y", got, want, EXACT)
     assert (r.credit, r.feedback) == (299 / 300, "299 of 300 right; first wrong at position 7")
+    # a mistake made throughout a long list is named as in a short one
+    want = [float(i + 1) for i in range(300)]
+    doubled = [2.0 * w for w in want]
+    got = [want[0], *doubled[1:]]
+    r = mark_list("y", got, want, EXACT, [(doubled, "doubled")])
+    assert r.feedback == "doubled (1 of 300 right)"
 
 
 def test_points_are_shared_within_a_part_and_rounded_to_a_millionth():
