@@ -44,12 +44,15 @@ def _expected_label(problem: dict, path: tuple) -> str:
 KINDS = [*worksheets.TYPES, "tanh-neuron", "dilated-conv-geometry", "strided-conv-backward"]
 
 
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("saved", [False, True], ids=["as made", "read from JSON"])
-def test_every_part_is_labelled_in_the_worksheets_words(kind, saved):
-    problem = _problem(kind)
-    if saved:
-        problem = json.loads(json.dumps(problem))
+@pytest.fixture(params=[(kind, saved) for saved in (False, True) for kind in KINDS],
+                ids=lambda p: f"{p[0]}-{'read from JSON' if p[1] else 'as made'}")
+def problem(request):
+    kind, saved = request.param
+    made = _problem(kind)
+    return json.loads(json.dumps(made)) if saved else made
+
+
+def test_every_part_is_labelled_in_the_worksheets_words(problem):
     parts = answer_parts(problem)
     assert parts
     for part in parts:
@@ -60,12 +63,7 @@ def test_every_part_is_labelled_in_the_worksheets_words(kind, saved):
         assert ("gradients", out) not in [p.path for p in parts]
 
 
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("saved", [False, True], ids=["as made", "read from JSON"])
-def test_a_sheet_has_a_box_per_number_and_one_wide_box_per_list(kind, saved):
-    problem = _problem(kind)
-    if saved:
-        problem = json.loads(json.dumps(problem))
+def test_a_sheet_has_a_box_per_number_and_one_wide_box_per_list(problem):
     boxes = answer_boxes(problem)
     if "grad_output" in problem["parameters"]:
         assert boxes == []  # the figure holds a cell per entry
