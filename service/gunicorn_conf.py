@@ -92,9 +92,10 @@ def when_ready(server):
 
 # How long a thread holding the GIL runs before a waiting one takes over (Python's
 # default is 5 ms). A small request gives up the GIL at every socket read and write and
-# waits up to this long to get it back while a big job's Python runs in the same worker;
-# at 1 ms the small users' p99 beside big work measured 24-25 ms, as without it
-# (bench/bench_fairness.py).
+# waits up to this long to get it back while a big job's Python runs in the same worker.
+# With big answers written in pieces (service.orjson_provider), the slowest small request
+# beside a maximal evaluate fell from 139-148 ms to 82-104 ms (bench/bench_fairness.py
+# --stall-rounds; README, "Limits and settings").
 SWITCH_INTERVAL_S = 0.001
 
 

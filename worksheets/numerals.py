@@ -57,9 +57,9 @@ def stored(value):
         return value
     if kind is float or isinstance(value, float):
         return float(f"{value:.{KEY_DIGITS}g}") + 0.0 if math.isfinite(value) else value
-    if kind is list:
+    if kind is list or isinstance(value, list):
         return [v if type(v) is int else stored(v) for v in value]
-    if kind is dict:
+    if isinstance(value, dict):
         return {k: stored(v) for k, v in value.items()}
     return value
 
