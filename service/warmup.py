@@ -2,19 +2,20 @@
 on-disk cache (engine.kernel_cache.CACHE_DIR) or loads it from there.
 
 Two uses:
-  fill_cache(): compile whatever the cache lacks, each kernel in a process of its own
-      (they share the cache directory), as many at once as there are cores, then mark
-      the cache warm (engine.kernel_cache.mark_warm). A warm cache returns at once.
-      `gradsheet warmup` and `python -m service.warmup` run it; so do `make run`,
-      `make test` and the Docker build, gunicorn's master (in a child, while the port
-      is already open: service/gunicorn_conf.py) and a CLI command that would
-      otherwise compile (service/cli/__init__.py).
+  fill_cache(): compile whatever the cache lacks, in as many fresh interpreters as
+      there are cores (they share the cache directory), each running the jobs it is
+      handed, then mark the cache warm (engine.kernel_cache.mark_warm). A warm cache
+      returns at once. `gradsheet warmup` and `python -m service.warmup` run it; so do
+      `make run`, `make test` and the Docker build, gunicorn's master (in a child,
+      while the port is already open: service/gunicorn_conf.py) and a CLI command that
+      would otherwise compile (service/cli/__init__.py).
   warm_up(): every kernel in this process, loaded from the cache (or compiled, when it
       is cold); each gunicorn worker runs it after fork, and /readyz waits for it.
 
-One job per kernel: each job calls exactly the kernels named by it, and its
-dependencies (the lowering's `_emit_graph` first of all), so the compile time of each
-can be read off fill_cache's answer.
+One job per kernel, or per piece of code several kernels share (the sweeps, the
+lowering): a job calls exactly what it is named for, and what it NEEDS is compiled
+by the jobs before it, so the compile time of each can be read off fill_cache's
+answer and nothing is compiled in two interpreters.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import argparse
 import json
 import os
 import pathlib
+import selectors
 import subprocess
 import sys
 import time
@@ -32,6 +34,7 @@ from typing import Callable
 import numpy as np
 
 import engine
+import engine.vm.kernels
 from engine import kernel_cache
 from engine.conv import conv1d, conv1d_backward, conv1d_many
 
@@ -40,9 +43,9 @@ from engine.conv import conv1d, conv1d_backward, conv1d_many
 BATCH_LANES = 4096
 SCALARS = {"x": 0.5, "y": 0.25, "z": 1.5}
 
-# What a cold compile takes on two idle cores (29 s measured by bench_startup once the
-# kernels split work across threads instead of prange), said before one starts.
-EXPECTED_SECONDS = 30
+# What a cold compile takes on two idle cores (12-13 s measured by bench_startup once
+# the sweeps were compiled once, by address), said before one starts.
+EXPECTED_SECONDS = 15
 
 
 def every_op_spec() -> dict:
@@ -81,9 +84,10 @@ def _ragged_kernel() -> None:
 
 
 def _spec_bulk() -> None:
-    # plain dict specs with float inputs take spec_bulk's compiled reader, then the
-    # ragged kernel (what the problem-set generator and /v1/evaluate/batch send)
-    engine.evaluate_many([(every_op_spec(), dict(SCALARS))] * 2)
+    # plain dict specs with float inputs, MIN_ITEMS or more of them, take spec_bulk's
+    # compiled reader, then the ragged kernel (what the problem-set generator and
+    # /v1/evaluate/batch send)
+    engine.evaluate_many([(every_op_spec(), dict(SCALARS))] * engine.spec_bulk.MIN_ITEMS)
 
 
 def _conv() -> None:
@@ -100,15 +104,34 @@ def _conv_many() -> None:
     conv1d_many([{"x": x, "w": np.ones((2, 2, 3)), "stride": 2, "padding": 1}] * 2)
 
 
-# Longest first: a pool that takes them in this order ends soonest. The first job
-# compiles the lowering every other evaluate job needs, so it is not compiled twice.
+def _forward_rows() -> None:
+    engine.vm.kernels.forward_rows.address
+
+
+def _reverse_rows() -> None:
+    engine.vm.kernels.reverse_rows.address
+
+
+def _lowering() -> None:
+    engine.lower(_graph())
+
+
+# Longest first: fill_cache hands them out in this order, each once what it NEEDS is in
+# the cache, so what jobs share is compiled once, not in every process that uses it:
+# the sweeps (the interpreter's op cases, the bulk of the evaluate kernels' code) and
+# the lowering. conv needs nothing and runs beside them.
 KERNELS: dict[str, Callable[[], None]] = {
-    "run_batch": _batch_kernel,
+    "reverse_rows": _reverse_rows,
+    "forward_rows": _forward_rows,
+    "lowering": _lowering,
     "conv": _conv,
+    "run_batch": _batch_kernel,
     "run_ragged": _ragged_kernel,
     "spec_bulk": _spec_bulk,
     "conv1d_many": _conv_many,
 }
+_EVALUATE = {"forward_rows", "reverse_rows", "lowering"}
+NEEDS = {"run_batch": _EVALUATE, "run_ragged": _EVALUATE, "spec_bulk": _EVALUATE | {"run_ragged"}}
 
 
 def warm_up(progress: Callable[[int, int], None] | None = None) -> float:
@@ -135,10 +158,16 @@ class Filled:
 
 def fill_cache(processes: int | None = None,
                progress: Callable[[int, int], None] | None = None) -> Filled:
-    """Compile every kernel into the cache unless a warm-up already did, each in a
-    fresh interpreter, up to `processes` (default: the cores) at once; `progress` hears
-    (kernels done, kernels) after each. Fresh interpreters, not forks: this process may
-    already run Numba's thread pool, which must never be forked."""
+    """Compile every kernel into the cache unless a warm-up already did, in up to
+    `processes` (default: the cores) fresh interpreters that share the cache directory;
+    `progress` hears (kernels done, kernels) after each.
+
+    Each interpreter runs the jobs it is handed one after another (`--jobs`: a name a
+    line on stdin, `name seconds` on stdout when done), so Numba is imported, and its
+    own helpers compiled, once per interpreter rather than once per job. A job is handed
+    out once every job it NEEDS is done, so what it shares with them is loaded from the
+    cache, not compiled twice. Fresh interpreters, not forks: this process may already
+    run Numba's thread pool, which must never be forked."""
     started = time.perf_counter()
     if kernel_cache.is_warm():
         return Filled(kernel_cache.CACHE_DIR, False, time.perf_counter() - started, {})
@@ -146,33 +175,68 @@ def fill_cache(processes: int | None = None,
     # The children must use this process's directory even when it is a fallback that
     # a fresh interpreter would not choose again (a temporary one).
     env = dict(os.environ, NUMBA_CACHE_DIR=str(kernel_cache.CACHE_DIR.parent))
-    waiting = list(KERNELS)
-    running: dict[str, tuple[subprocess.Popen, float]] = {}
-    seconds: dict[str, float] = {}
+    children = [subprocess.Popen([sys.executable, "-m", "service.warmup", "--jobs"], env=env,
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                for _ in range(processes)]
+    waiting, seconds = list(KERNELS), {}
+    busy: dict[int, str] = {}  # child's pid -> its job
+    finished = False
     try:
-        while waiting or running:
-            while waiting and len(running) < processes:
-                name = waiting.pop(0)
-                child = subprocess.Popen([sys.executable, "-m", "service.warmup", "--kernel", name],
-                                         env=env, stdout=subprocess.DEVNULL)
-                running[name] = (child, time.perf_counter())
-            time.sleep(0.05)
-            for name, (child, began) in list(running.items()):
-                if child.poll() is None:
-                    continue
-                del running[name]
-                if child.returncode != 0:
-                    raise RuntimeError(f"compiling the kernel {name} failed "
-                                       f"(exit {child.returncode}); see its error above")
-                seconds[name] = time.perf_counter() - began
-                if progress is not None:
-                    progress(len(seconds), len(KERNELS))
+        with selectors.DefaultSelector() as selector:
+            for child in children:
+                selector.register(child.stdout, selectors.EVENT_READ, child)
+            idle = list(children)
+            while waiting or busy:
+                while idle:
+                    ready = [name for name in waiting if NEEDS.get(name, set()) <= seconds.keys()]
+                    if not ready:
+                        break
+                    waiting.remove(ready[0])
+                    child = idle.pop(0)
+                    busy[child.pid] = ready[0]
+                    child.stdin.write(ready[0] + "\n")
+                    child.stdin.flush()
+                if not busy:
+                    raise RuntimeError(f"kernel jobs wait on each other: {waiting}")
+                for key, _ in selector.select():
+                    child = key.data
+                    line = child.stdout.readline()
+                    name = busy.pop(child.pid)
+                    if not line:
+                        child.wait()
+                        raise RuntimeError(f"compiling the kernel {name} failed "
+                                           f"(exit {child.returncode}); see its error above")
+                    seconds[name] = float(line.split()[1])
+                    if waiting:
+                        idle.append(child)
+                    else:  # nothing left for it: it exits while the others finish
+                        selector.unregister(child.stdout)
+                        child.stdin.close()
+                    if progress is not None:
+                        progress(len(seconds), len(KERNELS))
+        finished = True
     finally:
-        for child, _ in running.values():
-            child.kill()
+        for child in children:
+            if not finished:
+                child.kill()
+            elif not child.stdin.closed:
+                child.stdin.close()
+        for child in children:
             child.wait()
+            child.stdout.close()
     kernel_cache.mark_warm()
     return Filled(kernel_cache.CACHE_DIR, True, time.perf_counter() - started, seconds)
+
+
+def run_jobs(lines, out) -> None:
+    """fill_cache's children: each line of `lines` names a job of KERNELS; run it, then
+    write `name seconds` to `out`."""
+    for line in lines:
+        name = line.strip()
+        began = time.perf_counter()
+        KERNELS[name]()
+        out.write(f"{name} {time.perf_counter() - began:.3f}\n")
+        out.flush()
 
 
 def compile_notice() -> str:
@@ -207,10 +271,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--status", metavar="FILE",
                         help="write progress as JSON here (gunicorn's workers read it)")
     parser.add_argument("--kernel", choices=list(KERNELS),
-                        help="run this kernel alone, in this process (fill_cache's children)")
+                        help="run this kernel alone, in this process")
+    parser.add_argument("--jobs", action="store_true",
+                        help="run the kernels named on stdin, one a line (fill_cache's children)")
     args = parser.parse_args(argv)
     if args.kernel:
         KERNELS[args.kernel]()
+        return 0
+    if args.jobs:
+        run_jobs(sys.stdin, sys.stdout)
         return 0
     n = len(KERNELS)
 

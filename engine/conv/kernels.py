@@ -186,29 +186,6 @@ def _dots(out, g, src, rows, offs):
         out[t] += _dot1(g, src[rows[t], offs[t]:offs[t] + M])
 
 
-# ---------------------------------------------------------------------------
-# Per-row bodies, shared by the serial and parallel drivers.
-
-@numba.njit(**_JIT)
-def _pack_row(x, xp, n, ci, stride, padding):
-    """xp[n, ci, r, j] = x[n, ci, j*S + r - P], zero outside the input."""
-    W = x.shape[2]
-    L = xp.shape[3]
-    for r in range(stride):
-        dst = xp[n, ci, r]
-        # Padding cells before and after the input, then the input's own units.
-        j_lo = min(L, max(0, (padding - r + stride - 1) // stride))
-        j_hi = max(j_lo, min(L, (W - 1 + padding - r) // stride + 1))
-        for j in range(j_lo):
-            dst[j] = 0.0
-        for j in range(j_hi, L):
-            dst[j] = 0.0
-        src = x[n, ci]
-        base = r - padding
-        for j in range(j_lo, j_hi):
-            dst[j] = src[j * stride + base]
-
-
 @numba.njit(**_JIT)
 def _gather_shifted(acc, src, rows, shift, coef, t0, t1):
     """acc[j] += sum over t in [t0, t1) of coef[t] * src[rows[t], j - shift[t]], src
@@ -263,73 +240,53 @@ def _gather_shifted(acc, src, rows, shift, coef, t0, t1):
         t += k
 
 
-@numba.njit(**_JIT)
-def _forward_row(xp, w_flat, b, y, rows, offs, n, co):
-    """y[n, co, :] = b[co] + sum over ci, k of w[co, ci, k] * xp[n, ci, r_k, q_k:].
-
-    The taps of all input channels form one list (w_flat[co] in (ci, k) order, reading
-    phase row rows[t] = ci*S + r_k of xp[n] at offset offs[t] = q_k), so the groups of
-    eight run across channel boundaries.
-    """
-    acc = y[n, co]
-    for o in range(acc.shape[0]):
-        acc[o] = b[co]
-    src = xp[n].reshape((xp.shape[1] * xp.shape[2], xp.shape[3]))
-    _gather(acc, src, rows, offs, w_flat[co], 0, w_flat.shape[1])
-
-
-@numba.njit(**_JIT)
-def _backward_rows(xp, gy, coef_by_phase, rows, shift, phase_start, tap_r, tap_q, stride,
-                   padding, gx, gw_part, n0, n1, ci):
-    """grad_input rows gx[n0:n1, ci] and this block's grad_weight part gw_part[:, ci, :].
-
-    Tap k of output o reads padded unit o*S + k*D, which is phase r_k at j = o + q_k.
-    Going back, phase r of grad_input gathers every (output channel co, tap k) pair
-    with r_k == r: grad_output row co shifted by q_k, times w[co, ci, k]. The pairs
-    are listed phase by phase in rows, shift and coef_by_phase[ci] (from
-    phase_start[r] to phase_start[r + 1]), so the groups of eight run across output
-    channels. grad_weight[co, ci, k] is the dot product of grad_output's row with tap
-    k's phase row.
-    """
-    C_out = gy.shape[1]
-    phases = np.empty((stride, xp.shape[3]))  # this task's own scratch, reused per n
-    coef = coef_by_phase[ci]
-    for n in range(n0, n1):
-        g = gy[n]
-        for r in range(stride):
-            row = phases[r]
-            for j in range(row.shape[0]):
-                row[j] = 0.0
-            _gather_shifted(row, g, rows, shift, coef, phase_start[r], phase_start[r + 1])
-        dst = gx[n, ci]
-        for i in range(dst.shape[0]):
-            p = i + padding
-            dst[i] = phases[p % stride, p // stride]
-        xrows = xp[n, ci]
-        for co in range(C_out):
-            _dots(gw_part[co, ci], g[co], xrows, tap_r, tap_q)
-
-
 # ---------------------------------------------------------------------------
 # Drivers: each runs a range of its tasks, all of them in one call for a small problem;
 # callers split a large one across threads (engine.bulk.split; the kernels release the
-# GIL). A task writes only its own rows, so any split is race-free.
+# GIL). A task writes only its own rows, so any split is race-free. pack, forward and
+# backward write their task's body out rather than call it: Numba compiles a callee's
+# code again into every caller, and that was a fifth of their cold compile.
 
 @numba.njit(**_JIT)
 def pack(x, xp, stride, padding, t0, t1):
-    """Phase rows t in [t0, t1) of the N*C_in (n, ci) rows of x into xp (see above)."""
-    C_in = x.shape[1]
+    """Phase rows t in [t0, t1) of the N*C_in (n, ci) rows of x into xp (see above):
+    xp[n, ci, r, j] = x[n, ci, j*S + r - P], zero outside the input."""
+    C_in, W, L = x.shape[1], x.shape[2], xp.shape[3]
     for t in range(t0, t1):
-        _pack_row(x, xp, t // C_in, t % C_in, stride, padding)
+        n, ci = t // C_in, t % C_in
+        src = x[n, ci]
+        for r in range(stride):
+            dst = xp[n, ci, r]
+            # Padding cells before and after the input, then the input's own units.
+            j_lo = min(L, max(0, (padding - r + stride - 1) // stride))
+            j_hi = max(j_lo, min(L, (W - 1 + padding - r) // stride + 1))
+            for j in range(j_lo):
+                dst[j] = 0.0
+            for j in range(j_hi, L):
+                dst[j] = 0.0
+            base = r - padding
+            for j in range(j_lo, j_hi):
+                dst[j] = src[j * stride + base]
 
 
 @numba.njit(**_JIT)
 def forward(xp, w_flat, b, y, rows, offs, t0, t1):
-    """Output rows t in [t0, t1) of the N*C_out (n, co) rows of y, from the phases xp.
-    Consecutive tasks share n, so xp[n] stays in cache across output channels."""
+    """Output rows t in [t0, t1) of the N*C_out (n, co) rows of y, from the phases xp:
+    y[n, co, :] = b[co] + sum over ci, k of w[co, ci, k] * xp[n, ci, r_k, q_k:].
+
+    The taps of all input channels form one list (w_flat[co] in (ci, k) order, reading
+    phase row rows[t] = ci*S + r_k of xp[n] at offset offs[t] = q_k), so the groups of
+    eight run across channel boundaries. Consecutive tasks share n, so xp[n] stays in
+    cache across output channels.
+    """
     C_out = w_flat.shape[0]
     for t in range(t0, t1):
-        _forward_row(xp, w_flat, b, y, rows, offs, t // C_out, t % C_out)
+        n, co = t // C_out, t % C_out
+        acc = y[n, co]
+        for o in range(acc.shape[0]):
+            acc[o] = b[co]
+        src = xp[n].reshape((xp.shape[1] * xp.shape[2], xp.shape[3]))
+        _gather(acc, src, rows, offs, w_flat[co], 0, w_flat.shape[1])
 
 
 @numba.njit(**_JIT)
@@ -341,13 +298,37 @@ def backward(xp, gy, coef_by_phase, gx, gw_part, tap_r, tap_q, rows, shift, phas
     gw_part[block, :, ci, :]; the caller sums the blocks' parts afterwards, in block order,
     so grad_weight does not depend on which thread ran which task. Consecutive tasks share
     a block, so its grad_output rows stay in cache.
+
+    Tap k of output o reads padded unit o*S + k*D, which is phase r_k at j = o + q_k.
+    Going back, phase r of grad_input gathers every (output channel co, tap k) pair
+    with r_k == r: grad_output row co shifted by q_k, times w[co, ci, k]. The pairs
+    are listed phase by phase in rows, shift and coef_by_phase[ci] (from
+    phase_start[r] to phase_start[r + 1]), so the groups of eight run across output
+    channels. grad_weight[co, ci, k] is the dot product of grad_output's row with tap
+    k's phase row.
     """
     N, C_in = xp.shape[0], xp.shape[1]
+    C_out = gy.shape[1]
     blocks = gw_part.shape[0]
+    phases = np.empty((stride, xp.shape[3]))  # this call's own scratch, reused per row
     for t in range(t0, t1):
         blk, ci = t // C_in, t % C_in
-        _backward_rows(xp, gy, coef_by_phase, rows, shift, phase_start, tap_r, tap_q, stride,
-                       padding, gx, gw_part[blk], blk * N // blocks, (blk + 1) * N // blocks, ci)
+        coef = coef_by_phase[ci]
+        part = gw_part[blk]
+        for n in range(blk * N // blocks, (blk + 1) * N // blocks):
+            g = gy[n]
+            for r in range(stride):
+                row = phases[r]
+                for j in range(row.shape[0]):
+                    row[j] = 0.0
+                _gather_shifted(row, g, rows, shift, coef, phase_start[r], phase_start[r + 1])
+            dst = gx[n, ci]
+            for i in range(dst.shape[0]):
+                p = i + padding
+                dst[i] = phases[p % stride, p // stride]
+            xrows = xp[n, ci]
+            for co in range(C_out):
+                _dots(part[co, ci], g[co], xrows, tap_r, tap_q)
 
 
 # ---------------------------------------------------------------------------

@@ -524,7 +524,9 @@ def _item_shapes(xs: list, ws: list, base: int):
         w3 = (1, 1) + w.shape if w.ndim == 1 else w.shape
         rows.append((*x3, w3[0], w3[2]))
         ranks.append((x.ndim, w.ndim))
-    N, C_in, W, C_out, F = np.array(rows, dtype=np.int64).reshape(-1, 5).T
+    # contiguous columns, as conv1d_packed gives `layout`: a strided view would compile
+    # it a second time
+    N, C_in, W, C_out, F = np.array(rows, dtype=np.int64).reshape(-1, 5).T.copy()
     return N, C_in, W, C_out, F, ranks
 
 

@@ -1,4 +1,4 @@
-"""Raw row addresses, for the batch kernel.
+"""Raw row addresses, for the kernels, and C kernels called by address.
 
 The batch kernel (engine.vm.run_batch) lets an instruction read its operands straight
 from the caller's input arrays and write its results straight into the output arrays,
@@ -11,7 +11,8 @@ check, and a row read and written through the same pointer vectorises in place.
 The rule that makes this safe: an address may only point into an array that the kernel
 or its caller holds a reference to for as long as the address is used (the caller's
 arrays, or a scratch array the kernel keeps alive by using it after the sweeps), and only
-at lanes [0, n) of a row that has at least n lanes from there. engine.vm.kernels is the only user.
+at lanes [0, n) of a row that has at least n lanes from there. engine.vm.kernels and the
+sweeps it calls (engine.vm.cases) are the only users.
 
 `stream_line` and `store_fence` write large results with non-temporal stores, which
 send a whole cache line to memory without reading it first.
@@ -19,6 +20,9 @@ send a whole cache line to memory without reading it first.
 
 from __future__ import annotations
 
+import threading
+
+import numba
 from numba.core import types
 from numba.extending import intrinsic
 
@@ -34,6 +38,73 @@ def row_at(typingctx, address):
         return builder.inttoptr(args[0], context.get_value_type(signature.return_type))
 
     return sig, codegen
+
+
+def _pointer_at(item):
+    @intrinsic
+    def at(typingctx, address):
+        if not isinstance(address, types.Integer):
+            return None
+        sig = types.CPointer(item)(address)
+
+        def codegen(context, builder, signature, args):
+            return builder.inttoptr(args[0], context.get_value_type(signature.return_type))
+
+        return sig, codegen
+
+    return at
+
+
+int32s_at = _pointer_at(types.int32)  # int32* at an int64 address
+int64s_at = _pointer_at(types.int64)  # int64* at an int64 address
+
+
+@intrinsic
+def call_at(typingctx, address, args):
+    """Calls the C function at `address` (a CKernel's) with the int64s of the tuple
+    `args`; returns its int64. The call goes through the pointer, so the caller's
+    machine code does not contain the callee's."""
+    if not (isinstance(address, types.Integer) and isinstance(args, types.UniTuple)
+            and args.dtype == types.int64):
+        return None
+    sig = types.int64(address, args)
+
+    def codegen(context, builder, signature, llargs):
+        from llvmlite import ir
+        word = ir.IntType(64)
+        function = builder.inttoptr(llargs[0], ir.FunctionType(word, [word] * args.count).as_pointer())
+        return builder.call(function, [builder.extract_value(llargs[1], j) for j in range(args.count)])
+
+    return sig, codegen
+
+
+class CKernel:
+    """A Python function of int64 arguments returning an int64, compiled on first use
+    into a C function (numba.cfunc, in the kernel cache) whose address kernels call with
+    `call_at`.
+
+    Why not an ordinary njit call: Numba links a callee's code into every caller and
+    optimises and generates machine code for it again there. The interpreter's sweeps
+    are the bulk of the kernels' code (one case per op), and linked into the batch
+    and ragged kernels, and the helpers between, they were compiled four to five times
+    over: most of a cold compile. Called by address, each sweep is compiled once and
+    shared; the indirect call costs nanoseconds per block or item."""
+
+    def __init__(self, func):
+        self.py_func = func
+        self.__name__, self.__doc__ = func.__name__, func.__doc__
+        self._compiled = None
+        self._lock = threading.Lock()
+
+    @property
+    def address(self) -> int:
+        if self._compiled is None:
+            with self._lock:
+                if self._compiled is None:
+                    argc = self.py_func.__code__.co_argcount
+                    sig = types.int64(*[types.int64] * argc)
+                    self._compiled = numba.cfunc(sig, cache=True, error_model="numpy")(self.py_func)
+        return self._compiled.address
 
 
 @intrinsic

@@ -18,11 +18,13 @@ Two drivers:
           (assigned, so no pass zeroes the adjoints).
   ragged: many programs, each with its own lanes, in one call (`evaluate_many`); all
           inputs, seeds and results live in flat arenas indexed by a per-item table.
-          Its sweeps (forward_sweep / reverse_sweep) work on a slot-major register
-          block R[slot, lane], G[slot, lane] that is copied in and out.
+          It runs the same sweeps on a slot-major register block R[slot, lane],
+          G[slot, lane] that is copied in and out, every adjoint zeroed and added to.
 Each kernel runs a range of blocks or items; callers run large work in chunks on several
 threads (engine.bulk.split: the kernels release the GIL), small work in one call. Every
-kernel takes fixed dtypes, so each compiles exactly once.
+kernel takes fixed dtypes, so each compiles exactly once. The sweeps are C kernels the
+drivers call by address (engine.vm.addresses.CKernel), compiled once for both; run_batch
+and run_ragged pass the drivers their addresses.
 
 Non-finite results are flagged, not raised: the sweeps and loads report whether any
 result was NaN or inf while it was still in a register; only a flagged block is scanned
@@ -35,14 +37,18 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from engine.vm.addresses import row_at, store_fence, stream_line
 from engine.ops import OPS
-from engine.vm.cases import (FIRST_A, FIRST_B, NEED_A, NEED_B, SHARE_A, SHARE_B, ZERO_D, forward_rows,
-                           forward_sweep, reverse_rows, reverse_sweep)
+from engine.vm.addresses import call_at, row_at, store_fence, stream_line
+from engine.vm.cases import (FIRST_A, FIRST_B, NEED_A, NEED_B, SHARE_A, SHARE_B, UNKNOWN_OPCODE, ZERO_D,
+                             forward_rows, reverse_rows)
 
 # per opcode, the operands that receive the result's adjoint unchanged (OpDef.shares):
 # bit 1 for a, bit 2 for b
 SHARES = np.array([sum(1 << k for k in op.shares) for op in OPS], np.int32)
+
+# The ragged kernel's flags for reverse_rows: every operand's adjoint is added to, from
+# adjoints zeroed before the sweep.
+ACCUMULATE = NEED_A | NEED_B
 
 BLOCK = 256
 STRIPE = 32  # lanes of one row the interleaved passes take before moving to the next row
@@ -151,14 +157,16 @@ def _copy(dst, src, n):
 
 
 @_kernel
-def _forward_and_clear(code, forward_start, code_stop, R, G, n_slots, n):
-    """Forward sweep, then zero the adjoints the reverse sweep accumulates into."""
-    bad = forward_sweep(code, forward_start, code_stop, R, n)
-    for s in range(n_slots):
-        row = G[s]
-        for i in range(n):
-            row[i] = 0.0
-    return bad
+def _swept(answer):
+    """A sweep's answer as "some result is NaN or inf"."""
+    if answer == UNKNOWN_OPCODE:
+        raise ValueError("unknown opcode in program")
+    return answer != 0
+
+
+@_kernel
+def _address(a):
+    return np.int64(a.ctypes.data)
 
 
 @_kernel
@@ -270,11 +278,12 @@ def _copy_rows(dst, src, count, n, stream):
 
 
 @_kernel
-def _batch_blocks(code, forward_start, n_slots, const_slots, const_values, input_slots, input_at,
-                  input_len, output_slot, seed, value_slots, grad_slots, out_at, stream, n_lanes,
-                  b0, b1, status, flags, need, seeded, zero_slots):
-    """Blocks [b0, b1) of one program. Input j is the float64 array of input_len[j] values
-    (n_lanes, or 1 to broadcast) at address input_at[j]; the caller keeps it alive.
+def _run_batch(code, forward_start, n_slots, const_slots, const_values, input_slots, input_at,
+               input_len, output_slot, seed, value_slots, grad_slots, out_at, stream, n_lanes,
+               b0, b1, status, forward, reverse):
+    """run_batch, given the sweeps' addresses (forward, reverse). Input j is the float64
+    array of input_len[j] values (n_lanes, or 1 to broadcast) at address input_at[j]; the
+    caller keeps it alive.
     out_at: the address of each reported row (value_slots' values, then grad_slots'
     adjoints), n_lanes float64 each. stream: write them with streaming stores, if every
     row is 64-byte aligned (see STREAM_MIN_BYTES).
@@ -283,8 +292,11 @@ def _batch_blocks(code, forward_start, n_slots, const_slots, const_values, input
     at the block (read where it lies) or a row of the scratch block S; adjoint rows are
     all in S. Per block: one pass reads the inputs (and checks them), the sweeps run on
     cached rows, one pass writes every reported row out. Constants and broadcast values
-    are filled once, not per block; adjoints are not zeroed (see _plan).
+    are filled once, not per block; adjoints are not zeroed (see _plan). One function
+    rather than a driver calling a body: Numba compiles a callee's code again into each
+    caller.
     """
+    flags, need, seeded, zero_slots = _plan(code, n_slots, output_slot, grad_slots)
     n_instr = code.shape[0]
     width = max(1, min(BLOCK, n_lanes))
     S = np.empty((2 * n_slots + 1, width))  # value rows, adjoint rows, the seed's row
@@ -354,7 +366,8 @@ def _batch_blocks(code, forward_start, n_slots, const_slots, const_values, input
         if seed_step:
             reads[r] = seed_at
         bad = fixed_bad | _touch_rows(reads, n_reads, n)
-        bad |= forward_rows(code, forward_start, n_instr, VA, n)
+        code_at, VA_at, GA_at = _address(code), _address(VA), _address(GA)
+        bad |= _swept(call_at(forward, (code_at, forward_start, n_instr, VA_at, n)))
         if seeded:
             GA[output_slot] = own_row
             _copy(row_at(own_row), row_at(seed_at), n)
@@ -362,7 +375,7 @@ def _batch_blocks(code, forward_start, n_slots, const_slots, const_values, input
             GA[output_slot] = seed_at  # read, never written: nothing adds to it
         for z in range(zero_slots.shape[0]):
             _row_fill(row_at(GA[zero_slots[z]]), 0.0, n)
-        bad |= reverse_rows(code, flags, 0, n_instr, VA, GA, n)
+        bad |= _swept(call_at(reverse, (code_at, _address(flags), np.int64(0), n_instr, VA_at, GA_at, n)))
         if bad and status[0] == 0:
             lane = _first_bad_lane(VA, every, n)
             if lane >= 0:
@@ -384,81 +397,73 @@ def _batch_blocks(code, forward_start, n_slots, const_slots, const_values, input
     return S[0, 0]  # S must outlive every raw address into it: this use keeps it alive
 
 
-@_kernel
+def sweeps() -> tuple[int, int]:
+    """The addresses of forward_rows and reverse_rows, compiled (or loaded from the
+    kernel cache) on first use."""
+    return forward_rows.address, reverse_rows.address
+
+
 def run_batch(code, forward_start, n_slots, const_slots, const_values, input_slots, input_at,
               input_len, output_slot, seed, value_slots, grad_slots, out_at, stream, n_lanes,
               b0, b1, status):
     """Blocks [b0, b1) of one program (all of them: 0 and ceil(n_lanes / BLOCK)), with
     their own scratch block; callers split the blocks across threads
     (engine.bulk.split). status: int64 [2], the first bad lane of these blocks."""
-    flags, need, seeded, zero_slots = _plan(code, n_slots, output_slot, grad_slots)
-    _batch_blocks(code, forward_start, n_slots, const_slots, const_values, input_slots, input_at,
-                  input_len, output_slot, seed, value_slots, grad_slots, out_at, stream, n_lanes,
-                  b0, b1, status, flags, need, seeded, zero_slots)
+    _run_batch(code, forward_start, n_slots, const_slots, const_values, input_slots, input_at,
+               input_len, output_slot, seed, value_slots, grad_slots, out_at, stream, n_lanes,
+               b0, b1, status, *sweeps())
 
 
 @_kernel
-def _one_lane_item(code, it, const_slots, const_values, input_slots, input_offsets, arena, seeds,
-                   value_slots, grad_slots, out, R, G, status_row):
-    """An item of one lane (the common case of evaluate_many): the same steps as a block,
-    with the loads, clears and stores as scalar moves instead of one-element loops."""
-    n_slots = it[C_SLOTS]
-    for j in range(it[C_K0], it[C_K1]):
-        R[const_slots[j], 0] = const_values[j]
-    bad = False
-    for j in range(it[C_I0], it[C_I1]):
-        v = arena[input_offsets[j]]
-        R[input_slots[j], 0] = v
-        bad |= v - v != 0.0
-    one = np.int64(1)  # a literal 1 would compile the sweeps and _locate a second time
-    bad |= forward_sweep(code, it[C_FWD], it[C_STOP], R, one)
-    for s in range(n_slots):
-        G[s, 0] = 0.0
-    seed = seeds[it[C_SEED]]
-    G[it[C_OUT], 0] = seed
-    bad |= seed - seed != 0.0
-    bad |= reverse_sweep(code, it[C_CODE], it[C_STOP], R, G, one)
-    if bad:
-        _locate(code, it, grad_slots, R, G, one, np.int64(0), status_row)
-    base = it[C_VOUT] - it[C_V0]
-    for j in range(it[C_V0], it[C_V1]):
-        out[base + j] = R[value_slots[j], 0]
-    base = it[C_GOUT] - it[C_G0]
-    for j in range(it[C_G0], it[C_G1]):
-        out[base + j] = G[grad_slots[j], 0]
-
-
-@_kernel
-def run_ragged(code, items, const_slots, const_values, input_slots, input_offsets, input_lengths,
-               arena, seeds, value_slots, grad_slots, out, status, max_slots, max_lanes, p0, p1):
-    """Items [p0, p1) (all of them: 0 and n_items), each its own program and lanes (see
-    the C_* columns), in one register file; callers split the items across threads
-    (engine.bulk.split). status: int64 [n_items, 2]."""
+def _run_ragged(code, items, const_slots, const_values, input_slots, input_offsets, input_lengths,
+                arena, seeds, value_slots, grad_slots, out, status, max_slots, max_lanes, p0, p1,
+                forward, reverse):
     width = min(BLOCK, max(max_lanes, 1))
     R = np.empty((max_slots, width))
     G = np.empty((max_slots, width))
+    VA = _row_addresses(R, max_slots)
+    GA = _row_addresses(G, max_slots)
+    flags = np.full(code.shape[0], ACCUMULATE, np.int32)
+    code_at, flags_at, VA_at, GA_at = _address(code), _address(flags), _address(VA), _address(GA)
     for p in range(p0, p1):
         it = items[p]
         n_slots = it[C_SLOTS]
         n_lanes = it[C_LANES]
-        if n_lanes == 1:
-            _one_lane_item(code, it, const_slots, const_values, input_slots, input_offsets, arena,
-                           seeds, value_slots, grad_slots, out, R, G, status[p])
-            continue
         for lo in range(0, n_lanes, width):
             n = min(width, n_lanes - lo)
-            for j in range(it[C_K0], it[C_K1]):
-                R[const_slots[j], :n] = const_values[j]
             bad = False
-            for j in range(it[C_I0], it[C_I1]):
-                off = input_offsets[j]
-                bad |= _load(R[input_slots[j]], arena[off:off + input_lengths[j]], lo, n)
-            bad |= _forward_and_clear(code, it[C_FWD], it[C_STOP], R, G, n_slots, n)
+            # an item of one lane (the common case of evaluate_many) loads, clears and
+            # stores with scalar moves instead of one-element loops
+            if n_lanes == 1:
+                for j in range(it[C_K0], it[C_K1]):
+                    R[const_slots[j], 0] = const_values[j]
+                for j in range(it[C_I0], it[C_I1]):
+                    v = arena[input_offsets[j]]
+                    R[input_slots[j], 0] = v
+                    bad |= v - v != 0.0
+            else:
+                for j in range(it[C_K0], it[C_K1]):
+                    R[const_slots[j], :n] = const_values[j]
+                for j in range(it[C_I0], it[C_I1]):
+                    off = input_offsets[j]
+                    bad |= _load(R[input_slots[j]], arena[off:off + input_lengths[j]], lo, n)
+            bad |= _swept(call_at(forward, (code_at, it[C_FWD], it[C_STOP], VA_at, n)))
+            for s in range(n_slots):
+                for i in range(n):
+                    G[s, i] = 0.0
             seed_at = it[C_SEED]
             bad |= _load(G[it[C_OUT]], seeds[seed_at:seed_at + it[C_SEEDLEN]], lo, n)
-            bad |= reverse_sweep(code, it[C_CODE], it[C_STOP], R, G, n)
+            bad |= _swept(call_at(reverse, (code_at, flags_at, it[C_CODE], it[C_STOP], VA_at, GA_at, n)))
             if bad:
                 _locate(code, it, grad_slots, R, G, n, lo, status[p])
+            if n_lanes == 1:
+                base = it[C_VOUT] - it[C_V0]
+                for j in range(it[C_V0], it[C_V1]):
+                    out[base + j] = R[value_slots[j], 0]
+                base = it[C_GOUT] - it[C_G0]
+                for j in range(it[C_G0], it[C_G1]):
+                    out[base + j] = G[grad_slots[j], 0]
+                continue
             base = it[C_VOUT] + lo
             for j in range(it[C_V0], it[C_V1]):
                 row = base + (j - it[C_V0]) * n_lanes
@@ -467,6 +472,18 @@ def run_ragged(code, items, const_slots, const_values, input_slots, input_offset
             for j in range(it[C_G0], it[C_G1]):
                 row = base + (j - it[C_G0]) * n_lanes
                 _copy(out[row:row + n], G[grad_slots[j]], n)
+    # the sweeps reach R, G, VA, GA and flags by address only: these uses keep them alive
+    return R.size + G.size + VA.size + GA.size + flags.size
 
 
-KERNELS = (run_batch, run_ragged)
+def run_ragged(code, items, const_slots, const_values, input_slots, input_offsets, input_lengths,
+               arena, seeds, value_slots, grad_slots, out, status, max_slots, max_lanes, p0, p1):
+    """Items [p0, p1) (all of them: 0 and n_items), each its own program and lanes (see
+    the C_* columns), in one register file; callers split the items across threads
+    (engine.bulk.split). status: int64 [n_items, 2]."""
+    _run_ragged(code, items, const_slots, const_values, input_slots, input_offsets, input_lengths,
+                arena, seeds, value_slots, grad_slots, out, status, max_slots, max_lanes, p0, p1,
+                *sweeps())
+
+
+KERNELS = (_run_batch, _run_ragged)

@@ -273,3 +273,22 @@ def test_rows_that_stay_fixed_across_blocks_are_checked_too():
     assert err.value.path == "output_gradient[0]"
     ev = engine.evaluate("f = x * y", {"x": [1.5], "y": 2.0}, output_gradient=[-2.0])
     assert (ev.value.tolist(), ev.gradients["x"].tolist(), ev.gradients["y"].tolist()) == ([3.0], [-4.0], [-3.0])
+
+
+
+def test_an_opcode_past_the_op_table_is_refused_not_run():
+    # the sweeps are C functions, which cannot raise: they answer UNKNOWN_OPCODE, and the
+    # kernel raises for them
+    low = engine.lowering.lowered(engine.parse("f = x * y"))
+    arr = low.arrays()
+    code = arr.code.copy()
+    code[low.forward_start:, 0] = len(engine.OPS)
+    x = np.ones(3)
+    out = np.empty((3, 3))
+    with pytest.raises(ValueError, match="unknown opcode"):
+        vm.run_batch(code, low.forward_start, low.n_slots, arr.const_slots, arr.const_values,
+                     arr.input_slots, np.array([x.ctypes.data] * 2, dtype=np.int64),
+                     np.full(2, 3, dtype=np.int64), low.output_slot, np.array([1.0]),
+                     arr.output_slots, arr.input_slots,
+                     np.array([row.ctypes.data for row in out], dtype=np.int64), False, 3, 0, 1,
+                     np.zeros(2, dtype=np.int64))

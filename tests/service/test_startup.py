@@ -96,6 +96,54 @@ def unmarked_cache(warm_cache, tmp_path) -> pathlib.Path:
     return base
 
 
+# Run in a fresh interpreter on the warm cache: warm_up (what each gunicorn worker runs),
+# then every kind of engine work the service and the CLI do. No kernel may gain a
+# signature on the way: a worker must not compile, nor load a kernel warm_up left out
+# (fill_cache, which runs the same jobs, never put that one in the cache either, so the
+# first request to need it in each worker would compile it).
+AFTER_WARM_UP = """
+import json, sys
+import numpy as np
+from numba.extending import is_jitted
+import engine, engine.conv, worksheets
+from service import warmup
+
+def signatures():
+    return {f"{name}.{attr}": len(obj.signatures) for name, module in list(sys.modules.items())
+            if name.startswith("engine") for attr, obj in vars(module).items() if is_jitted(obj)}
+
+warmup.warm_up()
+before = signatures()
+spec = {"nodes": [{"id": "q", "op": "add", "inputs": ["x", "y"], "label": "x + y"},
+                  {"id": "f", "op": "mul", "inputs": ["q", 3]}], "output": "f"}
+engine.evaluate_many([(spec, {"x": float(k), "y": 2.0}) for k in range(40)])  # the bulk path
+engine.evaluate_many([(engine.Graph.from_spec(spec), {"x": 1.0, "y": 2.0})] * 40)
+engine.evaluate_many([("f = sigmoid(x) * y", {"x": np.arange(600.0), "y": 0.5}),
+                      ("x * y", {"x": 1, "y": 2})])
+engine.evaluate("f = log(x) + tanh(x*y)", {"x": np.linspace(1, 2, 300_000), "y": 2.0})  # threads
+try:
+    engine.evaluate("log(x)", {"x": [1.0, 0.0]})
+except engine.NonFiniteError:
+    pass
+x = np.linspace(-1, 1, 3 * 4 * 600).reshape(3, 4, 600)
+w = np.ones((5, 4, 7))
+y = engine.conv1d(x, w, bias=np.zeros(5), stride=3, padding=2, dilation=2)
+engine.conv1d_backward(x, w, np.ones_like(y), stride=3, padding=2, dilation=2)
+engine.conv1d_many([{"x": np.ones((1, 10)), "w": np.ones((1, 1, 3)), "stride": 2, "padding": 1}] * 30)
+engine.conv.conv1d_packed(np.ones(30), [0, 10, 20, 30], np.ones(9), [0, 3, 6, 9], stride=2, padding=1)
+worksheets.generate(7, 3, secret="s" * 32)
+after = signatures()
+print(json.dumps({k: [before.get(k, 0), n] for k, n in after.items() if n != before.get(k, 0)}))
+"""
+
+
+def test_after_the_warm_up_no_kernel_the_service_or_cli_calls_compiles_or_loads(warm_cache):
+    done = subprocess.run([sys.executable, "-c", AFTER_WARM_UP], capture_output=True, text=True,
+                          env=dict(os.environ, NUMBA_CACHE_DIR=str(warm_cache.parent)), timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == {}  # kernel: [signatures before, after]
+
+
 def gradsheet(*args: str, cache: pathlib.Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache))
     return subprocess.run([sys.executable, "-m", "service.cli", *args], env=env,
