@@ -150,8 +150,9 @@ def _load(row, src, lo, n):
 
 @_kernel
 def _copy(dst, src, n):
-    """dst[:n] = src[:n] for 1-D views or row pointers. Numba's slice assignment between
-    2-D rows takes a generic strided path; this loop vectorises (measured: a third faster)."""
+    """dst[:n] = src[:n] for row pointers (one signature, so one compile). Numba's slice
+    assignment between 2-D rows takes a generic strided path; this loop vectorises
+    (measured: a third faster)."""
     for i in range(n):
         dst[i] = src[i]
 
@@ -162,11 +163,6 @@ def _swept(answer):
     if answer == UNKNOWN_OPCODE:
         raise ValueError("unknown opcode in program")
     return answer != 0
-
-
-@_kernel
-def _address(a):
-    return np.int64(a.ctypes.data)
 
 
 @_kernel
@@ -366,7 +362,7 @@ def _run_batch(code, forward_start, n_slots, const_slots, const_values, input_sl
         if seed_step:
             reads[r] = seed_at
         bad = fixed_bad | _touch_rows(reads, n_reads, n)
-        code_at, VA_at, GA_at = _address(code), _address(VA), _address(GA)
+        code_at, VA_at, GA_at = np.int64(code.ctypes.data), np.int64(VA.ctypes.data), np.int64(GA.ctypes.data)
         bad |= _swept(call_at(forward, (code_at, forward_start, n_instr, VA_at, n)))
         if seeded:
             GA[output_slot] = own_row
@@ -375,7 +371,8 @@ def _run_batch(code, forward_start, n_slots, const_slots, const_values, input_sl
             GA[output_slot] = seed_at  # read, never written: nothing adds to it
         for z in range(zero_slots.shape[0]):
             _row_fill(row_at(GA[zero_slots[z]]), 0.0, n)
-        bad |= _swept(call_at(reverse, (code_at, _address(flags), np.int64(0), n_instr, VA_at, GA_at, n)))
+        flags_at = np.int64(flags.ctypes.data)
+        bad |= _swept(call_at(reverse, (code_at, flags_at, np.int64(0), n_instr, VA_at, GA_at, n)))
         if bad and status[0] == 0:
             lane = _first_bad_lane(VA, every, n)
             if lane >= 0:
@@ -424,7 +421,8 @@ def _run_ragged(code, items, const_slots, const_values, input_slots, input_offse
     VA = _row_addresses(R, max_slots)
     GA = _row_addresses(G, max_slots)
     flags = np.full(code.shape[0], ACCUMULATE, np.int32)
-    code_at, flags_at, VA_at, GA_at = _address(code), _address(flags), _address(VA), _address(GA)
+    code_at, flags_at = np.int64(code.ctypes.data), np.int64(flags.ctypes.data)
+    VA_at, GA_at, out_at = np.int64(VA.ctypes.data), np.int64(GA.ctypes.data), np.int64(out.ctypes.data)
     for p in range(p0, p1):
         it = items[p]
         n_slots = it[C_SLOTS]
@@ -467,11 +465,11 @@ def _run_ragged(code, items, const_slots, const_values, input_slots, input_offse
             base = it[C_VOUT] + lo
             for j in range(it[C_V0], it[C_V1]):
                 row = base + (j - it[C_V0]) * n_lanes
-                _copy(out[row:row + n], R[value_slots[j]], n)
+                _copy(row_at(out_at + row * 8), row_at(VA[value_slots[j]]), n)
             base = it[C_GOUT] + lo
             for j in range(it[C_G0], it[C_G1]):
                 row = base + (j - it[C_G0]) * n_lanes
-                _copy(out[row:row + n], G[grad_slots[j]], n)
+                _copy(row_at(out_at + row * 8), row_at(GA[grad_slots[j]]), n)
     # the sweeps reach R, G, VA, GA and flags by address only: these uses keep them alive
     return R.size + G.size + VA.size + GA.size + flags.size
 
