@@ -9,7 +9,10 @@ PDF seconds per student of a large class.
 Each figure is the median, min and max over --runs runs, as wall seconds and as CPU
 seconds (user + sys of the child processes, waited for), which a machine shared with
 other work disturbs far less than wall time. Per-kernel compile seconds come from the
-cold compile's fill_cache (service/warmup.py), one fresh interpreter per kernel.
+cold compile's fill_cache (service/warmup.py): each job's seconds in the interpreter that
+ran it (one per core, each handed jobs in turn); the sweeps are compiled by their own jobs
+(forward_rows, reverse_rows), which the function-by-function profile does not list (they
+are numba.cfunc, which reports no compile event).
 """
 
 from __future__ import annotations
@@ -168,7 +171,7 @@ def main() -> int:
             caches.append(env)
         rows.append(summary("cold compile", cold))
         for name, seconds in sorted(kernels.items(), key=lambda kv: -statistics.median(kv[1])):
-            print(f"    {name:28s} {statistics.median(seconds):6.1f} s wall (its own process)")
+            print(f"    {name:28s} {statistics.median(seconds):6.1f} s wall (a job of fill_cache)")
         if args.compile_profile:
             print_compile_profile(dict(os.environ, NUMBA_CACHE_DIR=str(work / "profile")))
         env = caches[0]
