@@ -10,6 +10,7 @@ a minute of both cores compiling again."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pathlib
@@ -142,6 +143,21 @@ def test_after_the_warm_up_no_kernel_the_service_or_cli_calls_compiles_or_loads(
                           env=dict(os.environ, NUMBA_CACHE_DIR=str(warm_cache.parent)), timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.splitlines()[-1]) == {}  # kernel: [signatures before, after]
+
+
+def test_every_warm_up_job_comes_after_the_jobs_it_needs_so_one_interpreter_can_run_them_all():
+    names = list(warmup.KERNELS)
+    assert set(warmup.NEEDS) <= set(names)
+    for name, needs in warmup.NEEDS.items():
+        assert needs <= set(names[:names.index(name)]), name
+
+
+def test_a_fill_cache_child_answers_each_job_it_is_handed_with_its_seconds(warm_cache):
+    out = io.StringIO()
+    warmup.run_jobs(["conv1d_many\n", "lowering\n"], out)
+    answers = [line.split() for line in out.getvalue().splitlines()]
+    assert [name for name, _ in answers] == ["conv1d_many", "lowering"]
+    assert all(float(seconds) >= 0 for _, seconds in answers)
 
 
 def gradsheet(*args: str, cache: pathlib.Path) -> subprocess.CompletedProcess:
