@@ -4,8 +4,10 @@ A: f = (3ab)^2 + cd over 1,000,000 input sets, value + input gradients:
    engine vs a hand-specialised Numba kernel for that one function (goal: <= 1.5x).
 A2: the worksheet's logistic regression with cross-entropy, h = sigmoid(w1 x1 + w2 x2 + b),
    L = -(y log h + (1 - y) log(1 - h)), value + the six input gradients over 1,000,000
-   input sets: engine vs a hand-specialised Numba kernel of the same function, same flags
-   (goal: <= 1.5x, and both at least 3x faster than the first measurement).
+   input sets: engine vs a hand-specialised Numba kernel of the same function, same flags,
+   with engine.vmath's exp and log as the engine has them; the same kernel with libm's
+   beside it (goal: <= 1.5x, and both at least 3x faster than the first measurement, when
+   both used libm: engine 21.5-22.4 ms, the kernel 31.2-33.3 ms).
 B: 1,500 distinct random depth-5 graphs (~7 ops) from node specs, parsing and lowering
    included, through evaluate_many; vs micrograd on the same graphs
    (goal: <= 5 us per graph and <= 0.15 of micrograd's time).
@@ -40,6 +42,7 @@ import numpy as np  # noqa: E402
 from numba import prange  # noqa: E402
 
 import engine  # noqa: E402
+from engine import vmath  # noqa: E402
 from engine import bulk, lowering  # noqa: E402
 from timing import median_time, timed  # noqa: E402
 
@@ -123,32 +126,70 @@ L = -(y*log(h) + (1 - y)*log(1 - h))
 """
 
 
-# error_model="numpy" as the engine's kernels have it: IEEE division, no zero check per lane
-@numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def specialised_logistic(w1, x1, w2, x2, b, y):
-    """LOGISTIC's loss and its six input gradients, derived by hand, fused, parallel; the
-    sigmoid as the engine's op computes it (engine/ops.py), the chain rule as the graph
+def logistic_kernel(exp, log):
+    """A hand-specialised kernel of LOGISTIC's loss and its six input gradients, fused and
+    parallel, with the engine's flags (error_model="numpy": IEEE division, no zero check
+    per lane) and the given exp and log: libm's (math), or engine.vmath's, as the engine
+    has them. The sigmoid as the engine's op computes it, the chain rule as the graph
     takes it, so both compute the same numbers."""
-    n = w1.shape[0]
-    L, gw1, gx1, gw2, gx2, gb, gy = (np.empty(n), np.empty(n), np.empty(n), np.empty(n),
-                                     np.empty(n), np.empty(n), np.empty(n))
-    for i in prange(n):
-        z = w1[i] * x1[i] + w2[i] * x2[i] + b[i]
-        if z >= 0.0:
-            h = 1.0 / (1.0 + math.exp(-z))
-        else:
-            e = math.exp(z)
-            h = e / (1.0 + e)
-        log_h, log_1h = math.log(h), math.log(1.0 - h)
-        L[i] = -(y[i] * log_h + (1.0 - y[i]) * log_1h)
-        # dL/dh through both logs, then the sigmoid's h (1 - h)
-        dh = -(y[i] / h) + (1.0 - y[i]) / (1.0 - h)
-        dz = dh * (h * (1.0 - h))
-        gw1[i], gx1[i] = dz * x1[i], dz * w1[i]
-        gw2[i], gx2[i] = dz * x2[i], dz * w2[i]
-        gb[i] = dz
-        gy[i] = -log_h + log_1h
-    return L, gw1, gx1, gw2, gx2, gb, gy
+
+    @numba.njit(nogil=True, parallel=True, error_model="numpy")
+    def kernel(w1, x1, w2, x2, b, y):
+        n = w1.shape[0]
+        L, gw1, gx1, gw2, gx2, gb, gy = (np.empty(n), np.empty(n), np.empty(n), np.empty(n),
+                                         np.empty(n), np.empty(n), np.empty(n))
+        for i in prange(n):
+            z = w1[i] * x1[i] + w2[i] * x2[i] + b[i]
+            e = exp(-abs(z))
+            h = 1.0 / (1.0 + e) if z >= 0.0 else e / (1.0 + e)
+            log_h, log_1h = log(h), log(1.0 - h)
+            L[i] = -(y[i] * log_h + (1.0 - y[i]) * log_1h)
+            # dL/dh through both logs, then the sigmoid's h (1 - h)
+            dh = -(y[i] / h) + (1.0 - y[i]) / (1.0 - h)
+            dz = dh * (h * (1.0 - h))
+            gw1[i], gx1[i] = dz * x1[i], dz * w1[i]
+            gw2[i], gx2[i] = dz * x2[i], dz * w2[i]
+            gb[i] = dz
+            gy[i] = -log_h + log_1h
+        return L, gw1, gx1, gw2, gx2, gb, gy
+
+    return kernel
+
+
+specialised_logistic = logistic_kernel(vmath.exp, vmath.log)
+libm_logistic = logistic_kernel(math.exp, math.log)
+
+
+def a2_accuracy(inputs: dict, engine_out: tuple, libm_out: tuple) -> dict | None:
+    """Against PyTorch float64 (autograd on the same graph), when it is installed: the
+    largest relative difference over the loss and the six gradients, of the engine
+    (engine.vmath's exp and log) and of the libm kernel; and the ulps of each exp and log
+    from torch.exp and torch.log over the whole double range."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    t = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in inputs.items()}
+    h = torch.sigmoid(t["w1"] * t["x1"] + t["w2"] * t["x2"] + t["b"])
+    loss = -(t["y"] * torch.log(h) + (1 - t["y"]) * torch.log(1 - h))
+    loss.sum().backward()
+    want = [loss.detach().numpy()] + [t[k].grad.numpy() for k in ("w1", "x1", "w2", "x2", "b", "y")]
+
+    def worst(got):
+        return max(float(np.max(np.abs(g - w) / np.maximum(np.abs(w), 1e-300))) for g, w in zip(got, want))
+
+    rng = np.random.default_rng(5)
+    xe = rng.uniform(vmath.EXP_MIN, vmath.EXP_MAX, 200_000)
+    xl = np.exp(rng.uniform(-700.0, 700.0, 200_000))
+
+    def ulps(f, x, ref):
+        got = np.array([f(v) for v in x])
+        return float(np.max(np.abs(got - ref) / np.spacing(np.abs(ref))))
+
+    te, tl = torch.exp(torch.tensor(xe)).numpy(), torch.log(torch.tensor(xl)).numpy()
+    return {"engine": worst(engine_out), "libm": worst(libm_out),
+            "exp_ulps": (ulps(vmath.exp, xe, te), ulps(math.exp, xe, te)),
+            "log_ulps": (ulps(vmath.log, xl, tl), ulps(math.log, xl, tl))}
 
 
 def bench_a2(n: int, repeats: int) -> dict:
@@ -164,17 +205,21 @@ def bench_a2(n: int, repeats: int) -> dict:
         return (ev.value, *(ev.gradients[k] for k in names))
 
     ref = specialised_logistic(w1, x1, w2, x2, b, y)
-    for r, e in zip(ref, run_engine()):
+    for r, e, m in zip(ref, run_engine(), libm_logistic(w1, x1, w2, x2, b, y)):
         np.testing.assert_allclose(e, r, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(m, r, rtol=1e-12, atol=1e-12)
     rounds = []
     for _ in range(repeats):
         t_engine = median_time(run_engine, 5, warm_up=False)
         rounds.append((t_engine, median_time(lambda: specialised_logistic(w1, x1, w2, x2, b, y), 5,
-                                             warm_up=False)))
-    return {"n": n, "engine": statistics.median(e for e, _ in rounds),
-            "specialised": statistics.median(s for _, s in rounds),
-            "ratio": statistics.median(e / s for e, s in rounds),
-            "ratios": sorted(e / s for e, s in rounds)}
+                                             warm_up=False),
+                       median_time(lambda: libm_logistic(w1, x1, w2, x2, b, y), 5, warm_up=False)))
+    out = {"n": n, "accuracy": a2_accuracy(inputs, run_engine(), libm_logistic(w1, x1, w2, x2, b, y))}
+    return out | {"engine": statistics.median(e for e, _, _ in rounds),
+            "specialised": statistics.median(s for _, s, _ in rounds),
+            "libm": statistics.median(m for _, _, m in rounds),
+            "ratio": statistics.median(e / s for e, s, _ in rounds),
+            "ratios": sorted(e / s for e, s, _ in rounds)}
 
 
 # --- B ------------------------------------------------------------------------------
@@ -391,8 +436,15 @@ def main() -> int:
     print(f"  engine.evaluate           {a2['engine'] * 1e3:9.2f} ms = {a2['engine'] / a2['n'] * 1e9:.1f} ns per set")
     print(f"  specialised Numba kernel  {a2['specialised'] * 1e3:9.2f} ms = "
           f"{a2['specialised'] / a2['n'] * 1e9:.1f} ns per set")
+    print(f"  the same, libm's exp and log  {a2['libm'] * 1e3:5.2f} ms = {a2['libm'] / a2['n'] * 1e9:.1f} ns per set")
     print(f"  ratio engine / specialised = {a2['ratio']:.2f}  (goal <= 1.5; median of {repeats} alternating "
           f"rounds, which ranged {a2['ratios'][0]:.2f}-{a2['ratios'][-1]:.2f})")
+    acc = a2["accuracy"]
+    if acc:
+        print(f"  against PyTorch float64: largest relative difference, loss and gradients: engine "
+              f"{acc['engine']:.1e}, libm kernel {acc['libm']:.1e}; ulps from torch.exp: vmath "
+              f"{acc['exp_ulps'][0]:.0f}, libm {acc['exp_ulps'][1]:.0f}; from torch.log: vmath "
+              f"{acc['log_ulps'][0]:.0f}, libm {acc['log_ulps'][1]:.0f}")
 
     count = 150 if args.quick else 1500
     print_b(bench_b(count, repeats), f"B: {count:,} distinct random depth-5 graphs (~7 ops) from plain node "

@@ -4,11 +4,12 @@ compiled into them, decided once, before any kernel is defined.
 Numba's cache (`cache=True`) is invalidated only by a change to the file that defines
 the cached function itself; its documentation lists changes to functions or globals of
 other files as a limitation. Our kernels compile in the op cases of engine/vm/cases.py,
-the ops of engine/ops.py, the row addresses of engine/vm/addresses.py, the emitter of
-engine/lowering.py and, in engine/spec_bulk.py's item table, the column numbers `vm.C_*`
-of engine/vm/kernels.py: reordering those columns under a warm cache once loaded a stale
-item table and segfaulted. So the cache directory is named for a hash of every such source and of the
-numba and llvmlite versions: a process whose sources match the cache's loads every
+the ops of engine/ops.py and the exp and log of engine/vmath.py, the row addresses of
+engine/vm/addresses.py, the emitter of engine/lowering.py and, in engine/spec_bulk.py's
+item table, the column numbers `vm.C_*` of engine/vm/kernels.py: reordering those
+columns under a warm cache once loaded a stale item table and segfaulted. So the cache
+directory is named for a hash of every such source and of the numba and llvmlite
+versions: a process whose sources match the cache's loads every
 kernel without compiling, any other compiles into a directory of its own, and stale
 machine code is never loaded.
 
@@ -37,7 +38,7 @@ import numba
 _ENGINE = pathlib.Path(__file__).parent
 
 # Every source whose functions or module-level values are compiled into a cached kernel.
-SOURCES = ("ops.py", "lowering.py", "spec_bulk.py", "vm/*.py", "conv/*.py")
+SOURCES = ("ops.py", "vmath.py", "lowering.py", "spec_bulk.py", "vm/*.py", "conv/*.py")
 
 
 def sources(engine_dir: pathlib.Path = _ENGINE) -> list[pathlib.Path]:

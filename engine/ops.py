@@ -33,6 +33,8 @@ from typing import Callable
 import numba
 import numpy as np
 
+from engine import vmath
+
 # error_model="numpy": 1/0 is inf (IEEE), which the kernels report, not a ZeroDivisionError
 _scalar = numba.njit(cache=True, nogil=True, inline="always", error_model="numpy")
 
@@ -115,7 +117,7 @@ def pow_derivative(a, p, y):
 
 @_scalar
 def exp_forward(a):
-    return math.exp(a)
+    return vmath.exp(a)  # within an ulp of libm's, and a block of lanes vectorises
 
 
 @_scalar
@@ -125,13 +127,9 @@ def exp_derivative(a, y):
 
 @_scalar
 def log_forward(a):
-    # math.log raises on a <= 0 inside Numba; the kernel must return -inf/nan instead
-    # so the non-finite check can name the node.
-    if a > 0.0:
-        return math.log(a)
-    if a == 0.0:
-        return -math.inf
-    return math.nan
+    # -inf at 0 and NaN below, where math.log would raise, so the non-finite check can
+    # name the node; within an ulp of libm's, and a block of lanes vectorises
+    return vmath.log(a)
 
 
 @_scalar
@@ -167,11 +165,10 @@ def abs_derivative(a, y):
 
 @_scalar
 def sigmoid_forward(a):
-    # Two branches so that exp never overflows: 1/(1+e^-a) for a >= 0, e^a/(1+e^a) below.
-    if a >= 0.0:
-        return 1.0 / (1.0 + math.exp(-a))
-    e = math.exp(a)
-    return e / (1.0 + e)
+    # e^-|a| never overflows: 1/(1+e^-a) for a >= 0, e^a/(1+e^a) below. Both are
+    # computed and one chosen, so a block of lanes vectorises.
+    e = vmath.exp(-abs(a))
+    return 1.0 / (1.0 + e) if a >= 0.0 else e / (1.0 + e)
 
 
 @_scalar
@@ -339,6 +336,8 @@ def _real(y):
 
 
 def _ieee(f, args):
+    # floats only: an int would compile the vmath functions once more, for int64
+    args = tuple(float(a) if type(a) is int else a for a in args)
     try:
         y = f(*args)
     except (ZeroDivisionError, OverflowError, ValueError):
@@ -347,7 +346,7 @@ def _ieee(f, args):
         with np.errstate(all="ignore"):
             try:
                 y = f(*map(np.float64, args))
-            except OverflowError:  # math.exp, the only libm call here that can overflow
+            except OverflowError:  # math.exp (softplus, logsigmoid) can overflow
                 return math.inf
             except ValueError:
                 return math.nan

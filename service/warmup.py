@@ -114,6 +114,9 @@ def _reverse_rows() -> None:
 
 def _lowering() -> None:
     engine.lower(_graph())
+    # constants to fold: folding runs an op's forward in Python, and exp, log and sigmoid
+    # call engine.vmath's compiled functions there
+    engine.lower(engine.parse("x * exp(2) * log(3) * sigmoid(1)"))
 
 
 # fill_cache hands them out in this order, each once what it NEEDS is in the cache, so
