@@ -169,8 +169,8 @@ class Settings(_Checked):
     # Bearer tokens, comma-separated, that open the endpoints revealing answers or
     # identifying students (service/auth.py checks them); none: those answer 403.
     instructor_tokens: str = Field("", description="instructor bearer tokens, comma-separated")
-    # /v1/grade on a non-practice token (service/ratelimit.py), in flask-limiter's
-    # notation ("10 per minute;60 per hour"), per client address and per problem,
+    # /v1/grade and the pages' Check on a non-practice token (service/grading_limits.py),
+    # in the `limits` notation ("10 per minute;60 per hour"), per client address and per problem,
     # counted in memory:// (each worker) or redis://host:port/db (every replica).
     grade_limit_per_address: str = Field("120 per minute",
                                          description="gradings per client address")

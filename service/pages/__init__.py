@@ -18,7 +18,7 @@ from flask.sessions import SecureCookieSessionInterface
 from worksheets.latex import num
 from worksheets.seeding import signing_secret
 from service.pages import instructor, practice
-from service.pages.grading_limits import PageGradingLimits
+from service.grading_limits import GradingLimits
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -64,7 +64,7 @@ def install(app: Flask, settings) -> None:
     app.session_interface = _SessionInterface()
     app.config.update(SESSION_COOKIE_NAME="gradsheet_session", SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Strict")
-    app.extensions["gradsheet.page_limits"] = PageGradingLimits(settings)
+    app.extensions["gradsheet.page_limits"] = GradingLimits(settings, "gradsheet-pages")
     instructor.install(app, settings.instructor_tokens)
     app.add_template_filter(_number, "num")
     for bp in (assets, practice.bp, instructor.bp):

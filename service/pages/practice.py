@@ -166,8 +166,9 @@ def _grade(view) -> str | None:
     ticket = runtime().generator.signer.read(view.token)
     refusal = current_app.extensions["gradsheet.page_limits"].refusal(client_address(), ticket)
     if refusal:
-        view.message = refusal
-        return refusal
+        whose = "this address" if refusal.what == "address" else "this problem"
+        view.message = f"too many checks of {whose}: the limit is {refusal.limit}; try again later"
+        return view.message
     check(runtime().generator, view, form)
     if form.get("solution") == str(view.number):
         reveal_solution(view)

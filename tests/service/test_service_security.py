@@ -204,7 +204,24 @@ def test_practice_tokens_are_not_counted():
         assert resp.status_code == 200 and resp.get_json()["score"] == 3
 
 
-def test_a_limit_flask_limiter_cannot_read_stops_the_app_naming_the_setting():
+def test_with_its_redis_gone_a_worker_counts_gradings_in_memory_rather_than_not_at_all():
+    # nothing listens on port 9: every call to the storage fails
+    client = app_client(grade_limit_per_problem="2 per minute",
+                        ratelimit_storage_uri="redis://127.0.0.1:9/0")
+    token = sheet(client)[0]["token"]
+    statuses = [client.post("/v1/grade", json={"token": token, "answers": {"output_size": 1}}
+                            ).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+
+
+def test_an_unreadable_token_counts_against_its_address_and_is_refused():
+    client = app_client(grade_limit_per_address="2 per minute")
+    bad = [client.post("/v1/grade", json={"token": "not.a-token", "answers": {}}).status_code
+           for _ in range(3)]
+    assert bad == [422, 422, 429]
+
+
+def test_a_limit_that_cannot_be_read_stops_the_app_naming_the_setting():
     with pytest.raises(ValueError, match="GRADSHEET_GRADE_LIMIT_PER_PROBLEM: 'often'"):
         app_client(grade_limit_per_problem="often")
 
