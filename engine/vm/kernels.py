@@ -394,10 +394,16 @@ def _run_batch(code, forward_start, n_slots, const_slots, const_values, input_sl
     return S[0, 0]  # S must outlive every raw address into it: this use keeps it alive
 
 
+_sweeps: tuple[int, int] | None = None
+
+
 def sweeps() -> tuple[int, int]:
     """The addresses of forward_rows and reverse_rows, compiled (or loaded from the
     kernel cache) on first use."""
-    return forward_rows.address, reverse_rows.address
+    global _sweeps
+    if _sweeps is None:
+        _sweeps = forward_rows.address, reverse_rows.address
+    return _sweeps
 
 
 def run_batch(code, forward_start, n_slots, const_slots, const_values, input_slots, input_at,
