@@ -24,28 +24,23 @@ from numba.extending import intrinsic
 _scalar = numba.njit(cache=True, nogil=True, inline="always", error_model="numpy")
 
 
-@intrinsic
-def float_from_bits(typingctx, bits):
-    """The float64 whose IEEE bits are the int64 `bits`."""
-    if bits != types.int64:
-        return None
+def _bitcast(source, target):
+    """An intrinsic reading a `source` value's bits as a `target` of the same width."""
+    @intrinsic
+    def cast(typingctx, value):
+        if value != source:
+            return None
 
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float64))
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], context.get_value_type(target))
 
-    return types.float64(types.int64), codegen
+        return target(source), codegen
+
+    return cast
 
 
-@intrinsic
-def bits_of(typingctx, x):
-    """The IEEE bits of the float64 `x`, as an int64."""
-    if x != types.float64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.int64))
-
-    return types.int64(types.float64), codegen
+float_from_bits = _bitcast(types.int64, types.float64)  # the float64 whose IEEE bits these are
+bits_of = _bitcast(types.float64, types.int64)  # a float64's IEEE bits, as an int64
 
 
 LOG2_E = 1.4426950408889634

@@ -27,20 +27,8 @@ from numba.core import types
 from numba.extending import intrinsic
 
 
-@intrinsic
-def row_at(typingctx, address):
-    """float64* at an int64 address."""
-    if not isinstance(address, types.Integer):
-        return None
-    sig = types.CPointer(types.float64)(address)
-
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], context.get_value_type(signature.return_type))
-
-    return sig, codegen
-
-
 def _pointer_at(item):
+    """An intrinsic taking an int64 address to a pointer to `item`s there."""
     @intrinsic
     def at(typingctx, address):
         if not isinstance(address, types.Integer):
@@ -55,6 +43,7 @@ def _pointer_at(item):
     return at
 
 
+row_at = _pointer_at(types.float64)  # float64* at an int64 address: a row
 int32s_at = _pointer_at(types.int32)  # int32* at an int64 address
 int64s_at = _pointer_at(types.int64)  # int64* at an int64 address
 
