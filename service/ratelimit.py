@@ -8,12 +8,10 @@ import functools
 from flask import Flask, current_app, request
 
 from service.fields import settings
-from service.grading_limits import GradingLimits, check_limits
+from service.grading_limits import GradingLimits
 from service.problems import TooManyRequests
 from service.runtime import runtime
 from worksheets import TokenError
-
-__all__ = ["check_limits", "client_address", "install", "limit_grading"]
 
 _EXTENSION = "gradsheet.api_grading_limits"
 

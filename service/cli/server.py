@@ -71,8 +71,9 @@ def serve_command(args) -> int:
 def service_environment(args, environ) -> dict[str, str]:
     """The variables to set for the workers; ValueError when service mode lacks the
     secret or the instructor tokens, with what to set."""
-    from service import auth, ratelimit
+    from service import auth
     from service.config import Settings
+    from service.grading_limits import check_limits
     from worksheets.seeding import DEVELOPMENT_SECRET, SECRET_ENV
 
     dev = args.dev or environ.get("GRADSHEET_ENV", "").strip().lower() == "development"
@@ -105,7 +106,7 @@ def service_environment(args, environ) -> dict[str, str]:
             f"the trace of a leaked sheet (make one with {make_one}). Pass --no-instructor "
             f"to serve without those endpoints.")
     # every setting, checked as the workers will read it (ConfigError names a bad one)
-    ratelimit.check_limits(Settings.from_mapping(
+    check_limits(Settings.from_mapping(
         {k: v for k, v in {**environ, **updates}.items() if k.startswith("GRADSHEET_")}))
     if dev:
         bar = "!" * 78
