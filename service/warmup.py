@@ -275,14 +275,9 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Fill gradsheet's kernel cache.")
     parser.add_argument("--status", metavar="FILE",
                         help="write progress as JSON here (gunicorn's workers read it)")
-    parser.add_argument("--kernel", choices=list(KERNELS),
-                        help="run this kernel alone, in this process")
     parser.add_argument("--jobs", action="store_true",
                         help="run the kernels named on stdin, one a line (fill_cache's children)")
     args = parser.parse_args(argv)
-    if args.kernel:
-        KERNELS[args.kernel]()
-        return 0
     if args.jobs:
         run_jobs(sys.stdin, sys.stdout)
         return 0
