@@ -436,7 +436,7 @@ def _run_batch(item: Prepared, intermediates: bool):
     input_len = np.array([v.shape[0] for v in inputs], dtype=np.int64)
     seed = item.seed if type(item.seed) is not float else np.array([item.seed])
     stream = (len(v_at) + len(g_at)) * n * 8 >= vm.STREAM_MIN_BYTES
-    args = (arr.code, low.forward_start, low.n_slots, arr.const_slots, arr.const_values,
+    args = (low.fused(intermediates), low.forward_start, low.n_slots, arr.const_slots, arr.const_values,
             arr.input_slots, input_at, input_len, low.output_slot, seed, value_slots, grad_slots,
             np.array(v_at + g_at, dtype=np.int64), stream, n)
     n_blocks = -(-n // vm.BLOCK)

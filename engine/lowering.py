@@ -31,7 +31,7 @@ import numpy as np
 
 from engine.errors import NonFiniteError
 from engine.graph import Graph
-from engine.ops import OPS, OPS_BY_NAME
+from engine.ops import FUSION_OF, INSTRUCTIONS, OPS, OPS_BY_NAME
 
 SQUARE = OPS_BY_NAME["square"].opcode
 POW = OPS_BY_NAME["pow"].opcode
@@ -54,7 +54,7 @@ class Code:
 
     __slots__ = ("code", "forward_start", "n_instr", "n_slots", "n_inputs", "const_slots",
                  "const_values", "node_slots", "instr_node", "output_slot", "value_slots",
-                 "input_slots", "_arrays")
+                 "input_slots", "_arrays", "_fused")
 
     def __init__(self, code, forward_start, n_slots, input_slots, const_slots, const_values,
                  node_slots, instr_node, output_slot):
@@ -71,6 +71,7 @@ class Code:
         self.output_slot = output_slot
         self.value_slots = input_slots + node_slots
         self._arrays = None
+        self._fused: list = [None, None]
 
     def key(self) -> tuple:
         """The structure, without names: the lowering cache's key.
@@ -91,6 +92,46 @@ class Code:
                 np.array(self.value_slots, dtype=i32), np.array(self.input_slots, dtype=i32),
                 np.array([self.output_slot], dtype=i32))
         return self._arrays
+
+
+    def fused(self, intermediates: bool) -> np.ndarray:
+        """The batch kernel's program, int32 [n, 5]: the code with superinstructions
+        (engine.ops.FUSIONS) where an instruction's result is read once, by an op it fuses
+        with, and is not reported (with intermediates, every node's value and gradient are,
+        so only the links of an n-ary node's chain fuse). Each row is (opcode, dst, a, b,
+        c), c = -1 but for three-operand superinstructions; the folded instructions at the
+        front stay as they are."""
+        if self._fused[intermediates] is None:
+            keep = set(self.value_slots) if intermediates else {self.output_slot}
+            self._fused[intermediates] = _fuse(self.code, self.forward_start, keep)
+        return self._fused[intermediates]
+
+
+def _fuse(code: list, start: int, keep: set) -> np.ndarray:
+    """code (flat, 4 per instruction) with each fusable pair made one instruction, at the
+    place of the later one (where all its operands are computed), in one forward pass."""
+    rows = [code[k:k + 4] + [-1] for k in range(0, len(code), 4)]
+    uses: dict[int, int] = {}
+    for row in rows:
+        for s in row[2:4]:
+            uses[s] = uses.get(s, 0) + 1
+    made_by = {rows[k][1]: k for k in range(start, len(rows))}
+    gone = set()
+    for k in range(start, len(rows)):
+        op, dst, *operands = rows[k][:4]
+        operands = [s for s in operands if s >= 0]
+        for at, s in enumerate(operands):
+            j = made_by.get(s)
+            if j is None or uses[s] != 1 or s in keep:
+                continue
+            fusion = FUSION_OF.get((op, rows[j][0]))
+            if fusion is None or (at and OPS[op].arity is not None):  # only n-ary ops commute
+                continue
+            args = rows[j][2:2 + fusion.inner_arity] + operands[:at] + operands[at + 1:]
+            rows[k] = [fusion.opcode, dst, *args] + [-1] * (3 - len(args))
+            gone.add(j)
+            break
+    return np.array([row for k, row in enumerate(rows) if k not in gone], np.int32).reshape(-1, 5)
 
 
 class CodeArrays(NamedTuple):
@@ -150,7 +191,9 @@ class Program:
         return names
 
     def __repr__(self) -> str:
-        """Disassembly: one line per instruction, with the node each belongs to."""
+        """Disassembly: one line per instruction, with the node each belongs to; then, where
+        superinstructions apply, the program the batch kernel runs for the output's value
+        and the inputs' gradients (intermediates=False)."""
         low = self.lowered
         names = self.slot_names()
         lines = [f"Program: {low.n_instr} instructions, {low.n_slots} slots, "
@@ -158,11 +201,23 @@ class Program:
                  f"(slot {low.output_slot})"]
         for slot, value in zip(low.const_slots, low.const_values):
             lines.append(f"        s{slot:<4} = {value!r:<20} # {names[slot]}")
-        for k, ((op, dst, a, b), node) in enumerate(zip(self.code.tolist(), low.instr_node)):
-            call = f"{OPS[op].name}(s{a})" if b < 0 else f"{OPS[op].name}(s{a}, s{b})"
-            folded = "  (folded: reverse only)" if k < low.forward_start else ""
-            lines.append(f"  {k:>4}: s{dst:<4} = {call:<20} # {self.graph.nodes[node].id}{folded}")
+        lines += self._listing(self.code.tolist(), low.forward_start)
+        fused = low.fused(False)
+        if len(fused) < low.n_instr:
+            lines.append(f"fused for the batch kernel (intermediates=False): {len(fused)} instructions")
+            lines += self._listing(fused.tolist(), low.forward_start)
         return "\n".join(lines)
+
+    def _listing(self, rows: list, forward_start: int) -> list[str]:
+        low = self.lowered
+        node_of = {low.code[4 * k + 1]: node for k, node in enumerate(low.instr_node)}
+        lines = []
+        for k, (op, dst, *operands) in enumerate(rows):
+            args = ", ".join(f"s{s}" for s in operands if s >= 0)
+            call = f"{INSTRUCTIONS[op].name}({args})"
+            folded = "  (folded: reverse only)" if k < forward_start else ""
+            lines.append(f"  {k:>4}: s{dst:<4} = {call:<20} # {self.graph.nodes[node_of[dst]].id}{folded}")
+        return lines
 
 
 _cache: OrderedDict = OrderedDict()  # a graph's coding for emit() -> Code, oldest first

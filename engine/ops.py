@@ -6,7 +6,8 @@ with their binding powers, the lowering's opcodes, the kernels' cases (generated
 `engine/vm/cases.py` by `python -m engine.vm.codegen`), the reverse sweep's rule for
 handing an adjoint on unchanged, the worksheets' LaTeX, random graphs and named
 mistakes, and the API's op enum all derive from `OPS`. Adding an op is one row here,
-`make codegen`, and its oracle reference in the tests.
+`make codegen`, and its oracle reference in the tests. `FUSIONS`, at the end, pairs ops
+the batch kernel runs as one instruction (superinstructions), cases generated the same way.
 
 Forward and derivative functions are small Numba functions on float64 scalars:
   unary:  forward(a) -> y          derivative(a, y) -> dy/da
@@ -319,6 +320,11 @@ class OpDef:
     slips: tuple[Slip, ...] = ()
     value_slips: tuple[Slip, ...] = ()
 
+    @property
+    def update_order(self) -> tuple[int, ...]:
+        """The order the reverse sweep updates the operands' adjoints in."""
+        return (0,) if self.arity == 1 else (0, 1)
+
     def value(self, *args: float) -> float:
         """The forward in plain Python, value(a) or value(a, b): what the kernels give,
         NaN or inf included, where Python would raise."""
@@ -460,3 +466,66 @@ OPS: tuple[OpDef, ...] = (
 OPS_BY_NAME: dict[str, OpDef] = {op.name: op for op in OPS}
 
 assert [op.opcode for op in OPS] == list(range(len(OPS))), "opcodes must be 0..n-1 in table order"
+
+
+# --- superinstructions ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Fusion:
+    """A superinstruction: `outer` applied to `inner`'s result as its first input, run as
+    one instruction where nothing else reads that result (engine.lowering.fused, for the
+    batch kernel). Its operands are the inner op's, then the outer op's others:
+    muladd(a, b, c) = add(mul(a, b), c). The kernels' cases are generated from the two
+    ops' rows (engine.vm.codegen), so a fused instruction gives bit for bit what the two
+    instructions give, its gradients included; it saves storing and reloading the
+    intermediate row, and the dispatch and loop of one instruction, per block.
+
+    An n-ary outer op (add, mul: a sum or product) takes the inner result at any place,
+    since its binary form commutes exactly in IEEE arithmetic; any other only at its first.
+    """
+
+    name: str
+    opcode: int
+    outer: OpDef
+    inner: OpDef
+    doc: str
+
+    @property
+    def inner_arity(self) -> int:
+        return self.inner.arity or 2
+
+    @property
+    def arity(self) -> int:
+        return self.inner_arity + (self.outer.arity or 2) - 1
+
+    @property
+    def update_order(self) -> tuple[int, ...]:
+        """The order the reverse case updates the operands' adjoints in: the outer op's
+        other inputs, then the inner op's, as the two instructions do (the later one's
+        reverse runs first), so contributions to one adjoint add up in the same order."""
+        return tuple(range(self.inner_arity, self.arity)) + tuple(range(self.inner_arity))
+
+    @property
+    def shares(self) -> tuple[int, ...]:
+        """Operands whose local derivative is exactly 1: through both ops, or the outer
+        op's own other inputs that it shares (the c of muladd)."""
+        inner = tuple(j for j in self.inner.shares if 0 in self.outer.shares)
+        return inner + tuple(self.inner_arity + p - 1 for p in self.outer.shares if p > 0)
+
+
+def _fusion(k: int, name: str, outer: str, inner: str, doc: str) -> Fusion:
+    return Fusion(name, len(OPS) + k, OPS_BY_NAME[outer], OPS_BY_NAME[inner], doc)
+
+
+# The chains common in the worksheets' graphs: a weighted sum, the square of a product,
+# a product of three (a constant times two inputs), and cross-entropy's log of a sigmoid.
+FUSIONS: tuple[Fusion, ...] = (
+    _fusion(0, "muladd", "add", "mul", "a·b + c"),
+    _fusion(1, "sqmul", "square", "mul", "(a·b)²"),
+    _fusion(2, "mul3", "mul", "mul", "a·b·c"),
+    _fusion(3, "log_of_sigmoid", "log", "sigmoid", "log(σ(a)), as the log of the sigmoid gate's value"),
+)
+
+# Everything an instruction's opcode can name: the ops, then the superinstructions.
+INSTRUCTIONS: tuple[OpDef | Fusion, ...] = OPS + FUSIONS
+FUSION_OF: dict[tuple[int, int], Fusion] = {(f.outer.opcode, f.inner.opcode): f for f in FUSIONS}

@@ -4,7 +4,9 @@ forward_rows and reverse_rows run instructions [start, stop) of a program over r
 named by address (see engine.vm.addresses): VA[slot] and GA[slot] are the addresses of
 the slot's value and adjoint rows for the current block, wherever those rows live, and
 lanes 0..n-1 of each are used. An instruction is a row (opcode, dst, a, b) of an int32
-[n_instr, 4] array; b is -1 for unary ops. Each case's inner loop runs over lanes, so
+[n_instr, 4] array, b = -1 for unary ops, or (opcode, dst, a, b, c) of an [n_instr, 5]
+one, which may hold superinstructions (engine.ops.FUSIONS: two ops as one instruction,
+cases generated from both ops' rows; c = -1 for the others). Each case's inner loop runs over lanes, so
 it vectorises. reverse_rows only updates the adjoints that `flags` asks for, and
 assigns (rather than adds to) the first contribution to each where flags say so.
 
@@ -62,39 +64,43 @@ UNKNOWN_OPCODE = -1
 
 NEED_A, NEED_B, FIRST_A, FIRST_B, ZERO_D, SHARE_A, SHARE_B = (
     1, 2, 4, 8, 16, 32, 64)
+NEED_C, FIRST_C, SHARE_C = 128, 256, 512
 
 
 @CKernel
-def forward_rows(code_at, start, stop, VA_at, n):
-    """code_at: the program's int32 [stop, 4] instructions; VA_at: the int64 value-row
-    addresses by slot."""
-    code = numba.carray(int32s_at(code_at), (stop, 4))
+def forward_rows(code_at, columns, start, stop, VA_at, n):
+    """code_at: the program's int32 [stop, columns] instructions (4 columns, or 5 with
+    superinstructions); VA_at: the int64 value-row addresses by slot."""
+    code = numba.carray(int32s_at(code_at), (stop, columns))
     VA = int64s_at(VA_at)
     bad = False
     for k in range(start, stop):
         op = code[k, 0]
+        a = code[k, 2]
+        b = code[k, 3]
+        e = code[k, 4] if columns > 4 else -1
         z = row_at(VA[code[k, 1]])
-        x = row_at(VA[code[k, 2]])
+        x = row_at(VA[a])
         if op == 0:  # add
-            y = row_at(VA[code[k, 3]])
+            y = row_at(VA[b])
             for i in range(n):
                 v = add_forward(x[i], y[i])
                 z[i] = v
                 bad |= v - v != 0.0
         elif op == 1:  # mul
-            y = row_at(VA[code[k, 3]])
+            y = row_at(VA[b])
             for i in range(n):
                 v = mul_forward(x[i], y[i])
                 z[i] = v
                 bad |= v - v != 0.0
         elif op == 2:  # sub
-            y = row_at(VA[code[k, 3]])
+            y = row_at(VA[b])
             for i in range(n):
                 v = sub_forward(x[i], y[i])
                 z[i] = v
                 bad |= v - v != 0.0
         elif op == 3:  # div
-            y = row_at(VA[code[k, 3]])
+            y = row_at(VA[b])
             for i in range(n):
                 v = div_forward(x[i], y[i])
                 z[i] = v
@@ -110,7 +116,7 @@ def forward_rows(code_at, start, stop, VA_at, n):
                 z[i] = v
                 bad |= v - v != 0.0
         elif op == 6:  # pow
-            y = row_at(VA[code[k, 3]])
+            y = row_at(VA[b])
             for i in range(n):
                 v = pow_forward(x[i], y[i])
                 z[i] = v
@@ -161,31 +167,68 @@ def forward_rows(code_at, start, stop, VA_at, n):
                 z[i] = v
                 bad |= v - v != 0.0
         elif op == 16:  # max
-            y = row_at(VA[code[k, 3]])
+            y = row_at(VA[b])
             for i in range(n):
                 v = max_forward(x[i], y[i])
                 z[i] = v
                 bad |= v - v != 0.0
         elif op == 17:  # min
-            y = row_at(VA[code[k, 3]])
+            y = row_at(VA[b])
             for i in range(n):
                 v = min_forward(x[i], y[i])
                 z[i] = v
                 bad |= v - v != 0.0
+        elif op == 18:  # muladd
+            if e < 0:
+                return UNKNOWN_OPCODE
+            y = row_at(VA[b])
+            w = row_at(VA[e])
+            for i in range(n):
+                t = mul_forward(x[i], y[i])
+                v = add_forward(t, w[i])
+                z[i] = v
+                bad |= v - v != 0.0
+                bad |= t - t != 0.0
+        elif op == 19:  # sqmul
+            y = row_at(VA[b])
+            for i in range(n):
+                t = mul_forward(x[i], y[i])
+                v = square_forward(t)
+                z[i] = v
+                bad |= v - v != 0.0
+                bad |= t - t != 0.0
+        elif op == 20:  # mul3
+            if e < 0:
+                return UNKNOWN_OPCODE
+            y = row_at(VA[b])
+            w = row_at(VA[e])
+            for i in range(n):
+                t = mul_forward(x[i], y[i])
+                v = mul_forward(t, w[i])
+                z[i] = v
+                bad |= v - v != 0.0
+                bad |= t - t != 0.0
+        elif op == 21:  # log_of_sigmoid
+            for i in range(n):
+                t = sigmoid_forward(x[i])
+                v = log_forward(t)
+                z[i] = v
+                bad |= v - v != 0.0
+                bad |= t - t != 0.0
         else:
             return UNKNOWN_OPCODE
     return 1 if bad else 0
 
 
 @CKernel
-def reverse_rows(code_at, flags_at, start, stop, VA_at, GA_at, n):
-    """flags_at: the int32 [stop] flags, one per instruction: NEED_A / NEED_B (update
-    that operand's adjoint), FIRST_A / FIRST_B (it is the first contribution: assign),
-    ZERO_D (nothing flowed into the result's adjoint: zero it first), SHARE_A / SHARE_B
-    (the operand's whole adjoint is this one contribution, an exact copy of the result's:
-    it reads the result's row, which nobody writes any more, instead of a copy).
+def reverse_rows(code_at, columns, flags_at, start, stop, VA_at, GA_at, n):
+    """flags_at: the int32 [stop] flags, one per instruction: NEED_A / NEED_B / NEED_C
+    (update that operand's adjoint), FIRST_* (it is the first contribution: assign),
+    ZERO_D (nothing flowed into the result's adjoint: zero it first), SHARE_* (the
+    operand's whole adjoint is this one contribution, an exact copy of the result's: it
+    reads the result's row, which nobody writes any more, instead of a copy).
     GA_at: the int64 adjoint-row addresses by slot, which SHARE_* rewrites."""
-    code = numba.carray(int32s_at(code_at), (stop, 4))
+    code = numba.carray(int32s_at(code_at), (stop, columns))
     flags = int32s_at(flags_at)
     VA = int64s_at(VA_at)
     GA = int64s_at(GA_at)
@@ -198,6 +241,7 @@ def reverse_rows(code_at, flags_at, start, stop, VA_at, GA_at, n):
         d = code[k, 1]
         a = code[k, 2]
         b = code[k, 3]
+        e = code[k, 4] if columns > 4 else -1
         gd = row_at(GA[d])
         if f & ZERO_D:
             for i in range(n):
@@ -206,6 +250,8 @@ def reverse_rows(code_at, flags_at, start, stop, VA_at, GA_at, n):
             GA[a] = GA[d]
         if f & SHARE_B:
             GA[b] = GA[d]
+        if f & SHARE_C:
+            GA[e] = GA[d]
         x = row_at(VA[a])
         z = row_at(VA[d])
         if op == 0:  # add
@@ -531,6 +577,145 @@ def reverse_rows(code_at, flags_at, start, stop, VA_at, GA_at, n):
                 else:
                     for i in range(n):
                         u = g[i] + gd[i] * min_derivative(x[i], y[i], z[i])[1]
+                        g[i] = u
+                        bad |= u - u != 0.0
+        elif op == 18:  # muladd
+            if e < 0:
+                return UNKNOWN_OPCODE
+            y = row_at(VA[b])
+            w = row_at(VA[e])
+            if f & NEED_C:
+                g = row_at(GA[e])
+                if f & FIRST_C:
+                    for i in range(n):
+                        t = mul_forward(x[i], y[i])
+                        u = gd[i] * add_derivative(t, w[i], z[i])[1] + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        t = mul_forward(x[i], y[i])
+                        u = g[i] + gd[i] * add_derivative(t, w[i], z[i])[1]
+                        g[i] = u
+                        bad |= u - u != 0.0
+            if f & NEED_A:
+                g = row_at(GA[a])
+                if f & FIRST_A:
+                    for i in range(n):
+                        t = mul_forward(x[i], y[i])
+                        u = gd[i] * mul_derivative(x[i], y[i], t)[0] + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        t = mul_forward(x[i], y[i])
+                        u = g[i] + gd[i] * mul_derivative(x[i], y[i], t)[0]
+                        g[i] = u
+                        bad |= u - u != 0.0
+            if f & NEED_B:
+                g = row_at(GA[b])
+                if f & FIRST_B:
+                    for i in range(n):
+                        t = mul_forward(x[i], y[i])
+                        u = gd[i] * mul_derivative(x[i], y[i], t)[1] + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        t = mul_forward(x[i], y[i])
+                        u = g[i] + gd[i] * mul_derivative(x[i], y[i], t)[1]
+                        g[i] = u
+                        bad |= u - u != 0.0
+        elif op == 19:  # sqmul
+            y = row_at(VA[b])
+            if f & NEED_A:
+                g = row_at(GA[a])
+                if f & FIRST_A:
+                    for i in range(n):
+                        t = mul_forward(x[i], y[i])
+                        u = (gd[i] * square_derivative(t, z[i]) + 0.0) * mul_derivative(x[i], y[i], t)[0] + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        t = mul_forward(x[i], y[i])
+                        u = g[i] + (gd[i] * square_derivative(t, z[i]) + 0.0) * mul_derivative(x[i], y[i], t)[0]
+                        g[i] = u
+                        bad |= u - u != 0.0
+            if f & NEED_B:
+                g = row_at(GA[b])
+                if f & FIRST_B:
+                    for i in range(n):
+                        t = mul_forward(x[i], y[i])
+                        u = (gd[i] * square_derivative(t, z[i]) + 0.0) * mul_derivative(x[i], y[i], t)[1] + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        t = mul_forward(x[i], y[i])
+                        u = g[i] + (gd[i] * square_derivative(t, z[i]) + 0.0) * mul_derivative(x[i], y[i], t)[1]
+                        g[i] = u
+                        bad |= u - u != 0.0
+        elif op == 20:  # mul3
+            if e < 0:
+                return UNKNOWN_OPCODE
+            y = row_at(VA[b])
+            w = row_at(VA[e])
+            if f & NEED_C:
+                g = row_at(GA[e])
+                if f & FIRST_C:
+                    for i in range(n):
+                        t = mul_forward(x[i], y[i])
+                        u = gd[i] * mul_derivative(t, w[i], z[i])[1] + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        t = mul_forward(x[i], y[i])
+                        u = g[i] + gd[i] * mul_derivative(t, w[i], z[i])[1]
+                        g[i] = u
+                        bad |= u - u != 0.0
+            if f & NEED_A:
+                g = row_at(GA[a])
+                if f & FIRST_A:
+                    for i in range(n):
+                        t = mul_forward(x[i], y[i])
+                        u = (gd[i] * mul_derivative(t, w[i], z[i])[0] + 0.0) * mul_derivative(x[i], y[i], t)[0] + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        t = mul_forward(x[i], y[i])
+                        u = g[i] + (gd[i] * mul_derivative(t, w[i], z[i])[0] + 0.0) * mul_derivative(x[i], y[i], t)[0]
+                        g[i] = u
+                        bad |= u - u != 0.0
+            if f & NEED_B:
+                g = row_at(GA[b])
+                if f & FIRST_B:
+                    for i in range(n):
+                        t = mul_forward(x[i], y[i])
+                        u = (gd[i] * mul_derivative(t, w[i], z[i])[0] + 0.0) * mul_derivative(x[i], y[i], t)[1] + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        t = mul_forward(x[i], y[i])
+                        u = g[i] + (gd[i] * mul_derivative(t, w[i], z[i])[0] + 0.0) * mul_derivative(x[i], y[i], t)[1]
+                        g[i] = u
+                        bad |= u - u != 0.0
+        elif op == 21:  # log_of_sigmoid
+            if f & NEED_A:
+                g = row_at(GA[a])
+                if f & FIRST_A:
+                    for i in range(n):
+                        t = sigmoid_forward(x[i])
+                        u = (gd[i] * log_derivative(t, z[i]) + 0.0) * sigmoid_derivative(x[i], t) + 0.0
+                        g[i] = u
+                        bad |= u - u != 0.0
+                else:
+                    for i in range(n):
+                        t = sigmoid_forward(x[i])
+                        u = g[i] + (gd[i] * log_derivative(t, z[i]) + 0.0) * sigmoid_derivative(x[i], t)
                         g[i] = u
                         bad |= u - u != 0.0
         else:

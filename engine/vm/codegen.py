@@ -13,7 +13,7 @@ from __future__ import annotations
 import pathlib
 import sys
 
-from engine.ops import OPS
+from engine.ops import FUSIONS, INSTRUCTIONS, OPS, Fusion
 
 TARGET = pathlib.Path(__file__).with_name("cases.py")
 
@@ -23,7 +23,9 @@ forward_rows and reverse_rows run instructions [start, stop) of a program over r
 named by address (see engine.vm.addresses): VA[slot] and GA[slot] are the addresses of
 the slot's value and adjoint rows for the current block, wherever those rows live, and
 lanes 0..n-1 of each are used. An instruction is a row (opcode, dst, a, b) of an int32
-[n_instr, 4] array; b is -1 for unary ops. Each case's inner loop runs over lanes, so
+[n_instr, 4] array, b = -1 for unary ops, or (opcode, dst, a, b, c) of an [n_instr, 5]
+one, which may hold superinstructions (engine.ops.FUSIONS: two ops as one instruction,
+cases generated from both ops' rows; c = -1 for the others). Each case's inner loop runs over lanes, so
 it vectorises. reverse_rows only updates the adjoints that `flags` asks for, and
 assigns (rather than adds to) the first contribution to each where flags say so.
 
@@ -46,47 +48,93 @@ UNKNOWN_OPCODE = -1
 '''
 
 
-# reverse_rows' per-instruction flags (computed by engine.vm._plan)
+# reverse_rows' per-instruction flags (computed by engine.vm._plan); NEED_C, FIRST_C and
+# SHARE_C are a superinstruction's third operand's
 NEED_A, NEED_B, FIRST_A, FIRST_B, ZERO_D, SHARE_A, SHARE_B = 1, 2, 4, 8, 16, 32, 64
+NEED_C, FIRST_C, SHARE_C = 128, 256, 512
+NEED, FIRST = ("NEED_A", "NEED_B", "NEED_C"), ("FIRST_A", "FIRST_B", "FIRST_C")
+ROWS = ("x", "y", "w")  # the operands' value rows; the result's is z
+OPERANDS = ("a", "b", "e")  # their slots (c is taken), read from code[k, 2:5]
 
 
-def _rows_case(op, first: bool, reverse: bool) -> str:
+class _Case:
+    """What a case computes, per lane: `before` (statements), the result `value`, and for
+    each operand the product that its adjoint receives (the result's adjoint times the
+    local derivative)."""
+
+    def __init__(self, instr):
+        if isinstance(instr, Fusion):
+            self._fused(instr)
+            return
+        arity = instr.arity or 2
+        self.arity = arity
+        args = ", ".join(f"{r}[i]" for r in ROWS[:arity])
+        self.before = []
+        self.value = f"{instr.name}_forward({args})"
+        local = f"{instr.name}_derivative({args}, z[i])"
+        self.products = ([f"gd[i] * {local}"] if arity == 1 else
+                         [f"gd[i] * {local}[{j}]" for j in range(arity)])
+
+    def _fused(self, fusion):
+        """outer(inner(a, b), c): the inner value t is recomputed in the reverse case, and
+        t's adjoint is what the two-instruction program stores for it (the result's
+        adjoint, shared, or times the outer's derivative plus 0.0, a first contribution),
+        so every product is the same number the two instructions compute."""
+        inner, outer, k = fusion.inner, fusion.outer, fusion.inner_arity
+        self.arity = fusion.arity
+        inner_args = ", ".join(f"{r}[i]" for r in ROWS[:k])
+        outer_args = ", ".join(["t"] + [f"{r}[i]" for r in ROWS[k:fusion.arity]])
+        self.before = [f"t = {inner.name}_forward({inner_args})"]
+        self.value = f"{outer.name}_forward({outer_args})"
+        outer_local = f"{outer.name}_derivative({outer_args}, z[i])"
+        inner_local = f"{inner.name}_derivative({inner_args}, t)"
+        outer_binary = (outer.arity or 2) == 2
+        if 0 in outer.shares:
+            gt = "gd[i]"
+        else:
+            gt = f"(gd[i] * {outer_local}{'[0]' if outer_binary else ''} + 0.0)"
+        self.products = ([f"{gt} * {inner_local}"] if k == 1 else
+                         [f"{gt} * {inner_local}[{j}]" for j in range(k)])
+        self.products += [f"gd[i] * {outer_local}[{p}]" for p in range(1, fusion.arity - k + 1)]
+
+
+def _rows_case(instr, first: bool, reverse: bool) -> str:
     """A case of forward_rows / reverse_rows. A binary op's reverse is two loops, one per
     operand, each with one store: that vectorises best (measured: faster than one loop
     with two stores) and keeps `ga[i] = ga[i] + ...` a same-pointer update, which LLVM
     vectorises without a runtime overlap check (two pointers to one row would fail that
     check and fall back to scalar code). `+ 0.0` turns a first contribution of -0.0 into
-    0.0, as the zeroed accumulator did (0.0 + -0.0 == 0.0); any other value is exact."""
+    0.0, as the zeroed accumulator did (0.0 + -0.0 == 0.0); any other value is exact.
+    A superinstruction also flags its inner value when it is NaN or inf, as the inner
+    instruction would."""
     keyword = "if" if first else "elif"
-    lines = [f"        {keyword} op == {op.opcode}:  # {op.name}"]
-    unary = op.arity == 1
+    case = _Case(instr)
+    lines = [f"        {keyword} op == {instr.opcode}:  # {instr.name}"]
+    if case.arity > 2:  # a program of 4 columns has no third operand to give it
+        lines += ["            if e < 0:", "                return UNKNOWN_OPCODE"]
+    lines += [f"            {ROWS[j]} = row_at(VA[{OPERANDS[j]}])" for j in range(1, case.arity)]
+    before = [f"                {line}" for line in case.before]
     if not reverse:
-        if not unary:
-            lines.append("            y = row_at(VA[code[k, 3]])")
-        args = "x[i]" if unary else "x[i], y[i]"
-        lines += ["            for i in range(n):",
-                  f"                v = {op.name}_forward({args})",
+        lines += ["            for i in range(n):", *before,
+                  f"                v = {case.value}",
                   "                z[i] = v",
                   "                bad |= v - v != 0.0"]
+        if case.before:
+            lines.append("                bad |= t - t != 0.0")
         return "\n".join(lines)
-    if unary:
-        local = {"a": f"{op.name}_derivative(x[i], z[i])"}
-    else:
-        lines.append("            y = row_at(VA[b])")
-        local = {"a": f"{op.name}_derivative(x[i], y[i], z[i])[0]",
-                 "b": f"{op.name}_derivative(x[i], y[i], z[i])[1]"}
-    for operand, term in local.items():
-        need, first_flag = ("NEED_A", "FIRST_A") if operand == "a" else ("NEED_B", "FIRST_B")
-        lines += [f"            if f & {need}:",
-                  f"                g = row_at(GA[{operand}])",
-                  f"                if f & {first_flag}:",
-                  "                    for i in range(n):",
-                  f"                        u = gd[i] * {term} + 0.0",
+    inner = [f"        {line}" for line in before]
+    for j in instr.update_order:
+        product = case.products[j]
+        lines += [f"            if f & {NEED[j]}:",
+                  f"                g = row_at(GA[{OPERANDS[j]}])",
+                  f"                if f & {FIRST[j]}:",
+                  "                    for i in range(n):", *inner,
+                  f"                        u = {product} + 0.0",
                   "                        g[i] = u",
                   "                        bad |= u - u != 0.0",
                   "                else:",
-                  "                    for i in range(n):",
-                  f"                        u = g[i] + gd[i] * {term}",
+                  "                    for i in range(n):", *inner,
+                  f"                        u = g[i] + {product}",
                   "                        g[i] = u",
                   "                        bad |= u - u != 0.0"]
     return "\n".join(lines)
@@ -94,24 +142,29 @@ def _rows_case(op, first: bool, reverse: bool) -> str:
 
 def generate() -> str:
     imports = "\n".join(f"    {op.name}_{kind}," for op in OPS for kind in ("forward", "derivative"))
-    forward_cases = "\n".join(_rows_case(op, i == 0, False) for i, op in enumerate(OPS))
-    reverse_cases = "\n".join(_rows_case(op, i == 0, True) for i, op in enumerate(OPS))
+    assert all(f.arity <= len(ROWS) for f in FUSIONS), "an instruction has at most three operands"
+    forward_cases = "\n".join(_rows_case(op, i == 0, False) for i, op in enumerate(INSTRUCTIONS))
+    reverse_cases = "\n".join(_rows_case(op, i == 0, True) for i, op in enumerate(INSTRUCTIONS))
     return HEADER.format(imports=imports) + f'''
 NEED_A, NEED_B, FIRST_A, FIRST_B, ZERO_D, SHARE_A, SHARE_B = (
     {NEED_A}, {NEED_B}, {FIRST_A}, {FIRST_B}, {ZERO_D}, {SHARE_A}, {SHARE_B})
+NEED_C, FIRST_C, SHARE_C = {NEED_C}, {FIRST_C}, {SHARE_C}
 
 
 @CKernel
-def forward_rows(code_at, start, stop, VA_at, n):
-    """code_at: the program's int32 [stop, 4] instructions; VA_at: the int64 value-row
-    addresses by slot."""
-    code = numba.carray(int32s_at(code_at), (stop, 4))
+def forward_rows(code_at, columns, start, stop, VA_at, n):
+    """code_at: the program's int32 [stop, columns] instructions (4 columns, or 5 with
+    superinstructions); VA_at: the int64 value-row addresses by slot."""
+    code = numba.carray(int32s_at(code_at), (stop, columns))
     VA = int64s_at(VA_at)
     bad = False
     for k in range(start, stop):
         op = code[k, 0]
+        a = code[k, 2]
+        b = code[k, 3]
+        e = code[k, 4] if columns > 4 else -1
         z = row_at(VA[code[k, 1]])
-        x = row_at(VA[code[k, 2]])
+        x = row_at(VA[a])
 {forward_cases}
         else:
             return UNKNOWN_OPCODE
@@ -119,14 +172,14 @@ def forward_rows(code_at, start, stop, VA_at, n):
 
 
 @CKernel
-def reverse_rows(code_at, flags_at, start, stop, VA_at, GA_at, n):
-    """flags_at: the int32 [stop] flags, one per instruction: NEED_A / NEED_B (update
-    that operand's adjoint), FIRST_A / FIRST_B (it is the first contribution: assign),
-    ZERO_D (nothing flowed into the result's adjoint: zero it first), SHARE_A / SHARE_B
-    (the operand's whole adjoint is this one contribution, an exact copy of the result's:
-    it reads the result's row, which nobody writes any more, instead of a copy).
+def reverse_rows(code_at, columns, flags_at, start, stop, VA_at, GA_at, n):
+    """flags_at: the int32 [stop] flags, one per instruction: NEED_A / NEED_B / NEED_C
+    (update that operand's adjoint), FIRST_* (it is the first contribution: assign),
+    ZERO_D (nothing flowed into the result's adjoint: zero it first), SHARE_* (the
+    operand's whole adjoint is this one contribution, an exact copy of the result's: it
+    reads the result's row, which nobody writes any more, instead of a copy).
     GA_at: the int64 adjoint-row addresses by slot, which SHARE_* rewrites."""
-    code = numba.carray(int32s_at(code_at), (stop, 4))
+    code = numba.carray(int32s_at(code_at), (stop, columns))
     flags = int32s_at(flags_at)
     VA = int64s_at(VA_at)
     GA = int64s_at(GA_at)
@@ -139,6 +192,7 @@ def reverse_rows(code_at, flags_at, start, stop, VA_at, GA_at, n):
         d = code[k, 1]
         a = code[k, 2]
         b = code[k, 3]
+        e = code[k, 4] if columns > 4 else -1
         gd = row_at(GA[d])
         if f & ZERO_D:
             for i in range(n):
@@ -147,6 +201,8 @@ def reverse_rows(code_at, flags_at, start, stop, VA_at, GA_at, n):
             GA[a] = GA[d]
         if f & SHARE_B:
             GA[b] = GA[d]
+        if f & SHARE_C:
+            GA[e] = GA[d]
         x = row_at(VA[a])
         z = row_at(VA[d])
 {reverse_cases}

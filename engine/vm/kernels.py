@@ -15,7 +15,9 @@ Two drivers:
           and one writes the results, both across all rows at once (see _touch_rows);
           constants are filled once per chunk of blocks; `_plan` works out once which
           adjoints are needed at all, and which update is each adjoint's first
-          (assigned, so no pass zeroes the adjoints).
+          (assigned, so no pass zeroes the adjoints). It runs the program with
+          superinstructions (engine.lowering.Code.fused: 5 columns, two ops as one
+          instruction where the middle value is read once and not reported).
   ragged: many programs, each with its own lanes, in one call (`evaluate_many`); all
           inputs, seeds and results live in flat arenas indexed by a per-item table.
           It runs the same sweeps on a slot-major register block R[slot, lane],
@@ -37,14 +39,21 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from engine.ops import OPS
+from engine.ops import INSTRUCTIONS
 from engine.vm.addresses import call_at, row_at, store_fence, stream_line
-from engine.vm.cases import (FIRST_A, FIRST_B, NEED_A, NEED_B, SHARE_A, SHARE_B, UNKNOWN_OPCODE, ZERO_D,
-                             forward_rows, reverse_rows)
+from engine.vm.cases import (FIRST_A, FIRST_B, FIRST_C, NEED_A, NEED_B, NEED_C, SHARE_A, SHARE_B, SHARE_C,
+                             UNKNOWN_OPCODE, ZERO_D, forward_rows, reverse_rows)
 
-# per opcode, the operands that receive the result's adjoint unchanged (OpDef.shares):
-# bit 1 for a, bit 2 for b
-SHARES = np.array([sum(1 << k for k in op.shares) for op in OPS], np.int32)
+# per opcode, the operands that receive the result's adjoint unchanged (OpDef.shares,
+# Fusion.shares): bit 1 for a, 2 for b, 4 for c
+SHARES = np.array([sum(1 << k for k in op.shares) for op in INSTRUCTIONS], np.int32)
+# per opcode, the order its reverse case updates the operands' adjoints in (-1 pads)
+UPDATE_ORDER = np.array([list(op.update_order) + [-1] * (3 - len(op.update_order)) for op in INSTRUCTIONS],
+                        np.int32)
+# reverse_rows' flags for operand j = 0, 1, 2 (a, b, c) of an instruction
+NEED_OF = (NEED_A, NEED_B, NEED_C)
+FIRST_OF = (FIRST_A, FIRST_B, FIRST_C)
+SHARE_OF = (SHARE_A, SHARE_B, SHARE_C)
 
 # The ragged kernel's flags for reverse_rows: every operand's adjoint is added to, from
 # adjoints zeroed before the sweep.
@@ -96,9 +105,10 @@ def _needed(code, start, stop, n_slots, grad_slots):
     for j in range(grad_slots.shape[0]):
         need[grad_slots[j]] = True
     for k in range(start, stop):  # operands come before results
-        b = code[k, 3]
-        if need[code[k, 2]] or (b >= 0 and need[b]):
-            need[code[k, 1]] = True
+        for j in range(2, code.shape[1]):
+            s = code[k, j]
+            if s >= 0 and need[s]:
+                need[code[k, 1]] = True
     return need
 
 
@@ -183,9 +193,9 @@ def _plan(code, n_slots, output_slot, grad_slots):
     uses = np.zeros(n_slots, np.int64)  # contributions each adjoint receives
     for k in range(n_instr):
         if need[code[k, 1]]:
-            uses[code[k, 2]] += 1
-            if code[k, 3] >= 0:
-                uses[code[k, 3]] += 1
+            for j in range(2, code.shape[1]):
+                if code[k, j] >= 0:
+                    uses[code[k, j]] += 1
     touched = np.zeros(n_slots, np.bool_)
     touched[output_slot] = True
     seeded = False
@@ -200,27 +210,26 @@ def _plan(code, n_slots, output_slot, grad_slots):
         if not touched[d]:
             f |= ZERO_D
             touched[d] = True
-        a = code[k, 2]
-        b = code[k, 3]
         # An operand the op shares its adjoint with (both of an add, the first of a sub)
         # whose whole adjoint is this one contribution gets an exact copy of the result's
         # adjoint: it may read the result's row instead, since nothing writes that row
         # after this instruction.
-        share = SHARES[code[k, 0]]
-        if need[a]:
-            if uses[a] == 1 and share & 1 and a != output_slot:
-                f |= SHARE_A
+        op = code[k, 0]
+        known = 0 <= op < SHARES.shape[0]  # the sweep refuses any other opcode
+        share = SHARES[op] if known else 0
+        for jj in range(code.shape[1] - 2):  # in the order the case updates them
+            j = UPDATE_ORDER[op, jj] if known else jj
+            if j < 0 or 2 + j >= code.shape[1]:  # (a superinstruction in 4 columns is refused)
+                continue
+            s = code[k, 2 + j]
+            if s < 0 or not need[s]:
+                continue
+            if uses[s] == 1 and share & (1 << j) and s != output_slot:
+                f |= SHARE_OF[j]
             else:
-                f |= NEED_A if touched[a] else NEED_A | FIRST_A
-            touched[a] = True
-            seeded |= a == output_slot
-        if b >= 0 and need[b]:
-            if uses[b] == 1 and share & 2 and b != output_slot:
-                f |= SHARE_B
-            else:
-                f |= NEED_B if touched[b] else NEED_B | FIRST_B
-            touched[b] = True
-            seeded |= b == output_slot
+                f |= NEED_OF[j] if touched[s] else NEED_OF[j] | FIRST_OF[j]
+            touched[s] = True
+            seeded |= s == output_slot
         flags[k] = f
     n_zero = 0
     zero_slots = np.empty(grad_slots.shape[0], np.int64)
@@ -346,7 +355,16 @@ def _run_batch(code, forward_start, n_slots, const_slots, const_values, input_sl
     out_from = np.empty(n_out, np.int64)
     adjoints = need.copy()  # the adjoint rows that hold numbers after a sweep
     adjoints[output_slot] = True
-    every = np.ones(n_slots, np.bool_)
+    # the value rows the sweeps write (a superinstruction's inner value has none), which
+    # a flagged block scans for its first bad lane
+    written = np.zeros(n_slots, np.bool_)
+    for j in range(const_slots.shape[0]):
+        written[const_slots[j]] = True
+    for j in range(input_slots.shape[0]):
+        written[input_slots[j]] = True
+    for k in range(forward_start, n_instr):
+        written[code[k, 1]] = True
+    columns = np.int64(code.shape[1])  # 5 with superinstructions
     VA = np.empty(n_slots, np.int64)
     for blk in range(b0, b1):
         lo = blk * BLOCK
@@ -363,7 +381,7 @@ def _run_batch(code, forward_start, n_slots, const_slots, const_values, input_sl
             reads[r] = seed_at
         bad = fixed_bad | _touch_rows(reads, n_reads, n)
         code_at, VA_at, GA_at = np.int64(code.ctypes.data), np.int64(VA.ctypes.data), np.int64(GA.ctypes.data)
-        bad |= _swept(call_at(forward, (code_at, forward_start, n_instr, VA_at, n)))
+        bad |= _swept(call_at(forward, (code_at, columns, forward_start, n_instr, VA_at, n)))
         if seeded:
             GA[output_slot] = own_row
             _copy(row_at(own_row), row_at(seed_at), n)
@@ -372,9 +390,9 @@ def _run_batch(code, forward_start, n_slots, const_slots, const_values, input_sl
         for z in range(zero_slots.shape[0]):
             _row_fill(row_at(GA[zero_slots[z]]), 0.0, n)
         flags_at = np.int64(flags.ctypes.data)
-        bad |= _swept(call_at(reverse, (code_at, flags_at, np.int64(0), n_instr, VA_at, GA_at, n)))
+        bad |= _swept(call_at(reverse, (code_at, columns, flags_at, np.int64(0), n_instr, VA_at, GA_at, n)))
         if bad and status[0] == 0:
-            lane = _first_bad_lane(VA, every, n)
+            lane = _first_bad_lane(VA, written, n)
             if lane >= 0:
                 status[0] = 1
                 status[1] = lo + lane
@@ -427,6 +445,7 @@ def _run_ragged(code, items, const_slots, const_values, input_slots, input_offse
     VA = _row_addresses(R, max_slots)
     GA = _row_addresses(G, max_slots)
     flags = np.full(code.shape[0], ACCUMULATE, np.int32)
+    columns = np.int64(code.shape[1])
     code_at, flags_at = np.int64(code.ctypes.data), np.int64(flags.ctypes.data)
     VA_at, GA_at, out_at = np.int64(VA.ctypes.data), np.int64(GA.ctypes.data), np.int64(out.ctypes.data)
     for p in range(p0, p1):
@@ -451,13 +470,13 @@ def _run_ragged(code, items, const_slots, const_values, input_slots, input_offse
                 for j in range(it[C_I0], it[C_I1]):
                     off = input_offsets[j]
                     bad |= _load(R[input_slots[j]], arena[off:off + input_lengths[j]], lo, n)
-            bad |= _swept(call_at(forward, (code_at, it[C_FWD], it[C_STOP], VA_at, n)))
+            bad |= _swept(call_at(forward, (code_at, columns, it[C_FWD], it[C_STOP], VA_at, n)))
             for s in range(n_slots):
                 for i in range(n):
                     G[s, i] = 0.0
             seed_at = it[C_SEED]
             bad |= _load(G[it[C_OUT]], seeds[seed_at:seed_at + it[C_SEEDLEN]], lo, n)
-            bad |= _swept(call_at(reverse, (code_at, flags_at, it[C_CODE], it[C_STOP], VA_at, GA_at, n)))
+            bad |= _swept(call_at(reverse, (code_at, columns, flags_at, it[C_CODE], it[C_STOP], VA_at, GA_at, n)))
             if bad:
                 _locate(code, it, grad_slots, R, G, n, lo, status[p])
             if n_lanes == 1:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 import engine
 from engine import GraphError, NonFiniteError
+from engine.ops import FUSIONS, INSTRUCTIONS
 from engine.vm import kernels as vm
 from tests import oracle
 from tests.engine.test_evaluate import _reference, random_graphs
@@ -276,13 +277,18 @@ def test_rows_that_stay_fixed_across_blocks_are_checked_too():
 
 
 
-def test_an_opcode_past_the_op_table_is_refused_not_run():
+THREE_OPERANDS = next(f for f in FUSIONS if f.arity == 3)
+
+
+@pytest.mark.parametrize("opcode", [len(INSTRUCTIONS), THREE_OPERANDS.opcode],
+                         ids=["past the table", f"{THREE_OPERANDS.name} without its third operand"])
+def test_an_instruction_the_table_does_not_have_is_refused_not_run(opcode):
     # the sweeps are C functions, which cannot raise: they answer UNKNOWN_OPCODE, and the
-    # kernel raises for them
+    # kernel raises for them. A program of 4 columns has no third operand to read.
     low = engine.lowering.lowered(engine.parse("f = x * y"))
     arr = low.arrays()
     code = arr.code.copy()
-    code[low.forward_start:, 0] = len(engine.OPS)
+    code[low.forward_start:, 0] = opcode
     x = np.ones(3)
     out = np.empty((3, 3))
     with pytest.raises(ValueError, match="unknown opcode"):
