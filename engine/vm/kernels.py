@@ -264,14 +264,18 @@ def _touch_rows(rows, count, n):
 
 
 @_kernel
-def _copy_rows(dst, src, count, n, stream):
+def _copy_rows(dst, src, count, n, stream, touch, n_touch, n_next):
     """Row dst[r] = row src[r] for r < count, lanes [0, n), stripe by stripe across the rows
     (writing them one after another ran at a third of the speed: 12 against 36 GB/s).
     stream: every dst row is 64-byte aligned, so whole stripes go out with non-temporal
-    stores (see engine.vm.addresses.stream_line); a last, partial stripe is copied plainly."""
-    for q in range(0, n, STRIPE):
+    stores (see engine.vm.addresses.stream_line); a last, partial stripe is copied plainly.
+    In the same pass, lanes [0, n_next) of the rows at touch[:n_touch] (the next block's
+    inputs) are read as _touch_rows reads them, so memory serves the reads and the writes
+    at once instead of one pass after the other; True if any of those is NaN or inf."""
+    bad = False
+    for q in range(0, max(n, n_next), STRIPE):
         m = min(STRIPE, n - q)
-        for r in range(count):
+        for r in range(count if m > 0 else 0):
             if stream and m == STRIPE:
                 for t in range(0, STRIPE * 8, 64):
                     stream_line(dst[r] + q * 8 + t, src[r] + q * 8 + t)
@@ -280,6 +284,27 @@ def _copy_rows(dst, src, count, n, stream):
                 fro = row_at(src[r] + q * 8)
                 for i in range(m):
                     to[i] = fro[i]
+        m = min(STRIPE, n_next - q)
+        for r in range(n_touch if m > 0 else 0):
+            p = row_at(touch[r] + q * 8)
+            for i in range(m):
+                v = p[i]
+                bad |= v - v != 0.0
+    return bad
+
+
+@_kernel
+def _input_rows(reads, input_slots, vbase, vstep, seed_base, seed_step, lo):
+    """reads[:] = the addresses, at lane lo, of the rows that move with the block: the
+    batched inputs, then a batched seed."""
+    r = 0
+    for j in range(input_slots.shape[0]):
+        if vstep[input_slots[j]]:
+            reads[r] = vbase[input_slots[j]] + lo * vstep[input_slots[j]]
+            r += 1
+    if seed_step:
+        reads[r] = seed_base + lo * seed_step
+    return reads
 
 
 @_kernel
@@ -366,20 +391,16 @@ def _run_batch(code, forward_start, n_slots, const_slots, const_values, input_sl
         written[code[k, 1]] = True
     columns = np.int64(code.shape[1])  # 5 with superinstructions
     VA = np.empty(n_slots, np.int64)
+    # each block's inputs are read into cache while the block before it is written out
+    next_bad = b0 < b1 and _touch_rows(_input_rows(reads, input_slots, vbase, vstep, seed_base, seed_step,
+                                                   b0 * BLOCK), n_reads, min(BLOCK, n_lanes - b0 * BLOCK))
     for blk in range(b0, b1):
         lo = blk * BLOCK
         n = min(BLOCK, n_lanes - lo)
         for s in range(n_slots):
             VA[s] = vbase[s] + lo * vstep[s]
-        r = 0
-        for j in range(input_slots.shape[0]):
-            if vstep[input_slots[j]]:
-                reads[r] = VA[input_slots[j]]
-                r += 1
         seed_at = seed_base + lo * seed_step
-        if seed_step:
-            reads[r] = seed_at
-        bad = fixed_bad | _touch_rows(reads, n_reads, n)
+        bad = fixed_bad | next_bad
         code_at, VA_at, GA_at = np.int64(code.ctypes.data), np.int64(VA.ctypes.data), np.int64(GA.ctypes.data)
         bad |= _swept(call_at(forward, (code_at, columns, forward_start, n_instr, VA_at, n)))
         if seeded:
@@ -407,7 +428,10 @@ def _run_batch(code, forward_start, n_slots, const_slots, const_values, input_sl
             out_from[value_slots.shape[0] + j] = GA[grad_slots[j]]
         for r in range(n_out):
             out_to[r] = out_at[r] + lo * 8
-        _copy_rows(out_to, out_from, n_out, n, stream)
+        n_next = min(BLOCK, n_lanes - lo - BLOCK) if blk + 1 < b1 else 0
+        if n_next > 0:
+            _input_rows(reads, input_slots, vbase, vstep, seed_base, seed_step, lo + BLOCK)
+        next_bad = _copy_rows(out_to, out_from, n_out, n, stream, reads, n_reads if n_next > 0 else 0, n_next)
     store_fence()
     return S[0, 0]  # S must outlive every raw address into it: this use keeps it alive
 
