@@ -690,7 +690,7 @@ class PlainBatch:
     def names_of(self, g: int) -> tuple:
         """Inputs, then nodes: every name with a value and a gradient."""
         i0, i1 = self.input_start[g], self.input_start[g + 1]
-        return tuple(self.input_names[i0:i1] + self.ids[self.node_start[g]:self.node_start[g + 1]])
+        return self.input_names[i0:i1] + self.ids[self.node_start[g]:self.node_start[g + 1]]
 
     def results_of(self, p: int) -> tuple[list, list]:
         """Row p's values and gradients, in the order of names_of (or, without
