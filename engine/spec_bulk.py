@@ -6,9 +6,12 @@ than evaluating them. Here the specs' fields are pulled out column by column wit
 C-level passes (map over the dicts), names are interned to integer codes, and one
 kernel resolves every reference, checks every arity, puts nodes given out of order in
 engine.spec's order and emits each graph's instructions with engine.lowering.emit, the
-routine that lowers every other graph; nodes of constants only are then folded by
-engine.lowering.fold, as for every other graph. No Graph or Node object is made: an
-Evaluation builds its Graph from the spec only when asked for it.
+routine that lowers every other graph. Nodes of constants only are computed by the
+kernel with the rest, from the instructions emit() puts first: one input set each,
+so folding them beforehand (engine.lowering.fold, in Python) would only add its cost
+(about 5 us a graph of bench B's mixed workload, most of its graphs fold a node). No
+Graph or Node object is made: an Evaluation builds its Graph from the spec only when
+asked for it.
 
 An item takes this path when it is a tuple (graph, inputs) or (graph, inputs,
 output_gradient) whose graph is a Graph or a node-list spec as engine.spec reads it
@@ -51,9 +54,6 @@ _GRAPH_OUTPUT = operator.attrgetter("output")
 _REF_TYPES = {str, float, int}
 _LABEL_TYPES = {str, type(None)}
 _NO_LABEL = object()
-# _lower's per-graph fold flags: nodes of constants only were set aside; a pow's
-# exponent is one of them (lowering.PENDING_POW)
-FOLDED, PENDING_POW = 1, 2 * lowering.PENDING_POW
 
 
 @numba.njit(cache=True, nogil=True)
@@ -133,22 +133,20 @@ def _lower(node_start, id_code, op_code, ref_start, ref_code, number, out_code, 
     Per node: id_code, op_code (-1 for an unknown op), refs [ref_start[i], ref_start[i+1]).
     Per ref: ref_code, a name's code, or ~code for a number whose value is number[code].
     may_be_input[g]: whether graph g's output may be an input that no node uses.
-    Returns per graph: status, fold flags (FOLDED, PENDING_POW), n_slots, output slot,
-    and [start, stop) ranges into the flat instructions (code [n, 4], instr_node; the
-    folded ones first, up to fwd_at[g]), constants (slot, value; NaN for a folded
-    node, computed afterwards) and inputs (slot, code); each node's value slot, and
-    node_order: the spec position of each node in evaluation order.
+    Returns per graph: status, n_slots, output slot, and [start, stop) ranges into the
+    flat instructions (code [n, 4], instr_node; those of nodes of constants only first),
+    constants (slot, value; NaN for a node of constants only, which the kernel's forward
+    sweep computes) and inputs (slot, code); each node's value slot, and node_order: the
+    spec position of each node in evaluation order.
     """
     G = node_start.shape[0] - 1
     n_nodes = node_start[G]
     n_refs = ref_start[n_nodes]
     cap = max(n_refs, 1)
     status = np.zeros(G, np.int64)
-    fold_flags = np.zeros(G, np.int64)
     n_slots = np.zeros(G, np.int64)
     out_slot = np.zeros(G, np.int64)
     code_at = np.zeros(G + 1, np.int64)
-    fwd_at = np.zeros(G + 1, np.int64)
     const_at = np.zeros(G + 1, np.int64)
     input_at = np.zeros(G + 1, np.int64)
     code = np.empty((cap, 4), np.int32)  # a node of r refs emits max(1, r - 1) <= r instructions
@@ -231,13 +229,13 @@ def _lower(node_start, id_code, op_code, ref_start, ref_code, number, out_code, 
                     node_order[n0 + j] = i
         if plain:
             if in_order:
-                nxt, out, c1, f, k1, m1, flags, bad = lowering.emit(
+                nxt, out, c1, f, k1, m1, _, bad = lowering.emit(
                     n0, n1, op_code, ref_start, ref_code, number, id_code, out_code[g],
                     may_be_input[g], stamp, slot_of, has_slot, known, operands, code, instr_node, c,
                     folded, folded_node, zero, const_slot, const_value, k, input_slot, input_code, m,
                     node_slot)
             else:
-                nxt, out, c1, f, k1, m1, flags, bad = lowering.emit(
+                nxt, out, c1, f, k1, m1, _, bad = lowering.emit(
                     zero, n1 - n0, s_op, s_ref_start, s_ref_code, number, s_id, out_code[g],
                     may_be_input[g], stamp, slot_of, has_slot, known, operands, code, instr_node, c,
                     folded, folded_node, zero, const_slot, const_value, k, input_slot, input_code, m,
@@ -246,28 +244,22 @@ def _lower(node_start, id_code, op_code, ref_start, ref_code, number, out_code, 
                     node_slot[n0 + j] = s_node_slot[j]
             # a pow of a variable exponent, or an unknown output: the general path's to word
             if bad < 0 and out >= 0:
-                # the folded instructions go first, where the reverse sweep still finds them
+                # the folded instructions go first: the forward sweep computes them first
                 for j in range(c1 - 1, c - 1, -1):
                     code[j + f] = code[j]
                     instr_node[j + f] = instr_node[j]
                 for j in range(f):
                     code[c + j] = folded[j]
                     instr_node[c + j] = folded_node[j]
-                fwd_at[g] = c + f
                 c, k, m = c1 + f, k1, m1
                 out_slot[g] = out
                 n_slots[g] = nxt
-                if f:
-                    fold_flags[g] |= FOLDED
-                if flags & lowering.PENDING_POW:
-                    fold_flags[g] |= PENDING_POW
             else:
                 plain = False
         if not plain:
             status[g] = 1
-            fwd_at[g] = c
-    code_at[G], fwd_at[G], const_at[G], input_at[G] = c, c, k, m
-    return (status, fold_flags, n_slots, out_slot, code[:c], instr_node[:c], code_at, fwd_at,
+    code_at[G], const_at[G], input_at[G] = c, k, m
+    return (status, n_slots, out_slot, code[:c], instr_node[:c], code_at,
             const_slot[:k], const_value[:k], const_at, input_slot[:m], input_code[:m], input_at,
             node_slot, node_order)
 
@@ -285,7 +277,7 @@ def _put_slots(dst, at, input_slot, i0, i1, node_slot, n0, n1):
 
 
 @numba.njit(cache=True, nogil=True)
-def _item_table(ok, n_slots, out_slot, code_at, fwd_at, const_at, input_at, input_slot, node_start,
+def _item_table(ok, n_slots, out_slot, code_at, const_at, input_at, input_slot, node_start,
                 node_slot, seed_at, intermediates):
     """The ragged kernel's item table (vm.C_* columns) for the graphs `ok`, with their
     value and gradient slot lists; each graph has one lane and its seed at seeds[seed_at[g]]."""
@@ -305,7 +297,7 @@ def _item_table(ok, n_slots, out_slot, code_at, fwd_at, const_at, input_at, inpu
         g = ok[p]
         row = table[p]
         row[vm.C_CODE] = code_at[g]
-        row[vm.C_FWD] = fwd_at[g]
+        row[vm.C_FWD] = code_at[g]  # the forward sweep computes the folded nodes too
         row[vm.C_STOP] = code_at[g + 1]
         row[vm.C_SLOTS] = n_slots[g]
         row[vm.C_LANES] = 1
@@ -554,12 +546,9 @@ def _evaluate_plain(items, seed, intermediates, limits):
     np.cumsum(np.fromiter(map(len, refs_of), np.int64, n_nodes), out=ref_start[1:])
 
     ref_code = np.where(is_number[ref_code], ~ref_code, ref_code)  # emit()'s coding of numbers
-    (status, fold_flags, n_slots, out_slot, code, instr_node, code_at, fwd_at, const_slot, const_value,
+    (status, n_slots, out_slot, code, instr_node, code_at, const_slot, const_value,
      const_at, input_slot, input_code, input_at, node_slot, node_order) = _lower(
         node_start, id_code, op_code, ref_start, ref_code, number, out_code, may_be_input, _ARITY)
-    if fold_flags.any():
-        _fold(np.flatnonzero(fold_flags), fold_flags, status, code, code_at, fwd_at, const_slot,
-              const_value, const_at)
 
     # each graph's input values, looked up by name in its inputs dict, in one pass
     n_inputs = np.diff(input_at).tolist()
@@ -598,7 +587,7 @@ def _evaluate_plain(items, seed, intermediates, limits):
     if len(ok) == 0:
         return None
 
-    table, v_slots, g_slots, out_size = _item_table(ok, n_slots, out_slot, code_at, fwd_at, const_at,
+    table, v_slots, g_slots, out_size = _item_table(ok, n_slots, out_slot, code_at, const_at,
                                                     input_at, input_slot, node_start, node_slot,
                                                     seed_at, intermediates)
     out = np.empty(out_size)
@@ -621,37 +610,6 @@ def _evaluate_plain(items, seed, intermediates, limits):
                       node_start.tolist(), input_names, input_at.tolist(), values, out.tolist(),
                       table[:, [vm.C_V0, vm.C_V1, vm.C_VOUT, vm.C_G0, vm.C_G1, vm.C_GOUT]].tolist(),
                       done)
-
-
-def _fold(folding, fold_flags, status, code, code_at, fwd_at, const_slot, const_value, const_at) -> None:
-    """Compute the folded nodes of the graphs `folding` with lowering.fold, the rule of
-    every other lowering, into const_value (and turn a pow whose folded exponent is 2
-    into square, in code); a graph whose folded value is NaN or inf gets status 1.
-
-    The arrays are read as lists once: most graphs fold a node or two, so slicing the
-    arrays graph by graph would cost more than the folding."""
-    flat = code.ravel().tolist()
-    slots, values = const_slot.tolist(), const_value.tolist()
-    code_at, fwd_at, const_at, flags = code_at.tolist(), fwd_at.tolist(), const_at.tolist(), fold_flags.tolist()
-    pending = False
-    for g in folding.tolist():
-        if status[g]:
-            continue
-        c0, c1, k0, k1 = code_at[g], code_at[g + 1], const_at[g], const_at[g + 1]
-        rows = flat[4 * c0:4 * c1]
-        known = dict(zip(slots[k0:k1], values[k0:k1]))
-        n_folded = fwd_at[g] - c0
-        stop = c1 - c0 if flags[g] & PENDING_POW else n_folded
-        if lowering.fold(rows, stop, n_folded, known) is not None:
-            status[g] = 1
-            continue
-        values[k0:k1] = map(known.__getitem__, slots[k0:k1])
-        if flags[g] & PENDING_POW:
-            flat[4 * c0:4 * c1] = rows
-            pending = True
-    const_value[:] = values
-    if pending:
-        code[:] = np.array(flat, dtype=np.int32).reshape(-1, 4)
 
 
 class PlainBatch:
