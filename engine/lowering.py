@@ -93,7 +93,6 @@ class Code:
                 np.array([self.output_slot], dtype=i32))
         return self._arrays
 
-
     def fused(self, intermediates: bool) -> np.ndarray:
         """The batch kernel's program, int32 [n, 5]: the code with superinstructions
         (engine.ops.FUSIONS) where an instruction's result is read once, by an op it fuses

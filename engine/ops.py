@@ -473,8 +473,8 @@ assert [op.opcode for op in OPS] == list(range(len(OPS))), "opcodes must be 0..n
 @dataclass(frozen=True)
 class Fusion:
     """A superinstruction: `outer` applied to `inner`'s result as its first input, run as
-    one instruction where nothing else reads that result (engine.lowering.fused, for the
-    batch kernel). Its operands are the inner op's, then the outer op's others:
+    one instruction where nothing else reads that result (engine.lowering.Code.fused, for
+    the batch kernel). Its operands are the inner op's, then the outer op's others:
     muladd(a, b, c) = add(mul(a, b), c). The kernels' cases are generated from the two
     ops' rows (engine.vm.codegen), so a fused instruction gives bit for bit what the two
     instructions give, its gradients included; it saves storing and reloading the
