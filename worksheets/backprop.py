@@ -61,6 +61,26 @@ def local(node, env, k: int) -> float:
     return d if len(args) == 1 else d[k]
 
 
+def local_all(node, env) -> list[float]:
+    """[d node / d input k for every k], each as `local` gives it, with the op's local
+    derivative taken once for the node rather than once per input."""
+    op = node.op
+    args = _args(node, env)
+    if op == "add":
+        return [1.0] * len(args)
+    if op == "mul":
+        out = []
+        for k in range(len(args)):
+            d = 1.0
+            for i, a in enumerate(args):
+                if i != k:
+                    d *= a
+            out.append(d)
+        return out
+    d = OPS_BY_NAME[op].local(*args, env[node.id])
+    return [d] if len(args) == 1 else list(d[:len(args)])
+
+
 def forward(graph, inputs: dict, given: dict | None = None) -> tuple[dict, dict]:
     """(env, fresh): `fresh[id]` is each node's value from its inputs' values in `env`,
     and `env[id]` is the student's value where `given` has one, else `fresh[id]`."""

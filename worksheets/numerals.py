@@ -49,6 +49,21 @@ def snap(x: float, scale: float) -> float:
     return x
 
 
+def _snapped(names, raw: dict, scales: dict, out: dict) -> None:
+    """out[name] = snap(float(raw[name]), scales[name]) for each name: `snap` written
+    out in the loop (settle calls it once per value and gradient of every key)."""
+    isfinite, ulp = math.isfinite, math.ulp
+    for name in names:
+        x = float(raw[name])
+        if isfinite(x):
+            whole = round(x)
+            scale, ax = scales[name], abs(x)
+            # max(scale, ax) as max picks it: scale unless ax is larger
+            if abs(x - whole) <= NOISE_ULPS * ulp(ax if ax > scale else scale):
+                x = float(whole) + 0.0
+        out[name] = x
+
+
 def stored(value):
     """`value` (a number, or lists and maps of them) as a key stores it: each float
     rounded to KEY_DIGITS significant digits, so it is written as the shortest decimal."""
@@ -144,20 +159,34 @@ def settle(graph, evaluation) -> Settled:
     from: its inputs' values (a sum of 0.9, -1.8 and 0.9 is 0); a gradient's is the
     terms the chain rule adds, upstream gradient times local factor along each edge."""
     raw_values, raw_grads = evaluation.values, evaluation.gradients
-    inputs = {name: float(raw_values[name]) for name in graph.inputs}
+    names = graph.names
+    env = {name: float(raw_values[name]) for name in names}
+    inputs = {name: env[name] for name in graph.inputs}
     values = dict(inputs)
+    # a node's value scale: its inputs' magnitudes; a gradient's: the chain rule's terms,
+    # backprop.local edge by edge (each node's local derivatives taken once: the same
+    # functions on the same numbers, added in the same order)
+    value_scales = {}
+    scales = dict.fromkeys(names, 0.0)
     for node in graph.nodes:
-        v = float(raw_values[node.id])
-        scale = sum(abs(raw_values[r]) if r.__class__ is str else abs(r) for r in node.inputs)
-        values[node.id] = snap(v, scale)
-    env = {name: float(raw_values[name]) for name in graph.names}
-    scales = dict.fromkeys(graph.names, 0.0)
-    for node in graph.nodes:
+        refs = node.inputs
+        scale = 0  # as sum() adds, from 0
+        for r in refs:
+            scale += abs(env[r]) if r.__class__ is str else abs(r)
+        value_scales[node.id] = scale
         g = abs(float(raw_grads[node.id]))
         if g == 0:
             continue
-        for k, r in enumerate(node.inputs):
+        if node.op == "add":
+            for r in refs:
+                if r.__class__ is str:
+                    scales[r] += g
+            continue
+        for r, d in zip(refs, backprop.local_all(node, env)):
             if r.__class__ is str:
-                scales[r] += g * abs(backprop.local(node, env, k))
-    gradients = {name: snap(float(raw_grads[name]), scales[name]) for name in graph.names}
+                scales[r] += g * abs(d)
+    _snapped([node.id for node in graph.nodes], env, value_scales, values)
+    gradients = {}
+    _snapped(names, raw_grads, scales, gradients)
     return Settled(inputs, values, gradients)
+
