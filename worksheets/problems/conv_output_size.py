@@ -64,34 +64,14 @@ class ConvOutputSize(ProblemType):
 
     def solve(self, variant, options, evaluations, convs, worked=True):
         p = variant.parameters
-        g = conv_geometry(p["width"], p["filter_size"], p["padding"], p["stride"])
-        answers = {"output_size": g.output_size, "windows": g.windows, "centers": g.centers}
+        size, windows, centers, steps = _solved(p["width"], p["filter_size"], p["padding"],
+                                                p["stride"])
+        # fresh lists each time: a set's answers are its caller's to change
+        answers = {"output_size": size, "windows": [list(w) for w in windows],
+                   "centers": list(centers)}
         if not worked:
             return answers, []
-        W, F, P, S = p["width"], p["filter_size"], p["padding"], p["stride"]
-        top = W - F + 2 * P
-        steps = [step("Output size",
-                      f"$\\dfrac{{W - F + 2P}}{{S}} + 1 = "
-                      f"\\dfrac{{{W} - {F} + 2 \\cdot {P}}}{{{S}}} + 1"
-                      f" = \\dfrac{{{top}}}{{{S}}} + 1"
-                      + (f" = {top // S} + 1 = {g.output_size}$" if g.exact else
-                         f" = \\left\\lfloor {top / S:.4g} \\right\\rfloor + 1 = {g.output_size}$: "
-                         f"{top} is not a multiple of {S}, so the last "
-                         f"{top % S} unit(s) of the padded input are never the start of a "
-                         f"window and the output size is the floor"))]
-        steps.append(step("Padded input",
-                          f"The padded input has ${W} + 2 \\cdot {P} = {W + 2 * P}$ units, "
-                          f"indices ${-P}$ to ${W + P - 1}$; indices below 0 and from {W} "
-                          f"up are padding."))
-        start = ("o" if S == 1 else f"{S}o") + (f" - {P}" if P else "")
-        steps.append(step("Windows",
-                          f"Window $o$ starts at $oS - P = {start}$ and covers $F = {F}$ "
-                          f"units: " + ", ".join(f"$[{a}, {b}]$" for a, b in g.windows) + "."))
-        half = (F - 1) // 2
-        steps.append(step("Centres",
-                          f"The centre is {half} unit{'s' if half != 1 else ''} after a "
-                          f"window's start: " + ", ".join(f"${c}$" for c in g.centers) + "."))
-        return answers, steps
+        return answers, [step(title, text) for title, text in steps]
 
     def statement(self, variant, options) -> str:
         p = variant.parameters
@@ -153,3 +133,34 @@ class ConvOutputSize(ProblemType):
         p = problem["parameters"]
         return output_size_svg(p["width"], p["filter_size"], p["padding"], p["stride"], key,
                                title)
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _solved(W: int, F: int, P: int, S: int) -> tuple:
+    """(output size, windows, centres, worked steps as (title, text)) of one geometry,
+    immutable: the few hundred geometries a class draws are worked once each."""
+    g = conv_geometry(W, F, P, S)
+    top = W - F + 2 * P
+    steps = [("Output size",
+              f"$\\dfrac{{W - F + 2P}}{{S}} + 1 = "
+              f"\\dfrac{{{W} - {F} + 2 \\cdot {P}}}{{{S}}} + 1"
+              f" = \\dfrac{{{top}}}{{{S}}} + 1"
+              + (f" = {top // S} + 1 = {g.output_size}$" if g.exact else
+                 f" = \\left\\lfloor {top / S:.4g} \\right\\rfloor + 1 = {g.output_size}$: "
+                 f"{top} is not a multiple of {S}, so the last "
+                 f"{top % S} unit(s) of the padded input are never the start of a "
+                 f"window and the output size is the floor"))]
+    steps.append(("Padded input",
+                  f"The padded input has ${W} + 2 \\cdot {P} = {W + 2 * P}$ units, "
+                  f"indices ${-P}$ to ${W + P - 1}$; indices below 0 and from {W} "
+                  f"up are padding."))
+    start = ("o" if S == 1 else f"{S}o") + (f" - {P}" if P else "")
+    steps.append(("Windows",
+                  f"Window $o$ starts at $oS - P = {start}$ and covers $F = {F}$ "
+                  f"units: " + ", ".join(f"$[{a}, {b}]$" for a, b in g.windows) + "."))
+    half = (F - 1) // 2
+    steps.append(("Centres",
+                  f"The centre is {half} unit{'s' if half != 1 else ''} after a "
+                  f"window's start: " + ", ".join(f"${c}$" for c in g.centers) + "."))
+    return (g.output_size, tuple(tuple(w) for w in g.windows), tuple(g.centers),
+            tuple(steps))
