@@ -36,6 +36,8 @@ NOISE_ULPS = 64
 
 _SHOWN_MAX = 1 << 16
 _shown: dict[float, str] = {}
+_STORED_MAX = 1 << 16
+_stored: dict[float, float] = {}
 
 
 def snap(x: float, scale: float) -> float:
@@ -70,13 +72,32 @@ def stored(value):
     kind = type(value)  # exact types first: keys are mostly lists of ints and floats
     if kind is int:
         return value
-    if kind is float or isinstance(value, float):
+    if kind is float:
+        return _stored_float(value)
+    if kind is dict:
+        return {k: v if type(v) is int else _stored_float(v) if type(v) is float else stored(v)
+                for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) is int else _stored_float(v) if type(v) is float else stored(v)
+                for v in value]
+    if isinstance(value, float):
         return float(f"{value:.{KEY_DIGITS}g}") + 0.0 if math.isfinite(value) else value
-    if kind is list or isinstance(value, list):
+    if isinstance(value, list):
         return [v if type(v) is int else stored(v) for v in value]
     if isinstance(value, dict):
         return {k: stored(v) for k, v in value.items()}
     return value
+
+
+def _stored_float(x: float) -> float:
+    """stored(x) of a float, remembered: a class's keys repeat the same inputs, steps
+    and whole numbers thousands of times."""
+    out = _stored.get(x)
+    if out is None:
+        out = float(f"{x:.{KEY_DIGITS}g}") + 0.0 if math.isfinite(x) else x
+        if len(_stored) < _STORED_MAX and out == out:
+            _stored[x] = out
+    return out
 
 
 def _decimals(x: float) -> int:
