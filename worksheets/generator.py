@@ -7,6 +7,7 @@ one conv1d_many call per set; grading one token; tracing a leaked sheet.
 
 from __future__ import annotations
 
+import functools
 import gc
 import numbers
 from dataclasses import dataclass
@@ -275,7 +276,14 @@ def generate(seed, students, problems=None, *, include_answers: bool = True,
 def grade(token, answers, *, secret=None, templates=None) -> dict:
     """Marks for `answers` to the problem `token` names, regenerated from the token (and,
     for a template problem, from its template, one of `templates`)."""
-    return Generator(secret).grade(token, answers, templates)
+    return _generator(secret_bytes(secret)).grade(token, answers, templates)
+
+
+@functools.lru_cache(maxsize=16)
+def _generator(secret: bytes) -> Generator:
+    """The Generator of a secret, made once: grading one token at a time would otherwise
+    set up its signer for every token. A Generator holds only what the secret derives."""
+    return Generator(secret)
 
 
 def trace(seed, students, *, variant=None, token=None, secret=None) -> list:
