@@ -9,6 +9,7 @@ Wrong numbers, lists of the wrong length and missing parts are marked, not refus
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
@@ -36,6 +37,8 @@ def _kind(value) -> str:
 
 
 def read_number(value, path: str) -> float:
+    if type(value) is float and value - value == 0.0:  # a finite float, as most are
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise AnswerError(f"must be a number, not {_kind(value)}", path=path)
     try:
@@ -62,6 +65,9 @@ def read_submission(key: dict, submitted, path: str = "answers") -> dict:
 
 
 def _read_like(want, got, path: str):
+    kind = type(want)
+    if kind is float or kind is int:
+        return read_number(got, path)
     if isinstance(want, dict):
         if not isinstance(got, dict):
             raise AnswerError(f"must be an object mapping names to numbers, not {_kind(got)}",
@@ -79,6 +85,9 @@ def _read_like(want, got, path: str):
         if len(got) > 4 * len(want) + 16:
             raise AnswerError(f"holds {len(got)} elements; the answer has {len(want)}", path=path)
         inner = want[0] if want else 0.0
+        if type(inner) is float or type(inner) is int:  # a list of numbers
+            return [v if type(v) is float and v - v == 0.0 else read_number(v, f"{path}[{i}]")
+                    for i, v in enumerate(got)]
         return [_read_like(inner, v, f"{path}[{i}]") for i, v in enumerate(got)]
     return read_number(got, path)
 
@@ -172,6 +181,14 @@ def flatten(submitted: dict) -> dict:
 def score(type_id: str, results: list[PartResult]) -> tuple[float, float]:
     """(points earned, points possible) of one graded problem, by the weights table
     (problem.POINTS) that Moodle, Canvas and the gradebook read too."""
-    shares = share_points(type_id, [r.part for r in results])
-    earned = sum(float(s) * r.credit for s, r in zip(shares, results))
-    return round(earned, 6), float(problem_points(type_id, [r.part for r in results]))
+    shares, possible = _points(type_id, tuple(r.part for r in results))
+    earned = sum(s * r.credit for s, r in zip(shares, results))
+    return round(earned, 6), possible
+
+
+@functools.lru_cache(maxsize=1024)
+def _points(type_id: str, names: tuple) -> tuple[tuple[float, ...], float]:
+    """(each part's points as a float, the problem's points) of one type's parts: a
+    class's problems of a type have the same few lists of parts."""
+    return (tuple(float(s) for s in share_points(type_id, list(names))),
+            float(problem_points(type_id, list(names))))
