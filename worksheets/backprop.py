@@ -109,6 +109,7 @@ def backward(graph, env: dict, upstream: float, given: dict | None = None,
         g = grads[node.id]
         if given and node.id in given:
             g = given[node.id]
+        factors = None  # the node's local derivatives, taken once when an edge needs them
         for k, r in enumerate(node.inputs):
             if r.__class__ is not str:
                 continue
@@ -117,7 +118,9 @@ def backward(graph, env: dict, upstream: float, given: dict | None = None,
             elif kind == "drop" and change[1] == node.id and change[2] == k:
                 continue
             else:
-                grads[r] += g * local(node, env, k)
+                if factors is None:
+                    factors = local_all(node, env)
+                grads[r] += g * factors[k]
     return grads
 
 
