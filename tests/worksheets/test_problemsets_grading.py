@@ -338,3 +338,6 @@ def test_a_token_is_its_payload_signed_as_itsdangerous_signs_it():
     assert signer.sign(payload).decode() == p["token"]
     body = orjson.loads(base64.urlsafe_b64decode(payload + b"=" * (-len(payload) % 4)))
     assert body[3:] == ["gate_gradient", {"gates": ["tanh"]}, 1]
+    for broken in (p["token"].rsplit(".", 1)[0] + ".***", p["token"].replace(".", "")):
+        with pytest.raises(TokenError, match="signature does not match"):
+            grade(broken, p["answers"], secret=SECRET)
