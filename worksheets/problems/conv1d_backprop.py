@@ -60,23 +60,24 @@ class Conv1dBackprop(ProblemType):
         x, w, g, S, P = p["input"], p["weight"], p["grad_output"], p["stride"], p["padding"]
         F = len(w)
         xp = [0] * P + x + [0] * P
+        # each number of the sums written once, not once per term it appears in
+        sw, sxp, sg = [signed(v) for v in w], [signed(v) for v in xp], [signed(v) for v in g]
         steps = [step("Padded input",
                       f"With $P = {P}$: $x = [{', '.join(map(str, xp))}]$, window $o$ starting "
                       f"at padded index ${S}o$." if P else
                       f"No padding: window $o$ starts at index ${S}o$.")]
         for o, yo in enumerate(answers["output"]):
-            terms = " + ".join(f"{signed(w[k])} \\cdot {signed(xp[o * S + k])}" for k in range(F))
+            terms = " + ".join(f"{sw[k]} \\cdot {sxp[o * S + k]}" for k in range(F))
             steps.append(step(f"Output {o}", f"$y_{{{o}}} = {terms} = {num(yo)}$"))
         for k, gk in enumerate(answers["grad_weight"]):
-            terms = " + ".join(f"{signed(g[o])} \\cdot {signed(xp[o * S + k])}"
-                               for o in range(len(g)))
+            terms = " + ".join(f"{sg[o]} \\cdot {sxp[o * S + k]}" for o in range(len(g)))
             steps.append(step(f"Gradient of w[{k}]",
                               f"$\\dfrac{{\\partial L}}{{\\partial w_{{{k}}}}} = \\sum_o "
                               f"\\dfrac{{\\partial L}}{{\\partial y_o}} x_{{oS - P + {k}}} = "
                               f"{terms} = {num(gk)}$"))
         for i, gi in enumerate(answers["grad_input"]):
             pairs = [(o, i + P - o * S) for o in range(len(g)) if 0 <= i + P - o * S < F]
-            terms = " + ".join(f"{signed(g[o])} \\cdot {signed(w[k])}" for o, k in pairs)
+            terms = " + ".join(f"{sg[o]} \\cdot {sw[k]}" for o, k in pairs)
             text = (f"$\\dfrac{{\\partial L}}{{\\partial x_{{{i}}}}} = {terms} = {num(gi)}$"
                     if pairs else
                     f"$\\dfrac{{\\partial L}}{{\\partial x_{{{i}}}}} = 0$: no window reads "
