@@ -37,8 +37,14 @@ def _kind(value) -> str:
 
 
 def read_number(value, path: str) -> float:
-    if type(value) is float and value - value == 0.0:  # a finite float, as most are
+    kind = type(value)  # exact types first: a float or an int, as nearly every answer is
+    if kind is float and value - value == 0.0:
         return value
+    if kind is int:
+        try:
+            return float(value)
+        except OverflowError:
+            raise AnswerError("is too large", path=path) from None
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise AnswerError(f"must be a number, not {_kind(value)}", path=path)
     try:
@@ -106,11 +112,14 @@ def wrong(part: str, want, feedback: str = WRONG) -> PartResult:
 
 def mark_number(part: str, got, want: float, tol: Tolerance,
                 mistakes: list[tuple[float, str]] = ()) -> PartResult:
-    """One number: right within `tol`, or wrong with the first mistake it matches."""
+    """One number: right within `tol`, or wrong with the first mistake it matches.
+    `mistakes` may be a function that makes the list, called only for a wrong answer."""
     if got is None:
         return missing(part, want)
     if tol.accepts(got, want):
         return correct(part, want)
+    if callable(mistakes):
+        mistakes = mistakes()
     return wrong(part, want, diagnose(got, want, tol, mistakes))
 
 
@@ -137,13 +146,16 @@ def _same(got, want, tol: Tolerance) -> bool:
 def mark_list(part: str, got, want: list, tol: Tolerance,
               mistakes: list[tuple[list, str]] = ()) -> PartResult:
     """A list, element by element: credit is the share of positions right, over the
-    longer of the two lists (so extra elements cost as much as missing ones)."""
+    longer of the two lists (so extra elements cost as much as missing ones).
+    `mistakes` may be a function that makes the list, called only for a wrong answer."""
     if got is None:
         return missing(part, want)
     right = sum(_same(g, w, tol) for g, w in zip(got, want))
     n = max(len(got), len(want))
     if right == n:
         return correct(part, want)
+    if callable(mistakes):
+        mistakes = mistakes()
     for value, message in mistakes:
         if _same(got, value, tol) and not _same(value, want, tol):
             return PartResult(part, False, right / n, message, want)

@@ -104,26 +104,41 @@ class Conv1dBackprop(ProblemType):
     def grade(self, variant, options, answers, submitted):
         p = variant.parameters
         x, w, g, S, P = p["input"], p["weight"], p["grad_output"], p["stride"], p["padding"]
-        flipped = _by_hand(x, w[::-1], g, S, P)
-        unpadded = _by_hand(x, w, g[:_out_size(len(x), len(w), S, 0)], S, 0) \
-            if P and _out_size(len(x), len(w), S, 0) > 0 else None
-        out_mistakes = [(flipped[0], "the filter is flipped: conv1d (as in PyTorch) is a "
-                                     "cross-correlation, y_o = sum_k w_k x_(oS - P + k)")]
-        if unpadded is not None:
-            out_mistakes.append((unpadded[0], f"the padding is missing: add {P} zero(s) on "
-                                              f"each side first"))
-        gw_mistakes = [(answers["grad_weight"][::-1], "the gradient of the filter is reversed: "
-                                                       "dL/dw_k pairs dL/dy_o with x_(oS - P + k)")]
-        gx_mistakes = [(flipped[1], "the filter is flipped: dL/dx_i collects dL/dy_o times w_k "
-                                    "for every window o whose tap k reads x_i, with the "
-                                    "filter as it is (the forward pass is a cross-"
-                                    "correlation, so nothing is flipped)")]
-        if S > 1:
-            for taps, flip in ((w, ""), (w[::-1], " and the filter is flipped")):
-                gx_mistakes.append((_grad_input_stride_one(x, taps, g, P),
-                                    f"the stride is left out of the backward pass{flip}: "
-                                    f"window o starts at {S}o - P, so dL/dy_o reaches the "
-                                    f"units x_({S}o - P + k)"))
+        flipped = []  # _by_hand with the filter flipped, worked once if a part needs it
+
+        def flipped_filter():
+            if not flipped:
+                flipped.append(_by_hand(x, w[::-1], g, S, P))
+            return flipped[0]
+
+        def out_mistakes():
+            unpadded = _by_hand(x, w, g[:_out_size(len(x), len(w), S, 0)], S, 0) \
+                if P and _out_size(len(x), len(w), S, 0) > 0 else None
+            out = [(flipped_filter()[0], "the filter is flipped: conv1d (as in PyTorch) is a "
+                                         "cross-correlation, y_o = sum_k w_k x_(oS - P + k)")]
+            if unpadded is not None:
+                out.append((unpadded[0], f"the padding is missing: add {P} zero(s) on "
+                                         f"each side first"))
+            return out
+
+        def gw_mistakes():
+            return [(answers["grad_weight"][::-1], "the gradient of the filter is reversed: "
+                                                   "dL/dw_k pairs dL/dy_o with x_(oS - P + k)")]
+
+        def gx_mistakes():
+            out = [(flipped_filter()[1], "the filter is flipped: dL/dx_i collects dL/dy_o "
+                                         "times w_k for every window o whose tap k reads "
+                                         "x_i, with the filter as it is (the forward pass is "
+                                         "a cross-correlation, so nothing is flipped)")]
+            if S > 1:
+                for taps, flip in ((w, ""), (w[::-1], " and the filter is flipped")):
+                    out.append((_grad_input_stride_one(x, taps, g, P),
+                                f"the stride is left out of the backward pass{flip}: "
+                                f"window o starts at {S}o - P, so dL/dy_o reaches the "
+                                f"units x_({S}o - P + k)"))
+            return out
+
+        # each part's mistakes are worked out only when that part is wrong
         return [
             mark_list("output", submitted.get("output"), answers["output"], HAND, out_mistakes),
             mark_list("grad_input", submitted.get("grad_input"), answers["grad_input"], HAND,

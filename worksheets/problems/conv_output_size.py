@@ -90,44 +90,27 @@ class ConvOutputSize(ProblemType):
         p = variant.parameters
         W, F, P, S = p["width"], p["filter_size"], p["padding"], p["stride"]
         top = W - F + 2 * P
-        mistakes = []
-        if P:
-            mistakes.append(((W - F + P) // S + 1, "P where 2P belongs: the padding is added "
-                                                   "on both sides, W - F + 2P"))
-        # a one-sided padding that gives the same count is named as P where 2P belongs
-        if P and W >= F:
-            unpadded = (W - F) / S + 1
-            mistakes += [((W - F) // S + 1, f"the padding is left out: the input is padded to "
-                                             f"W + 2P = {W + 2 * P} units, so the size is "
-                                             f"(W - F + 2P)/S + 1, not (W - F)/S + 1"),
-                         (unpadded, f"the padding is left out: (W - F)/S + 1 = "
-                                    f"{unpadded:.4g} ignores the {P} zero(s) on each side; "
-                                    f"use (W - F + 2P)/S + 1", Tolerance(0.01))]
-        if top % S:
-            frac = top / S + 1
-            mistakes += [(-(-top // S) + 1, f"a non-integer output size silently rounded up: "
-                                            f"({W} - {F} + 2·{P})/{S} = {top / S:.4g} is not "
-                                            f"whole; take the floor (a window cannot start past "
-                                            f"the padded input), then add 1"),
-                         (round(frac), f"a non-integer output size silently rounded: "
-                                       f"({W} - {F} + 2·{P})/{S} + 1 = {frac:.4g}; take the floor "
-                                       f"of the division, then add 1"),
-                         (frac, f"a non-integer output size: ({W} - {F} + 2·{P})/{S} = "
-                                f"{top / S:.4g} is not whole; its floor plus 1 counts the "
-                                f"windows", Tolerance(0.01))]
-        mistakes += [(top // S, "the first window counts too: add 1"),
-                     (top + 1, "divide by the stride: the windows start S units apart")]
-        results = [mark_number("output_size", submitted.get("output_size"),
-                               answers["output_size"], EXACT, mistakes)]
-        shifted = [[a + P, b + P] for a, b in answers["windows"]]
-        results.append(mark_list("windows", submitted.get("windows"), answers["windows"], EXACT,
-                                 [(shifted, "indices count from the first real input unit: the "
-                                            "padding on the left has negative indices")]))
-        results.append(mark_list("centers", submitted.get("centers"), answers["centers"], EXACT,
-                                 [([c + P for c in answers["centers"]],
-                                   "indices count from the first real input unit: the padding "
-                                   "on the left has negative indices")]))
-        return results
+
+        # the mistakes of a part are worked out only when that part is wrong
+        def size_mistakes():
+            return _size_mistakes(W, F, P, S, top)
+
+        def window_mistakes():
+            shifted = [[a + P, b + P] for a, b in answers["windows"]]
+            return [(shifted, "indices count from the first real input unit: the padding "
+                              "on the left has negative indices")]
+
+        def center_mistakes():
+            return [([c + P for c in answers["centers"]],
+                     "indices count from the first real input unit: the padding on the left "
+                     "has negative indices")]
+
+        return [mark_number("output_size", submitted.get("output_size"),
+                            answers["output_size"], EXACT, size_mistakes),
+                mark_list("windows", submitted.get("windows"), answers["windows"], EXACT,
+                          window_mistakes),
+                mark_list("centers", submitted.get("centers"), answers["centers"], EXACT,
+                          center_mistakes)]
 
     def figure(self, problem, key, title):
         p = problem["parameters"]
@@ -164,3 +147,36 @@ def _solved(W: int, F: int, P: int, S: int) -> tuple:
                   f"window's start: " + ", ".join(f"${c}$" for c in g.centers) + "."))
     return (g.output_size, tuple(tuple(w) for w in g.windows), tuple(g.centers),
             tuple(steps))
+
+
+def _size_mistakes(W: int, F: int, P: int, S: int, top: int) -> list:
+    """The output sizes a student commonly gives instead, each with the words that name
+    the slip."""
+    mistakes = []
+    if P:
+        mistakes.append(((W - F + P) // S + 1, "P where 2P belongs: the padding is added "
+                                               "on both sides, W - F + 2P"))
+    # a one-sided padding that gives the same count is named as P where 2P belongs
+    if P and W >= F:
+        unpadded = (W - F) / S + 1
+        mistakes += [((W - F) // S + 1, f"the padding is left out: the input is padded to "
+                                         f"W + 2P = {W + 2 * P} units, so the size is "
+                                         f"(W - F + 2P)/S + 1, not (W - F)/S + 1"),
+                     (unpadded, f"the padding is left out: (W - F)/S + 1 = "
+                                f"{unpadded:.4g} ignores the {P} zero(s) on each side; "
+                                f"use (W - F + 2P)/S + 1", Tolerance(0.01))]
+    if top % S:
+        frac = top / S + 1
+        mistakes += [(-(-top // S) + 1, f"a non-integer output size silently rounded up: "
+                                        f"({W} - {F} + 2·{P})/{S} = {top / S:.4g} is not "
+                                        f"whole; take the floor (a window cannot start past "
+                                        f"the padded input), then add 1"),
+                     (round(frac), f"a non-integer output size silently rounded: "
+                                   f"({W} - {F} + 2·{P})/{S} + 1 = {frac:.4g}; take the floor "
+                                   f"of the division, then add 1"),
+                     (frac, f"a non-integer output size: ({W} - {F} + 2·{P})/{S} = "
+                            f"{top / S:.4g} is not whole; its floor plus 1 counts the "
+                            f"windows", Tolerance(0.01))]
+    mistakes += [(top // S, "the first window counts too: add 1"),
+                 (top + 1, "divide by the stride: the windows start S units apart")]
+    return mistakes
