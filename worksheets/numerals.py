@@ -173,41 +173,50 @@ class Settled:
         return out
 
 
-def settle(graph, evaluation) -> Settled:
+def settle(graph, evaluation, wanted: tuple | None = None) -> Settled:
     """The evaluation of `graph` (an engine.Graph; an unbatched engine Evaluation with
     intermediates) with every value and gradient that is a whole number up to rounding
     noise made that number. A node's noise scale is the magnitudes it was computed
     from: its inputs' values (a sum of 0.9, -1.8 and 0.9 is 0); a gradient's is the
-    terms the chain rule adds, upstream gradient times local factor along each edge."""
+    terms the chain rule adds, upstream gradient times local factor along each edge.
+
+    `wanted` = (node ids, names): settle only those values (besides the inputs) and
+    gradients, each exactly as it is settled among all of them; default every one."""
     raw_values, raw_grads = evaluation.values, evaluation.gradients
     names = graph.names
     env = {name: float(raw_values[name]) for name in names}
     inputs = {name: env[name] for name in graph.inputs}
     values = dict(inputs)
+    if wanted is None:
+        value_ids, grad_names = [node.id for node in graph.nodes], names
+    else:
+        value_ids, grad_names = wanted
     # a node's value scale: its inputs' magnitudes; a gradient's: the chain rule's terms,
     # backprop.local edge by edge (each node's local derivatives taken once: the same
     # functions on the same numbers, added in the same order)
-    value_scales = {}
-    scales = dict.fromkeys(names, 0.0)
+    value_scales = dict.fromkeys(value_ids)
+    scales = dict.fromkeys(grad_names, 0.0)
     for node in graph.nodes:
         refs = node.inputs
-        scale = 0  # as sum() adds, from 0
-        for r in refs:
-            scale += abs(env[r]) if r.__class__ is str else abs(r)
-        value_scales[node.id] = scale
+        if node.id in value_scales:
+            scale = 0  # as sum() adds, from 0
+            for r in refs:
+                scale += abs(env[r]) if r.__class__ is str else abs(r)
+            value_scales[node.id] = scale
         g = abs(float(raw_grads[node.id]))
         if g == 0:
             continue
+        if wanted is not None and not any(r in scales for r in refs if r.__class__ is str):
+            continue
         if node.op == "add":
             for r in refs:
-                if r.__class__ is str:
+                if r.__class__ is str and r in scales:
                     scales[r] += g
             continue
         for r, d in zip(refs, backprop.local_all(node, env)):
-            if r.__class__ is str:
+            if r.__class__ is str and r in scales:
                 scales[r] += g * abs(d)
-    _snapped([node.id for node in graph.nodes], env, value_scales, values)
+    _snapped(value_ids, env, value_scales, values)
     gradients = {}
-    _snapped(names, raw_grads, scales, gradients)
+    _snapped(grad_names, raw_grads, scales, gradients)
     return Settled(inputs, values, gradients)
-

@@ -232,6 +232,9 @@ class ProblemType(abc.ABC):
     tolerances: ClassVar[dict[str, Tolerance]] = {}
     # what the figure shows, for its title; None for a type drawn without a figure
     figure_shows: ClassVar[str | None] = None
+    # (node ids, names) of the values and gradients its key and worked solution read
+    # from a graph item's evaluation, when not all of them: settling the rest is skipped
+    key_reads: ClassVar[tuple | None] = None
 
     def __init__(self):
         self._options = {o.name: o for o in self.options}
