@@ -53,6 +53,14 @@ def _signer(keys: Keys) -> Signer:
                   key_derivation="none")
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _unpadded_b64(data: bytes) -> bytes:
+    """base64.urlsafe_b64encode(data) without its "=" padding, in one step."""
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
+
+
 class TokenSigner:
     """Signs and reads the tokens of one secret."""
 
@@ -68,12 +76,10 @@ class TokenSigner:
     def sign(self, variant: str, index: int, type_id: str, options: dict, reveal: bool,
              template: str | None = None) -> str:
         body = [GENERATOR_VERSION, variant, index, type_id, options, int(reveal)]
-        payload = base64.urlsafe_b64encode(
-            orjson.dumps(body if template is None else [*body, template])).rstrip(b"=")
+        payload = _unpadded_b64(orjson.dumps(body if template is None else [*body, template]))
         mac = self._mac.copy()
         mac.update(payload)
-        signature = base64.urlsafe_b64encode(mac.digest()).rstrip(b"=")
-        return (payload + self._signer.sep + signature).decode()
+        return (payload + self._signer.sep + _unpadded_b64(mac.digest())).decode()
 
     def _unsign(self, signed: bytes) -> bytes:
         """The payload of `signed`, as itsdangerous's Signer.unsign checks it (the
