@@ -38,6 +38,7 @@ _SHOWN_MAX = 1 << 16
 _shown: dict[float, str] = {}
 _STORED_MAX = 1 << 16
 _stored: dict[float, float] = {}
+_stored_get = _stored.get
 
 
 def snap(x: float, scale: float) -> float:
@@ -74,11 +75,14 @@ def stored(value):
         return value
     if kind is float:
         return _stored_float(value)
+    # a float the map has is taken from it here, without a call
     if kind is dict:
-        return {k: v if type(v) is int else _stored_float(v) if type(v) is float else stored(v)
+        return {k: (hit if (hit := _stored_get(v)) is not None else _stored_float(v))
+                if type(v) is float else v if type(v) is int else stored(v)
                 for k, v in value.items()}
     if kind is list:
-        return [v if type(v) is int else _stored_float(v) if type(v) is float else stored(v)
+        return [(hit if (hit := _stored_get(v)) is not None else _stored_float(v))
+                if type(v) is float else v if type(v) is int else stored(v)
                 for v in value]
     if isinstance(value, float):
         return float(f"{value:.{KEY_DIGITS}g}") + 0.0 if math.isfinite(value) else value
