@@ -61,6 +61,26 @@ def local(node, env, k: int) -> float:
     return d if len(args) == 1 else d[k]
 
 
+def local_all(node, env) -> list[float]:
+    """[d node / d input k for every k], each as `local` gives it, with the op's local
+    derivative taken once for the node rather than once per input."""
+    op = node.op
+    args = _args(node, env)
+    if op == "add":
+        return [1.0] * len(args)
+    if op == "mul":
+        out = []
+        for k in range(len(args)):
+            d = 1.0
+            for i, a in enumerate(args):
+                if i != k:
+                    d *= a
+            out.append(d)
+        return out
+    d = OPS_BY_NAME[op].local(*args, env[node.id])
+    return [d] if len(args) == 1 else list(d[:len(args)])
+
+
 def forward(graph, inputs: dict, given: dict | None = None) -> tuple[dict, dict]:
     """(env, fresh): `fresh[id]` is each node's value from its inputs' values in `env`,
     and `env[id]` is the student's value where `given` has one, else `fresh[id]`."""
@@ -89,6 +109,7 @@ def backward(graph, env: dict, upstream: float, given: dict | None = None,
         g = grads[node.id]
         if given and node.id in given:
             g = given[node.id]
+        factors = None  # the node's local derivatives, taken once when an edge needs them
         for k, r in enumerate(node.inputs):
             if r.__class__ is not str:
                 continue
@@ -97,7 +118,9 @@ def backward(graph, env: dict, upstream: float, given: dict | None = None,
             elif kind == "drop" and change[1] == node.id and change[2] == k:
                 continue
             else:
-                grads[r] += g * local(node, env, k)
+                if factors is None:
+                    factors = local_all(node, env)
+                grads[r] += g * factors[k]
     return grads
 
 

@@ -7,6 +7,7 @@ one conv1d_many call per set; grading one token; tracing a leaked sheet.
 
 from __future__ import annotations
 
+import functools
 import gc
 import numbers
 from dataclasses import dataclass
@@ -141,7 +142,7 @@ class Generator:
     def _build(self, request, include_answers, worked, reveal) -> dict:
         keys_, sign = self.keys, self.signer.sign
         sheets, works = [], []
-        graph_items, conv_items = [], []
+        graph_items, conv_items, reads = [], [], []
         for student in request.students:
             variant = variant_of(keys_, request.seed, str(student))
             problems = []
@@ -158,12 +159,13 @@ class Generator:
                     w = Work(t, options, given, v)
                     g0, c0 = len(graph_items), len(conv_items)
                     graph_items += t.graph_items(v)
+                    reads += [t.key_reads] * (len(graph_items) - g0)
                     conv_items += t.conv_items(v)
                     w.graphs, w.convs = (g0, len(graph_items)), (c0, len(conv_items))
                     works.append((w, problem))
             sheets.append({"student": student, "variant": variant, "problems": problems})
         if include_answers:
-            evaluations = evaluate_keys(graph_items)
+            evaluations = evaluate_keys(graph_items, reads)
             convs = conv1d_many(conv_items) if conv_items else []
             for w, problem in works:
                 answers, solution = w.type.solve(w.variant, w.options,
@@ -239,21 +241,25 @@ class Generator:
                 if variant_of(self.keys, request.seed, str(s)) == variant]
 
 
-def evaluate_keys(graph_items: list) -> list:
+def evaluate_keys(graph_items: list, reads: list | None = None) -> list:
     """The engine's evaluations of (graph, inputs[, output_gradient]) items with their
     rounding noise settled (numerals.settle): every key value that is a whole number up
-    to noise is that number here, before any format or the grader reads it."""
+    to noise is that number here, before any format or the grader reads it. `reads`:
+    per item, the values and gradients its type reads (ProblemType.key_reads), or None
+    for all."""
     if not graph_items:
         return []
-    return [settle(item[0], ev) for item, ev in zip(graph_items,
-                                                     engine.evaluate_many(graph_items))]
+    reads = reads or [None] * len(graph_items)
+    return [settle(item[0], ev, wanted) for item, ev, wanted
+            in zip(graph_items, engine.evaluate_many(graph_items), reads)]
 
 
 def solve(t, variant, options: dict | None = None, worked: bool = True) -> tuple[dict, list]:
     """(answers, solution) of one variant of type `t`, its arithmetic done by the engine;
     the answers as a key stores them (numerals.stored), as a set holds them."""
     options = t.with_defaults(options or {})
-    evaluations = evaluate_keys(t.graph_items(variant))
+    items = t.graph_items(variant)
+    evaluations = evaluate_keys(items, [t.key_reads] * len(items))
     items = t.conv_items(variant)
     convs = conv1d_many(items) if items else []
     answers, solution = t.solve(variant, options, evaluations, convs, worked)
@@ -275,7 +281,14 @@ def generate(seed, students, problems=None, *, include_answers: bool = True,
 def grade(token, answers, *, secret=None, templates=None) -> dict:
     """Marks for `answers` to the problem `token` names, regenerated from the token (and,
     for a template problem, from its template, one of `templates`)."""
-    return Generator(secret).grade(token, answers, templates)
+    return _generator(secret_bytes(secret)).grade(token, answers, templates)
+
+
+@functools.lru_cache(maxsize=16)
+def _generator(secret: bytes) -> Generator:
+    """The Generator of a secret, made once: grading one token at a time would otherwise
+    set up its signer for every token. A Generator holds only what the secret derives."""
+    return Generator(secret)
 
 
 def trace(seed, students, *, variant=None, token=None, secret=None) -> list:

@@ -9,6 +9,7 @@ Wrong numbers, lists of the wrong length and missing parts are marked, not refus
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
@@ -36,6 +37,14 @@ def _kind(value) -> str:
 
 
 def read_number(value, path: str) -> float:
+    kind = type(value)  # exact types first: a float or an int, as nearly every answer is
+    if kind is float and value - value == 0.0:
+        return value
+    if kind is int:
+        try:
+            return float(value)
+        except OverflowError:
+            raise AnswerError("is too large", path=path) from None
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise AnswerError(f"must be a number, not {_kind(value)}", path=path)
     try:
@@ -62,6 +71,9 @@ def read_submission(key: dict, submitted, path: str = "answers") -> dict:
 
 
 def _read_like(want, got, path: str):
+    kind = type(want)
+    if kind is float or kind is int:
+        return read_number(got, path)
     if isinstance(want, dict):
         if not isinstance(got, dict):
             raise AnswerError(f"must be an object mapping names to numbers, not {_kind(got)}",
@@ -79,6 +91,9 @@ def _read_like(want, got, path: str):
         if len(got) > 4 * len(want) + 16:
             raise AnswerError(f"holds {len(got)} elements; the answer has {len(want)}", path=path)
         inner = want[0] if want else 0.0
+        if type(inner) is float or type(inner) is int:  # a list of numbers
+            return [v if type(v) is float and v - v == 0.0 else read_number(v, f"{path}[{i}]")
+                    for i, v in enumerate(got)]
         return [_read_like(inner, v, f"{path}[{i}]") for i, v in enumerate(got)]
     return read_number(got, path)
 
@@ -97,11 +112,14 @@ def wrong(part: str, want, feedback: str = WRONG) -> PartResult:
 
 def mark_number(part: str, got, want: float, tol: Tolerance,
                 mistakes: list[tuple[float, str]] = ()) -> PartResult:
-    """One number: right within `tol`, or wrong with the first mistake it matches."""
+    """One number: right within `tol`, or wrong with the first mistake it matches.
+    `mistakes` may be a function that makes the list, called only for a wrong answer."""
     if got is None:
         return missing(part, want)
     if tol.accepts(got, want):
         return correct(part, want)
+    if callable(mistakes):
+        mistakes = mistakes()
     return wrong(part, want, diagnose(got, want, tol, mistakes))
 
 
@@ -128,13 +146,16 @@ def _same(got, want, tol: Tolerance) -> bool:
 def mark_list(part: str, got, want: list, tol: Tolerance,
               mistakes: list[tuple[list, str]] = ()) -> PartResult:
     """A list, element by element: credit is the share of positions right, over the
-    longer of the two lists (so extra elements cost as much as missing ones)."""
+    longer of the two lists (so extra elements cost as much as missing ones).
+    `mistakes` may be a function that makes the list, called only for a wrong answer."""
     if got is None:
         return missing(part, want)
     right = sum(_same(g, w, tol) for g, w in zip(got, want))
     n = max(len(got), len(want))
     if right == n:
         return correct(part, want)
+    if callable(mistakes):
+        mistakes = mistakes()
     for value, message in mistakes:
         if _same(got, value, tol) and not _same(value, want, tol):
             return PartResult(part, False, right / n, message, want)
@@ -172,6 +193,14 @@ def flatten(submitted: dict) -> dict:
 def score(type_id: str, results: list[PartResult]) -> tuple[float, float]:
     """(points earned, points possible) of one graded problem, by the weights table
     (problem.POINTS) that Moodle, Canvas and the gradebook read too."""
-    shares = share_points(type_id, [r.part for r in results])
-    earned = sum(float(s) * r.credit for s, r in zip(shares, results))
-    return round(earned, 6), float(problem_points(type_id, [r.part for r in results]))
+    shares, possible = _points(type_id, tuple(r.part for r in results))
+    earned = sum(s * r.credit for s, r in zip(shares, results))
+    return round(earned, 6), possible
+
+
+@functools.lru_cache(maxsize=1024)
+def _points(type_id: str, names: tuple) -> tuple[tuple[float, ...], float]:
+    """(each part's points as a float, the problem's points) of one type's parts: a
+    class's problems of a type have the same few lists of parts."""
+    return (tuple(float(s) for s in share_points(type_id, list(names))),
+            float(problem_points(type_id, list(names))))

@@ -42,9 +42,14 @@ def mark_graph(q: GraphQuestion, key: dict, leaves: dict) -> list[PartResult]:
     for path, kind, name in q.parts:
         if path in leaves:
             given[kind][name] = leaves[path]
-    env, fresh = backprop.forward(q.graph, q.inputs, given["value"])
-    carried = backprop.backward(q.graph, env, q.upstream, given["gradient"])
-    variants = _Variants(q, env, given["gradient"])
+    passes = []  # the passes from the student's own numbers, made for the first wrong part
+
+    def own_numbers():
+        if not passes:
+            env, fresh = backprop.forward(q.graph, q.inputs, given["value"])
+            carried = backprop.backward(q.graph, env, q.upstream, given["gradient"])
+            passes.append((env, fresh, carried, _Variants(q, env, given["gradient"])))
+        return passes[0]
     results = []
     for path, kind, name in q.parts:
         want = key[kind][name]
@@ -56,6 +61,7 @@ def mark_graph(q: GraphQuestion, key: dict, leaves: dict) -> list[PartResult]:
         if tol.accepts(got, want):
             results.append(correct(path, want))
             continue
+        env, fresh, carried, variants = own_numbers()
         if kind == "value":
             follows = fresh[name]
             mistakes = backprop.mistaken_values(q.graph.node(name), env)

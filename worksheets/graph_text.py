@@ -95,7 +95,7 @@ class GraphText:
     Nodes in `unnamed` are written as their expressions in the names of the others."""
 
     __slots__ = ("graph", "formula", "table", "forward_sym", "edges", "output", "d_out",
-                 "unnamed", "expr", "words")
+                 "unnamed", "expr", "words", "_forward_plan", "_backward_plan")
 
     def __init__(self, graph, unnamed=frozenset()):
         self.graph = graph
@@ -126,6 +126,8 @@ class GraphText:
         self.edges = {name: [(node, k, local_tex(node, k, self._ref, self._ref(node.id)))
                              for node, k in edges]
                       for name, edges in backprop.edges_into(graph).items()}
+        # the symbols of the worked passes, written when a solution first needs them
+        self._forward_plan = self._backward_plan = None
 
     def _ref(self, r) -> str:
         """An input of a local factor: a name, a number or an unnamed node's expression,
@@ -147,47 +149,71 @@ class GraphText:
         return words, alone
 
     def forward_steps(self, values: dict) -> list[dict]:
+        if self._forward_plan is None:
+            self._forward_plan = self._plan_forward()
         out = []
+        for node, op, inputs, write, title, head in self._forward_plan:
+            args = [write(values[r]) if r.__class__ is str else write(r) for r in inputs]
+            out.append(step(title, f"{head}{op_tex(op, args, numeric=True)} "
+                                   f"= {num(values[node.id])}$"))
+        return out
+
+    def _plan_forward(self) -> list[tuple]:
+        """Per node: (node, op and inputs as shown, how a number is written, the step's
+        title, its text up to the numbers), the same for every student."""
+        plan = []
         for node in self.graph.nodes:
             op, inputs = shown(node)
             # a prefix op puts its argument in parentheses itself: -(-1.3), not -((-1.3))
             write = num if OPS_BY_NAME[op].prefix else signed
-            args = [write(values[r]) if r.__class__ is str else write(r) for r in inputs]
-            numeric = op_tex(op, args, numeric=True)
             # an unnamed node is its expression: w x = 1 \cdot 2, not w x = w x = ...
             head = ("" if node.id in self.unnamed else f"{tex_name(node.id)} = ")
-            out.append(step(f"Forward: {self.words[node.id]}",
-                            f"${head}{self.forward_sym[node.id]} = {numeric} "
-                            f"= {num(values[node.id])}$"))
-        return out
+            plan.append((node, op, inputs, write, f"Forward: {self.words[node.id]}",
+                         f"${head}{self.forward_sym[node.id]} = "))
+        return plan
 
     def backward_steps(self, values: dict, gradients: dict, upstream: float) -> list[dict]:
-        out = []
+        if self._backward_plan is None:
+            self._backward_plan = self._plan_backward()
         y = self.output
         start = "1" if upstream == 1.0 else f"{num(upstream)} \\text{{ (the upstream gradient)}}"
-        out.append(step(f"Backward: {y}", f"${self.d_out[y]} = {start}$"))
+        out = [step(f"Backward: {y}", f"${self.d_out[y]} = {start}$")]
+        locals_: dict = {}
+        for name, title, head, edges, worked in self._backward_plan:
+            text = head
+            if worked:
+                numeric = []
+                for node, k, one in edges:
+                    g = gradients[node.id]
+                    if one:
+                        numeric.append(signed(g))
+                    else:
+                        d = locals_.get(node.id)
+                        if d is None:
+                            d = locals_[node.id] = backprop.local_all(node, values)
+                        numeric.append(f"{signed(g)} \\cdot {signed(d[k])}")
+                text += f" = {' + '.join(numeric)}"
+            out.append(step(title, f"${text} = {num(gradients[name])}$"))
+        return out
+
+    def _plan_backward(self) -> list[tuple]:
+        """Per name, in the order a solution works them: (name, the step's title, its
+        symbolic sum, its edges as (consumer, input position, factor is 1), whether the
+        numbers of the sum are written out), the same for every student."""
+        plan = []
+        y = self.output
         order = [n.id for n in reversed(self.graph.nodes) if n.id != y] + list(self.graph.inputs)
         for name in order:
             edges = self.edges[name]
-            sym, numeric = [], []
-            for node, k, factor in edges:
-                g = gradients[node.id]
-                d = self.d_out[node.id]
-                if factor == "1":
-                    sym.append(d)
-                    numeric.append(signed(g))
-                else:
-                    sym.append(f"{d} \\cdot {_wrap(factor)}")
-                    numeric.append(f"{signed(g)} \\cdot {signed(backprop.local(node, values, k))}")
-            text = f"{self.d_out[name]} = {' + '.join(sym)}"
-            if len(edges) > 1 or any(f != "1" for _, _, f in edges):
-                text += f" = {' + '.join(numeric)}"
-            text += f" = {num(gradients[name])}"
+            sym = [self.d_out[node.id] if factor == "1" else
+                   f"{self.d_out[node.id]} \\cdot {_wrap(factor)}" for node, k, factor in edges]
             title = "Backward: " + self.words[name]
             if len(edges) > 1:
                 title += f" (feeds {len(edges)} nodes: add what each passes back)"
-            out.append(step(title, f"${text}$"))
-        return out
+            worked = len(edges) > 1 or any(f != "1" for _, _, f in edges)
+            plan.append((name, title, f"{self.d_out[name]} = {' + '.join(sym)}",
+                         tuple((node, k, factor == "1") for node, k, factor in edges), worked))
+        return plan
 
     def descent_steps(self, inputs: dict, gradients: dict, learning_rate: float,
                       stepped: dict) -> list[dict]:

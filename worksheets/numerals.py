@@ -36,6 +36,9 @@ NOISE_ULPS = 64
 
 _SHOWN_MAX = 1 << 16
 _shown: dict[float, str] = {}
+_STORED_MAX = 1 << 16
+_stored: dict[float, float] = {}
+_stored_get = _stored.get
 
 
 def snap(x: float, scale: float) -> float:
@@ -49,19 +52,56 @@ def snap(x: float, scale: float) -> float:
     return x
 
 
+def _snapped(names, raw: dict, scales: dict, out: dict) -> None:
+    """out[name] = snap(float(raw[name]), scales[name]) for each name: `snap` written
+    out in the loop (settle calls it once per value and gradient of every key)."""
+    isfinite, ulp = math.isfinite, math.ulp
+    for name in names:
+        x = float(raw[name])
+        if isfinite(x):
+            whole = round(x)
+            scale, ax = scales[name], abs(x)
+            # max(scale, ax) as max picks it: scale unless ax is larger
+            if abs(x - whole) <= NOISE_ULPS * ulp(ax if ax > scale else scale):
+                x = float(whole) + 0.0
+        out[name] = x
+
+
 def stored(value):
     """`value` (a number, or lists and maps of them) as a key stores it: each float
     rounded to KEY_DIGITS significant digits, so it is written as the shortest decimal."""
     kind = type(value)  # exact types first: keys are mostly lists of ints and floats
     if kind is int:
         return value
-    if kind is float or isinstance(value, float):
+    if kind is float:
+        return _stored_float(value)
+    # a float the map has is taken from it here, without a call
+    if kind is dict:
+        return {k: (hit if (hit := _stored_get(v)) is not None else _stored_float(v))
+                if type(v) is float else v if type(v) is int else stored(v)
+                for k, v in value.items()}
+    if kind is list:
+        return [(hit if (hit := _stored_get(v)) is not None else _stored_float(v))
+                if type(v) is float else v if type(v) is int else stored(v)
+                for v in value]
+    if isinstance(value, float):
         return float(f"{value:.{KEY_DIGITS}g}") + 0.0 if math.isfinite(value) else value
-    if kind is list or isinstance(value, list):
+    if isinstance(value, list):
         return [v if type(v) is int else stored(v) for v in value]
     if isinstance(value, dict):
         return {k: stored(v) for k, v in value.items()}
     return value
+
+
+def _stored_float(x: float) -> float:
+    """stored(x) of a float, remembered: a class's keys repeat the same inputs, steps
+    and whole numbers thousands of times."""
+    out = _stored.get(x)
+    if out is None:
+        out = float(f"{x:.{KEY_DIGITS}g}") + 0.0 if math.isfinite(x) else x
+        if len(_stored) < _STORED_MAX and out == out:
+            _stored[x] = out
+    return out
 
 
 def _decimals(x: float) -> int:
@@ -137,27 +177,50 @@ class Settled:
         return out
 
 
-def settle(graph, evaluation) -> Settled:
+def settle(graph, evaluation, wanted: tuple | None = None) -> Settled:
     """The evaluation of `graph` (an engine.Graph; an unbatched engine Evaluation with
     intermediates) with every value and gradient that is a whole number up to rounding
     noise made that number. A node's noise scale is the magnitudes it was computed
     from: its inputs' values (a sum of 0.9, -1.8 and 0.9 is 0); a gradient's is the
-    terms the chain rule adds, upstream gradient times local factor along each edge."""
+    terms the chain rule adds, upstream gradient times local factor along each edge.
+
+    `wanted` = (node ids, names): settle only those values (besides the inputs) and
+    gradients, each exactly as it is settled among all of them; default every one."""
     raw_values, raw_grads = evaluation.values, evaluation.gradients
-    inputs = {name: float(raw_values[name]) for name in graph.inputs}
+    names = graph.names
+    env = {name: float(raw_values[name]) for name in names}
+    inputs = {name: env[name] for name in graph.inputs}
     values = dict(inputs)
+    if wanted is None:
+        value_ids, grad_names = [node.id for node in graph.nodes], names
+    else:
+        value_ids, grad_names = wanted
+    # a node's value scale: its inputs' magnitudes; a gradient's: the chain rule's terms,
+    # backprop.local edge by edge (each node's local derivatives taken once: the same
+    # functions on the same numbers, added in the same order)
+    value_scales = dict.fromkeys(value_ids)
+    scales = dict.fromkeys(grad_names, 0.0)
     for node in graph.nodes:
-        v = float(raw_values[node.id])
-        scale = sum(abs(raw_values[r]) if r.__class__ is str else abs(r) for r in node.inputs)
-        values[node.id] = snap(v, scale)
-    env = {name: float(raw_values[name]) for name in graph.names}
-    scales = dict.fromkeys(graph.names, 0.0)
-    for node in graph.nodes:
+        refs = node.inputs
+        if node.id in value_scales:
+            scale = 0  # as sum() adds, from 0
+            for r in refs:
+                scale += abs(env[r]) if r.__class__ is str else abs(r)
+            value_scales[node.id] = scale
         g = abs(float(raw_grads[node.id]))
         if g == 0:
             continue
-        for k, r in enumerate(node.inputs):
-            if r.__class__ is str:
-                scales[r] += g * abs(backprop.local(node, env, k))
-    gradients = {name: snap(float(raw_grads[name]), scales[name]) for name in graph.names}
+        if wanted is not None and not any(r in scales for r in refs if r.__class__ is str):
+            continue
+        if node.op == "add":
+            for r in refs:
+                if r.__class__ is str and r in scales:
+                    scales[r] += g
+            continue
+        for r, d in zip(refs, backprop.local_all(node, env)):
+            if r.__class__ is str and r in scales:
+                scales[r] += g * abs(d)
+    _snapped(value_ids, env, value_scales, values)
+    gradients = {}
+    _snapped(grad_names, raw_grads, scales, gradients)
     return Settled(inputs, values, gradients)

@@ -41,14 +41,20 @@ class Tolerance:
         return {"abs": self.abs, "rel": self.rel}
 
     def describe(self) -> str:
-        if self.abs == 0 and self.rel == 0:
-            return "exactly"
-        parts = []
-        if self.abs:
-            parts.append(f"within {self.abs:g}")
-        if self.rel:
-            parts.append(f"{self.rel * 100:g} %")
-        return " or ".join(parts)
+        return _describe(self.abs, self.rel)
+
+
+@functools.lru_cache(maxsize=64, typed=True)
+def _describe(abs_: float, rel: float) -> str:
+    # every statement of a type writes the same one or two tolerances
+    if abs_ == 0 and rel == 0:
+        return "exactly"
+    parts = []
+    if abs_:
+        parts.append(f"within {abs_:g}")
+    if rel:
+        parts.append(f"{rel * 100:g} %")
+    return " or ".join(parts)
 
 
 EXACT = Tolerance(0.0)
@@ -232,6 +238,9 @@ class ProblemType(abc.ABC):
     tolerances: ClassVar[dict[str, Tolerance]] = {}
     # what the figure shows, for its title; None for a type drawn without a figure
     figure_shows: ClassVar[str | None] = None
+    # (node ids, names) of the values and gradients its key and worked solution read
+    # from a graph item's evaluation, when not all of them: settling the rest is skipped
+    key_reads: ClassVar[tuple | None] = None
 
     def __init__(self):
         self._options = {o.name: o for o in self.options}

@@ -158,3 +158,30 @@ def test_points_are_shared_within_a_part_and_rounded_to_a_millionth():
                correct("gradients.x", 1.0), correct("gradients.y", 1.0),
                correct("gradients.z", 1.0), wrong("step.x", 0.5)]
     assert score("graph_backprop", results) == (4.333333, 6.0)  # 2/3 + 2/3 + 3
+
+
+def test_a_slip_is_worked_out_only_for_a_wrong_answer_and_then_named():
+    made = []
+
+    def number_mistakes():
+        made.append("number")
+        return [(6.0, "2P where P belongs")]
+
+    def list_mistakes():
+        made.append("list")
+        return [([2.0, 4.0], "indices count from the first real input unit")]
+    assert mark_number("padding", 3, 3.0, EXACT, number_mistakes).correct
+    assert mark_list("centers", [1, 3], [1.0, 3.0], EXACT, list_mistakes).correct
+    assert made == []
+    assert mark_number("padding", 6, 3.0, EXACT, number_mistakes).feedback == \
+        "2P where P belongs"
+    assert mark_list("centers", [2, 4], [1.0, 3.0], EXACT, list_mistakes).feedback == \
+        "indices count from the first real input unit"
+    assert made == ["number", "list"]
+
+
+def test_a_whole_number_answer_is_read_as_a_float_and_a_huge_one_is_refused():
+    assert read_submission({"z": 1.0, "w": [0.0]}, {"z": 3, "w": [2]}) == {"z": 3.0, "w": [2.0]}
+    with pytest.raises(AnswerError) as err:
+        read_submission({"w": [0.0]}, {"w": [10 ** 400]})
+    assert (err.value.message, err.value.path) == ("is too large", "answers.w[0]")

@@ -199,3 +199,16 @@ def test_settled_gradients_still_agree_with_finite_differences():
     want = complex_step_gradients(graph, inputs)
     for name in inputs:
         assert s.gradients[name] == pytest.approx(want[name], abs=1e-12)
+
+
+def test_settling_only_the_values_a_key_reads_still_makes_noise_a_whole_number():
+    import engine
+    graph = engine.parse("p = a*b\nz = p + c\ny = sigmoid(z)")
+    inputs = {"a": 0.1, "b": 3.0, "c": -0.3}  # 0.1 * 3 - 0.3 is 5.6e-17 in floats
+    s = settle(graph, engine.evaluate(graph, inputs), (("z",), ("c", "a")))
+    assert s.values == {**inputs, "z": 0.0}
+    assert set(s.gradients) == {"c", "a"}
+    # dy/dc = sigmoid'(0) = 1/4 and dy/da = b/4, against the complex step
+    want = complex_step_gradients(graph, inputs)
+    assert s.gradients["c"] == pytest.approx(0.25, abs=1e-12)
+    assert s.gradients["a"] == pytest.approx(want["a"], abs=1e-12) == 0.75

@@ -326,3 +326,18 @@ def test_a_signed_token_is_graded_only_when_generation_could_have_made_it():
             grade(resigned(p["token"], **change), p["answers"], secret=SECRET)
         assert caught.value.path == "token", change
 
+
+
+def test_a_token_is_its_payload_signed_as_itsdangerous_signs_it():
+    # the documented token format, checked by itsdangerous itself: a token made with the
+    # HMAC's key schedule done once must verify, and read back, as itsdangerous reads it
+    p = problem("gate_gradient", student="grace", gates=["tanh"])
+    signer = Signer(keys(SECRET.encode()).token, salt=b"gradsheet.problem",
+                    digest_method=hashlib.sha256, key_derivation="none")
+    payload = signer.unsign(p["token"].encode())
+    assert signer.sign(payload).decode() == p["token"]
+    body = orjson.loads(base64.urlsafe_b64decode(payload + b"=" * (-len(payload) % 4)))
+    assert body[3:] == ["gate_gradient", {"gates": ["tanh"]}, 1]
+    for broken in (p["token"].rsplit(".", 1)[0] + ".***", p["token"].replace(".", "")):
+        with pytest.raises(TokenError, match="signature does not match"):
+            grade(broken, p["answers"], secret=SECRET)

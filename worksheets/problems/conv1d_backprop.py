@@ -60,23 +60,24 @@ class Conv1dBackprop(ProblemType):
         x, w, g, S, P = p["input"], p["weight"], p["grad_output"], p["stride"], p["padding"]
         F = len(w)
         xp = [0] * P + x + [0] * P
+        # each number of the sums written once, not once per term it appears in
+        sw, sxp, sg = [signed(v) for v in w], [signed(v) for v in xp], [signed(v) for v in g]
         steps = [step("Padded input",
                       f"With $P = {P}$: $x = [{', '.join(map(str, xp))}]$, window $o$ starting "
                       f"at padded index ${S}o$." if P else
                       f"No padding: window $o$ starts at index ${S}o$.")]
         for o, yo in enumerate(answers["output"]):
-            terms = " + ".join(f"{signed(w[k])} \\cdot {signed(xp[o * S + k])}" for k in range(F))
+            terms = " + ".join(f"{sw[k]} \\cdot {sxp[o * S + k]}" for k in range(F))
             steps.append(step(f"Output {o}", f"$y_{{{o}}} = {terms} = {num(yo)}$"))
         for k, gk in enumerate(answers["grad_weight"]):
-            terms = " + ".join(f"{signed(g[o])} \\cdot {signed(xp[o * S + k])}"
-                               for o in range(len(g)))
+            terms = " + ".join(f"{sg[o]} \\cdot {sxp[o * S + k]}" for o in range(len(g)))
             steps.append(step(f"Gradient of w[{k}]",
                               f"$\\dfrac{{\\partial L}}{{\\partial w_{{{k}}}}} = \\sum_o "
                               f"\\dfrac{{\\partial L}}{{\\partial y_o}} x_{{oS - P + {k}}} = "
                               f"{terms} = {num(gk)}$"))
         for i, gi in enumerate(answers["grad_input"]):
             pairs = [(o, i + P - o * S) for o in range(len(g)) if 0 <= i + P - o * S < F]
-            terms = " + ".join(f"{signed(g[o])} \\cdot {signed(w[k])}" for o, k in pairs)
+            terms = " + ".join(f"{sg[o]} \\cdot {sw[k]}" for o, k in pairs)
             text = (f"$\\dfrac{{\\partial L}}{{\\partial x_{{{i}}}}} = {terms} = {num(gi)}$"
                     if pairs else
                     f"$\\dfrac{{\\partial L}}{{\\partial x_{{{i}}}}} = 0$: no window reads "
@@ -103,26 +104,41 @@ class Conv1dBackprop(ProblemType):
     def grade(self, variant, options, answers, submitted):
         p = variant.parameters
         x, w, g, S, P = p["input"], p["weight"], p["grad_output"], p["stride"], p["padding"]
-        flipped = _by_hand(x, w[::-1], g, S, P)
-        unpadded = _by_hand(x, w, g[:_out_size(len(x), len(w), S, 0)], S, 0) \
-            if P and _out_size(len(x), len(w), S, 0) > 0 else None
-        out_mistakes = [(flipped[0], "the filter is flipped: conv1d (as in PyTorch) is a "
-                                     "cross-correlation, y_o = sum_k w_k x_(oS - P + k)")]
-        if unpadded is not None:
-            out_mistakes.append((unpadded[0], f"the padding is missing: add {P} zero(s) on "
-                                              f"each side first"))
-        gw_mistakes = [(answers["grad_weight"][::-1], "the gradient of the filter is reversed: "
-                                                       "dL/dw_k pairs dL/dy_o with x_(oS - P + k)")]
-        gx_mistakes = [(flipped[1], "the filter is flipped: dL/dx_i collects dL/dy_o times w_k "
-                                    "for every window o whose tap k reads x_i, with the "
-                                    "filter as it is (the forward pass is a cross-"
-                                    "correlation, so nothing is flipped)")]
-        if S > 1:
-            for taps, flip in ((w, ""), (w[::-1], " and the filter is flipped")):
-                gx_mistakes.append((_grad_input_stride_one(x, taps, g, P),
-                                    f"the stride is left out of the backward pass{flip}: "
-                                    f"window o starts at {S}o - P, so dL/dy_o reaches the "
-                                    f"units x_({S}o - P + k)"))
+        flipped = []  # _by_hand with the filter flipped, worked once if a part needs it
+
+        def flipped_filter():
+            if not flipped:
+                flipped.append(_by_hand(x, w[::-1], g, S, P))
+            return flipped[0]
+
+        def out_mistakes():
+            unpadded = _by_hand(x, w, g[:_out_size(len(x), len(w), S, 0)], S, 0) \
+                if P and _out_size(len(x), len(w), S, 0) > 0 else None
+            out = [(flipped_filter()[0], "the filter is flipped: conv1d (as in PyTorch) is a "
+                                         "cross-correlation, y_o = sum_k w_k x_(oS - P + k)")]
+            if unpadded is not None:
+                out.append((unpadded[0], f"the padding is missing: add {P} zero(s) on "
+                                         f"each side first"))
+            return out
+
+        def gw_mistakes():
+            return [(answers["grad_weight"][::-1], "the gradient of the filter is reversed: "
+                                                   "dL/dw_k pairs dL/dy_o with x_(oS - P + k)")]
+
+        def gx_mistakes():
+            out = [(flipped_filter()[1], "the filter is flipped: dL/dx_i collects dL/dy_o "
+                                         "times w_k for every window o whose tap k reads "
+                                         "x_i, with the filter as it is (the forward pass is "
+                                         "a cross-correlation, so nothing is flipped)")]
+            if S > 1:
+                for taps, flip in ((w, ""), (w[::-1], " and the filter is flipped")):
+                    out.append((_grad_input_stride_one(x, taps, g, P),
+                                f"the stride is left out of the backward pass{flip}: "
+                                f"window o starts at {S}o - P, so dL/dy_o reaches the "
+                                f"units x_({S}o - P + k)"))
+            return out
+
+        # each part's mistakes are worked out only when that part is wrong
         return [
             mark_list("output", submitted.get("output"), answers["output"], HAND, out_mistakes),
             mark_list("grad_input", submitted.get("grad_input"), answers["grad_input"], HAND,

@@ -64,34 +64,14 @@ class ConvOutputSize(ProblemType):
 
     def solve(self, variant, options, evaluations, convs, worked=True):
         p = variant.parameters
-        g = conv_geometry(p["width"], p["filter_size"], p["padding"], p["stride"])
-        answers = {"output_size": g.output_size, "windows": g.windows, "centers": g.centers}
+        size, windows, centers, steps = _solved(p["width"], p["filter_size"], p["padding"],
+                                                p["stride"])
+        # fresh lists each time: a set's answers are its caller's to change
+        answers = {"output_size": size, "windows": [list(w) for w in windows],
+                   "centers": list(centers)}
         if not worked:
             return answers, []
-        W, F, P, S = p["width"], p["filter_size"], p["padding"], p["stride"]
-        top = W - F + 2 * P
-        steps = [step("Output size",
-                      f"$\\dfrac{{W - F + 2P}}{{S}} + 1 = "
-                      f"\\dfrac{{{W} - {F} + 2 \\cdot {P}}}{{{S}}} + 1"
-                      f" = \\dfrac{{{top}}}{{{S}}} + 1"
-                      + (f" = {top // S} + 1 = {g.output_size}$" if g.exact else
-                         f" = \\left\\lfloor {top / S:.4g} \\right\\rfloor + 1 = {g.output_size}$: "
-                         f"{top} is not a multiple of {S}, so the last "
-                         f"{top % S} unit(s) of the padded input are never the start of a "
-                         f"window and the output size is the floor"))]
-        steps.append(step("Padded input",
-                          f"The padded input has ${W} + 2 \\cdot {P} = {W + 2 * P}$ units, "
-                          f"indices ${-P}$ to ${W + P - 1}$; indices below 0 and from {W} "
-                          f"up are padding."))
-        start = ("o" if S == 1 else f"{S}o") + (f" - {P}" if P else "")
-        steps.append(step("Windows",
-                          f"Window $o$ starts at $oS - P = {start}$ and covers $F = {F}$ "
-                          f"units: " + ", ".join(f"$[{a}, {b}]$" for a, b in g.windows) + "."))
-        half = (F - 1) // 2
-        steps.append(step("Centres",
-                          f"The centre is {half} unit{'s' if half != 1 else ''} after a "
-                          f"window's start: " + ", ".join(f"${c}$" for c in g.centers) + "."))
-        return answers, steps
+        return answers, [step(title, text) for title, text in steps]
 
     def statement(self, variant, options) -> str:
         p = variant.parameters
@@ -110,46 +90,93 @@ class ConvOutputSize(ProblemType):
         p = variant.parameters
         W, F, P, S = p["width"], p["filter_size"], p["padding"], p["stride"]
         top = W - F + 2 * P
-        mistakes = []
-        if P:
-            mistakes.append(((W - F + P) // S + 1, "P where 2P belongs: the padding is added "
-                                                   "on both sides, W - F + 2P"))
-        # a one-sided padding that gives the same count is named as P where 2P belongs
-        if P and W >= F:
-            unpadded = (W - F) / S + 1
-            mistakes += [((W - F) // S + 1, f"the padding is left out: the input is padded to "
-                                             f"W + 2P = {W + 2 * P} units, so the size is "
-                                             f"(W - F + 2P)/S + 1, not (W - F)/S + 1"),
-                         (unpadded, f"the padding is left out: (W - F)/S + 1 = "
-                                    f"{unpadded:.4g} ignores the {P} zero(s) on each side; "
-                                    f"use (W - F + 2P)/S + 1", Tolerance(0.01))]
-        if top % S:
-            frac = top / S + 1
-            mistakes += [(-(-top // S) + 1, f"a non-integer output size silently rounded up: "
-                                            f"({W} - {F} + 2·{P})/{S} = {top / S:.4g} is not "
-                                            f"whole; take the floor (a window cannot start past "
-                                            f"the padded input), then add 1"),
-                         (round(frac), f"a non-integer output size silently rounded: "
-                                       f"({W} - {F} + 2·{P})/{S} + 1 = {frac:.4g}; take the floor "
-                                       f"of the division, then add 1"),
-                         (frac, f"a non-integer output size: ({W} - {F} + 2·{P})/{S} = "
-                                f"{top / S:.4g} is not whole; its floor plus 1 counts the "
-                                f"windows", Tolerance(0.01))]
-        mistakes += [(top // S, "the first window counts too: add 1"),
-                     (top + 1, "divide by the stride: the windows start S units apart")]
-        results = [mark_number("output_size", submitted.get("output_size"),
-                               answers["output_size"], EXACT, mistakes)]
-        shifted = [[a + P, b + P] for a, b in answers["windows"]]
-        results.append(mark_list("windows", submitted.get("windows"), answers["windows"], EXACT,
-                                 [(shifted, "indices count from the first real input unit: the "
-                                            "padding on the left has negative indices")]))
-        results.append(mark_list("centers", submitted.get("centers"), answers["centers"], EXACT,
-                                 [([c + P for c in answers["centers"]],
-                                   "indices count from the first real input unit: the padding "
-                                   "on the left has negative indices")]))
-        return results
+
+        # the mistakes of a part are worked out only when that part is wrong
+        def size_mistakes():
+            return _size_mistakes(W, F, P, S, top)
+
+        def window_mistakes():
+            shifted = [[a + P, b + P] for a, b in answers["windows"]]
+            return [(shifted, "indices count from the first real input unit: the padding "
+                              "on the left has negative indices")]
+
+        def center_mistakes():
+            return [([c + P for c in answers["centers"]],
+                     "indices count from the first real input unit: the padding on the left "
+                     "has negative indices")]
+
+        return [mark_number("output_size", submitted.get("output_size"),
+                            answers["output_size"], EXACT, size_mistakes),
+                mark_list("windows", submitted.get("windows"), answers["windows"], EXACT,
+                          window_mistakes),
+                mark_list("centers", submitted.get("centers"), answers["centers"], EXACT,
+                          center_mistakes)]
 
     def figure(self, problem, key, title):
         p = problem["parameters"]
         return output_size_svg(p["width"], p["filter_size"], p["padding"], p["stride"], key,
                                title)
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _solved(W: int, F: int, P: int, S: int) -> tuple:
+    """(output size, windows, centres, worked steps as (title, text)) of one geometry,
+    immutable: the few hundred geometries a class draws are worked once each."""
+    g = conv_geometry(W, F, P, S)
+    top = W - F + 2 * P
+    steps = [("Output size",
+              f"$\\dfrac{{W - F + 2P}}{{S}} + 1 = "
+              f"\\dfrac{{{W} - {F} + 2 \\cdot {P}}}{{{S}}} + 1"
+              f" = \\dfrac{{{top}}}{{{S}}} + 1"
+              + (f" = {top // S} + 1 = {g.output_size}$" if g.exact else
+                 f" = \\left\\lfloor {top / S:.4g} \\right\\rfloor + 1 = {g.output_size}$: "
+                 f"{top} is not a multiple of {S}, so the last "
+                 f"{top % S} unit(s) of the padded input are never the start of a "
+                 f"window and the output size is the floor"))]
+    steps.append(("Padded input",
+                  f"The padded input has ${W} + 2 \\cdot {P} = {W + 2 * P}$ units, "
+                  f"indices ${-P}$ to ${W + P - 1}$; indices below 0 and from {W} "
+                  f"up are padding."))
+    start = ("o" if S == 1 else f"{S}o") + (f" - {P}" if P else "")
+    steps.append(("Windows",
+                  f"Window $o$ starts at $oS - P = {start}$ and covers $F = {F}$ "
+                  f"units: " + ", ".join(f"$[{a}, {b}]$" for a, b in g.windows) + "."))
+    half = (F - 1) // 2
+    steps.append(("Centres",
+                  f"The centre is {half} unit{'s' if half != 1 else ''} after a "
+                  f"window's start: " + ", ".join(f"${c}$" for c in g.centers) + "."))
+    return (g.output_size, tuple(tuple(w) for w in g.windows), tuple(g.centers),
+            tuple(steps))
+
+
+def _size_mistakes(W: int, F: int, P: int, S: int, top: int) -> list:
+    """The output sizes a student commonly gives instead, each with the words that name
+    the slip."""
+    mistakes = []
+    if P:
+        mistakes.append(((W - F + P) // S + 1, "P where 2P belongs: the padding is added "
+                                               "on both sides, W - F + 2P"))
+    # a one-sided padding that gives the same count is named as P where 2P belongs
+    if P and W >= F:
+        unpadded = (W - F) / S + 1
+        mistakes += [((W - F) // S + 1, f"the padding is left out: the input is padded to "
+                                         f"W + 2P = {W + 2 * P} units, so the size is "
+                                         f"(W - F + 2P)/S + 1, not (W - F)/S + 1"),
+                     (unpadded, f"the padding is left out: (W - F)/S + 1 = "
+                                f"{unpadded:.4g} ignores the {P} zero(s) on each side; "
+                                f"use (W - F + 2P)/S + 1", Tolerance(0.01))]
+    if top % S:
+        frac = top / S + 1
+        mistakes += [(-(-top // S) + 1, f"a non-integer output size silently rounded up: "
+                                        f"({W} - {F} + 2·{P})/{S} = {top / S:.4g} is not "
+                                        f"whole; take the floor (a window cannot start past "
+                                        f"the padded input), then add 1"),
+                     (round(frac), f"a non-integer output size silently rounded: "
+                                   f"({W} - {F} + 2·{P})/{S} + 1 = {frac:.4g}; take the floor "
+                                   f"of the division, then add 1"),
+                     (frac, f"a non-integer output size: ({W} - {F} + 2·{P})/{S} = "
+                            f"{top / S:.4g} is not whole; its floor plus 1 counts the "
+                            f"windows", Tolerance(0.01))]
+    mistakes += [(top // S, "the first window counts too: add 1"),
+                 (top + 1, "divide by the stride: the windows start S units apart")]
+    return mistakes

@@ -3,6 +3,8 @@ the input?"""
 
 from __future__ import annotations
 
+import functools
+
 from engine.conv.geometry import conv_geometry
 from worksheets.drawing.conv_figure import same_padding_svg
 from worksheets.grading import mark_number
@@ -36,23 +38,11 @@ class ConvSamePadding(ProblemType):
 
     def solve(self, variant, options, evaluations, convs, worked=True):
         p = variant.parameters
-        W, F, D = p["width"], p["filter_size"], p.get("dilation", 1)
-        g = conv_geometry(W, F, "same", 1, D)
-        answers = {"padding": g.padding}
+        padding, steps = _solved(p["width"], p["filter_size"], p.get("dilation", 1))
+        answers = {"padding": padding}
         if not worked:
             return answers, []
-        span = "F - 1" if D == 1 else "D(F - 1)"
-        num = f"{F} - 1" if D == 1 else f"{D}({F} - 1)"
-        size = "W - F + 2P + 1" if D == 1 else "W - D(F - 1) + 2P"
-        steps = [
-            step("Keep the width",
-                 f"With stride 1 the output size is ${size}$; setting it equal to $W$ gives "
-                 f"$2P = {span}$."),
-            step("Solve for P",
-                 f"$P = \\dfrac{{{num}}}{{2}} = {g.padding}$ units of padding on each side."),
-            step("Check", f"${g.formula}$, the input width."),
-        ]
-        return answers, steps
+        return answers, [step(title, text) for title, text in steps]
 
     def statement(self, variant, options) -> str:
         p = variant.parameters
@@ -81,3 +71,22 @@ class ConvSamePadding(ProblemType):
     def figure(self, problem, key, title):
         p = problem["parameters"]
         return same_padding_svg(p["width"], p["filter_size"], p.get("dilation", 1), key, title)
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _solved(W: int, F: int, D: int) -> tuple:
+    """(padding, worked steps as (title, text)) of one width, filter and dilation,
+    immutable: worked once each, however many students draw them."""
+    g = conv_geometry(W, F, "same", 1, D)
+    span = "F - 1" if D == 1 else "D(F - 1)"
+    num = f"{F} - 1" if D == 1 else f"{D}({F} - 1)"
+    size = "W - F + 2P + 1" if D == 1 else "W - D(F - 1) + 2P"
+    steps = (
+        ("Keep the width",
+         f"With stride 1 the output size is ${size}$; setting it equal to $W$ gives "
+         f"$2P = {span}$."),
+        ("Solve for P",
+         f"$P = \\dfrac{{{num}}}{{2}} = {g.padding}$ units of padding on each side."),
+        ("Check", f"${g.formula}$, the input width."),
+    )
+    return g.padding, steps

@@ -39,6 +39,8 @@ class LogisticRegression(ProblemType):
     )
     tolerances = {"z": HAND, "h": HAND, "loss": HAND, "gradients": HAND, "updated": STEP}
     figure_shows = "the logistic-regression circuit"
+    # solve reads z, h, L, dL/dz and the weights' gradients, not the other nine gates'
+    key_reads = (("z", "h", "L"), ("z",) + PARAMS)
 
     def __init__(self):
         super().__init__()
