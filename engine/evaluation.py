@@ -488,6 +488,8 @@ def _run_ragged(items: list[Prepared], intermediates: bool, keep_every_slot: boo
     """
     if not items:
         return []
+    if len(items) == 1 and not keep_every_slot and not items[0].batched and type(items[0].seed) is float:
+        return [_run_one(items[0], intermediates)]
     table: list[int] = []
     code: list[int] = []
     k_slots: list[int] = []
@@ -590,6 +592,33 @@ def _run_ragged(items: list[Prepared], intermediates: bool, keep_every_slot: boo
             G = flat[go:go + g1 - g0]
         results.append(Evaluation(item, intermediates, V, G))
     return results
+
+
+def _run_one(item: Prepared, intermediates: bool):
+    """_run_ragged of one item of one input set, evaluate's usual call (a grader's, the
+    service's small request): the program's arrays are its Code's own, made once per
+    Code, instead of lists joined and converted per call (evaluate: 21 -> 7 us)."""
+    low = item.code
+    arr = low.arrays()
+    if intermediates:
+        vs = gs = arr.value_slots
+    else:
+        vs, gs = arr.output_slots, arr.input_slots
+    kv, kg, m = len(vs), len(gs), low.n_inputs
+    # the columns of vm.C_*: the item's code, constants, inputs, seed and results all
+    # start at 0 of their arrays
+    table = np.array([(0, low.forward_start, low.n_instr, low.n_slots, 1, 0, len(low.const_slots), 0, m,
+                       low.output_slot, 0, 1, 0, kv, 0, 0, kg, kv)], dtype=np.int64)
+    out = np.empty(kv + kg)
+    status = np.zeros((1, 2), dtype=np.int64)
+    vm.run_ragged(arr.code, table, arr.const_slots, arr.const_values, arr.input_slots,
+                  np.arange(m, dtype=np.int64), np.ones(m, dtype=np.int64),
+                  np.array(item.values, dtype=np.float64), np.array([item.seed]), vs, gs, out, status,
+                  low.n_slots, 1, 0, 1)
+    if status[0, 0]:
+        return _nonfinite(item, int(status[0, 0]), int(status[0, 1]), intermediates)
+    flat = out.tolist()
+    return Evaluation(item, intermediates, flat[:kv], flat[kv:])
 
 
 def _arena(scalars: list, arrays: list, refs: list):
