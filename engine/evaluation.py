@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import math
+import operator
 from collections.abc import Mapping
 
 import numpy as np
@@ -17,7 +18,7 @@ import numpy as np
 from engine import bulk, spec_bulk
 from engine.vm import kernels as vm
 from engine.errors import GraphError, NonFiniteError
-from engine.graph import DEFAULT_LIMITS, Graph, Limits, describe_inputs, suggest
+from engine.graph import DEFAULT_LIMITS, Graph, Limits, Node, describe_inputs, suggest
 from engine.lowering import Code, Program, lowered
 from engine.ops import OPS
 from engine.parser import parse
@@ -202,6 +203,11 @@ class Evaluation:
         return self._graph
 
     @property
+    def nodes(self) -> tuple[Node, ...]:
+        """The graph's nodes in evaluation order: `graph.nodes`."""
+        return self.graph.nodes
+
+    @property
     def inputs(self) -> dict:
         """The inputs evaluated at: name -> float, or float64 array for a batch."""
         return dict(zip(self._input_names, self._input_values))
@@ -295,6 +301,23 @@ class PlainEvaluation(Evaluation):
         return self._batch.outputs[self._g]
 
     @property
+    def nodes(self) -> tuple[Node, ...]:
+        """`graph.nodes` read from the spec, which the bulk path checked and ordered,
+        without building the Graph: a batch's response lists every item's nodes."""
+        if self._graph is not None:
+            return self._graph.nodes
+        b, g = self._batch, self._g
+        spec = b.specs[g]
+        if type(spec) is Graph:
+            return spec.nodes
+        raw = spec["nodes"]
+        order = b.ids[b.node_start[g]:b.node_start[g + 1]]
+        if list(map(_ID, raw)) != order:  # given out of order: placed as engine.spec places them
+            by_id = {n["id"]: n for n in raw}
+            raw = list(map(by_id.__getitem__, order))
+        return tuple(map(_spec_node, raw))
+
+    @property
     def intermediates(self) -> bool:
         return self._batch.intermediates
 
@@ -325,6 +348,20 @@ class PlainEvaluation(Evaluation):
             names = b.names_of(self._g) if b.intermediates else self._input_names
             self._gradients = self._table(names, b.results_of(self._p)[1])
         return self._gradients
+
+
+_ID = operator.itemgetter("id")
+_NAMES = {str}
+
+
+def _spec_node(raw: dict) -> Node:
+    """A checked node spec as engine.spec makes its Node: numbers as floats, -0.0 as 0.0."""
+    refs = raw["inputs"]
+    if set(map(type, refs)) <= _NAMES:
+        refs = tuple(refs)
+    else:
+        refs = tuple(r if type(r) is str else float(r) + 0.0 for r in refs)
+    return tuple.__new__(Node, (raw["id"], raw["op"], refs, raw.get("label")))
 
 
 def _plain_results(batches, results: list) -> None:
@@ -366,7 +403,9 @@ def evaluate_many(items, *, output_gradient=1.0, intermediates: bool = True,
     Node-list specs and Graphs with number inputs are read and lowered in bulk
     (engine.spec_bulk) and every other item (expressions, batched inputs, faults)
     through Graph and Prepared; a batch with several kinds makes a kernel call each. errors="raise" raises the first item's GraphError (its `item` attribute is
-    the index); errors="return" puts each failed item's GraphError in its place.
+    the index); errors="return" puts each failed item's GraphError in its place. An
+    error in reading an item's graph has `in_graph` set: its path is within the graph
+    spec (nodes[3].op); the others' are within the item (inputs.x, output_gradient).
     """
     if errors not in ("raise", "return"):
         raise ValueError(f"errors must be 'raise' or 'return', not {errors!r}")
@@ -404,12 +443,21 @@ def _evaluate_many(items, output_gradient, intermediates, limits, errors) -> lis
                 raise GraphError("each item must be (graph, inputs) or (graph, inputs, output_gradient)",
                                  path=f"items[{k}]")
             seed = entry[2] if len(entry) == 3 else output_gradient
-            ready.append((k, Prepared(as_graph(entry[0], limits), entry[1], seed, limits)))
+            ready.append((k, Prepared(_item_graph(entry[0], limits), entry[1], seed, limits)))
         except GraphError as exc:
             results[k] = _in_item(exc, k, errors)
     for (k, _), result in zip(ready, _run_ragged([p for _, p in ready], intermediates)):
         results[k] = _in_item(result, k, errors) if isinstance(result, GraphError) else result
     return results
+
+
+def _item_graph(graph, limits: Limits) -> Graph:
+    """as_graph for an item of evaluate_many; its errors say they are the graph's."""
+    try:
+        return as_graph(graph, limits)
+    except GraphError as exc:
+        exc.in_graph = True
+        raise
 
 
 def _in_item(exc: GraphError, k: int, errors: str) -> GraphError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import operator
+from itertools import chain
 
 from marshmallow import Schema, ValidationError, fields
 
@@ -155,37 +156,40 @@ def evaluate_batch(req):
     """Many evaluate requests; all good items go to the engine in one evaluate_many call.
 
     A bad item answers {"error": problem} in its place, with field paths starting at
-    items[i]; the other items are unaffected.
+    items[i]; the other items are unaffected. Node-list specs go to the engine as they
+    came (its bulk path reads thousands at C speed, and words the faults of any it
+    cannot take); expressions are parsed here, through the graph cache.
     """
     rt = runtime()
     raw_items = req["items"]
     results: list = [None] * len(raw_items)
     work, loaded = [], []
-    widest = rt.settings.max_node_inputs
     with rt.admission:
         for i, raw in enumerate(raw_items):
             try:
                 item = _load_item(raw)
                 spec = item["graph"]
-                if widest_node(spec) > widest:  # admit() words the refusal
-                    admission.admit(_width_need(spec, f"items[{i}].graph"))
-                graph = rt.graphs.graph(spec)
+                graph = rt.graphs.graph(spec) if "expr" in spec else spec
             except ValidationError as exc:
                 results[i] = _item_error(from_validation_error(exc, f"items[{i}]", item=i))
                 continue
             except engine.GraphError as exc:
-                problem = from_graph_error(exc, f"items[{i}].graph")
-                problem.extensions["item"] = i
-                results[i] = _item_error(problem)
-                continue
-            except Problem as problem:
-                problem.extensions["item"] = i
-                results[i] = _item_error(problem)
+                results[i] = _item_error(_graph_problem(exc, i))
                 continue
             work.append((graph, item["inputs"], item["output_gradient"]))
             loaded.append((i, item))
-        share = admission.admit(*evaluation_needs([(g, inputs) for g, inputs, _ in work], "items"))
-        # Graphs with number inputs and a float output_gradient take the engine's bulk path
+        wide = _too_wide(work, rt.settings.max_node_inputs)
+        for k in wide:
+            i = loaded[k][0]
+            try:  # admit() words the refusal
+                admission.admit(_width_need(work[k][0], f"items[{i}].graph"))
+            except Problem as problem:
+                problem.extensions["item"] = i
+                results[i] = _item_error(problem)
+        if wide:
+            keep = [k for k in range(len(work)) if k not in set(wide)]
+            work, loaded = [work[k] for k in keep], [loaded[k] for k in keep]
+        share = admission.admit(*evaluation_needs(work, "items"))
         evaluations = admission.in_lane(share, engine.evaluate_many, work,
                                         limits=rt.engine_limits, errors="return")
         for (i, item), ev in zip(loaded, evaluations):
@@ -194,10 +198,34 @@ def evaluate_batch(req):
                     raise ev
                 results[i] = evaluation_body(ev, item)
             except engine.GraphError as exc:
-                results[i] = _item_error(from_graph_error(exc, f"items[{i}]", item=i))
+                if exc.in_graph:
+                    results[i] = _item_error(_graph_problem(exc, i))
+                else:
+                    results[i] = _item_error(from_graph_error(exc, f"items[{i}]", item=i))
     metrics.GRAPHS.inc(len(work))
     metrics.BATCH_ITEMS.observe(len(raw_items))
     return json_response({"results": results})
+
+
+def _graph_problem(exc: engine.GraphError, i: int) -> Problem:
+    """An item's graph that could not be read, at items[i].graph."""
+    problem = from_graph_error(exc, f"items[{i}].graph")
+    problem.extensions["item"] = i
+    return problem
+
+
+def _too_wide(work: list, limit: int) -> list[int]:
+    """The positions in `work` of node-list specs with a node of more than `limit`
+    inputs, found before any is parsed (parsing a node of a million inputs takes a
+    second): the usual batch is read in C-level passes over all its nodes at once."""
+    specs = [w[0] for w in work]
+    try:
+        lists = list(map(_INPUTS, chain.from_iterable(map(_NODES, specs))))
+        if set(map(type, lists)) <= _LIST and max(map(len, lists), default=0) <= limit:
+            return []
+    except (TypeError, KeyError):  # a Graph, an odd spec: looked at one by one
+        pass
+    return [k for k, spec in enumerate(specs) if type(spec) is dict and widest_node(spec) > limit]
 
 
 def _load_item(raw) -> dict:
@@ -244,26 +272,68 @@ def widest_node(spec: dict) -> int:
 
 
 _INPUTS = operator.itemgetter("inputs")
+_NODES = operator.itemgetter("nodes")
 _NODE_INPUTS = operator.attrgetter("inputs")
 _LIST = {list}
 
 
 def evaluation_needs(work, path: str) -> list:
-    """What evaluating (graph, inputs) pairs costs: node-lanes of kernel work, and the
-    numbers of the response (each node's value and gradient, by id and node by node)."""
+    """What evaluating (graph, inputs, ...) items costs: node-lanes of kernel work, and
+    the numbers of the response (each node's value and gradient, by id and node by node).
+
+    A graph is a Graph or a node-list spec not read yet. A spec is priced by its nodes
+    and node inputs as given, and by the inputs the item gives: an item evaluates only
+    when they are exactly the graph's inputs, and one that does not answers an error."""
     node_lanes = numbers = 0
-    for graph, inputs in work:
+    plain = []
+    for graph, inputs, *_ in work:
         if set(map(type, inputs.values())) <= _FLOAT:
+            if type(graph) is dict:
+                plain.append(graph)
+                numbers += 4 * len(inputs)
+                continue
             lanes = 1
         else:
             lanes = max((v.size for v in inputs.values() if hasattr(v, "size")), default=1)
-        nodes = graph.nodes
+        n_nodes, n_refs, n_inputs = _size(graph, inputs)
         # a node's kernel work grows with its inputs (a sum of a thousand terms)
-        node_lanes += (len(nodes) + sum(map(len, map(_NODE_INPUTS, nodes)))) * lanes
-        numbers += 4 * (len(nodes) + len(graph.inputs)) * lanes
+        node_lanes += (n_nodes + n_refs) * lanes
+        numbers += 4 * (n_nodes + n_inputs) * lanes
+    if plain:  # one lane each, counted over all their nodes at once
+        n_nodes, n_refs = _spec_sizes(plain)
+        node_lanes += n_nodes + n_refs
+        numbers += 4 * n_nodes
     return [admission.Need("max_node_lanes", node_lanes, "node inputs x lanes to evaluate",
                            path),
             admission.Need("max_response_numbers", numbers, "numbers in the response", path)]
+
+
+def _size(graph, inputs: dict) -> tuple[int, int, int]:
+    """Nodes, node inputs and graph inputs of a Graph or a spec (see evaluation_needs)."""
+    if type(graph) is dict:
+        n_nodes, n_refs = _spec_sizes([graph])
+        return n_nodes, n_refs, len(inputs)
+    nodes = graph.nodes
+    return len(nodes), sum(map(len, map(_NODE_INPUTS, nodes))), len(graph.inputs)
+
+
+def _spec_sizes(specs: list[dict]) -> tuple[int, int]:
+    """Nodes and node inputs of node-list specs, counting what is countable of odd ones."""
+    try:
+        nodes = list(chain.from_iterable(map(_NODES, specs)))
+        lists = list(map(_INPUTS, nodes))
+        if set(map(type, lists)) <= _LIST:
+            return len(nodes), sum(map(len, lists))
+    except (TypeError, KeyError):
+        pass
+    n_nodes = n_refs = 0
+    for spec in specs:
+        nodes = spec.get("nodes")
+        if type(nodes) is list:
+            n_nodes += len(nodes)
+            n_refs += sum(len(n["inputs"]) for n in nodes
+                          if type(n) is dict and type(n.get("inputs")) is list)
+    return n_nodes, n_refs
 
 
 def evaluation_body(ev, req: dict) -> dict:
@@ -276,7 +346,7 @@ def evaluation_body(ev, req: dict) -> dict:
         "gradients": gradients,
         "nodes": [{"id": n.id, "op": n.op, "inputs": n.inputs, "label": n.label,
                    "value": values[n.id], "gradient": gradients[n.id]}
-                  for n in ev.graph.nodes],
+                  for n in ev.nodes],
     }
     rate = req.get("learning_rate")
     if rate is not None:
