@@ -274,6 +274,7 @@ def widest_node(spec: dict) -> int:
 _INPUTS = operator.itemgetter("inputs")
 _NODES = operator.itemgetter("nodes")
 _NODE_INPUTS = operator.attrgetter("inputs")
+_LABEL = operator.attrgetter("label")
 _LIST = {list}
 
 
@@ -339,14 +340,15 @@ def _spec_sizes(specs: list[dict]) -> tuple[int, int]:
 def evaluation_body(ev, req: dict) -> dict:
     """An Evaluation as the response: values and gradients by id and node by node."""
     values, gradients = ev.values, ev.gradients
+    nodes = ev.nodes
     body = {
         "output": ev.output,
         "value": ev.value,
         "values": values,
         "gradients": gradients,
-        "nodes": [{"id": n.id, "op": n.op, "inputs": n.inputs, "label": n.label,
-                   "value": values[n.id], "gradient": gradients[n.id]}
-                  for n in ev.nodes],
+        "nodes": [{"id": i, "op": op, "inputs": refs, "label": label,
+                   "value": values[i], "gradient": gradients[i]}
+                  for (i, op, refs, _), label in zip(nodes, map(_LABEL, nodes))],
     }
     rate = req.get("learning_rate")
     if rate is not None:
