@@ -124,7 +124,29 @@ class BatchResponseSchema(Schema):
     ]}), required=True, metadata={"description": "one per item, in request order"})
 
 
-_request_loader = FlatLoader(EvaluateRequestSchema(), wrt_needs_a_step)
+class RequestLoader(FlatLoader):
+    """The evaluate envelope's loader, with the common request, {"graph": {...},
+    "inputs": {name: number}}, loaded without a field call per key: what the fields
+    would make of it (numbers as floats; a JSON number is finite, orjson refuses the
+    rest; output_gradient defaults to 1.0)."""
+
+    def load(self, data) -> dict:
+        if type(data) is dict and len(data) == 2 and type(data.get("graph")) is dict:
+            inputs = data.get("inputs")
+            if type(inputs) is dict:
+                kinds = set(map(type, inputs.values()))
+                if kinds <= _FLOAT and all(map(math.isfinite, inputs.values())):
+                    return {"graph": data["graph"], "inputs": inputs, "output_gradient": 1.0}
+                if kinds <= _NUMBER:
+                    floats = dict(zip(inputs, map(float, inputs.values())))
+                    if all(map(math.isfinite, floats.values())):
+                        return {"graph": data["graph"], "inputs": floats, "output_gradient": 1.0}
+        return super().load(data)
+
+
+_FLOAT = {float}
+_NUMBER = {float, int}
+_request_loader = RequestLoader(EvaluateRequestSchema(), wrt_needs_a_step)
 
 
 @blp.endpoint("/v1/evaluate", body=EvaluateRequestSchema, response=EvaluateResponseSchema,
@@ -137,7 +159,8 @@ def evaluate_one(req):
         share = admission.admit(*evaluation_needs([(graph, req["inputs"])], "graph"))
         body = admission.in_lane(share, _evaluation_body, graph, req, rt)
     metrics.GRAPHS.inc()
-    return json_response(body)
+    # an evaluation of one input set holds Python floats only
+    return json_response(body, arrays=type(body["value"]) is not float)
 
 
 def _evaluation_body(graph, req, rt) -> dict:
@@ -167,7 +190,7 @@ def evaluate_batch(req):
     with rt.admission:
         for i, raw in enumerate(raw_items):
             try:
-                item = _load_item(raw)
+                item = _request_loader.load(raw)
                 spec = item["graph"]
                 graph = rt.graphs.graph(spec) if "expr" in spec else spec
             except ValidationError as exc:
@@ -226,21 +249,6 @@ def _too_wide(work: list, limit: int) -> list[int]:
     except (TypeError, KeyError):  # a Graph, an odd spec: looked at one by one
         pass
     return [k for k, spec in enumerate(specs) if type(spec) is dict and widest_node(spec) > limit]
-
-
-def _load_item(raw) -> dict:
-    """_request_loader.load(raw), with the common item, {"graph": {...}, "inputs":
-    {name: float}}, loaded without a field call per key: what the loader would make
-    of it (JSON floats are finite numbers already, and output_gradient defaults to 1.0)."""
-    if type(raw) is dict and len(raw) == 2 and type(raw.get("graph")) is dict:
-        inputs = raw.get("inputs")
-        if type(inputs) is dict and set(map(type, inputs.values())) <= _FLOAT and all(
-                map(math.isfinite, inputs.values())):
-            return {"graph": raw["graph"], "inputs": inputs, "output_gradient": 1.0}
-    return _request_loader.load(raw)
-
-
-_FLOAT = {float}
 
 
 def _width_need(spec: dict, where: str) -> admission.Need:

@@ -45,10 +45,11 @@ WRITE_BYTES = 1 << 16
 
 
 def json_response(obj, status: int = 200, *, content_type: str = "application/json",
-                  headers: dict | None = None) -> Response:
+                  headers: dict | None = None, arrays: bool = True) -> Response:
     """`obj` (dicts, lists, numbers, strings, NumPy arrays) as a JSON response; in
-    pieces (see the module docstring) when its arrays hold more than PIECE_NUMBERS."""
-    if _numbers(obj) > PIECE_NUMBERS:
+    pieces (see the module docstring) when its arrays hold more than PIECE_NUMBERS.
+    `arrays=False` says that `obj` holds no NumPy arrays, so none are looked for."""
+    if arrays and _numbers(obj) > PIECE_NUMBERS:
         body = _writes(json_pieces(obj))
     else:
         body = orjson.dumps(obj, option=_OPTIONS)
