@@ -174,7 +174,7 @@ def _evaluation_body(graph, req, rt) -> dict:
 
 
 @blp.endpoint("/v1/evaluate/batch", body=BatchRequestSchema, response=BatchResponseSchema,
-              problems=(503,))
+              problems=(503,), pause_gc=True)
 def evaluate_batch(req):
     """Many evaluate requests; all good items go to the engine in one evaluate_many call.
 
