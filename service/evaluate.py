@@ -210,7 +210,7 @@ def evaluate_batch(req):
                 problem.extensions["item"] = i
                 results[i] = _item_error(problem)
         if wide:
-            keep = [k for k in range(len(work)) if k not in set(wide)]
+            keep = sorted(set(range(len(work))) - set(wide))
             work, loaded = [work[k] for k in keep], [loaded[k] for k in keep]
         share = admission.admit(*evaluation_needs(work, "items"))
         evaluations = admission.in_lane(share, engine.evaluate_many, work,
