@@ -329,18 +329,25 @@ class PlainEvaluation(Evaluation):
     @property
     def values(self) -> dict:
         if self._values is None:
-            b = self._batch
-            names = b.names_of(self._g) if b.intermediates else (self.output,)
-            self._values = self._table(names, b.results_of(self._p)[0])
+            self._read_tables()
         return self._values
 
     @property
     def gradients(self) -> dict:
         if self._gradients is None:
-            b = self._batch
-            names = b.names_of(self._g) if b.intermediates else self._input_names
-            self._gradients = self._table(names, b.results_of(self._p)[1])
+            self._read_tables()
         return self._gradients
+
+    def _read_tables(self) -> None:
+        """Both tables at once: they share the batch's row and, with intermediates, the names."""
+        b = self._batch
+        V, G = b.results_of(self._p)
+        if b.intermediates:
+            names = b.names_of(self._g)
+            self._values, self._gradients = dict(zip(names, V)), dict(zip(names, G))
+        else:
+            self._values = self._table((self.output,), V)
+            self._gradients = self._table(self._input_names, G)
 
 
 class SpecNodes:

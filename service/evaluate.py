@@ -349,9 +349,10 @@ def evaluation_body(ev, req: dict) -> dict:
     """An Evaluation as the response: values and gradients by id and node by node."""
     values, gradients = ev.values, ev.gradients
     nodes = ev.nodes
+    output = ev.output
     body = {
-        "output": ev.output,
-        "value": ev.value,
+        "output": output,
+        "value": values[output],
         "values": values,
         "gradients": gradients,
         "nodes": [{"id": i, "op": op, "inputs": refs, "label": label,
