@@ -235,3 +235,23 @@ def test_a_batch_of_specs_is_priced_by_its_nodes_inputs_and_numbers_before_it_ru
     # each item: 3 nodes of 2 inputs each, one lane: 3 + 6 node-lanes
     body = client.post("/v1/evaluate/batch", json={"items": [GOOD] * 10}).get_json()
     assert (body["limit"], body["requested"]) == ("max_node_lanes", 90)
+
+
+def test_a_batch_of_well_formed_items_still_answers_each_faulty_one_in_its_place(client):
+    # every item is {"graph": node list, "inputs": floats}, the form read for all items at once
+    items = [GOOD] * 6
+    items[1] = {"graph": {"nodes": [{"id": "f", "op": "log", "inputs": ["x"]}], "output": "f"},
+                "inputs": {"x": -1.0}}
+    items[2] = {"graph": circuit(3, -2), "inputs": {"x": 1.5}}
+    items[3] = {"graph": {"nodes": [{"id": "f", "op": "nope", "inputs": ["x"]}], "output": "f"},
+                "inputs": {"x": 1.0}}
+    items[5] = {"graph": {"nodes": [{"id": "s", "op": "add", "inputs": ["x"] * 9}], "output": "s"},
+                "inputs": {"x": 1.0}}
+    results = batch(client, items)
+    assert results[0]["value"] == results[4]["value"] == -8.0
+    assert results[1]["error"]["type"] == "/problems/non-finite-result"
+    assert only_error(results[1])[0] == "items[1].graph.nodes[0]"
+    assert only_error(results[2])[0] == "items[2].inputs.y"
+    assert only_error(results[3])[0] == "items[3].graph.nodes[0].op"
+    assert results[5]["error"]["limit"] == "max_node_inputs"
+    assert [r["error"]["item"] for r in results[1:4]] == [1, 2, 3]
