@@ -11,6 +11,10 @@ class GraphError(ValueError):
     `location` gives whichever is known as a dict, for machines.
     """
 
+    # evaluate_many sets it on an item's error from reading the item's graph: its `path`
+    # is then within the graph spec (nodes[3].op), not within the item (inputs.x)
+    in_graph = False
+
     def __init__(self, message: str, *, path: str | None = None,
                  line: int | None = None, column: int | None = None):
         super().__init__(message)

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import gc
 import math
+import operator
 from collections.abc import Mapping
+from itertools import chain, repeat
 
 import numpy as np
 
 from engine import bulk, spec_bulk
 from engine.vm import kernels as vm
 from engine.errors import GraphError, NonFiniteError
-from engine.graph import DEFAULT_LIMITS, Graph, Limits, describe_inputs, suggest
+from engine.graph import DEFAULT_LIMITS, Graph, Limits, Node, describe_inputs, suggest
 from engine.lowering import Code, Program, lowered
 from engine.ops import OPS
 from engine.parser import parse
@@ -202,6 +204,11 @@ class Evaluation:
         return self._graph
 
     @property
+    def nodes(self) -> tuple[Node, ...]:
+        """The graph's nodes in evaluation order: `graph.nodes`."""
+        return self.graph.nodes
+
+    @property
     def inputs(self) -> dict:
         """The inputs evaluated at: name -> float, or float64 array for a batch."""
         return dict(zip(self._input_names, self._input_values))
@@ -281,7 +288,7 @@ class PlainEvaluation(Evaluation):
     a Graph: names and numbers are read from the batch when first asked for, and the
     Graph is built from the spec only if asked for (a few of thousands usually are)."""
 
-    __slots__ = ("_batch", "_g", "_p")
+    __slots__ = ("_batch", "_g", "_p", "_nodes")
     batched = False
 
     @property
@@ -293,6 +300,15 @@ class PlainEvaluation(Evaluation):
     @property
     def output(self) -> str:
         return self._batch.outputs[self._g]
+
+    @property
+    def nodes(self) -> tuple[Node, ...]:
+        """`graph.nodes` read from the spec, which the bulk path checked and ordered,
+        without building the Graph: a batch's response lists every item's nodes, so the
+        first evaluation asked reads those of the whole batch at once (SpecNodes)."""
+        if self._graph is not None:
+            return self._graph.nodes
+        return self._nodes.of(self._g)
 
     @property
     def intermediates(self) -> bool:
@@ -313,42 +329,89 @@ class PlainEvaluation(Evaluation):
     @property
     def values(self) -> dict:
         if self._values is None:
-            self._read()
+            self._read_tables()
         return self._values
 
     @property
     def gradients(self) -> dict:
         if self._gradients is None:
-            self._read()
+            self._read_tables()
         return self._gradients
 
-    @property
-    def value(self):
-        if self._values is None:
-            self._read()
-        return self._values[self._batch.outputs[self._g]]
-
-    def _read(self) -> None:
-        """Both tables at once: a caller reads the value and the gradients, and the names
-        are the same (about 1 us a graph less than building each on its own)."""
-        b, g = self._batch, self._g
-        values, gradients = b.results_of(self._p)
+    def _read_tables(self) -> None:
+        """Both tables at once: they share the batch's row and, with intermediates, the names."""
+        b = self._batch
+        V, G = b.results_of(self._p)
         if b.intermediates:
-            names = b.names_of(g)
-            self._values = dict(zip(names, values))
-            self._gradients = dict(zip(names, gradients))
+            names = b.names_of(self._g)
+            self._values, self._gradients = dict(zip(names, V)), dict(zip(names, G))
         else:
-            self._values = _Kept(zip((b.outputs[g],), values))
-            self._gradients = _Kept(zip(b.inputs_of(g)[0], gradients))
+            self._values = self._table((self.output,), V)
+            self._gradients = self._table(self._input_names, G)
+
+
+class SpecNodes:
+    """The Nodes of a PlainBatch's graphs, as engine.spec would make them (numbers as
+    floats, -0.0 as 0.0, in evaluation order), read from its specs for all its graphs at
+    once on the first request: C-level passes over every node instead of a dozen calls
+    per graph."""
+
+    __slots__ = ("_batch", "_nodes")
+
+    def __init__(self, batch):
+        self._batch = batch
+        self._nodes = None
+
+    def of(self, g: int) -> tuple[Node, ...]:
+        b = self._batch
+        spec = b.specs[g]
+        if type(spec) is Graph:
+            return spec.nodes
+        if self._nodes is None:
+            self._nodes = self._read()
+        return tuple(self._nodes[b.node_start[g]:b.node_start[g + 1]])
+
+    def _read(self) -> list[Node]:
+        b = self._batch
+        raw = list(chain.from_iterable(map(_NODES, b.specs)))
+        ids = list(map(_ID, raw))
+        if ids != b.ids:  # some graph was given out of order: placed as engine.spec places them
+            starts = b.node_start
+            for g in range(len(b.specs)):
+                n0, n1 = starts[g], starts[g + 1]
+                if ids[n0:n1] != b.ids[n0:n1]:
+                    by_id = dict(zip(ids[n0:n1], raw[n0:n1]))
+                    raw[n0:n1] = map(by_id.__getitem__, b.ids[n0:n1])
+            ids = b.ids
+        refs = list(map(_INPUTS, raw))
+        flat = list(chain.from_iterable(refs))
+        if not set(map(type, flat)) <= _NAMES_AND_FLOATS or 0.0 in flat:
+            refs = map(_constants, refs)
+        return list(map(tuple.__new__, repeat(Node), zip(
+            ids, map(_OP, raw), map(tuple, refs), map(dict.get, raw, repeat("label")))))
+
+
+_NODES = operator.itemgetter("nodes")
+_ID = operator.itemgetter("id")
+_OP = operator.itemgetter("op")
+_INPUTS = operator.itemgetter("inputs")
+_NAMES_AND_FLOATS = {str, float}
+
+
+def _constants(refs: list) -> list:
+    """A checked node's inputs as engine.spec stores them: numbers as floats, -0.0 as 0.0."""
+    return [r if type(r) is str else float(r) + 0.0 for r in refs]
 
 
 def _plain_results(batches, results: list) -> None:
     """Put the batches' evaluations in their places of `results`."""
     new = object.__new__
     for batch in batches:
+        nodes = SpecNodes(batch)
         for k, g, p in batch.done:
             ev = new(PlainEvaluation)
             ev._batch = batch
+            ev._nodes = nodes
             ev._g = g
             ev._p = p
             ev._graph = ev._values = ev._gradients = None  # made when first asked for
@@ -381,7 +444,9 @@ def evaluate_many(items, *, output_gradient=1.0, intermediates: bool = True,
     Node-list specs and Graphs with number inputs are read and lowered in bulk
     (engine.spec_bulk) and every other item (expressions, batched inputs, faults)
     through Graph and Prepared; a batch with several kinds makes a kernel call each. errors="raise" raises the first item's GraphError (its `item` attribute is
-    the index); errors="return" puts each failed item's GraphError in its place.
+    the index); errors="return" puts each failed item's GraphError in its place. An
+    error in reading an item's graph has `in_graph` set: its path is within the graph
+    spec (nodes[3].op); the others' are within the item (inputs.x, output_gradient).
     """
     if errors not in ("raise", "return"):
         raise ValueError(f"errors must be 'raise' or 'return', not {errors!r}")
@@ -419,12 +484,21 @@ def _evaluate_many(items, output_gradient, intermediates, limits, errors) -> lis
                 raise GraphError("each item must be (graph, inputs) or (graph, inputs, output_gradient)",
                                  path=f"items[{k}]")
             seed = entry[2] if len(entry) == 3 else output_gradient
-            ready.append((k, Prepared(as_graph(entry[0], limits), entry[1], seed, limits)))
+            ready.append((k, Prepared(_item_graph(entry[0], limits), entry[1], seed, limits)))
         except GraphError as exc:
             results[k] = _in_item(exc, k, errors)
     for (k, _), result in zip(ready, _run_ragged([p for _, p in ready], intermediates)):
         results[k] = _in_item(result, k, errors) if isinstance(result, GraphError) else result
     return results
+
+
+def _item_graph(graph, limits: Limits) -> Graph:
+    """as_graph for an item of evaluate_many; its errors say they are the graph's."""
+    try:
+        return as_graph(graph, limits)
+    except GraphError as exc:
+        exc.in_graph = True
+        raise
 
 
 def _in_item(exc: GraphError, k: int, errors: str) -> GraphError:

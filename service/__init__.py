@@ -28,6 +28,18 @@ def create_app(config: dict | None = None) -> Flask:
 
     class GradsheetFlask(Flask):
         json_provider_class = OrjsonProvider
+        _sync: dict = {}
+
+        def ensure_sync(self, func):
+            # Flask asks inspect whether each hook and view is a coroutine function on
+            # every request (six times a request here); the answer never changes
+            # (bounded: a function made per request, by after_this_request, is not kept)
+            sync = self._sync.get(func)
+            if sync is None:
+                sync = super().ensure_sync(func)
+                if len(self._sync) < 1024:
+                    self._sync[func] = sync
+            return sync
 
     app = GradsheetFlask("gradsheet")
     settings = Settings.from_mapping(config)

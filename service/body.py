@@ -41,6 +41,10 @@ BLOCK = 1 << 16
 
 def read_body(req: Request) -> bytes:
     """The whole body, counted as it streams; BodyTooLarge past max_content_length."""
+    if req.content_length is not None:
+        # Werkzeug refused it already if its length is past the limit, and its stream
+        # ends at that length: read to the end, with no count of our own
+        return req.stream.read()
     limit = req.max_content_length
     blocks, size = [], 0
     while block := req.stream.read(BLOCK):  # a read past Werkzeug's limit raises 413

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import operator
+from itertools import chain, repeat
 
 from marshmallow import Schema, ValidationError, fields
 
@@ -123,7 +124,29 @@ class BatchResponseSchema(Schema):
     ]}), required=True, metadata={"description": "one per item, in request order"})
 
 
-_request_loader = FlatLoader(EvaluateRequestSchema(), wrt_needs_a_step)
+class RequestLoader(FlatLoader):
+    """The evaluate envelope's loader, with the common request, {"graph": {...},
+    "inputs": {name: number}}, loaded without a field call per key: what the fields
+    would make of it (numbers as floats; a JSON number is finite, orjson refuses the
+    rest; output_gradient defaults to 1.0)."""
+
+    def load(self, data) -> dict:
+        if type(data) is dict and len(data) == 2 and type(data.get("graph")) is dict:
+            inputs = data.get("inputs")
+            if type(inputs) is dict:
+                kinds = set(map(type, inputs.values()))
+                if kinds <= _FLOAT and all(map(math.isfinite, inputs.values())):
+                    return {"graph": data["graph"], "inputs": inputs, "output_gradient": 1.0}
+                if kinds <= _NUMBER:
+                    floats = dict(zip(inputs, map(float, inputs.values())))
+                    if all(map(math.isfinite, floats.values())):
+                        return {"graph": data["graph"], "inputs": floats, "output_gradient": 1.0}
+        return super().load(data)
+
+
+_FLOAT = {float}
+_NUMBER = {float, int}
+_request_loader = RequestLoader(EvaluateRequestSchema(), wrt_needs_a_step)
 
 
 @blp.endpoint("/v1/evaluate", body=EvaluateRequestSchema, response=EvaluateResponseSchema,
@@ -136,7 +159,8 @@ def evaluate_one(req):
         share = admission.admit(*evaluation_needs([(graph, req["inputs"])], "graph"))
         body = admission.in_lane(share, _evaluation_body, graph, req, rt)
     metrics.GRAPHS.inc()
-    return json_response(body)
+    # an evaluation of one input set holds Python floats only
+    return json_response(body, arrays=type(body["value"]) is not float)
 
 
 def _evaluation_body(graph, req, rt) -> dict:
@@ -150,69 +174,130 @@ def _evaluation_body(graph, req, rt) -> dict:
 
 
 @blp.endpoint("/v1/evaluate/batch", body=BatchRequestSchema, response=BatchResponseSchema,
-              problems=(503,))
+              problems=(503,), pause_gc=True)
 def evaluate_batch(req):
     """Many evaluate requests; all good items go to the engine in one evaluate_many call.
 
     A bad item answers {"error": problem} in its place, with field paths starting at
-    items[i]; the other items are unaffected.
+    items[i]; the other items are unaffected. Node-list specs go to the engine as they
+    came (its bulk path reads thousands at C speed, and words the faults of any it
+    cannot take); expressions are parsed here, through the graph cache.
     """
     rt = runtime()
     raw_items = req["items"]
     results: list = [None] * len(raw_items)
-    work, loaded = [], []
-    widest = rt.settings.max_node_inputs
     with rt.admission:
-        for i, raw in enumerate(raw_items):
-            try:
-                item = _load_item(raw)
-                spec = item["graph"]
-                if widest_node(spec) > widest:  # admit() words the refusal
-                    admission.admit(_width_need(spec, f"items[{i}].graph"))
-                graph = rt.graphs.graph(spec)
-            except ValidationError as exc:
-                results[i] = _item_error(from_validation_error(exc, f"items[{i}]", item=i))
-                continue
-            except engine.GraphError as exc:
-                problem = from_graph_error(exc, f"items[{i}].graph")
-                problem.extensions["item"] = i
-                results[i] = _item_error(problem)
-                continue
+        work = _plain_items(raw_items)
+        plain = work is not None
+        if plain:
+            loaded = list(zip(range(len(work)), repeat(_PLAIN)))
+        else:
+            work, loaded = _load_items(raw_items, results, rt.graphs)
+        wide = _too_wide(work, rt.settings.max_node_inputs)
+        for k in wide:
+            i = loaded[k][0]
+            try:  # admit() words the refusal
+                admission.admit(_width_need(work[k][0], f"items[{i}].graph"))
             except Problem as problem:
                 problem.extensions["item"] = i
                 results[i] = _item_error(problem)
-                continue
-            work.append((graph, item["inputs"], item["output_gradient"]))
-            loaded.append((i, item))
-        share = admission.admit(*evaluation_needs([(g, inputs) for g, inputs, _ in work], "items"))
-        # Graphs with number inputs and a float output_gradient take the engine's bulk path
+        if wide:
+            keep = sorted(set(range(len(work))) - set(wide))
+            work, loaded = [work[k] for k in keep], [loaded[k] for k in keep]
+        share = admission.admit(*evaluation_needs(work, "items"))
         evaluations = admission.in_lane(share, engine.evaluate_many, work,
                                         limits=rt.engine_limits, errors="return")
-        for (i, item), ev in zip(loaded, evaluations):
-            try:
-                if isinstance(ev, engine.GraphError):
-                    raise ev
-                results[i] = evaluation_body(ev, item)
-            except engine.GraphError as exc:
-                results[i] = _item_error(from_graph_error(exc, f"items[{i}]", item=i))
+        if plain and not wide and all(map(isinstance, evaluations, repeat(engine.Evaluation))):
+            # the usual batch, every item evaluated: in request order, none with a step
+            results = list(map(evaluation_body, evaluations, repeat(_PLAIN)))
+        else:
+            _answer_items(evaluations, loaded, results)
     metrics.GRAPHS.inc(len(work))
     metrics.BATCH_ITEMS.observe(len(raw_items))
     return json_response({"results": results})
 
 
-def _load_item(raw) -> dict:
-    """_request_loader.load(raw), with the common item, {"graph": {...}, "inputs":
-    {name: float}}, loaded without a field call per key: what the loader would make
-    of it (JSON floats are finite numbers already, and output_gradient defaults to 1.0)."""
-    if type(raw) is dict and len(raw) == 2 and type(raw.get("graph")) is dict:
-        inputs = raw.get("inputs")
-        if type(inputs) is dict and set(map(type, inputs.values())) <= _FLOAT and all(
-                map(math.isfinite, inputs.values())):
-            return {"graph": raw["graph"], "inputs": inputs, "output_gradient": 1.0}
-    return _request_loader.load(raw)
+def _answer_items(evaluations: list, loaded: list, results: list) -> None:
+    """Each evaluation's body, or its error, in its item's place of `results`."""
+    for (i, item), ev in zip(loaded, evaluations):
+        try:
+            if isinstance(ev, engine.GraphError):
+                raise ev
+            results[i] = evaluation_body(ev, item)
+        except engine.GraphError as exc:
+            if exc.in_graph:
+                results[i] = _item_error(_graph_problem(exc, i))
+            else:
+                results[i] = _item_error(from_graph_error(exc, f"items[{i}]", item=i))
 
 
-_FLOAT = {float}
+def _plain_items(raw_items: list) -> list | None:
+    """The usual batch, every item {"graph": node-list spec, "inputs": {name: float}},
+    as the (graph, inputs, output_gradient) items _load_items would make of it, read
+    in C-level passes over all items; None when some item is not of that form."""
+    if set(map(type, raw_items)) != _DICT or set(map(len, raw_items)) != _TWO:
+        return None
+    try:
+        graphs = list(map(_GRAPH, raw_items))
+        inputs = list(map(_INPUTS, raw_items))
+    except KeyError:
+        return None
+    if (set(map(type, graphs)) != _DICT or set(map(type, inputs)) != _DICT
+            or any(map(operator.contains, graphs, repeat("expr")))):
+        return None
+    numbers = list(chain.from_iterable(map(dict.values, inputs)))
+    if not set(map(type, numbers)) <= _FLOAT or not all(map(math.isfinite, numbers)):
+        return None
+    return list(zip(graphs, inputs, repeat(1.0)))
+
+
+def _load_items(raw_items: list, results: list, graphs) -> tuple[list, list]:
+    """Each item's envelope loaded and, for an expression, its graph parsed (through
+    the cache `graphs`): the (graph, inputs, output_gradient) items for the engine and
+    their (position, loaded envelope); a bad item's error goes to its place in `results`."""
+    work, loaded = [], []
+    for i, raw in enumerate(raw_items):
+        try:
+            item = _request_loader.load(raw)
+            spec = item["graph"]
+            graph = graphs.graph(spec) if "expr" in spec else spec
+        except ValidationError as exc:
+            results[i] = _item_error(from_validation_error(exc, f"items[{i}]", item=i))
+            continue
+        except engine.GraphError as exc:
+            results[i] = _item_error(_graph_problem(exc, i))
+            continue
+        work.append((graph, item["inputs"], item["output_gradient"]))
+        loaded.append((i, item))
+    return work, loaded
+
+
+# what the loader makes of an item of graph and number inputs, past those two
+_PLAIN = {"output_gradient": 1.0}
+_GRAPH = operator.itemgetter("graph")
+_DICT = {dict}
+_TWO = {2}
+
+
+def _graph_problem(exc: engine.GraphError, i: int) -> Problem:
+    """An item's graph that could not be read, at items[i].graph."""
+    problem = from_graph_error(exc, f"items[{i}].graph")
+    problem.extensions["item"] = i
+    return problem
+
+
+def _too_wide(work: list, limit: int) -> list[int]:
+    """The positions in `work` of node-list specs with a node of more than `limit`
+    inputs, found before any is parsed (parsing a node of a million inputs takes a
+    second): the usual batch is read in C-level passes over all its nodes at once."""
+    specs = [w[0] for w in work]
+    try:
+        lists = list(map(_INPUTS, chain.from_iterable(map(_NODES, specs))))
+        if set(map(type, lists)) <= _LIST and max(map(len, lists), default=0) <= limit:
+            return []
+    except (TypeError, KeyError):  # a Graph, an odd spec: looked at one by one
+        pass
+    return [k for k, spec in enumerate(specs) if type(spec) is dict and widest_node(spec) > limit]
 
 
 def _width_need(spec: dict, where: str) -> admission.Need:
@@ -244,39 +329,84 @@ def widest_node(spec: dict) -> int:
 
 
 _INPUTS = operator.itemgetter("inputs")
+_NODES = operator.itemgetter("nodes")
 _NODE_INPUTS = operator.attrgetter("inputs")
+_LABEL = operator.attrgetter("label")
 _LIST = {list}
 
 
 def evaluation_needs(work, path: str) -> list:
-    """What evaluating (graph, inputs) pairs costs: node-lanes of kernel work, and the
-    numbers of the response (each node's value and gradient, by id and node by node)."""
+    """What evaluating (graph, inputs, ...) items costs: node-lanes of kernel work, and
+    the numbers of the response (each node's value and gradient, by id and node by node).
+
+    A graph is a Graph or a node-list spec not read yet. A spec is priced by its nodes
+    and node inputs as given, and by the inputs the item gives: an item evaluates only
+    when they are exactly the graph's inputs, and one that does not answers an error."""
     node_lanes = numbers = 0
-    for graph, inputs in work:
+    plain = []
+    for graph, inputs, *_ in work:
         if set(map(type, inputs.values())) <= _FLOAT:
+            if type(graph) is dict:
+                plain.append(graph)
+                numbers += 4 * len(inputs)
+                continue
             lanes = 1
         else:
             lanes = max((v.size for v in inputs.values() if hasattr(v, "size")), default=1)
-        nodes = graph.nodes
+        n_nodes, n_refs, n_inputs = _size(graph, inputs)
         # a node's kernel work grows with its inputs (a sum of a thousand terms)
-        node_lanes += (len(nodes) + sum(map(len, map(_NODE_INPUTS, nodes)))) * lanes
-        numbers += 4 * (len(nodes) + len(graph.inputs)) * lanes
+        node_lanes += (n_nodes + n_refs) * lanes
+        numbers += 4 * (n_nodes + n_inputs) * lanes
+    if plain:  # one lane each, counted over all their nodes at once
+        n_nodes, n_refs = _spec_sizes(plain)
+        node_lanes += n_nodes + n_refs
+        numbers += 4 * n_nodes
     return [admission.Need("max_node_lanes", node_lanes, "node inputs x lanes to evaluate",
                            path),
             admission.Need("max_response_numbers", numbers, "numbers in the response", path)]
 
 
+def _size(graph, inputs: dict) -> tuple[int, int, int]:
+    """Nodes, node inputs and graph inputs of a Graph or a spec (see evaluation_needs)."""
+    if type(graph) is dict:
+        n_nodes, n_refs = _spec_sizes([graph])
+        return n_nodes, n_refs, len(inputs)
+    nodes = graph.nodes
+    return len(nodes), sum(map(len, map(_NODE_INPUTS, nodes))), len(graph.inputs)
+
+
+def _spec_sizes(specs: list[dict]) -> tuple[int, int]:
+    """Nodes and node inputs of node-list specs, counting what is countable of odd ones."""
+    try:
+        nodes = list(chain.from_iterable(map(_NODES, specs)))
+        lists = list(map(_INPUTS, nodes))
+        if set(map(type, lists)) <= _LIST:
+            return len(nodes), sum(map(len, lists))
+    except (TypeError, KeyError):
+        pass
+    n_nodes = n_refs = 0
+    for spec in specs:
+        nodes = spec.get("nodes")
+        if type(nodes) is list:
+            n_nodes += len(nodes)
+            n_refs += sum(len(n["inputs"]) for n in nodes
+                          if type(n) is dict and type(n.get("inputs")) is list)
+    return n_nodes, n_refs
+
+
 def evaluation_body(ev, req: dict) -> dict:
     """An Evaluation as the response: values and gradients by id and node by node."""
     values, gradients = ev.values, ev.gradients
+    nodes = ev.nodes
+    output = ev.output
     body = {
-        "output": ev.output,
-        "value": ev.value,
+        "output": output,
+        "value": values[output],
         "values": values,
         "gradients": gradients,
-        "nodes": [{"id": n.id, "op": n.op, "inputs": n.inputs, "label": n.label,
-                   "value": values[n.id], "gradient": gradients[n.id]}
-                  for n in ev.graph.nodes],
+        "nodes": [{"id": i, "op": op, "inputs": refs, "label": label,
+                   "value": values[i], "gradient": gradients[i]}
+                  for (i, op, refs, _), label in zip(nodes, map(_LABEL, nodes))],
     }
     rate = req.get("learning_rate")
     if rate is not None:

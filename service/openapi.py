@@ -3,7 +3,9 @@ documented body, and the schema of a problem."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import http
 
 from flask import request
@@ -63,11 +65,16 @@ class ApiBlueprint(Blueprint):
 
     def endpoint(self, rule: str, *, method: str = "POST", body: type[Schema] | None = None,
                  response: type[Schema] | None = None, content_type: str = "application/json",
-                 problems: tuple[int, ...] = (), loader=None, downloads: tuple[str, ...] = ()):
+                 problems: tuple[int, ...] = (), loader=None, downloads: tuple[str, ...] = (),
+                 pause_gc: bool = False):
         """Route the view; with `body`, call it with the request's envelope as loaded by
         `loader` (default: an instance of `body`), a dict. `problems` lists the
         statuses, besides those of reading a body, that the view can answer;
-        `downloads` the media types of files it can answer 200 with instead."""
+        `downloads` the media types of files it can answer 200 with instead.
+        `pause_gc`: the request makes hundreds of thousands of acyclic objects (a
+        batch's body and answer), so the cyclic collector is paused while it is read
+        and answered, as engine.evaluate_many pauses it for its call: each crossing of
+        the collector's thresholds would walk them all again."""
         if body is not None:
             loader = loader or body()
             problems = (400, 413, 415, 422, *problems)
@@ -83,6 +90,11 @@ class ApiBlueprint(Blueprint):
         def decorate(view):
             if body is None:
                 wrapper = view
+            elif pause_gc:
+                @functools.wraps(view)
+                def wrapper():
+                    with gc_paused():
+                        return view(load_body(loader))
             else:
                 @functools.wraps(view)
                 def wrapper():
@@ -93,6 +105,20 @@ class ApiBlueprint(Blueprint):
             self.route(rule, methods=[method])(documented)
             return documented
         return decorate
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """The cyclic garbage collector off for the block, unless it was off already (then
+    whoever turned it off turns it on); reference counting frees as usual."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def load_body(schema: Schema) -> dict:

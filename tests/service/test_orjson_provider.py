@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import orjson
 import pytest
 from flask import jsonify
 
@@ -71,3 +72,14 @@ def test_a_large_body_is_written_in_pieces_that_read_as_the_whole(app, n):
     assert got["value"] == want and got["gradients"]["x"] == want[::-1]
     assert got["gradients"]["y"] == 2.5 and got["names"] == ["x", "y"]
     assert got["nested"] == [{"a": [0.0, 1.0, 2.0]}] and got["n"] == n
+
+
+@pytest.mark.parametrize("obj", [
+    {"results": [{"values": {"x": 1.5, "f": -0.0}, "nodes": [{"inputs": ["x", 2.0]}]}]},
+    {"errors": {0: ["must be a number"], "x": ["no"]}, "counts": {3: 1.0}},  # not only strings
+    {"a": np.arange(3.0), "b": {1: np.array([0.5])}},
+])
+def test_json_response_writes_what_orjson_writes_with_every_option(app, obj):
+    with app.app_context():
+        body = json_response(obj).get_data()
+    assert body == orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
