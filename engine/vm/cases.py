@@ -208,13 +208,6 @@ def forward_rows(code_at, columns, start, stop, VA_at, n):
                 z[i] = v
                 bad |= v - v != 0.0
                 bad |= t - t != 0.0
-        elif op == 21:  # log_of_sigmoid
-            for i in range(n):
-                t = sigmoid_forward(x[i])
-                v = log_forward(t)
-                z[i] = v
-                bad |= v - v != 0.0
-                bad |= t - t != 0.0
         else:
             return UNKNOWN_OPCODE
     return 1 if bad else 0
@@ -701,21 +694,6 @@ def reverse_rows(code_at, columns, flags_at, start, stop, VA_at, GA_at, n):
                     for i in range(n):
                         t = mul_forward(x[i], y[i])
                         u = g[i] + (gd[i] * mul_derivative(t, w[i], z[i])[0] + 0.0) * mul_derivative(x[i], y[i], t)[1]
-                        g[i] = u
-                        bad |= u - u != 0.0
-        elif op == 21:  # log_of_sigmoid
-            if f & NEED_A:
-                g = row_at(GA[a])
-                if f & FIRST_A:
-                    for i in range(n):
-                        t = sigmoid_forward(x[i])
-                        u = (gd[i] * log_derivative(t, z[i]) + 0.0) * sigmoid_derivative(x[i], t) + 0.0
-                        g[i] = u
-                        bad |= u - u != 0.0
-                else:
-                    for i in range(n):
-                        t = sigmoid_forward(x[i])
-                        u = g[i] + (gd[i] * log_derivative(t, z[i]) + 0.0) * sigmoid_derivative(x[i], t)
                         g[i] = u
                         bad |= u - u != 0.0
         else:
