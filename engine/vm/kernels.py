@@ -254,12 +254,20 @@ def _touch_rows(rows, count, n):
     against 16 GB/s), so this pass brings a block's inputs into cache for the sweeps."""
     bad = False
     for q in range(0, n, STRIPE):
-        m = min(STRIPE, n - q)
-        for r in range(count):
-            p = row_at(rows[r] + q * 8)
-            for i in range(m):
-                v = p[i]
-                bad |= v - v != 0.0
+        bad |= _touch_stripe(rows, count, q, min(STRIPE, n - q))
+    return bad
+
+
+@_kernel
+def _touch_stripe(rows, count, q, m):
+    """Reads lanes [q, q + m) of the rows at addresses rows[:count]; True if any value
+    is NaN or inf."""
+    bad = False
+    for r in range(count):
+        p = row_at(rows[r] + q * 8)
+        for i in range(m):
+            v = p[i]
+            bad |= v - v != 0.0
     return bad
 
 
@@ -284,12 +292,8 @@ def _copy_rows(dst, src, count, n, stream, touch, n_touch, n_next):
                 fro = row_at(src[r] + q * 8)
                 for i in range(m):
                     to[i] = fro[i]
-        m = min(STRIPE, n_next - q)
-        for r in range(n_touch if m > 0 else 0):
-            p = row_at(touch[r] + q * 8)
-            for i in range(m):
-                v = p[i]
-                bad |= v - v != 0.0
+        if q < n_next:
+            bad |= _touch_stripe(touch, n_touch, q, min(STRIPE, n_next - q))
     return bad
 
 
