@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import gc
 import math
-import operator
 from collections.abc import Mapping
-from itertools import chain, repeat
 
 import numpy as np
 
@@ -305,7 +303,7 @@ class PlainEvaluation(Evaluation):
     def nodes(self) -> tuple[Node, ...]:
         """`graph.nodes` read from the spec, which the bulk path checked and ordered,
         without building the Graph: a batch's response lists every item's nodes, so the
-        first evaluation asked reads those of the whole batch at once (SpecNodes)."""
+        first evaluation asked reads those of the whole batch at once (spec_bulk.SpecNodes)."""
         if self._graph is not None:
             return self._graph.nodes
         return self._nodes.of(self._g)
@@ -350,64 +348,11 @@ class PlainEvaluation(Evaluation):
             self._gradients = self._table(self._input_names, G)
 
 
-class SpecNodes:
-    """The Nodes of a PlainBatch's graphs, as engine.spec would make them (numbers as
-    floats, -0.0 as 0.0, in evaluation order), read from its specs for all its graphs at
-    once on the first request: C-level passes over every node instead of a dozen calls
-    per graph."""
-
-    __slots__ = ("_batch", "_nodes")
-
-    def __init__(self, batch):
-        self._batch = batch
-        self._nodes = None
-
-    def of(self, g: int) -> tuple[Node, ...]:
-        b = self._batch
-        spec = b.specs[g]
-        if type(spec) is Graph:
-            return spec.nodes
-        if self._nodes is None:
-            self._nodes = self._read()
-        return tuple(self._nodes[b.node_start[g]:b.node_start[g + 1]])
-
-    def _read(self) -> list[Node]:
-        b = self._batch
-        raw = list(chain.from_iterable(map(_NODES, b.specs)))
-        ids = list(map(_ID, raw))
-        if ids != b.ids:  # some graph was given out of order: placed as engine.spec places them
-            starts = b.node_start
-            for g in range(len(b.specs)):
-                n0, n1 = starts[g], starts[g + 1]
-                if ids[n0:n1] != b.ids[n0:n1]:
-                    by_id = dict(zip(ids[n0:n1], raw[n0:n1]))
-                    raw[n0:n1] = map(by_id.__getitem__, b.ids[n0:n1])
-            ids = b.ids
-        refs = list(map(_INPUTS, raw))
-        flat = list(chain.from_iterable(refs))
-        if not set(map(type, flat)) <= _NAMES_AND_FLOATS or 0.0 in flat:
-            refs = map(_constants, refs)
-        return list(map(tuple.__new__, repeat(Node), zip(
-            ids, map(_OP, raw), map(tuple, refs), map(dict.get, raw, repeat("label")))))
-
-
-_NODES = operator.itemgetter("nodes")
-_ID = operator.itemgetter("id")
-_OP = operator.itemgetter("op")
-_INPUTS = operator.itemgetter("inputs")
-_NAMES_AND_FLOATS = {str, float}
-
-
-def _constants(refs: list) -> list:
-    """A checked node's inputs as engine.spec stores them: numbers as floats, -0.0 as 0.0."""
-    return [r if type(r) is str else float(r) + 0.0 for r in refs]
-
-
 def _plain_results(batches, results: list) -> None:
     """Put the batches' evaluations in their places of `results`."""
     new = object.__new__
     for batch in batches:
-        nodes = SpecNodes(batch)
+        nodes = spec_bulk.SpecNodes(batch)
         for k, g, p in batch.done:
             ev = new(PlainEvaluation)
             ev._batch = batch
@@ -602,9 +547,7 @@ def _run_ragged(items: list[Prepared], intermediates: bool, keep_every_slot: boo
             seed_arrays.append(seed)
             seed_len = n
         kv, kg = len(vs), len(gs)
-        table += (code_at, code_at + low.forward_start, code_at + n_instr, low.n_slots, n,
-                  const_at, const_at + n_const, in_at, in_at + m, low.output_slot, 0, seed_len,
-                  v_at, v_at + kv, out_at, g_at, g_at + kg, out_at + kv * n)
+        table += _item_row(low, n, seed_len, kv, kg, code_at, const_at, in_at, v_at, g_at, out_at)
         code += low.code
         k_slots += low.const_slots
         k_values += low.const_values
@@ -668,6 +611,16 @@ def _run_ragged(items: list[Prepared], intermediates: bool, keep_every_slot: boo
     return results
 
 
+def _item_row(low: Code, n: int, seed_len: int, kv: int, kg: int, code_at: int = 0, const_at: int = 0,
+              in_at: int = 0, v_at: int = 0, g_at: int = 0, out_at: int = 0) -> tuple:
+    """An item's row of the ragged kernel's table, in the columns of vm.C_*: n lanes,
+    kv reported values and kg gradients, each part starting where its array is at (the
+    seed's offset, C_SEED, is filled in once the seeds' arena is laid out)."""
+    return (code_at, code_at + low.forward_start, code_at + low.n_instr, low.n_slots, n,
+            const_at, const_at + len(low.const_slots), in_at, in_at + low.n_inputs, low.output_slot, 0,
+            seed_len, v_at, v_at + kv, out_at, g_at, g_at + kg, out_at + kv * n)
+
+
 def _run_one(item: Prepared, intermediates: bool):
     """_run_ragged of one item of one input set, evaluate's usual call (a grader's, the
     service's small request): the program's arrays are its Code's own, made once per
@@ -679,10 +632,8 @@ def _run_one(item: Prepared, intermediates: bool):
     else:
         vs, gs = arr.output_slots, arr.input_slots
     kv, kg, m = len(vs), len(gs), low.n_inputs
-    # the columns of vm.C_*: the item's code, constants, inputs, seed and results all
-    # start at 0 of their arrays
-    table = np.array([(0, low.forward_start, low.n_instr, low.n_slots, 1, 0, len(low.const_slots), 0, m,
-                       low.output_slot, 0, 1, 0, kv, 0, 0, kg, kv)], dtype=np.int64)
+    # the item's code, constants, inputs, seed and results all start at 0 of their arrays
+    table = np.array([_item_row(low, 1, 1, kv, kg)], dtype=np.int64)
     out = np.empty(kv + kg)
     status = np.zeros((1, 2), dtype=np.int64)
     vm.run_ragged(arr.code, table, arr.const_slots, arr.const_values, arr.input_slots,
