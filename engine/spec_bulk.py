@@ -46,6 +46,7 @@ _OUTPUT = operator.itemgetter("output")
 _ID = operator.itemgetter("id")
 _OP = operator.itemgetter("op")
 _INPUTS = operator.itemgetter("inputs")
+_LABEL = operator.itemgetter("label")
 _FIRST = operator.itemgetter(0)
 _SECOND = operator.itemgetter(1)
 _THIRD = operator.itemgetter(2)
@@ -429,9 +430,15 @@ def _spec_columns(specs: list, n: int):
         return _MIXED
     sizes = list(map(len, nodes))
     if not every(sizes, 3, n_nodes):  # some have a label: a string or null, and nothing else
-        labels = list(map(dict.get, nodes, repeat("label"), repeat(_NO_LABEL)))
-        if (sizes.count(3) + sizes.count(4) != n_nodes or labels.count(_NO_LABEL) != sizes.count(3)
-                or not set(map(type, labels)) <= _LABEL_TYPES | {object}):
+        with_label = sizes.count(4)
+        if with_label == n_nodes:  # as Graph.to_spec writes them; a node without one raises KeyError
+            label_types = list(map(type, map(_LABEL, nodes)))
+        else:
+            labels = list(map(dict.get, nodes, repeat("label"), repeat(_NO_LABEL)))
+            if sizes.count(3) + with_label != n_nodes or labels.count(_NO_LABEL) != n_nodes - with_label:
+                return _MIXED
+            label_types = list(map(type, labels))
+        if label_types.count(str) + label_types.count(type(None)) != with_label:
             return _MIXED
     ids = list(map(_ID, nodes))
     ops = list(map(_OP, nodes))

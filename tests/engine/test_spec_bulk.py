@@ -286,3 +286,26 @@ def test_folded_faults_a_variable_exponent_and_listed_inputs_are_worded_as_one_b
             assert isinstance(got, PlainEvaluation), k
             assert got.values == want.values and got.gradients == want.gradients, k
     assert results[4].values["p"] == 9.0 and results[4].gradients["x"] == 6.0  # square, as x^2 is
+
+
+def test_a_batch_where_every_node_has_a_fourth_key_checks_that_it_is_a_label_of_text_or_null():
+    def labelled(expr, **change):
+        spec = engine.parse(expr).to_spec()  # every node labelled, as to_spec writes them
+        spec["nodes"][0] = {**spec["nodes"][0], **change}
+        return spec
+    good = [(labelled("x * y + 2"), {"x": 2.0, "y": 3.0}) for _ in range(4)]
+    odd = labelled("x * y + 2")
+    del odd["nodes"][1]["label"]
+    odd["nodes"][1]["note"] = "x times y"  # a stray key in a label's place
+    for bad in [labelled("x * y + 2", label=7), labelled("x * y + 2", label=["a"]), odd]:
+        items = good + [(labelled("x * y + 2", label=None), {"x": 2.0, "y": 3.0}),  # null: no label
+                        (bad, {"x": 2.0, "y": 3.0})]
+        results = engine.evaluate_many(items, errors="return")
+        for k, got in enumerate(results[:-1]):
+            assert isinstance(got, PlainEvaluation), k
+            assert got.value == 8.0 and got.gradients == {"x": 3.0, "y": 2.0, "mul1": 1.0, "f": 1.0}, k
+        want = _general(items[-1])
+        assert isinstance(want, GraphError)
+        got = results[-1]
+        assert type(got) is type(want) and str(got) == str(want) and got.path == want.path
+        assert got.path.startswith("nodes[1]" if bad is odd else "nodes[0].label")
