@@ -9,7 +9,6 @@ engine.spec, where reading a spec lives (the engine package always imports it).
 from __future__ import annotations
 
 import difflib
-import functools
 import re
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -48,7 +47,7 @@ class Node(NamedTuple):
 
     @property
     def label(self) -> str:
-        # memoised: a node's label is asked for once per response, by every response
+        # kept by (op, inputs): a node's label is asked for once per response, by every response
         return self.text if self.text is not None else _label(self.op, self.inputs)
 
 
@@ -78,13 +77,26 @@ def arity_error(op: OpDef, count: int, path=None, line=None, column=None) -> Gra
                       path=path, line=line, column=column)
 
 
-@functools.lru_cache(maxsize=65536)
+# Labels written from the op and inputs, by (op, inputs): a dict emptied when full
+# rather than functools.lru_cache, whose bookkeeping made a miss cost twice the writing
+# (1.5 against 0.8 us). A batch of graphs whose constants differ makes every such label
+# a miss (two of five nodes in bench_service's batch); a repeated graph finds its own.
+_LABELS: dict = {}
+_LABELS_MAX = 65536
+
+
 def _label(op_name: str, inputs: tuple) -> str:
-    return default_label(OPS_BY_NAME[op_name], inputs)
+    key = (op_name, inputs)
+    label = _LABELS.get(key)
+    if label is None:
+        if len(_LABELS) >= _LABELS_MAX:
+            _LABELS.clear()
+        label = _LABELS[key] = default_label(OPS_BY_NAME[op_name], inputs)
+    return label
 
 
 def default_label(op: OpDef, inputs) -> str:
-    parts = [_fmt_ref(r) for r in inputs]
+    parts = [r if isinstance(r, str) else _fmt_number(r) for r in inputs]
     if op.infix and op.arity != 1:
         return f" {op.infix} ".join(parts)
     if op.name == "neg":
@@ -92,10 +104,8 @@ def default_label(op: OpDef, inputs) -> str:
     return f"{op.name}({', '.join(parts)})"
 
 
-def _fmt_ref(ref) -> str:
-    if isinstance(ref, str):
-        return ref
-    return repr(int(ref)) if float(ref).is_integer() and abs(ref) < 1e15 else repr(ref)
+def _fmt_number(x) -> str:
+    return repr(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(x)
 
 
 class Graph:

@@ -63,3 +63,26 @@ def test_an_items_error_says_whether_it_is_in_the_graph_or_in_the_item(spec, inp
     assert isinstance(exc, engine.GraphError)
     assert exc.in_graph is in_graph and exc.path == path and exc.item == 3
     assert all(r.value == -1.0 for r in results[:3])
+
+
+def test_a_node_without_a_label_is_labelled_from_its_op_and_inputs_as_a_person_writes_it():
+    spec = {"nodes": [{"id": "a", "op": "mul", "inputs": ["x", 2, 0.25]},
+                      {"id": "b", "op": "add", "inputs": ["a", -0.0, 1e20, -3.0]},
+                      {"id": "c", "op": "sub", "inputs": ["b", 1e15]},
+                      {"id": "d", "op": "neg", "inputs": ["c"]},
+                      {"id": "e", "op": "sigmoid", "inputs": ["d"]},
+                      {"id": "f", "op": "pow", "inputs": ["e", 2]}], "output": "f"}
+    want = ["x * 2 * 0.25", "a + 0 + 1e+20 + -3", "b - 1000000000000000.0", "-c", "sigmoid(d)", "e ^ 2"]
+    for _ in range(2):  # written, then found again
+        assert [n.label for n in engine.Graph.from_spec(spec).nodes] == want
+
+
+def test_labels_written_for_graphs_with_ever_new_constants_stay_right_past_the_bound(monkeypatch):
+    from engine import graph
+    monkeypatch.setattr(graph, "_LABELS_MAX", 50)
+    for k in range(200):
+        c = k / 8
+        node = engine.Graph.from_spec({"nodes": [{"id": "q", "op": "mul", "inputs": ["x", c]}],
+                                       "output": "q"}).nodes[0]
+        assert node.label == (f"x * {k // 8}" if k % 8 == 0 else f"x * {c!r}")
+        assert len(graph._LABELS) <= 50
