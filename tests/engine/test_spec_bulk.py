@@ -309,3 +309,43 @@ def test_a_batch_where_every_node_has_a_fourth_key_checks_that_it_is_a_label_of_
         got = results[-1]
         assert type(got) is type(want) and str(got) == str(want) and got.path == want.path
         assert got.path.startswith("nodes[1]" if bad is odd else "nodes[0].label")
+
+
+def test_many_items_run_in_parts_and_each_answers_as_one_by_one(monkeypatch):
+    monkeypatch.setattr(spec_bulk, "PART_NODES", 12)
+    # the usual items, and every odd one of MIXED among them: some parts sort their items
+    # one by one, and a part's bad items must not move the answers of the parts beside it
+    items = [(Q_F, {"x": k / 4, "y": 2.0, "z": -1.5}) for k in range(30)]
+    for at, item in zip(range(3, 200, 5), MIXED[1:]):
+        items.insert(at, item)
+    bounds = spec_bulk._part_bounds(items)
+    assert len(bounds) > 4 and bounds[0] == 0 and bounds[-1] == len(items)
+    results = engine.evaluate_many(items, errors="return")
+    batches = {id(got._batch) for got in results if isinstance(got, PlainEvaluation)}
+    assert len(batches) > 2
+    for k, (item, got) in enumerate(zip(items, results)):
+        want = _general(item)
+        if isinstance(want, GraphError):
+            assert type(got) is type(want) and str(got) == str(want), k
+            assert got.path == want.path and got.item == k
+        else:
+            assert got.output == want.output and got.inputs == want.inputs, k
+            assert got.values == want.values and got.gradients == want.gradients, k
+        if item[0] is Q_F and item[1].get("z") == -1.5:  # f = (x + y) z, by hand
+            x = item[1]["x"]
+            assert got.value == (x + 2.0) * -1.5 and got.gradients["x"] == -1.5, k
+            assert got.gradients["z"] == x + 2.0, k
+
+
+def test_parts_are_even_and_whole_and_few_items_are_one_part(monkeypatch):
+    monkeypatch.setattr(spec_bulk, "PART_NODES", 10)
+    spec = {"nodes": [{"id": f"n{i}", "op": "neg", "inputs": [f"n{i - 1}" if i else "x"]} for i in range(3)],
+            "output": "n2"}
+    items = [(spec, {"x": 1.0})] * 35  # 105 nodes: ten parts of 3-4 items
+    bounds = spec_bulk._part_bounds(items)
+    assert bounds[0] == 0 and bounds[-1] == 35 and len(bounds) == 11
+    assert {b - a for a, b in zip(bounds, bounds[1:])} <= {3, 4}
+    assert spec_bulk._part_bounds(items[:6]) == [0, 6]            # 18 nodes: fewer than twice 10
+    assert spec_bulk._part_bounds([({"expr": "x"}, {})] * 40) == [0, 40]  # nothing to count
+    assert spec_bulk._part_bounds([]) == [0, 0]
+    assert spec_bulk._part_bounds(items + [(engine.parse("-x"), {"x": 1.0})]) == [0, 36]  # two kinds
