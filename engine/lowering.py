@@ -54,7 +54,7 @@ class Code:
 
     __slots__ = ("code", "forward_start", "n_instr", "n_slots", "n_inputs", "const_slots",
                  "const_values", "node_slots", "instr_node", "output_slot", "value_slots",
-                 "input_slots", "_arrays", "_fused")
+                 "input_slots", "_arrays", "_fused", "_derived")
 
     def __init__(self, code, forward_start, n_slots, input_slots, const_slots, const_values,
                  node_slots, instr_node, output_slot):
@@ -72,6 +72,7 @@ class Code:
         self.value_slots = input_slots + node_slots
         self._arrays = None
         self._fused: list = [None, None]
+        self._derived: dict = {}
 
     def key(self) -> tuple:
         """The structure, without names: the lowering cache's key.
@@ -92,6 +93,15 @@ class Code:
                 np.array(self.value_slots, dtype=i32), np.array(self.input_slots, dtype=i32),
                 np.array([self.output_slot], dtype=i32))
         return self._arrays
+
+    def derived(self, key, make):
+        """What a caller makes from this Code once and reads on every call after
+        (evaluation's one-input-set kernel arguments): make(self), kept by key. A Code
+        never changes, so neither does anything made from it."""
+        got = self._derived.get(key)
+        if got is None:
+            got = self._derived[key] = make(self)
+        return got
 
     def fused(self, intermediates: bool) -> np.ndarray:
         """The batch kernel's program, int32 [n, 5]: the code with superinstructions

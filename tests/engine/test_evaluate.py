@@ -141,6 +141,28 @@ def test_intermediates_false_keeps_only_the_output_value_and_input_gradients():
         ev.values["mul1"]
 
 
+def test_one_input_set_alternating_kept_results_and_seeds_gives_the_worksheet_numbers_each_time():
+    # f = (x + y) z at x = -2, y = 5, z = -4 (the worksheet's first graph): q = 3, f = -12,
+    # df/dx = df/dy = z = -4, df/dz = q = 3; the renamed graph shares the lowered Code
+    point = {"x": -2.0, "y": 5.0, "z": -4.0}
+    renamed = {"u": -2.0, "v": 5.0, "w": -4.0}
+    for seed in (1.0, 2.5, 1.0, -1.0):
+        for intermediates in (True, False, True):
+            ev = engine.evaluate("q = x + y; f = q * z", point, output_gradient=seed,
+                                 intermediates=intermediates)
+            assert ev.value == -12.0
+            assert ev.gradients["x"] == ev.gradients["y"] == -4.0 * seed and ev.gradients["z"] == 3.0 * seed
+            if intermediates:
+                assert ev.values == {"x": -2.0, "y": 5.0, "z": -4.0, "q": 3.0, "f": -12.0}
+                assert ev.gradients["q"] == -4.0 * seed and ev.gradients["f"] == seed
+            else:
+                assert set(ev.gradients) == {"x", "y", "z"}
+            other = engine.evaluate("s = u + v; g = s * w", renamed, output_gradient=seed,
+                                    intermediates=intermediates)
+            assert other.value == -12.0 and other.gradients["w"] == 3.0 * seed
+            assert set(other.gradients) == ({"u", "v", "w", "s", "g"} if intermediates else {"u", "v", "w"})
+
+
 def test_scalars_broadcast_against_a_batch():
     ev = engine.evaluate("x * y", {"x": [1.0, 2.0, 3.0], "y": 2})
     np.testing.assert_array_equal(ev.value, [2.0, 4.0, 6.0])
