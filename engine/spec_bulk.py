@@ -335,6 +335,8 @@ def evaluate_plain(items, seed: float, intermediates: bool, limits: Limits) -> l
     one by one (slowly, but only then) and the bulk-looking ones run in bulk alone.
     Many items run in parts of about PART_NODES nodes each.
     """
+    if len(items) < MIN_ITEMS:
+        return []
     bounds = _part_bounds(items)
     if len(bounds) == 2:
         return _evaluate_kinds(items, seed, intermediates, limits)
@@ -359,14 +361,13 @@ def _part_bounds(items) -> list[int]:
     n = len(items)
     try:
         graphs = list(map(_FIRST, items))
-        sizes = np.fromiter(map(len, map(_NODES if type(graphs[0]) is dict else _GRAPH_NODES, graphs)),
-                            np.int64, n)
+        sizes = list(map(len, map(_NODES if type(graphs[0]) is dict else _GRAPH_NODES, graphs)))
     except (TypeError, IndexError, KeyError, AttributeError):
         return [0, n]
-    ends = np.cumsum(sizes)
-    parts = int(ends[-1]) // PART_NODES if n else 0
+    parts = sum(sizes) // PART_NODES
     if parts < 2:
         return [0, n]
+    ends = np.cumsum(sizes)
     cuts = np.searchsorted(ends, np.arange(1, parts) * (ends[-1] / parts)) + 1
     return sorted({0, n, *[c for c in cuts.tolist() if 0 < c < n]})
 
