@@ -305,7 +305,8 @@ def _width_need(spec: dict, where: str) -> admission.Need:
 
 
 def load_graph(spec: dict, graphs, where: str):
-    admission.admit(_width_need(spec, where))
+    if type(spec.get("nodes")) is list:  # (no node list, no node to be wide: an expression)
+        admission.admit(_width_need(spec, where))
     try:
         return graphs.graph(spec)
     except engine.GraphError as exc:
