@@ -28,6 +28,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     class GradsheetFlask(Flask):
         json_provider_class = OrjsonProvider
+        request_class = metrics.TimedRequest
         _sync: dict = {}
 
         def ensure_sync(self, func):

@@ -17,8 +17,7 @@ small requests beside it keep the other.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Callable, TypeVar
+from typing import Callable, NamedTuple, TypeVar
 
 from flask import Flask, current_app
 
@@ -31,10 +30,10 @@ from service.problems import InvalidContent, Overloaded, TooMuchWork
 MAX_PADDING_RATIO = 4
 
 
-@dataclass(frozen=True)
-class Need:
+class Need(NamedTuple):
     """One measure of a request's cost: `count` against the setting `limit`; `what`
-    says in words what is counted and `path` where in the body it comes from."""
+    says in words what is counted and `path` where in the body it comes from. (A
+    NamedTuple: made at a quarter of a frozen dataclass's cost, three per small request.)"""
     limit: str
     count: int
     what: str

@@ -193,7 +193,10 @@ def evaluate_batch(req):
             loaded = list(zip(range(len(work)), repeat(_PLAIN)))
         else:
             work, loaded = _load_items(raw_items, results, rt.graphs)
-        wide = _too_wide(work, rt.settings.max_node_inputs)
+        # the usual batch's nodes are read once, for both the width check and the price
+        lists = _node_input_lists(list(map(_FIRST, work))) if plain else None
+        limit = rt.settings.max_node_inputs
+        wide = _too_wide(work, limit) if lists is None or max(map(len, lists), default=0) > limit else []
         for k in wide:
             i = loaded[k][0]
             try:  # admit() words the refusal
@@ -204,7 +207,8 @@ def evaluate_batch(req):
         if wide:
             keep = sorted(set(range(len(work))) - set(wide))
             work, loaded = [work[k] for k in keep], [loaded[k] for k in keep]
-        share = admission.admit(*evaluation_needs(work, "items"))
+        share = admission.admit(*(evaluation_needs(work, "items") if lists is None or wide
+                                  else _plain_needs(work, lists)))
         evaluations = admission.in_lane(share, engine.evaluate_many, work,
                                         limits=rt.engine_limits, errors="return")
         if plain and not wide and all(map(isinstance, evaluations, repeat(engine.Evaluation))):
@@ -286,17 +290,25 @@ def _graph_problem(exc: engine.GraphError, i: int) -> Problem:
     return problem
 
 
+def _node_input_lists(specs: list) -> list[list] | None:
+    """The inputs list of every node of node-list specs, read in C-level passes over all
+    their nodes at once; None when some graph is a Graph or some spec or node is odd
+    (then each is looked at on its own)."""
+    try:
+        lists = list(map(_INPUTS, chain.from_iterable(map(_NODES, specs))))
+    except (TypeError, KeyError):
+        return None
+    return lists if set(map(type, lists)) <= _LIST else None
+
+
 def _too_wide(work: list, limit: int) -> list[int]:
     """The positions in `work` of node-list specs with a node of more than `limit`
     inputs, found before any is parsed (parsing a node of a million inputs takes a
     second): the usual batch is read in C-level passes over all its nodes at once."""
-    specs = [w[0] for w in work]
-    try:
-        lists = list(map(_INPUTS, chain.from_iterable(map(_NODES, specs))))
-        if set(map(type, lists)) <= _LIST and max(map(len, lists), default=0) <= limit:
-            return []
-    except (TypeError, KeyError):  # a Graph, an odd spec: looked at one by one
-        pass
+    specs = list(map(_FIRST, work))
+    lists = _node_input_lists(specs)
+    if lists is not None and max(map(len, lists), default=0) <= limit:
+        return []
     return [k for k, spec in enumerate(specs) if type(spec) is dict and widest_node(spec) > limit]
 
 
@@ -305,7 +317,8 @@ def _width_need(spec: dict, where: str) -> admission.Need:
 
 
 def load_graph(spec: dict, graphs, where: str):
-    admission.admit(_width_need(spec, where))
+    if type(spec.get("nodes")) is list:  # (no node list, no node to be wide: an expression)
+        admission.admit(_width_need(spec, where))
     try:
         return graphs.graph(spec)
     except engine.GraphError as exc:
@@ -330,6 +343,8 @@ def widest_node(spec: dict) -> int:
 
 _INPUTS = operator.itemgetter("inputs")
 _NODES = operator.itemgetter("nodes")
+_FIRST = operator.itemgetter(0)
+_SECOND = operator.itemgetter(1)
 _NODE_INPUTS = operator.attrgetter("inputs")
 _LABEL = operator.attrgetter("label")
 _LIST = {list}
@@ -361,6 +376,18 @@ def evaluation_needs(work, path: str) -> list:
         n_nodes, n_refs = _spec_sizes(plain)
         node_lanes += n_nodes + n_refs
         numbers += 4 * n_nodes
+    return _needs(node_lanes, numbers, path)
+
+
+def _plain_needs(work: list, lists: list[list]) -> list:
+    """evaluation_needs of the usual batch (node-list specs, inputs all floats: one lane
+    each), from the input lists of all its nodes, `lists`, read once."""
+    n_nodes, n_refs = len(lists), sum(map(len, lists))
+    n_inputs = sum(map(len, map(_SECOND, work)))
+    return _needs(n_nodes + n_refs, 4 * (n_inputs + n_nodes), "items")
+
+
+def _needs(node_lanes: int, numbers: int, path: str) -> list:
     return [admission.Need("max_node_lanes", node_lanes, "node inputs x lanes to evaluate",
                            path),
             admission.Need("max_response_numbers", numbers, "numbers in the response", path)]

@@ -123,6 +123,7 @@ def gc_paused():
 
 def load_body(schema: Schema) -> dict:
     try:
-        return schema.load(read_json_object(request))
+        # the request itself, not its proxy: the body is read in several attribute reads
+        return schema.load(read_json_object(request._get_current_object()))
     except ValidationError as exc:
         raise from_validation_error(exc) from None

@@ -30,7 +30,6 @@ PAGE_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
-_BLUEPRINTS = ("assets", "practice", "instructor")
 _API_PATHS = ("/v1/", "/healthz", "/readyz", "/metrics", "/openapi.json")
 
 assets = Blueprint("assets", __name__, static_folder="../static", static_url_path="/assets")
@@ -69,7 +68,6 @@ def install(app: Flask, settings) -> None:
     app.add_template_filter(_number, "num")
     for bp in (assets, practice.bp, instructor.bp):
         app.register_blueprint(bp)
-    app.after_request(_page_headers)
 
 
 def _number(value) -> str:
@@ -81,10 +79,20 @@ def _number(value) -> str:
     return str(value)
 
 
+# Hooks of the pages' blueprints, so Flask runs them for the pages' requests only
+# (registered once, here: create_app registers these blueprints on every app it makes).
 def _page_headers(response):
-    if request.blueprint in _BLUEPRINTS:
-        for name, value in PAGE_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if request.blueprint == "instructor":
-            response.headers["Cache-Control"] = "no-store"
+    for name, value in PAGE_HEADERS.items():
+        response.headers.setdefault(name, value)
     return response
+
+
+def _instructor_headers(response):
+    _page_headers(response)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+assets.after_request(_page_headers)
+practice.bp.after_request(_page_headers)
+instructor.bp.after_request(_instructor_headers)
