@@ -49,7 +49,9 @@ def install(app: Flask) -> None:
 
     @app.after_request
     def _count(response: Response):
-        req = request._get_current_object()  # one trip through the proxy, not three
+        # one trip through the proxy, not three (_get_current_object: Flask's documented
+        # way to the proxied object, "Notes On Proxies")
+        req = request._get_current_object()
         rule = req.url_rule
         key = (rule.rule if rule is not None else "unmatched", req.method,
                response.status_code)
