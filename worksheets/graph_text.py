@@ -95,7 +95,7 @@ class GraphText:
     Nodes in `unnamed` are written as their expressions in the names of the others."""
 
     __slots__ = ("graph", "formula", "table", "forward_sym", "edges", "output", "d_out",
-                 "unnamed", "expr", "words", "_forward_plan", "_backward_plan")
+                 "unnamed", "expr", "words", "_forward_plan", "_backward_plan", "_descent_heads")
 
     def __init__(self, graph, unnamed=frozenset()):
         self.graph = graph
@@ -127,7 +127,7 @@ class GraphText:
                              for node, k in edges]
                       for name, edges in backprop.edges_into(graph).items()}
         # the symbols of the worked passes, written when a solution first needs them
-        self._forward_plan = self._backward_plan = None
+        self._forward_plan = self._backward_plan = self._descent_heads = None
 
     def _ref(self, r) -> str:
         """An input of a local factor: a name, a number or an unnamed node's expression,
@@ -218,13 +218,20 @@ class GraphText:
 
     def descent_steps(self, inputs: dict, gradients: dict, learning_rate: float,
                       stepped: dict) -> list[dict]:
+        if self._descent_heads is None:
+            # per name: the step's title and its text up to the numbers, the same for
+            # every student
+            self._descent_heads = {
+                name: (f"Descent step: {name}",
+                       f"${tex_name(name)} \\leftarrow {tex_name(name)} - \\eta \\, {d} = ")
+                for name, d in self.d_out.items()}
+        heads = self._descent_heads
+        rate = num(learning_rate)
         out = []
         for name, new in stepped.items():
-            x = tex_name(name)
-            out.append(step(f"Descent step: {name}",
-                            f"${x} \\leftarrow {x} - \\eta \\, {self.d_out[name]} = "
-                            f"{num(inputs[name])} - {num(learning_rate)} \\cdot "
-                            f"{signed(gradients[name])} = {num(new)}$"))
+            title, head = heads[name]
+            out.append(step(title, f"{head}{num(inputs[name])} - {rate} \\cdot "
+                                   f"{signed(gradients[name])} = {num(new)}$"))
         return out
 
 
