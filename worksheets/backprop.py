@@ -69,6 +69,8 @@ def local_all(node, env) -> list[float]:
     if op == "add":
         return [1.0] * len(args)
     if op == "mul":
+        if len(args) == 2:  # the loop below for the usual binary product, unrolled
+            return [1.0 * args[1], 1.0 * args[0]]
         out = []
         for k in range(len(args)):
             d = 1.0

@@ -166,7 +166,9 @@ class Generator:
             sheets.append({"student": student, "variant": variant, "problems": problems})
         if include_answers:
             evaluations = evaluate_keys(graph_items, reads)
-            convs = conv1d_many(conv_items) if conv_items else []
+            # a list: every problem slices it (most slice nothing), and a slice of the
+            # results is a Python loop over their views
+            convs = list(conv1d_many(conv_items)) if conv_items else []
             for w, problem in works:
                 answers, solution = w.type.solve(w.variant, w.options,
                                                  evaluations[w.graphs[0]:w.graphs[1]],

@@ -66,7 +66,14 @@ def read_submission(key: dict, submitted, path: str = "answers") -> dict:
         if name not in key:
             raise AnswerError(f"this problem has no part {name!r} (its parts: "
                               f"{', '.join(key)})", path=f"{path}.{name}")
-        out[name] = _read_like(key[name], value, f"{path}.{name}")
+        want = key[name]
+        # a finite float where a number belongs is read as it is: its path is written
+        # only for what needs more reading (or an error)
+        if type(value) is float and value - value == 0.0 and (type(want) is float or
+                                                             type(want) is int):
+            out[name] = value
+        else:
+            out[name] = _read_like(want, value, f"{path}.{name}")
     return out
 
 
@@ -83,7 +90,12 @@ def _read_like(want, got, path: str):
             if name not in want:
                 raise AnswerError(f"{name!r} is not one of this part's names "
                                   f"({', '.join(want)})", path=f"{path}.{name}")
-            out[name] = _read_like(want[name], value, f"{path}.{name}")
+            w = want[name]
+            if type(value) is float and value - value == 0.0 and (type(w) is float or
+                                                                 type(w) is int):
+                out[name] = value  # as read_submission: a finite float read as it is
+            else:
+                out[name] = _read_like(w, value, f"{path}.{name}")
         return out
     if isinstance(want, list):
         if not isinstance(got, list):
@@ -92,10 +104,28 @@ def _read_like(want, got, path: str):
             raise AnswerError(f"holds {len(got)} elements; the answer has {len(want)}", path=path)
         inner = want[0] if want else 0.0
         if type(inner) is float or type(inner) is int:  # a list of numbers
-            return [v if type(v) is float and v - v == 0.0 else read_number(v, f"{path}[{i}]")
-                    for i, v in enumerate(got)]
+            return _read_numbers(got, path)
         return [_read_like(inner, v, f"{path}[{i}]") for i, v in enumerate(got)]
     return read_number(got, path)
+
+
+def _read_numbers(got: list, path: str) -> list:
+    """A list of numbers, each read as read_number reads it; an element's path is
+    written only for one that is not a finite float or an int (whole-number answers,
+    windows and sizes, would otherwise write one for every element)."""
+    out = []
+    for i, v in enumerate(got):
+        kind = type(v)
+        if kind is float and v - v == 0.0:
+            out.append(v)
+        elif kind is int:
+            try:
+                out.append(float(v))
+            except OverflowError:  # read_number names it
+                out.append(read_number(v, f"{path}[{i}]"))
+        else:
+            out.append(read_number(v, f"{path}[{i}]"))
+    return out
 
 
 def correct(part: str, want, feedback: str = CORRECT) -> PartResult:
@@ -138,8 +168,17 @@ def diagnose(got: float, want: float, tol: Tolerance, mistakes) -> str:
 
 def _same(got, want, tol: Tolerance) -> bool:
     if isinstance(want, list):
-        return (isinstance(got, list) and len(got) == len(want)
-                and all(_same(g, w, tol) for g, w in zip(got, want)))
+        if not (isinstance(got, list) and len(got) == len(want)):
+            return False
+        lo, rel = tol.abs, tol.rel
+        for g, w in zip(got, want):
+            # two plain numbers: Tolerance.accepts written out (windows are lists of them)
+            if (type(g) is float or type(g) is int) and (type(w) is float or type(w) is int):
+                if not abs(g - w) <= max(lo, rel * abs(w)):
+                    return False
+            elif not _same(g, w, tol):
+                return False
+        return True
     return not isinstance(got, list) and tol.accepts(got, want)
 
 

@@ -17,8 +17,8 @@ import re
 from engine.ops import OPS_BY_NAME
 from worksheets import backprop
 from worksheets.problem import step
-from worksheets.latex import (ATOM, inline_tex, local_tex, num, op_tex, partial, prec,
-                              shown, signed, tex_name)
+from worksheets.latex import (ATOM, inline_tex, local_tex, num, numeric_op_tex, op_tex,
+                              partial, prec, shown, signed, tex_name)
 
 # The ids the parser gives the nodes a program leaves unnamed: mul1, sub2.
 _MADE_ID = re.compile(r"([a-z_]+?)(\d+)")
@@ -95,7 +95,7 @@ class GraphText:
     Nodes in `unnamed` are written as their expressions in the names of the others."""
 
     __slots__ = ("graph", "formula", "table", "forward_sym", "edges", "output", "d_out",
-                 "unnamed", "expr", "words", "_forward_plan", "_backward_plan")
+                 "unnamed", "expr", "words", "_forward_plan", "_backward_plan", "_descent_heads")
 
     def __init__(self, graph, unnamed=frozenset()):
         self.graph = graph
@@ -127,7 +127,7 @@ class GraphText:
                              for node, k in edges]
                       for name, edges in backprop.edges_into(graph).items()}
         # the symbols of the worked passes, written when a solution first needs them
-        self._forward_plan = self._backward_plan = None
+        self._forward_plan = self._backward_plan = self._descent_heads = None
 
     def _ref(self, r) -> str:
         """An input of a local factor: a name, a number or an unnamed node's expression,
@@ -152,15 +152,15 @@ class GraphText:
         if self._forward_plan is None:
             self._forward_plan = self._plan_forward()
         out = []
-        for node, op, inputs, write, title, head in self._forward_plan:
+        for node, fill, inputs, write, title, head in self._forward_plan:
             args = [write(values[r]) if r.__class__ is str else write(r) for r in inputs]
-            out.append(step(title, f"{head}{op_tex(op, args, numeric=True)} "
-                                   f"= {num(values[node.id])}$"))
+            out.append(step(title, f"{head}{fill(args)} = {num(values[node.id])}$"))
         return out
 
     def _plan_forward(self) -> list[tuple]:
-        """Per node: (node, op and inputs as shown, how a number is written, the step's
-        title, its text up to the numbers), the same for every student."""
+        """Per node: (node, its gate as a function of its inputs' numbers, its inputs as
+        shown, how a number is written, the step's title, its text up to the numbers),
+        the same for every student."""
         plan = []
         for node in self.graph.nodes:
             op, inputs = shown(node)
@@ -168,7 +168,8 @@ class GraphText:
             write = num if OPS_BY_NAME[op].prefix else signed
             # an unnamed node is its expression: w x = 1 \cdot 2, not w x = w x = ...
             head = ("" if node.id in self.unnamed else f"{tex_name(node.id)} = ")
-            plan.append((node, op, inputs, write, f"Forward: {self.words[node.id]}",
+            plan.append((node, numeric_op_tex(op, len(inputs)), inputs, write,
+                         f"Forward: {self.words[node.id]}",
                          f"${head}{self.forward_sym[node.id]} = "))
         return plan
 
@@ -217,13 +218,20 @@ class GraphText:
 
     def descent_steps(self, inputs: dict, gradients: dict, learning_rate: float,
                       stepped: dict) -> list[dict]:
+        if self._descent_heads is None:
+            # per name: the step's title and its text up to the numbers, the same for
+            # every student
+            self._descent_heads = {
+                name: (f"Descent step: {name}",
+                       f"${tex_name(name)} \\leftarrow {tex_name(name)} - \\eta \\, {d} = ")
+                for name, d in self.d_out.items()}
+        heads = self._descent_heads
+        rate = num(learning_rate)
         out = []
         for name, new in stepped.items():
-            x = tex_name(name)
-            out.append(step(f"Descent step: {name}",
-                            f"${x} \\leftarrow {x} - \\eta \\, {self.d_out[name]} = "
-                            f"{num(inputs[name])} - {num(learning_rate)} \\cdot "
-                            f"{signed(gradients[name])} = {num(new)}$"))
+            title, head = heads[name]
+            out.append(step(title, f"{head}{num(inputs[name])} - {rate} \\cdot "
+                                   f"{signed(gradients[name])} = {num(new)}$"))
         return out
 
 

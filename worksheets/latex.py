@@ -8,6 +8,7 @@ the factor the chain rule multiplies by.
 
 from __future__ import annotations
 
+import functools
 import re
 from string import Template
 
@@ -91,6 +92,49 @@ def op_tex(op: str, args: list[str], args_prec: list[int] | None = None,
     if d.tex is None:
         raise ValueError(f"no LaTeX for op {op!r}")
     return Template(d.tex).substitute(a=arg(0), b=arg(1) if len(args) > 1 else "")
+
+
+@functools.lru_cache(maxsize=None)
+def numeric_op_tex(op: str, arity: int):
+    """op_tex(op, args, numeric=True) as a function of the list of `arity` numbers'
+    LaTeX alone, the op's joiner, parentheses and template worked out once: a worked
+    forward pass writes a gate per node for every student of a class."""
+    d = OPS_BY_NAME.get(op)
+    if d is None or (d.tex_join is None and d.tex is None):
+        raise ValueError(f"no LaTeX for op {op!r}")
+    wrap = d.tex_wrap
+    # op_tex's arg(i) for a number (precedence ATOM), as a format field
+    fields = [(r"\left({%d}\right)" if ATOM < (ATOM + 1 if d.prefix else
+                                               wrap[min(i, len(wrap) - 1)]) else "{%d}") % i
+              for i in range(arity)]
+    if d.tex_join == " + ":
+        if any(f != "{%d}" % i for i, f in enumerate(fields)):
+            return lambda args: op_tex(op, args, numeric=True)
+        return _numeric_sum
+    if d.tex_join is not None:
+        # numbers are joined with \cdot, never juxtaposed
+        joiner = r" \cdot " if d.tex_join == " " else d.tex_join
+        fmt = _braces(joiner).join(fields)
+    else:
+        # the template with a mark for each argument, then the marks made fields
+        marks = ["\x00%d\x00" % i for i in range(arity)]
+        fmt = _braces(Template(d.tex).substitute(a=marks[0], b=marks[1] if arity > 1 else ""))
+        for mark, f in zip(marks, fields):
+            fmt = fmt.replace(mark, f)
+    return lambda args: fmt.format(*args)
+
+
+def _braces(text: str) -> str:
+    """`text` as the literal part of a format string."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def _numeric_sum(args: list) -> str:
+    # op_tex's sum: a + (-b) reads as a - b when the term is a negation
+    out = args[0]
+    for a in args[1:]:
+        out += f" - {a[1:]}" if a.startswith("-") else f" + {a}"
+    return out
 
 
 def shown(node) -> tuple[str, tuple]:

@@ -187,40 +187,80 @@ def settle(graph, evaluation, wanted: tuple | None = None) -> Settled:
     `wanted` = (node ids, names): settle only those values (besides the inputs) and
     gradients, each exactly as it is settled among all of them; default every one."""
     raw_values, raw_grads = evaluation.values, evaluation.gradients
+    plan = _settle_plan(graph, wanted)
     names = graph.names
-    env = {name: float(raw_values[name]) for name in names}
+    env = dict(zip(names, map(float, map(raw_values.__getitem__, names))))
     inputs = {name: env[name] for name in graph.inputs}
     values = dict(inputs)
-    if wanted is None:
-        value_ids, grad_names = [node.id for node in graph.nodes], names
-    else:
-        value_ids, grad_names = wanted
-    # a node's value scale: its inputs' magnitudes; a gradient's: the chain rule's terms,
-    # backprop.local edge by edge (each node's local derivatives taken once: the same
-    # functions on the same numbers, added in the same order)
-    value_scales = dict.fromkeys(value_ids)
-    scales = dict.fromkeys(grad_names, 0.0)
-    for node in graph.nodes:
-        refs = node.inputs
-        if node.id in value_scales:
-            scale = 0  # as sum() adds, from 0
-            for r in refs:
-                scale += abs(env[r]) if r.__class__ is str else abs(r)
-            value_scales[node.id] = scale
+    value_scales = {}
+    for node_id, refs in plan.value_refs:
+        scale = 0  # as sum() adds, from 0
+        for r in refs:
+            scale += abs(env[r]) if r.__class__ is str else abs(r)
+        value_scales[node_id] = scale
+    # a gradient's scale: the chain rule's terms, backprop.local edge by edge, each
+    # node's local derivatives taken once (the same functions on the same numbers,
+    # added in the same order)
+    scales = dict.fromkeys(plan.grad_names, 0.0)
+    for node, is_add, edges in plan.edges:
         g = abs(float(raw_grads[node.id]))
         if g == 0:
             continue
-        if wanted is not None and not any(r in scales for r in refs if r.__class__ is str):
+        if is_add:  # every local factor is 1
+            for k, r in edges:
+                scales[r] += g
             continue
-        if node.op == "add":
-            for r in refs:
-                if r.__class__ is str and r in scales:
-                    scales[r] += g
-            continue
-        for r, d in zip(refs, backprop.local_all(node, env)):
-            if r.__class__ is str and r in scales:
-                scales[r] += g * abs(d)
-    _snapped(value_ids, env, value_scales, values)
+        d = backprop.local_all(node, env)
+        for k, r in edges:
+            scales[r] += g * abs(d[k])
+    _snapped(plan.value_ids, env, value_scales, values)
     gradients = {}
-    _snapped(grad_names, raw_grads, scales, gradients)
+    _snapped(plan.grad_names, raw_grads, scales, gradients)
     return Settled(inputs, values, gradients)
+
+
+@dataclass(frozen=True, slots=True)
+class _SettlePlan:
+    """What `settle` reads of one graph for one `wanted`, the same for every evaluation
+    of it: the values to settle with their inputs, and the edges whose terms make up
+    the scale of a settled gradient."""
+
+    graph: object       # held, so that its id is not another graph's while cached
+    value_ids: tuple
+    value_refs: tuple   # (node id, its inputs) of each settled value
+    grad_names: tuple
+    # (node, whether it is an add, its inputs that are settled names as (position,
+    # name)), in graph order, for each node that has such inputs
+    edges: tuple
+
+
+# A class's keys evaluate a few graphs (the curated families, the logistic-regression
+# circuit) thousands of times; each graph's plan is worked out once. Keyed by identity,
+# not by Graph's __eq__, which compares every node.
+_PLANS_MAX = 256
+_plans: dict[tuple, _SettlePlan] = {}
+
+
+def _settle_plan(graph, wanted: tuple | None) -> _SettlePlan:
+    key = (id(graph), wanted)
+    plan = _plans.get(key)
+    if plan is not None and plan.graph is graph:
+        return plan
+    if wanted is None:
+        value_ids, grad_names = tuple(node.id for node in graph.nodes), graph.names
+    else:
+        value_ids, grad_names = tuple(wanted[0]), tuple(wanted[1])
+    settled_values, settled_grads = set(value_ids), set(grad_names)
+    value_refs, edges = [], []
+    for node in graph.nodes:
+        if node.id in settled_values:
+            value_refs.append((node.id, node.inputs))
+        into = [(k, r) for k, r in enumerate(node.inputs)
+                if r.__class__ is str and r in settled_grads]
+        if into:  # a node no settled name feeds adds nothing to any scale
+            edges.append((node, node.op == "add", tuple(into)))
+    plan = _SettlePlan(graph, value_ids, tuple(value_refs), grad_names, tuple(edges))
+    if len(_plans) >= _PLANS_MAX:  # random graphs come once each: start afresh
+        _plans.clear()
+    _plans[key] = plan
+    return plan

@@ -4,7 +4,7 @@ import pytest
 
 import engine
 from worksheets import backprop, randgraph
-from worksheets.latex import inline_tex
+from worksheets.latex import inline_tex, numeric_op_tex
 
 
 @pytest.mark.parametrize("expr, tex", [
@@ -31,6 +31,21 @@ from worksheets.latex import inline_tex
 ])
 def test_inlined_formulas_take_parentheses_exactly_where_mathematics_needs_them(expr, tex):
     assert inline_tex(engine.parse(expr)) == tex
+
+
+@pytest.mark.parametrize("op, args, tex", [
+    ("add", ["1.5", "-0.2", "3"], "1.5 - 0.2 + 3"),
+    ("mul", ["3", "(-0.5)"], r"3 \cdot (-0.5)"),
+    ("neg", ["-1.3"], r"-\left(-1.3\right)"),
+    ("sub", ["2", "(-1)"], "2 - (-1)"),
+    ("div", ["1", "4"], r"\frac{1}{4}"),
+    ("square", ["(-2)"], "(-2)^2"),
+    ("pow", ["2", "3"], "2^{3}"),
+    ("sigmoid", ["0.4"], r"\sigma\left(0.4\right)"),
+    ("max", ["1", "(-2)"], r"\max\left(1, (-2)\right)"),
+])
+def test_a_worked_forward_step_writes_each_gate_applied_to_its_numbers(op, args, tex):
+    assert numeric_op_tex(op, len(args))(args) == tex
 
 
 def test_the_random_graph_difficulties_draw_the_same_ops_in_the_same_order_as_before():

@@ -4,6 +4,8 @@ gradient with respect to the input and the filter."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from worksheets.drawing.conv_figure import conv1d_svg
@@ -58,31 +60,26 @@ class Conv1dBackprop(ProblemType):
             return answers, []
         p = variant.parameters
         x, w, g, S, P = p["input"], p["weight"], p["grad_output"], p["stride"], p["padding"]
-        F = len(w)
         xp = [0] * P + x + [0] * P
         # each number of the sums written once, not once per term it appears in
         sw, sxp, sg = [signed(v) for v in w], [signed(v) for v in xp], [signed(v) for v in g]
+        plan = _worked_plan(len(x), len(w), S, P, len(g))
         steps = [step("Padded input",
                       f"With $P = {P}$: $x = [{', '.join(map(str, xp))}]$, window $o$ starting "
                       f"at padded index ${S}o$." if P else
                       f"No padding: window $o$ starts at index ${S}o$.")]
-        for o, yo in enumerate(answers["output"]):
-            terms = " + ".join(f"{sw[k]} \\cdot {sxp[o * S + k]}" for k in range(F))
-            steps.append(step(f"Output {o}", f"$y_{{{o}}} = {terms} = {num(yo)}$"))
-        for k, gk in enumerate(answers["grad_weight"]):
-            terms = " + ".join(f"{sg[o]} \\cdot {sxp[o * S + k]}" for o in range(len(g)))
-            steps.append(step(f"Gradient of w[{k}]",
-                              f"$\\dfrac{{\\partial L}}{{\\partial w_{{{k}}}}} = \\sum_o "
-                              f"\\dfrac{{\\partial L}}{{\\partial y_o}} x_{{oS - P + {k}}} = "
-                              f"{terms} = {num(gk)}$"))
-        for i, gi in enumerate(answers["grad_input"]):
-            pairs = [(o, i + P - o * S) for o in range(len(g)) if 0 <= i + P - o * S < F]
-            terms = " + ".join(f"{sg[o]} \\cdot {sw[k]}" for o, k in pairs)
-            text = (f"$\\dfrac{{\\partial L}}{{\\partial x_{{{i}}}}} = {terms} = {num(gi)}$"
-                    if pairs else
-                    f"$\\dfrac{{\\partial L}}{{\\partial x_{{{i}}}}} = 0$: no window reads "
-                    f"$x_{{{i}}}$")
-            steps.append(step(f"Gradient of x[{i}]", text))
+        for (title, head, pairs), yo in zip(plan[0], answers["output"]):
+            terms = " + ".join([f"{sw[k]} \\cdot {sxp[i]}" for k, i in pairs])
+            steps.append(step(title, f"{head}{terms} = {num(yo)}$"))
+        for (title, head, pairs), gk in zip(plan[1], answers["grad_weight"]):
+            terms = " + ".join([f"{sg[o]} \\cdot {sxp[i]}" for o, i in pairs])
+            steps.append(step(title, f"{head}{terms} = {num(gk)}$"))
+        for (title, head, pairs), gi in zip(plan[2], answers["grad_input"]):
+            if pairs:
+                terms = " + ".join([f"{sg[o]} \\cdot {sw[k]}" for o, k in pairs])
+                steps.append(step(title, f"{head}{terms} = {num(gi)}$"))
+            else:
+                steps.append(step(title, head))
         return answers, steps
 
     def statement(self, variant, options) -> str:
@@ -151,6 +148,29 @@ class Conv1dBackprop(ProblemType):
         p = problem["parameters"]
         return conv1d_svg(p["input"], p["weight"], p["stride"], p["padding"], p["grad_output"],
                           key, problem.get("answers"), num, title)
+
+
+@functools.lru_cache(maxsize=1024)
+def _worked_plan(W: int, F: int, S: int, P: int, out: int) -> tuple:
+    """The worked solution's sums for one geometry, the same for every student who
+    draws it: for the outputs, the filter's gradients and the input's gradients, per
+    step (title, text up to the sum, the sum's terms as index pairs: (k, padded i) of
+    w and x, (o, padded i) of dL/dy and x, (o, k) of dL/dy and w). An input unit no
+    window reads has no terms and its whole text."""
+    outputs = [(f"Output {o}", f"$y_{{{o}}} = ", tuple((k, o * S + k) for k in range(F)))
+               for o in range(out)]
+    weights = [(f"Gradient of w[{k}]",
+                f"$\\dfrac{{\\partial L}}{{\\partial w_{{{k}}}}} = \\sum_o "
+                f"\\dfrac{{\\partial L}}{{\\partial y_o}} x_{{oS - P + {k}}} = ",
+                tuple((o, o * S + k) for o in range(out))) for k in range(F)]
+    inputs = []
+    for i in range(W):
+        pairs = tuple((o, i + P - o * S) for o in range(out) if 0 <= i + P - o * S < F)
+        inputs.append((f"Gradient of x[{i}]",
+                       f"$\\dfrac{{\\partial L}}{{\\partial x_{{{i}}}}} = " if pairs else
+                       f"$\\dfrac{{\\partial L}}{{\\partial x_{{{i}}}}} = 0$: no window reads "
+                       f"$x_{{{i}}}$", pairs))
+    return tuple(outputs), tuple(weights), tuple(inputs)
 
 
 def _out_size(W: int, F: int, S: int, P: int) -> int:
