@@ -94,7 +94,8 @@ def op_tex(op: str, args: list[str], args_prec: list[int] | None = None,
     return Template(d.tex).substitute(a=arg(0), b=arg(1) if len(args) > 1 else "")
 
 
-@functools.lru_cache(maxsize=None)
+# by (op, arity): an instructor's template may give a sum of any number of terms
+@functools.lru_cache(maxsize=1024)
 def numeric_op_tex(op: str, arity: int):
     """op_tex(op, args, numeric=True) as a function of the list of `arity` numbers'
     LaTeX alone, the op's joiner, parentheses and template worked out once: a worked
