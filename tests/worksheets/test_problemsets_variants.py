@@ -145,3 +145,29 @@ def test_a_bad_request_names_what_and_where(seed, students, problems, path):
         generate(seed, students, problems, secret=SECRET)
     assert caught.value.path == path
     assert str(caught.value).startswith(f"{path}: ")
+
+
+def test_conv_backprop_options_that_leave_no_width_are_refused_and_every_other_choice_draws():
+    # W = (out - 1) S + F - 2P for a filter of F = 2 or 3 over out = 2 to 4 outputs: with
+    # stride 1 and padding 2 the widest is 3 + 3 - 4 = 2 units, under the 3 a problem needs
+    with pytest.raises(ProblemSetError) as caught:
+        generate(1, 2, [{"type": "conv1d_backprop", "strides": [1], "paddings": [2]}], secret=SECRET)
+    assert caught.value.path == "problems[0]"
+    assert "strides [1] with paddings [2]" in str(caught.value)
+    subsets = [[1], [2], [3], [1, 2], [1, 3], [2, 3], [1, 2, 3]]
+    for strides in subsets:
+        for paddings in ([0], [1], [2], [0, 2], [1, 2], [0, 1, 2]):
+            for most in (4, 12):
+                options = {"type": "conv1d_backprop", "strides": strides, "paddings": paddings,
+                           "max_width": most}
+                fits = any(3 <= (out - 1) * s + f - 2 * p <= most
+                           for s in strides for p in paddings for f in (2, 3) for out in (2, 3, 4))
+                if not fits:
+                    with pytest.raises(ProblemSetError):
+                        generate(1, 2, [options], secret=SECRET)
+                    continue
+                for sheet in generate(1, 4, [options], secret=SECRET)["sheets"]:
+                    p = sheet["problems"][0]["parameters"]
+                    W, F, S, P = len(p["input"]), len(p["weight"]), p["stride"], p["padding"]
+                    assert S in strides and P in paddings and 3 <= W <= most
+                    assert (W - F + 2 * P) // S + 1 == len(p["grad_output"])

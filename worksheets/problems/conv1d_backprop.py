@@ -9,6 +9,7 @@ import functools
 import numpy as np
 
 from worksheets.drawing.conv_figure import conv1d_svg
+from worksheets.errors import ProblemSetError
 from worksheets.grading import mark_list
 from worksheets.problem import HAND, Option, ProblemType, Variant, step
 from worksheets.latex import num, signed
@@ -29,8 +30,21 @@ class Conv1dBackprop(ProblemType):
     tolerances = {"output": HAND, "grad_input": HAND, "grad_weight": HAND}
     figure_shows = "the convolution's input, output and filter"
 
+    def check_options(self, options: dict, path: str) -> None:
+        # the sampler below draws until a width fits: with none that can, every draw is wasted
+        strides, paddings, most = options["strides"], options["paddings"], options["max_width"]
+        if not any(3 <= (out - 1) * S + F - 2 * P <= most
+                   for S in strides for P in paddings for F in (2, 3) for out in range(2, 5)):
+            raise ProblemSetError(
+                f"no input of 3 to {most} units fits strides {strides} with paddings {paddings} "
+                f"(filters of 2 or 3, 2 to 4 outputs): allow a larger stride or a smaller padding",
+                path=path)
+
     def sample(self, rng, options) -> Variant:
-        while True:
+        # check_options made sure some stride, padding, filter and output size fit, each
+        # draw with a chance of at least 1 in 54; the bound only keeps a worker from
+        # spinning for ever should options ever reach here unchecked
+        for _ in range(_MAX_DRAWS):
             S = rng.choice(options["strides"])
             P = rng.choice(options["paddings"])
             F = rng.integer(2, 3)
@@ -46,6 +60,8 @@ class Conv1dBackprop(ProblemType):
             if any(y) and any(gx) and any(gw):
                 return Variant({"input": x, "weight": w, "stride": S, "padding": P,
                                 "grad_output": g})
+        raise ProblemSetError(f"no input width fits strides {options['strides']} with paddings "
+                              f"{options['paddings']} up to {options['max_width']} units")
 
     def conv_items(self, variant):
         p = variant.parameters
@@ -171,6 +187,9 @@ def _worked_plan(W: int, F: int, S: int, P: int, out: int) -> tuple:
                        f"$\\dfrac{{\\partial L}}{{\\partial x_{{{i}}}}} = 0$: no window reads "
                        f"$x_{{{i}}}$", pairs))
     return tuple(outputs), tuple(weights), tuple(inputs)
+
+
+_MAX_DRAWS = 10_000
 
 
 def _out_size(W: int, F: int, S: int, P: int) -> int:
