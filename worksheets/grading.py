@@ -61,19 +61,23 @@ def read_submission(key: dict, submitted, path: str = "answers") -> dict:
     if not isinstance(submitted, dict):
         raise AnswerError(f"must be an object mapping part names to answers, not "
                           f"{_kind(submitted)}", path=path)
+    return _read_fields(key, submitted, path, "this problem has no part {name!r} (its parts: {names})")
+
+
+def _read_fields(want: dict, got: dict, path: str, unknown: str) -> dict:
+    """`got`'s fields read like `want`'s; `unknown` words a name `want` lacks (format
+    fields name and names)."""
     out = {}
-    for name, value in submitted.items():
-        if name not in key:
-            raise AnswerError(f"this problem has no part {name!r} (its parts: "
-                              f"{', '.join(key)})", path=f"{path}.{name}")
-        want = key[name]
+    for name, value in got.items():
+        if name not in want:
+            raise AnswerError(unknown.format(name=name, names=", ".join(want)), path=f"{path}.{name}")
+        w = want[name]
         # a finite float where a number belongs is read as it is: its path is written
         # only for what needs more reading (or an error)
-        if type(value) is float and value - value == 0.0 and (type(want) is float or
-                                                             type(want) is int):
+        if type(value) is float and value - value == 0.0 and (type(w) is float or type(w) is int):
             out[name] = value
         else:
-            out[name] = _read_like(want, value, f"{path}.{name}")
+            out[name] = _read_like(w, value, f"{path}.{name}")
     return out
 
 
@@ -85,18 +89,7 @@ def _read_like(want, got, path: str):
         if not isinstance(got, dict):
             raise AnswerError(f"must be an object mapping names to numbers, not {_kind(got)}",
                               path=path)
-        out = {}
-        for name, value in got.items():
-            if name not in want:
-                raise AnswerError(f"{name!r} is not one of this part's names "
-                                  f"({', '.join(want)})", path=f"{path}.{name}")
-            w = want[name]
-            if type(value) is float and value - value == 0.0 and (type(w) is float or
-                                                                 type(w) is int):
-                out[name] = value  # as read_submission: a finite float read as it is
-            else:
-                out[name] = _read_like(w, value, f"{path}.{name}")
-        return out
+        return _read_fields(want, got, path, "{name!r} is not one of this part's names ({names})")
     if isinstance(want, list):
         if not isinstance(got, list):
             raise AnswerError(f"must be a list, not {_kind(got)}", path=path)
