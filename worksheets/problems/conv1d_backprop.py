@@ -33,8 +33,9 @@ class Conv1dBackprop(ProblemType):
     def check_options(self, options: dict, path: str) -> None:
         # the sampler below draws until a width fits: with none that can, every draw is wasted
         strides, paddings, most = options["strides"], options["paddings"], options["max_width"]
-        if not any(3 <= (out - 1) * S + F - 2 * P <= most
-                   for S in strides for P in paddings for F in (2, 3) for out in range(2, 5)):
+        if not any(3 <= _input_width(out, F, S, P) <= most
+                   for S in strides for P in paddings
+                   for F in range(_FILTER[0], _FILTER[1] + 1) for out in range(_OUTPUT[0], _OUTPUT[1] + 1)):
             raise ProblemSetError(
                 f"no input of 3 to {most} units fits strides {strides} with paddings {paddings} "
                 f"(filters of 2 or 3, 2 to 4 outputs): allow a larger stride or a smaller padding",
@@ -47,9 +48,9 @@ class Conv1dBackprop(ProblemType):
         for _ in range(_MAX_DRAWS):
             S = rng.choice(options["strides"])
             P = rng.choice(options["paddings"])
-            F = rng.integer(2, 3)
-            out = rng.integer(2, 4)
-            W = (out - 1) * S + F - 2 * P
+            F = rng.integer(*_FILTER)
+            out = rng.integer(*_OUTPUT)
+            W = _input_width(out, F, S, P)
             if not 3 <= W <= options["max_width"]:
                 continue
             x = [rng.integer(-3, 3) for _ in range(W)]
@@ -190,6 +191,13 @@ def _worked_plan(W: int, F: int, S: int, P: int, out: int) -> tuple:
 
 
 _MAX_DRAWS = 10_000
+_FILTER = (2, 3)  # the filter sizes drawn, smallest and largest
+_OUTPUT = (2, 4)  # the output sizes drawn
+
+
+def _input_width(out: int, F: int, S: int, P: int) -> int:
+    """The input width W that gives `out` outputs exactly: (W - F + 2P)/S + 1 = out."""
+    return (out - 1) * S + F - 2 * P
 
 
 def _out_size(W: int, F: int, S: int, P: int) -> int:
